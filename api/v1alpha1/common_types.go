@@ -1,0 +1,69 @@
+package v1alpha1
+
+// Condition types shared by the Herald kinds. They follow the kstatus conventions:
+// Ready is always present once an object has been reconciled; Reconciling and
+// Stalled are present only while True.
+const (
+	// ConditionReady says whether the object is doing what its spec asks.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while the controller is still acting on the latest spec.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when progress needs a person to change something.
+	ConditionStalled = "Stalled"
+	// ConditionPublished is True when every delivery of a post was published.
+	ConditionPublished = "Published"
+	// ConditionValid says whether a Workflow passed validation.
+	ConditionValid = "Valid"
+	// ConditionSucceeded is the single condition of a WorkflowRun: Unknown while
+	// it runs, then True or False.
+	ConditionSucceeded = "Succeeded"
+	// ConditionSpecIgnored is True when a post was edited after publishing started:
+	// deliveries already made keep what was sent.
+	ConditionSpecIgnored = "SpecChangeIgnored"
+)
+
+// Labels and annotations Herald reads or writes.
+const (
+	// LabelWorkspace marks a namespace with the Workspace it belongs to.
+	LabelWorkspace = "social.herald.dev/workspace"
+	// AnnotationCreatedBy marks a namespace Herald created for a Workspace; only
+	// such namespaces are deleted with their Workspace.
+	AnnotationCreatedBy = "social.herald.dev/created-by"
+	// AnnotationReadOnly set to "true" makes an object read-only through MCP.
+	AnnotationReadOnly = "social.herald.dev/read-only"
+	// AnnotationRequestedBy records the user who asked for a change through MCP.
+	AnnotationRequestedBy = "social.herald.dev/requested-by"
+	// AnnotationRequestedVia records the OAuth client a change came through.
+	AnnotationRequestedVia = "social.herald.dev/requested-via"
+	// AnnotationRetryRequestedAt asks the controller to retry a post's failed
+	// or Unknown deliveries; its value is any token that differs from the last
+	// one handled (a timestamp, as Flux's requestedAt).
+	AnnotationRetryRequestedAt = "social.herald.dev/retry-requested-at"
+)
+
+// LocalObjectReference names an object in the same namespace.
+// +structType=atomic
+type LocalObjectReference struct {
+	// name of the referenced object.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// Platform is a social network or delivery target a SocialProfile publishes to.
+// +kubebuilder:validation:Enum=sandbox;webhook;mastodon;bluesky;discord;slack;telegram;linkedin;x
+type Platform string
+
+// The platforms Herald publishes to.
+const (
+	PlatformSandbox  Platform = "sandbox"
+	PlatformWebhook  Platform = "webhook"
+	PlatformMastodon Platform = "mastodon"
+	PlatformBluesky  Platform = "bluesky"
+	PlatformDiscord  Platform = "discord"
+	PlatformSlack    Platform = "slack"
+	PlatformTelegram Platform = "telegram"
+	PlatformLinkedIn Platform = "linkedin"
+	PlatformX        Platform = "x"
+)

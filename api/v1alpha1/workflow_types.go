@@ -1,0 +1,235 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TriggerType says what starts a workflow.
+// +kubebuilder:validation:Enum=manual;schedule;feed
+type TriggerType string
+
+// Trigger types.
+const (
+	// TriggerManual runs only when asked (ocoya_run_workflow or a WorkflowRun).
+	TriggerManual TriggerType = "manual"
+	// TriggerSchedule runs on a cron schedule.
+	TriggerSchedule TriggerType = "schedule"
+	// TriggerFeed runs once for each new item of an RSS or Atom feed.
+	TriggerFeed TriggerType = "feed"
+)
+
+// FeedTrigger polls an RSS or Atom feed.
+type FeedTrigger struct {
+	// url of the feed (http or https).
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https']",message="feed.url must be an http or https URL"
+	URL string `json:"url"`
+
+	// interval between polls. Defaults to 15m; at least 1m.
+	// +optional
+	// +kubebuilder:default="15m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="feed.interval must be at least 1m"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+}
+
+// WorkflowTrigger says when a workflow runs.
+// +kubebuilder:validation:XValidation:rule="self.type != 'schedule' || has(self.schedule)",message="a schedule trigger needs schedule, a cron expression such as \"0 9 * * MON\""
+// +kubebuilder:validation:XValidation:rule="self.type != 'feed' || has(self.feed)",message="a feed trigger needs feed.url"
+// +kubebuilder:validation:XValidation:rule="self.type == 'schedule' || !has(self.schedule)",message="schedule is only used by a schedule trigger"
+type WorkflowTrigger struct {
+	// type is manual, schedule or feed.
+	// +required
+	Type TriggerType `json:"type"`
+
+	// schedule is a five-field cron expression (minute hour day-of-month month
+	// day-of-week), such as "0 9 * * MON-FRI", read in timeZone.
+	// +optional
+	// +kubebuilder:validation:MinLength=9
+	// +kubebuilder:validation:MaxLength=128
+	Schedule string `json:"schedule,omitempty"`
+
+	// timeZone is the IANA time zone the schedule is read in. Defaults to the
+	// workspace's time zone.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	TimeZone string `json:"timeZone,omitempty"`
+
+	// feed is the RSS or Atom feed a feed trigger polls.
+	// +optional
+	Feed *FeedTrigger `json:"feed,omitempty"`
+}
+
+// WorkflowInputType is the type of a workflow input.
+// +kubebuilder:validation:Enum=string;text;url;number;boolean;datetime
+type WorkflowInputType string
+
+// WorkflowInput declares a value a run provides.
+type WorkflowInput struct {
+	// name of the input, used in templates as {{ .Inputs.name }}.
+	// +required
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z][a-zA-Z0-9_]{0,62}$`
+	Name string `json:"name"`
+
+	// description tells people and assistants what to provide.
+	// +optional
+	// +kubebuilder:validation:MaxLength=500
+	Description string `json:"description,omitempty"`
+
+	// type of the value. Defaults to string.
+	// +optional
+	// +kubebuilder:default=string
+	Type WorkflowInputType `json:"type,omitempty"`
+
+	// required inputs must be given to every run.
+	// +optional
+	Required bool `json:"required,omitempty"`
+
+	// default is used when a run does not give the input.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4000
+	Default string `json:"default,omitempty"`
+
+	// enum lists the only values accepted, when set.
+	// +optional
+	// +kubebuilder:validation:MaxItems=50
+	Enum []string `json:"enum,omitempty"`
+}
+
+// PostTemplate is a post a workflow run creates.
+type PostTemplate struct {
+	// text is a Go template for the post's text. It sees .Inputs (the run's
+	// inputs), .Item (the feed item: Title, Link, Summary) and .Workspace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=40000
+	Text string `json:"text"`
+
+	// profiles are the SocialProfiles to publish to.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	Profiles []string `json:"profiles"`
+
+	// variants replace the text for one profile or platform; their text is a template too.
+	// +optional
+	// +kubebuilder:validation:MaxItems=50
+	Variants []PostVariant `json:"variants,omitempty"`
+
+	// media to attach.
+	// +optional
+	// +kubebuilder:validation:MaxItems=10
+	Media []PostMedia `json:"media,omitempty"`
+
+	// brandKit names the BrandKit to apply.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	BrandKit string `json:"brandKit,omitempty"`
+
+	// after is how long after the run starts the post is scheduled; 0 publishes at once.
+	// +optional
+	After *metav1.Duration `json:"after,omitempty"`
+
+	// draft creates the post as a draft for a person to review.
+	// +optional
+	Draft bool `json:"draft,omitempty"`
+}
+
+// WorkflowSpec is an automation: when it runs, what it takes and which posts it makes.
+type WorkflowSpec struct {
+	// description says what the workflow is for.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1000
+	Description string `json:"description,omitempty"`
+
+	// enabled workflows run on their trigger and can be run by hand; disabled
+	// ones do neither. Defaults to true.
+	// +optional
+	// +kubebuilder:default=true
+	Enabled bool `json:"enabled"`
+
+	// trigger says when the workflow runs.
+	// +required
+	Trigger WorkflowTrigger `json:"trigger"`
+
+	// inputs a run provides.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Inputs []WorkflowInput `json:"inputs,omitempty"`
+
+	// posts each run creates.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=20
+	Posts []PostTemplate `json:"posts"`
+}
+
+// WorkflowStatus says whether a workflow is valid and when it ran.
+type WorkflowStatus struct {
+	// observedGeneration is the spec generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// validationErrors lists every problem found in the spec; empty when valid.
+	// +optional
+	ValidationErrors []string `json:"validationErrors,omitempty"`
+
+	// lastRun names the newest WorkflowRun.
+	// +optional
+	LastRun string `json:"lastRun,omitempty"`
+
+	// lastRunTime is when the newest run was queued.
+	// +optional
+	LastRunTime *metav1.Time `json:"lastRunTime,omitempty"`
+
+	// nextRunTime is when a schedule trigger runs next.
+	// +optional
+	NextRunTime *metav1.Time `json:"nextRunTime,omitempty"`
+
+	// lastFeedItem is the id of the newest feed item already turned into a run.
+	// +optional
+	LastFeedItem string `json:"lastFeedItem,omitempty"`
+
+	// conditions: Valid (the spec passed validation) and Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Workflow is an automation kept in Git: a trigger, typed inputs and post
+// templates. Each run is a WorkflowRun.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=wf,categories=herald
+// +kubebuilder:printcolumn:name="Enabled",type=boolean,JSONPath=`.spec.enabled`
+// +kubebuilder:printcolumn:name="Valid",type=string,JSONPath=`.status.conditions[?(@.type=="Valid")].status`
+// +kubebuilder:printcolumn:name="Trigger",type=string,JSONPath=`.spec.trigger.type`
+// +kubebuilder:printcolumn:name="Last Run",type=date,JSONPath=`.status.lastRunTime`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Workflow struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the automation.
+	// +required
+	Spec WorkflowSpec `json:"spec"`
+
+	// status says whether it is valid and when it ran.
+	// +optional
+	Status WorkflowStatus `json:"status,omitempty"`
+}
+
+// WorkflowList is a list of Workflows.
+// +kubebuilder:object:root=true
+type WorkflowList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Workflow `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Workflow{}, &WorkflowList{})
+}

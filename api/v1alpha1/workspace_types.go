@@ -1,0 +1,165 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// WorkspaceRole is what a member may do in a workspace.
+// +kubebuilder:validation:Enum=owner;editor;viewer
+type WorkspaceRole string
+
+// The roles a workspace member can hold.
+const (
+	// RoleOwner may do everything, including managing brand kits and workflows.
+	RoleOwner WorkspaceRole = "owner"
+	// RoleEditor may draft, schedule and publish posts and run workflows.
+	RoleEditor WorkspaceRole = "editor"
+	// RoleViewer may only read.
+	RoleViewer WorkspaceRole = "viewer"
+)
+
+// WorkspaceMember grants one user a role in a workspace.
+type WorkspaceMember struct {
+	// subject is the user's login name (a local user, or the subject an OpenID
+	// Connect provider asserts, such as an email address).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Subject string `json:"subject"`
+
+	// role is what the member may do: owner, editor or viewer. It caps the
+	// scopes an MCP client may be granted for this workspace on the member's
+	// behalf (a viewer can only grant read scopes).
+	// +required
+	Role WorkspaceRole `json:"role"`
+}
+
+// WorkspaceLimits bounds what a workspace may hold, so one tenant cannot
+// exhaust the cluster.
+type WorkspaceLimits struct {
+	// maxScheduledPosts is how many posts may wait for publishing at once.
+	// Unset means no limit.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxScheduledPosts *int32 `json:"maxScheduledPosts,omitempty"`
+
+	// maxPostsPerDay is how many posts may be published per calendar day in
+	// the workspace's time zone. Unset means no limit.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxPostsPerDay *int32 `json:"maxPostsPerDay,omitempty"`
+}
+
+// WorkspaceSpec describes a tenant: who may use it, where its objects live and
+// which time zone its people think in.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.__namespace__) || (has(self.__namespace__) && self.__namespace__ == oldSelf.__namespace__)",message="namespace cannot be changed once set; create a new Workspace instead"
+type WorkspaceSpec struct {
+	// displayName is the name people see in MCP clients and on the consent page.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=100
+	DisplayName string `json:"displayName"`
+
+	// namespace holds the workspace's profiles, brand kits, posts and workflows.
+	// Defaults to the Workspace's own name. Herald creates it when missing and
+	// deletes it with the Workspace only if Herald created it. Immutable.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace,omitempty"`
+
+	// timeZone is the IANA time zone (such as Europe/Berlin) used when a person
+	// or a workflow gives a local time. Defaults to UTC.
+	// +optional
+	// +kubebuilder:default=UTC
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	TimeZone string `json:"timeZone,omitempty"`
+
+	// members are the users who may approve MCP clients for this workspace,
+	// each with a role.
+	// +optional
+	// +listType=map
+	// +listMapKey=subject
+	// +kubebuilder:validation:MaxItems=256
+	Members []WorkspaceMember `json:"members,omitempty"`
+
+	// limits bound what the workspace may hold.
+	// +optional
+	Limits *WorkspaceLimits `json:"limits,omitempty"`
+}
+
+// WorkspaceStatus is what Herald observed about a workspace.
+type WorkspaceStatus struct {
+	// observedGeneration is the spec generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// namespace is the namespace the workspace resolved to.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+
+	// namespaceCreated is true when Herald created the namespace, and so will
+	// delete it with the workspace.
+	// +optional
+	NamespaceCreated bool `json:"namespaceCreated,omitempty"`
+
+	// conditions: Ready says whether the namespace exists and the time zone is valid.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Workspace is a tenant of Herald: the unit an MCP client is granted access to.
+// Its name is the workspace id MCP tools take.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=ws,categories=herald
+// +kubebuilder:printcolumn:name="Display Name",type=string,JSONPath=`.spec.displayName`
+// +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`
+// +kubebuilder:printcolumn:name="Time Zone",type=string,JSONPath=`.spec.timeZone`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Workspace struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec describes the workspace.
+	// +required
+	Spec WorkspaceSpec `json:"spec"`
+
+	// status is what Herald observed.
+	// +optional
+	Status WorkspaceStatus `json:"status,omitempty"`
+}
+
+// NamespaceName is the namespace holding the workspace's objects.
+func (w *Workspace) NamespaceName() string {
+	if w.Spec.Namespace != "" {
+		return w.Spec.Namespace
+	}
+	return w.Name
+}
+
+// RoleOf returns the role of subject, or "" when subject is not a member.
+func (w *Workspace) RoleOf(subject string) WorkspaceRole {
+	for _, m := range w.Spec.Members {
+		if m.Subject == subject {
+			return m.Role
+		}
+	}
+	return ""
+}
+
+// WorkspaceList is a list of Workspaces.
+// +kubebuilder:object:root=true
+type WorkspaceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Workspace `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Workspace{}, &WorkspaceList{})
+}

@@ -1,0 +1,184 @@
+package controllers
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+)
+
+// decodeAll reads every object of a multi-document YAML stream.
+func decodeAll(data []byte) []*unstructured.Unstructured {
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		err := dec.Decode(&u.Object)
+		if err == io.EOF {
+			return objs
+		}
+		Expect(err).NotTo(HaveOccurred())
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+}
+
+func fromYAML(doc string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	Expect(yaml.Unmarshal([]byte(doc), &u.Object)).To(Succeed())
+	return u
+}
+
+func ensureNamespace(name string) {
+	err := k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	if !apierrors.IsAlreadyExists(err) {
+		Expect(err).NotTo(HaveOccurred())
+	}
+}
+
+var _ = Describe("The API server's validation of Herald's kinds", func() {
+	It("accepts every sample in config/samples", func() {
+		ensureNamespace("demo")
+		files, err := filepath.Glob("../config/samples/*.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(files).To(HaveLen(8), "one sample per kind")
+
+		kinds := map[string]bool{}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			Expect(err).NotTo(HaveOccurred())
+			for _, obj := range decodeAll(data) {
+				Expect(k8sClient.Create(ctx, obj)).To(Succeed(), "%s: %s %s", f, obj.GetKind(), obj.GetName())
+				kinds[obj.GetKind()] = true
+			}
+		}
+		for _, kind := range []string{"Workspace", "SocialProfile", "BrandKit", "ScheduledPost", "Workflow", "WorkflowRun", "MCPClient", "MCPGrant"} {
+			Expect(kinds).To(HaveKey(kind))
+		}
+	})
+
+	DescribeTable("refuses an invalid object, naming the field",
+		func(doc string, wantInError ...string) {
+			ensureNamespace("demo")
+			err := k8sClient.Create(ctx, fromYAML(doc))
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "expected Invalid, got %v", err)
+			for _, want := range wantInError {
+				Expect(err.Error()).To(ContainSubstring(want))
+			}
+		},
+		Entry("Workspace with a namespace that is not a DNS label", `
+apiVersion: social.herald.dev/v1alpha1
+kind: Workspace
+metadata: {name: bad-namespace}
+spec: {displayName: Bad, namespace: Not_A_Label}`, "spec.namespace"),
+		Entry("Workspace with a member role that does not exist", `
+apiVersion: social.herald.dev/v1alpha1
+kind: Workspace
+metadata: {name: bad-role}
+spec: {displayName: Bad, members: [{subject: dev, role: admin}]}`, "spec.members[0].role", `"owner", "editor", "viewer"`),
+		Entry("SocialProfile on an unknown platform", `
+apiVersion: social.herald.dev/v1alpha1
+kind: SocialProfile
+metadata: {name: bad-platform, namespace: demo}
+spec: {platform: myspace, handle: tom}`, "spec.platform", "mastodon"),
+		Entry("SocialProfile for mastodon without an endpoint", `
+apiVersion: social.herald.dev/v1alpha1
+kind: SocialProfile
+metadata: {name: no-endpoint, namespace: demo}
+spec: {platform: mastodon, handle: "@a@b.c", credentialsSecretRef: {name: s}}`, "spec", "endpoint is required"),
+		Entry("SocialProfile without credentials", `
+apiVersion: social.herald.dev/v1alpha1
+kind: SocialProfile
+metadata: {name: no-credentials, namespace: demo}
+spec: {platform: x, handle: acme}`, "credentialsSecretRef is required"),
+		Entry("BrandKit with a colour that is not #RRGGBB", `
+apiVersion: social.herald.dev/v1alpha1
+kind: BrandKit
+metadata: {name: bad-colour, namespace: demo}
+spec: {displayName: Bad, colors: [{name: primary, hex: red}]}`, "spec.colors[0].hex"),
+		Entry("ScheduledPost whose scheduledAt has no offset", `
+apiVersion: social.herald.dev/v1alpha1
+kind: ScheduledPost
+metadata: {name: no-offset, namespace: demo}
+spec: {text: hi, profiles: [sandbox], scheduledAt: "2026-07-01T09:00:00"}`, "spec.scheduledAt", "time-zone offset", "2026-07-01T09:00:00Z"),
+		Entry("ScheduledPost that is not a draft and has no scheduledAt", `
+apiVersion: social.herald.dev/v1alpha1
+kind: ScheduledPost
+metadata: {name: no-time, namespace: demo}
+spec: {text: hi, profiles: [sandbox]}`, "scheduledAt is required"),
+		Entry("ScheduledPost with a variant for a profile it does not target", `
+apiVersion: social.herald.dev/v1alpha1
+kind: ScheduledPost
+metadata: {name: foreign-variant, namespace: demo}
+spec: {text: hi, draft: true, profiles: [sandbox], variants: [{profile: other, text: x}]}`, "variant's profile"),
+		Entry("Workflow with a schedule trigger and no schedule", `
+apiVersion: social.herald.dev/v1alpha1
+kind: Workflow
+metadata: {name: no-schedule, namespace: demo}
+spec: {trigger: {type: schedule}, posts: [{text: hi, profiles: [sandbox]}]}`, "spec.trigger", "needs schedule"),
+		Entry("WorkflowRun without a workflowRef", `
+apiVersion: social.herald.dev/v1alpha1
+kind: WorkflowRun
+metadata: {name: no-ref, namespace: demo}
+spec: {inputs: {a: b}}`, "spec.workflowRef"),
+		Entry("MCPClient without redirect URIs", `
+apiVersion: social.herald.dev/v1alpha1
+kind: MCPClient
+metadata: {name: no-redirects}
+spec: {clientName: x, redirectURIs: []}`, "spec.redirectURIs"),
+		Entry("MCPGrant with a scope Herald does not have", `
+apiVersion: social.herald.dev/v1alpha1
+kind: MCPGrant
+metadata: {name: bad-scope}
+spec: {clientID: c, subject: dev, workspaces: [demo], scopes: [admin]}`, "spec.scopes[0]", "posts:read"),
+	)
+
+	It("refuses to change immutable fields", func() {
+		ws := fromYAML(`
+apiVersion: social.herald.dev/v1alpha1
+kind: Workspace
+metadata: {name: immutable-ns}
+spec: {displayName: Immutable, namespace: immutable-a}`)
+		Expect(k8sClient.Create(ctx, ws)).To(Succeed())
+		patch := client.MergeFrom(ws.DeepCopy())
+		Expect(unstructured.SetNestedField(ws.Object, "immutable-b", "spec", "namespace")).To(Succeed())
+		err := k8sClient.Patch(ctx, ws, patch)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("namespace cannot be changed"))
+
+		grant := fromYAML(`
+apiVersion: social.herald.dev/v1alpha1
+kind: MCPGrant
+metadata: {name: revoked-grant}
+spec: {clientID: c, subject: dev, workspaces: [demo], scopes: ["posts:read"], revoked: true}`)
+		Expect(k8sClient.Create(ctx, grant)).To(Succeed())
+		patch = client.MergeFrom(grant.DeepCopy())
+		Expect(unstructured.SetNestedField(grant.Object, false, "spec", "revoked")).To(Succeed())
+		err = k8sClient.Patch(ctx, grant, patch)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("cannot be restored"))
+	})
+
+	It("fills documented defaults", func() {
+		post := fromYAML(`
+apiVersion: social.herald.dev/v1alpha1
+kind: ScheduledPost
+metadata: {name: defaults, namespace: demo}
+spec: {text: hi, draft: true}`)
+		Expect(k8sClient.Create(ctx, post)).To(Succeed())
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(post), post)).To(Succeed())
+		Expect(post.Object["spec"]).To(HaveKeyWithValue("maxLateness", "15m"))
+		Expect(post.Object["spec"]).To(HaveKeyWithValue("deletionPolicy", "Keep"))
+	})
+})

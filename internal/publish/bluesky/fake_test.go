@@ -1,0 +1,139 @@
+package bluesky_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/herald-dev/herald/internal/publish/platformtest"
+)
+
+// fakePDS follows the atproto XRPC endpoints Herald uses, with the
+// reference PDS's behaviour: errors as {"error","message"}, 401 for a bad
+// password, 400 ExpiredToken for an expired access token, 400
+// RecordNotFound from getRecord, and HTTP 500 (not 409) for a second
+// createRecord with the same rkey.
+type fakePDS struct {
+	*platformtest.Server
+	identifier, password, did, handle string
+	handles                           map[string]string // resolvable handle → DID
+
+	mu       sync.Mutex
+	sessions int
+	valid    map[string]bool // access tokens accepted
+	records  map[string]map[string]any
+}
+
+var tid = regexp.MustCompile(`^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$`)
+
+func newFakePDS(t *testing.T) *fakePDS {
+	f := &fakePDS{Server: platformtest.NewServer(t), identifier: "herald.test", password: "app-pass-word-1234",
+		did: "did:plc:herald", handle: "herald.test", handles: map[string]string{"alice.test": "did:plc:alice"},
+		valid: map[string]bool{}, records: map[string]map[string]any{}}
+	xrpcErr := func(w http.ResponseWriter, status int, code, msg string) {
+		platformtest.WriteJSON(w, status, map[string]string{"error": code, "message": msg})
+	}
+	authed := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			f.mu.Lock()
+			ok := f.valid[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+			f.mu.Unlock()
+			if !ok {
+				xrpcErr(w, 400, "ExpiredToken", "Token has expired")
+				return
+			}
+			h(w, r)
+		}
+	}
+	f.Handle("POST /xrpc/com.atproto.server.createSession", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Identifier, Password string }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		if in.Identifier != f.identifier || in.Password != f.password {
+			xrpcErr(w, 401, "AuthenticationRequired", "Invalid identifier or password")
+			return
+		}
+		f.mu.Lock()
+		f.sessions++
+		token := fmt.Sprintf("access-jwt-%d", f.sessions)
+		f.valid[token] = true
+		f.mu.Unlock()
+		platformtest.WriteJSON(w, 200, map[string]any{"accessJwt": token, "refreshJwt": "refresh", "handle": f.handle, "did": f.did, "active": true})
+	})
+	f.Handle("GET /xrpc/com.atproto.server.getSession", authed(func(w http.ResponseWriter, r *http.Request) {
+		platformtest.WriteJSON(w, 200, map[string]any{"handle": f.handle, "did": f.did})
+	}))
+	f.Handle("GET /xrpc/com.atproto.identity.resolveHandle", func(w http.ResponseWriter, r *http.Request) {
+		if did, ok := f.handles[r.URL.Query().Get("handle")]; ok {
+			platformtest.WriteJSON(w, 200, map[string]string{"did": did})
+			return
+		}
+		xrpcErr(w, 400, "InvalidRequest", "Unable to resolve handle")
+	})
+	f.Handle("POST /xrpc/com.atproto.repo.uploadBlob", authed(func(w http.ResponseWriter, r *http.Request) {
+		data, _ := io.ReadAll(r.Body)
+		platformtest.WriteJSON(w, 200, map[string]any{"blob": map[string]any{"$type": "blob",
+			"ref": map[string]string{"$link": fmt.Sprintf("bafkrei%d", len(data))}, "mimeType": r.Header.Get("Content-Type"), "size": len(data)}})
+	}))
+	f.Handle("POST /xrpc/com.atproto.repo.createRecord", authed(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Repo, Collection, Rkey string
+			Record                 map[string]any
+		}
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		if in.Repo != f.did || in.Collection != "app.bsky.feed.post" || !tid.MatchString(in.Rkey) {
+			xrpcErr(w, 400, "InvalidRequest", "Invalid record key")
+			return
+		}
+		if !f.store(in.Rkey, in.Record) {
+			xrpcErr(w, 500, "InternalServerError", "Internal Server Error")
+			return
+		}
+		platformtest.WriteJSON(w, 200, map[string]any{"uri": f.uri(in.Rkey), "cid": "bafyrecord"})
+	}))
+	f.Handle("GET /xrpc/com.atproto.repo.getRecord", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		f.mu.Lock()
+		rec, ok := f.records[q.Get("rkey")]
+		f.mu.Unlock()
+		if !ok || q.Get("repo") != f.did || q.Get("collection") != "app.bsky.feed.post" {
+			xrpcErr(w, 400, "RecordNotFound", "Could not locate record: "+f.uri(q.Get("rkey")))
+			return
+		}
+		platformtest.WriteJSON(w, 200, map[string]any{"uri": f.uri(q.Get("rkey")), "cid": "bafyrecord", "value": rec})
+	})
+	f.Handle("GET /img/{name}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/jpeg")
+		fmt.Fprintf(w, "jpeg:%s", r.PathValue("name"))
+	})
+	return f
+}
+
+func (f *fakePDS) uri(rkey string) string { return "at://" + f.did + "/app.bsky.feed.post/" + rkey }
+
+// store keeps a record unless its key is taken.
+func (f *fakePDS) store(rkey string, rec map[string]any) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, taken := f.records[rkey]; taken {
+		return false
+	}
+	f.records[rkey] = rec
+	return true
+}
+
+func (f *fakePDS) expireSessions() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.valid = map[string]bool{}
+}
+
+func (f *fakePDS) count() (sessions, records int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sessions, len(f.records)
+}

@@ -1,0 +1,108 @@
+package discord_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/discord"
+	"github.com/herald-dev/herald/internal/publish/platformtest"
+)
+
+const hookToken = "discord-webhook-token-XYZ"
+
+// newFakeDiscord follows Discord's webhook resource: GET
+// /api/webhooks/{id}/{token} returns the webhook, POST executes it (a
+// message body only with ?wait=true), errors are {"message","code"}.
+func newFakeDiscord(t *testing.T) *platformtest.Server {
+	f := platformtest.NewServer(t)
+	check := func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.PathValue("id") != "111":
+			platformtest.WriteJSON(w, 404, map[string]any{"message": "Unknown Webhook", "code": 10015})
+		case r.PathValue("token") != hookToken:
+			platformtest.WriteJSON(w, 401, map[string]any{"message": "Invalid Webhook Token", "code": 50027})
+		default:
+			return true
+		}
+		return false
+	}
+	f.Handle("GET /api/webhooks/{id}/{token}", func(w http.ResponseWriter, r *http.Request) {
+		if check(w, r) {
+			platformtest.WriteJSON(w, 200, map[string]any{"id": "111", "type": 1, "name": "Herald", "channel_id": "222", "guild_id": "333"})
+		}
+	})
+	f.Handle("POST /api/webhooks/{id}/{token}", func(w http.ResponseWriter, r *http.Request) {
+		if !check(w, r) {
+			return
+		}
+		if r.URL.Query().Get("wait") != "true" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		platformtest.WriteJSON(w, 200, map[string]any{"id": "444", "channel_id": "222", "webhook_id": "111", "timestamp": "2026-07-01T09:00:00.000000+00:00"})
+	})
+	return f
+}
+
+func profile(f *platformtest.Server, token string) publish.Profile {
+	return publish.Profile{Platform: publish.Discord, Credentials: publish.Credentials{"webhookURL": []byte(f.URL + "/api/webhooks/111/" + token)}}
+}
+
+func TestPublish(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeDiscord(t)
+	pub := discord.New(nil)
+	g.Expect(pub.SafeRetry()).To(BeFalse())
+	res, err := pub.Publish(context.Background(), profile(f, hookToken), publish.Post{Text: "Hello @everyone", Media: []publish.Media{
+		{URL: "https://cdn.example/a.png"}, {URL: "https://cdn.example/b.png"},
+	}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res).To(Equal(publish.Result{ExternalID: "444", URL: "https://discord.com/channels/333/222/444", PublishedAt: time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)}))
+
+	req := f.Last(t, "POST /api/webhooks/111/"+hookToken)
+	g.Expect(req.Query.Get("wait")).To(Equal("true"))
+	g.Expect(req.Header.Get("Content-Type")).To(Equal("application/json"))
+	g.Expect(req.JSON(t)).To(Equal(map[string]any{
+		"content":          "Hello @everyone",
+		"allowed_mentions": map[string]any{"parse": []any{}},
+		"embeds": []any{
+			map[string]any{"url": "https://cdn.example/a.png", "image": map[string]any{"url": "https://cdn.example/a.png"}},
+			map[string]any{"url": "https://cdn.example/a.png", "image": map[string]any{"url": "https://cdn.example/b.png"}},
+		},
+	}))
+}
+
+func TestVerify(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeDiscord(t)
+	acct, err := discord.New(nil).Verify(context.Background(), profile(f, hookToken))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(acct).To(Equal(publish.Account{ID: "111", Handle: "Herald", URL: "https://discord.com/channels/333/222", CharacterLimit: 2000}))
+
+	_, err = discord.New(nil).Verify(context.Background(), profile(f, "wrong-token-value"))
+	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
+	g.Expect(err.Error()).To(ContainSubstring("Invalid Webhook Token"))
+	g.Expect(err.Error()).NotTo(ContainSubstring("wrong-token-value"))
+}
+
+func TestErrors(t *testing.T) {
+	cases := platformtest.StandardCases(func(_ int, msg string) string { return fmt.Sprintf(`{"message":%q,"code":0}`, msg) })
+	cases = append(cases,
+		platformtest.ErrorCase{Name: "Unknown Webhook means the credential is gone", Status: 404, Body: `{"message":"Unknown Webhook","code":10015}`,
+			Kind: publish.CredentialsRejected, Message: "Unknown Webhook"},
+		platformtest.ErrorCase{Name: "429 with retry_after only in the body", Status: 429, Body: `{"message":"You are being rate limited.","retry_after":1.5,"global":false}`,
+			Kind: publish.Retryable, RetryAfter: 1500 * time.Millisecond, Message: "You are being rate limited."},
+	)
+	platformtest.CheckErrors(t, cases, []string{hookToken}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
+		f := newFakeDiscord(t)
+		f.Override("POST /api/webhooks/111/"+hookToken, answer)
+		_, err := discord.New(client).Publish(context.Background(), profile(f, hookToken), publish.Post{Text: "x"})
+		return err
+	})
+}

@@ -1,0 +1,155 @@
+package linkedin_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/linkedin"
+	"github.com/herald-dev/herald/internal/publish/platformtest"
+)
+
+const token = "linkedin-access-token-abc"
+
+var now = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
+
+// newFakeLinkedIn follows the Posts, Images and userinfo APIs: versioned
+// /rest calls need LinkedIn-Version and X-Restli-Protocol-Version, a
+// created post answers 201 with its URN in x-restli-id, errors are
+// {"status","serviceErrorCode","message"}.
+func newFakeLinkedIn(t *testing.T) *platformtest.Server {
+	f := platformtest.NewServer(t)
+	authed := func(rest bool, h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.Header.Get("Authorization") != "Bearer "+token:
+				platformtest.WriteJSON(w, 401, map[string]any{"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN", "message": "Invalid access token"})
+			case rest && (r.Header.Get("LinkedIn-Version") == "" || r.Header.Get("X-Restli-Protocol-Version") != "2.0.0"):
+				platformtest.WriteJSON(w, 426, map[string]any{"status": 426, "message": "A version must be present"})
+			default:
+				h(w, r)
+			}
+		}
+	}
+	f.Handle("GET /v2/userinfo", authed(false, func(w http.ResponseWriter, r *http.Request) {
+		platformtest.WriteJSON(w, 200, map[string]any{"sub": "abc123", "name": "Ada Lovelace", "email_verified": true})
+	}))
+	f.Handle("POST /rest/images", authed(true, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("action") != "initializeUpload" {
+			platformtest.WriteJSON(w, 400, map[string]any{"status": 400, "message": "unknown action"})
+			return
+		}
+		n := len(f.Find("POST /rest/images"))
+		platformtest.WriteJSON(w, 200, map[string]any{"value": map[string]any{
+			"uploadUrl": fmt.Sprintf("%s/dms-uploads/%d", f.URL, n), "image": fmt.Sprintf("urn:li:image:IMG%d", n)}})
+	}))
+	f.Handle("PUT /dms-uploads/{n}", authed(false, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
+	f.Handle("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		fmt.Fprintf(w, "png:%s", r.PathValue("name"))
+	})
+	f.Handle("POST /rest/posts", authed(true, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-RestLi-Id", "urn:li:share:7001")
+		w.WriteHeader(http.StatusCreated)
+	}))
+	return f
+}
+
+func newPublisher(f *platformtest.Server, client *http.Client) *linkedin.Publisher {
+	p := linkedin.New(client)
+	p.BaseURL = f.URL
+	p.Now = func() time.Time { return now }
+	return p
+}
+
+func profile(author string) publish.Profile {
+	return publish.Profile{Platform: publish.LinkedIn, Credentials: publish.Credentials{"accessToken": []byte(token), "authorURN": []byte(author)}}
+}
+
+func TestPublish(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeLinkedIn(t)
+	pub := newPublisher(f, nil)
+	g.Expect(pub.SafeRetry()).To(BeFalse())
+	res, err := pub.Publish(context.Background(), profile("urn:li:person:abc123"), publish.Post{Text: "Launch (finally) #Herald"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res).To(Equal(publish.Result{ExternalID: "urn:li:share:7001", URL: "https://www.linkedin.com/feed/update/urn:li:share:7001/", PublishedAt: now}))
+
+	req := f.Last(t, "POST /rest/posts")
+	g.Expect(req.Header.Get("Authorization")).To(Equal("Bearer " + token))
+	g.Expect(req.Header.Get("LinkedIn-Version")).To(Equal(linkedin.DefaultVersion))
+	g.Expect(req.Header.Get("X-Restli-Protocol-Version")).To(Equal("2.0.0"))
+	g.Expect(req.JSON(t)).To(Equal(map[string]any{
+		"author":                    "urn:li:person:abc123",
+		"commentary":                `Launch \(finally\) {hashtag|\#|Herald}`,
+		"visibility":                "PUBLIC",
+		"distribution":              map[string]any{"feedDistribution": "MAIN_FEED", "targetEntities": []any{}, "thirdPartyDistributionChannels": []any{}},
+		"lifecycleState":            "PUBLISHED",
+		"isReshareDisabledByAuthor": false,
+	}))
+}
+
+func TestPublishImages(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeLinkedIn(t)
+	media := []publish.Media{{URL: f.URL + "/files/a.png", AltText: "chart"}}
+	_, err := newPublisher(f, nil).Publish(context.Background(), profile("urn:li:organization:42"), publish.Post{Text: "one", Media: media})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.Last(t, "POST /rest/images").JSON(t)).To(Equal(map[string]any{"initializeUploadRequest": map[string]any{"owner": "urn:li:organization:42"}}))
+	put := f.Last(t, "PUT /dms-uploads/1")
+	g.Expect(string(put.Body)).To(Equal("png:a.png"))
+	g.Expect(put.Header.Get("Authorization")).To(Equal("Bearer " + token))
+	g.Expect(f.Last(t, "POST /rest/posts").JSON(t)["content"]).To(Equal(map[string]any{"media": map[string]any{"id": "urn:li:image:IMG1", "altText": "chart"}}))
+
+	media = append(media, publish.Media{URL: f.URL + "/files/b.png"})
+	_, err = newPublisher(f, nil).Publish(context.Background(), profile("urn:li:organization:42"), publish.Post{Text: "two", Media: media})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.Last(t, "POST /rest/posts").JSON(t)["content"]).To(Equal(map[string]any{"multiImage": map[string]any{"images": []any{
+		map[string]any{"id": "urn:li:image:IMG2", "altText": "chart"}, map[string]any{"id": "urn:li:image:IMG3", "altText": ""},
+	}}}))
+}
+
+func TestVerify(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeLinkedIn(t)
+	acct, err := newPublisher(f, nil).Verify(context.Background(), profile("urn:li:person:abc123"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(acct).To(Equal(publish.Account{ID: "urn:li:person:abc123", Handle: "Ada Lovelace", CharacterLimit: 3000}))
+	acct, err = newPublisher(f, nil).Verify(context.Background(), profile("urn:li:organization:42"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(acct.URL).To(Equal("https://www.linkedin.com/company/42/"))
+
+	_, err = newPublisher(f, nil).Verify(context.Background(), profile("urn:li:person:someoneelse"))
+	g.Expect(err).To(MatchError(ContainSubstring("authorURN urn:li:person:someoneelse is not the member")))
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+}
+
+func TestCommentary(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain text":                     "plain text",
+		"a (b) [c] {d} <e>":              `a \(b\) \[c\] \{d\} \<e\>`,
+		`back\slash | pipe ~ * _ @ #`:    `back\\slash \| pipe \~ \* \_ \@ \#`,
+		"#tag at start and #another one": `{hashtag|\#|tag} at start and {hashtag|\#|another} one`,
+		"mail a#b is not a tag":          `mail a\#b is not a tag`,
+		"#snake_case":                    `{hashtag|\#|snake\_case}`,
+	} {
+		NewWithT(t).Expect(linkedin.Commentary(in)).To(Equal(want), in)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	cases := platformtest.StandardCases(func(status int, msg string) string {
+		return fmt.Sprintf(`{"status":%d,"serviceErrorCode":100,"message":%q}`, status, msg)
+	})
+	platformtest.CheckErrors(t, cases, []string{token}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
+		f := newFakeLinkedIn(t)
+		f.Override("POST /rest/posts", answer)
+		_, err := newPublisher(f, client).Publish(context.Background(), profile("urn:li:person:abc123"), publish.Post{Text: "x"})
+		return err
+	})
+}

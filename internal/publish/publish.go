@@ -1,0 +1,178 @@
+// Package publish is the shared core of Herald's publishers: the Publisher
+// interface every platform adapter implements, the values that cross it
+// (profiles, posts, results), one error type whose Kind tells the
+// reconciler whether and when to try again, and an HTTP helper that maps
+// platform responses to those kinds in one place.
+//
+// Adapters live in sub-packages (sandbox, webhook, mastodon, …); length and
+// media rules live in the rules sub-package so the publisher and the preview
+// tool count characters the same way. Nothing here imports Kubernetes.
+package publish
+
+import (
+	"context"
+	"path"
+	"strings"
+	"time"
+)
+
+// Platform names a social platform; the values are those of SocialProfile
+// spec.platform.
+type Platform string
+
+// The platforms Herald knows. Every one but Threads has an adapter; Threads
+// is known to the rules package only, so previews can show its limits.
+const (
+	Sandbox  Platform = "sandbox"
+	Webhook  Platform = "webhook"
+	Mastodon Platform = "mastodon"
+	Bluesky  Platform = "bluesky"
+	Discord  Platform = "discord"
+	Slack    Platform = "slack"
+	Telegram Platform = "telegram"
+	LinkedIn Platform = "linkedin"
+	X        Platform = "x"
+	Threads  Platform = "threads"
+)
+
+// Platforms lists the platforms a SocialProfile may name, in the order docs
+// and enums show them.
+var Platforms = []Platform{Sandbox, Webhook, Mastodon, Bluesky, Discord, Slack, Telegram, LinkedIn, X}
+
+// Credentials holds the keys of a profile's Secret. Values are secrets:
+// never log them or put them in errors (API redacts them from its errors).
+type Credentials map[string][]byte
+
+// Profile is what an adapter needs to know about one connected account.
+type Profile struct {
+	// Platform selects the adapter.
+	Platform Platform
+	// Handle is the account's display handle, used to build post URLs where
+	// the platform's API does not return one.
+	Handle string
+	// Endpoint is the instance or webhook URL for platforms that have one
+	// (mastodon, webhook, bluesky's PDS); empty means the platform default.
+	Endpoint string
+	// Credentials are the keys of the profile's Secret.
+	Credentials Credentials
+	// CharacterLimit overrides the platform's default length limit; 0 keeps it.
+	CharacterLimit int
+}
+
+// Account describes the account that a profile's credentials belong to, as
+// the platform reported it when they were verified.
+type Account struct {
+	// ID is the platform's id for the account (a DID, a user id, a chat
+	// id, a URN); Handle is how people name it; URL is its page.
+	ID, Handle, URL string
+	// CharacterLimit is the platform's limit for this account (a Mastodon
+	// instance reports its own); 0 when unknown.
+	CharacterLimit int
+}
+
+// Media is one attachment, fetched by the adapter from URL when the
+// platform needs the bytes.
+type Media struct {
+	// URL is where the file is; the platform or the adapter fetches it.
+	URL string `json:"url"`
+	// AltText describes the media for people who cannot see it.
+	AltText string `json:"altText,omitempty"`
+	// Type is image, video or gif; empty means infer it from the URL (see
+	// EffectiveType).
+	Type string `json:"type,omitempty"`
+}
+
+// The media types Media.Type may hold.
+const (
+	MediaImage = "image"
+	MediaVideo = "video"
+	MediaGIF   = "gif"
+)
+
+// EffectiveType returns Type when set, otherwise the type implied by the
+// URL's file extension (image when nothing better is known).
+func (m Media) EffectiveType() string {
+	if m.Type != "" {
+		return strings.ToLower(m.Type)
+	}
+	u := m.URL
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	switch strings.ToLower(path.Ext(u)) {
+	case ".gif":
+		return MediaGIF
+	case ".mp4", ".mov", ".m4v", ".webm", ".mpeg", ".mpg":
+		return MediaVideo
+	}
+	return MediaImage
+}
+
+// Post is one rendered post for one destination.
+type Post struct {
+	// Text is final: variants, signature and hashtags already applied
+	// (rules.Render).
+	Text string
+	// Media are attached in order.
+	Media []Media
+	// IdempotencyKey is stable across retries of one delivery attempt;
+	// adapters whose platform supports it send it so a retry cannot
+	// duplicate the post.
+	IdempotencyKey string
+}
+
+// Result is what the platform reported for a published post.
+type Result struct {
+	// ExternalID is the platform's id of the post (an AT URI for Bluesky,
+	// a URN for LinkedIn); empty where the platform returns none (Slack).
+	ExternalID string
+	// URL links to the post where the platform has a page for it.
+	URL string
+	// PublishedAt is the platform's time for the post, or the time of the
+	// answer when the platform reports none.
+	PublishedAt time.Time
+}
+
+// Publisher is implemented by each platform adapter. Implementations are
+// safe for concurrent use and keep no per-profile state that could leak
+// between profiles other than caches keyed by credentials.
+type Publisher interface {
+	// Verify checks that the profile's credentials work and returns the
+	// account they belong to.
+	Verify(ctx context.Context, p Profile) (Account, error)
+	// Publish sends one post and returns what the platform answered. Errors
+	// are *Error; their Kind tells whether and when to try again.
+	Publish(ctx context.Context, p Profile, post Post) (Result, error)
+	// SafeRetry reports whether re-sending after an interrupted attempt
+	// (outcome unknown) cannot duplicate the post: true for sandbox,
+	// webhook (delivery id), mastodon (Idempotency-Key) and bluesky
+	// (record key); false where the platform has no such key.
+	SafeRetry() bool
+}
+
+// Registry maps each platform to its publisher; the reconcilers look the
+// adapter up by a profile's platform. registry.Default builds the full set.
+type Registry map[Platform]Publisher
+
+// For returns the publisher for platform, or a Permanent error naming the
+// platform when Herald has none.
+func (r Registry) For(platform Platform) (Publisher, error) {
+	if p, ok := r[platform]; ok && p != nil {
+		return p, nil
+	}
+	return nil, Errorf(Permanent, "no publisher for platform %q", platform)
+}
+
+// Wait pauses for d, or until ctx ends; then it returns a Retryable error
+// saying nothing was published. Adapters use it between polls and for
+// artificial latency, so a shutdown never leaves a post half-done.
+func Wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return Errorf(Retryable, "nothing was published: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,241 @@
+package publish_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/platformtest"
+)
+
+func TestKindForStatus(t *testing.T) {
+	for status, want := range map[int]publish.ErrorKind{
+		400: publish.Permanent, 404: publish.Permanent, 409: publish.Permanent, 410: publish.Permanent, 422: publish.Permanent,
+		401: publish.CredentialsRejected, 403: publish.CredentialsRejected,
+		408: publish.Retryable, 429: publish.Retryable, 500: publish.Retryable, 502: publish.Retryable, 503: publish.Retryable,
+	} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			NewWithT(t).Expect(publish.KindForStatus(status)).To(Equal(want))
+		})
+	}
+}
+
+// answer starts a fake that answers every request with status, header and body.
+func answer(t *testing.T, status int, header http.Header, body string) string {
+	srv := platformtest.NewServer(t)
+	srv.Handle("/", platformtest.ErrorCase{Status: status, Header: header, Body: body}.Handler(t))
+	return srv.URL
+}
+
+func post(url string) publish.Request {
+	return publish.Request{Op: "POST /thing", Method: http.MethodPost, URL: url, JSON: map[string]string{"a": "b"}}
+}
+
+func TestDoMapsStatuses(t *testing.T) {
+	platformtest.CheckErrors(t, platformtest.StandardCases(func(_ int, msg string) string {
+		return fmt.Sprintf(`{"error":%q}`, msg)
+	}), nil, func(t *testing.T, client *http.Client, h http.HandlerFunc) error {
+		srv := platformtest.NewServer(t)
+		srv.Handle("/", h)
+		_, err := publish.API{Platform: "test", Client: client}.Do(context.Background(), post(srv.URL+"/thing"))
+		return err
+	})
+}
+
+func TestRetryAfterSources(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		status int
+		header http.Header
+		body   string
+		want   time.Duration
+	}{
+		{"Retry-After seconds", 429, http.Header{"Retry-After": {"120"}}, "", 2 * time.Minute},
+		{"Retry-After HTTP date", 503, http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, "", 90 * time.Second},
+		{"X x-rate-limit-reset epoch", 429, http.Header{"X-Rate-Limit-Reset": {strconv.FormatInt(now.Add(5*time.Minute).Unix(), 10)}}, "", 5 * time.Minute},
+		{"Mastodon X-RateLimit-Reset ISO 8601", 429, http.Header{"X-Ratelimit-Reset": {now.Add(time.Hour).Format("2006-01-02T15:04:05.000000Z")}}, "", time.Hour},
+		{"Bluesky RateLimit-Reset epoch", 429, http.Header{"Ratelimit-Reset": {strconv.FormatInt(now.Add(30*time.Second).Unix(), 10)}}, "", 30 * time.Second},
+		{"Discord X-RateLimit-Reset-After", 429, http.Header{"X-Ratelimit-Reset-After": {"1.5"}}, "", 1500 * time.Millisecond},
+		{"retry_after in the body", 429, nil, `{"retry_after": 3}`, 3 * time.Second},
+		{"reset in the past", 429, http.Header{"X-Rate-Limit-Reset": {strconv.FormatInt(now.Add(-time.Minute).Unix(), 10)}}, "", 0},
+		{"reset headers ignored on 5xx", 500, http.Header{"X-Rate-Limit-Reset": {strconv.FormatInt(now.Add(time.Minute).Unix(), 10)}}, "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			api := publish.API{Platform: "test", Now: func() time.Time { return now },
+				Decode: func(_ int, body []byte) publish.Failure {
+					if tc.body != "" {
+						return publish.Failure{RetryAfter: 3 * time.Second}
+					}
+					return publish.Failure{}
+				}}
+			_, err := api.Do(context.Background(), post(answer(t, tc.status, tc.header, tc.body)))
+			g.Expect(publish.IsRetryable(err)).To(BeTrue())
+			g.Expect(publish.RetryAfter(err)).To(Equal(tc.want))
+		})
+	}
+}
+
+func TestTransportFailures(t *testing.T) {
+	t.Run("dial failure before sending is retryable", func(t *testing.T) {
+		g := NewWithT(t)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		g.Expect(err).NotTo(HaveOccurred())
+		addr := l.Addr().String()
+		g.Expect(l.Close()).To(Succeed())
+		_, err = publish.API{Platform: "test", Client: platformtest.Client()}.Do(context.Background(), post("http://"+addr+"/x"))
+		g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
+		g.Expect(err.Error()).To(ContainSubstring("not sent"))
+	})
+	t.Run("timeout after sending a POST is unknown", func(t *testing.T) {
+		g := NewWithT(t)
+		srv := platformtest.NewServer(t)
+		srv.Handle("/", platformtest.Blocking(t))
+		_, err := publish.API{Platform: "test", Client: platformtest.Client()}.Do(context.Background(), post(srv.URL+"/x"))
+		g.Expect(publish.KindOf(err)).To(Equal(publish.Unknown))
+		g.Expect(errors.Is(err, context.DeadlineExceeded) || isTimeout(err)).To(BeTrue(), "the cause is kept: %v", err)
+	})
+	t.Run("timeout of a GET is retryable", func(t *testing.T) {
+		g := NewWithT(t)
+		srv := platformtest.NewServer(t)
+		srv.Handle("/", platformtest.Blocking(t))
+		_, err := publish.API{Platform: "test", Client: platformtest.Client()}.Do(context.Background(),
+			publish.Request{Op: "GET /x", Method: http.MethodGet, URL: srv.URL + "/x"})
+		g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
+	})
+	t.Run("a 2xx whose body cannot be read as JSON is unknown", func(t *testing.T) {
+		g := NewWithT(t)
+		var out struct{ ID string }
+		r := post(answer(t, 201, nil, "<html>created</html>"))
+		r.Out = &out
+		_, err := publish.API{Platform: "test"}.Do(context.Background(), r)
+		g.Expect(publish.KindOf(err)).To(Equal(publish.Unknown))
+		g.Expect(err.Error()).To(ContainSubstring("HTTP 201"))
+	})
+	t.Run("a POST is not redirected into a GET", func(t *testing.T) {
+		g := NewWithT(t)
+		srv := platformtest.NewServer(t)
+		srv.Handle("POST /old", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/new", http.StatusFound) })
+		srv.Handle("GET /new", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) })
+		_, err := publish.API{Platform: "test"}.Do(context.Background(), post(srv.URL+"/old"))
+		g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+		g.Expect(err.Error()).To(ContainSubstring("HTTP 302"))
+		g.Expect(srv.Routes()).To(Equal([]string{"POST /old"}))
+	})
+	t.Run("a cancelled context before sending is retryable", func(t *testing.T) {
+		g := NewWithT(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := publish.API{Platform: "test"}.Do(ctx, post(answer(t, 200, nil, "{}")))
+		g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
+		g.Expect(errors.Is(err, context.Canceled)).To(BeTrue())
+	})
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func TestErrorsNeverContainCredentials(t *testing.T) {
+	const token = "123456:AAbbCCddEEff-secret"
+	creds := publish.Credentials{"botToken": []byte(token + "\n")}
+	t.Run("echoed in the body", func(t *testing.T) {
+		g := NewWithT(t)
+		url := answer(t, 400, nil, fmt.Sprintf(`{"description":"bad token %s"}`, token))
+		_, err := publish.API{Platform: "test", Secrets: creds}.Do(context.Background(), post(url))
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(err.Error()).To(ContainSubstring("bad token [redacted]"))
+		g.Expect(err.Error()).NotTo(ContainSubstring(token))
+	})
+	t.Run("in the URL of a request that failed", func(t *testing.T) {
+		g := NewWithT(t)
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		addr := l.Addr().String()
+		l.Close()
+		// Even without Secrets the URL is not quoted.
+		_, err := publish.API{Platform: "test"}.Do(context.Background(), post("http://"+addr+"/bot"+token+"/sendMessage"))
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(err.Error()).NotTo(ContainSubstring(token))
+		g.Expect(err.Error()).NotTo(ContainSubstring("secret"))
+	})
+	t.Run("missing and empty keys name the key only", func(t *testing.T) {
+		g := NewWithT(t)
+		_, err := creds.Get("accessToken")
+		g.Expect(err).To(MatchError("credentials have no key accessToken"))
+		g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+		_, err = publish.Credentials{"accessToken": []byte(" \n")}.Get("accessToken")
+		g.Expect(err).To(MatchError("credentials key accessToken is empty"))
+		v, err := creds.Get("botToken")
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(v).To(Equal(token), "trailing newline trimmed")
+	})
+}
+
+func TestErrorMessage(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"error":"Validation failed: Text character limit of 500 exceeded"}`:       "Validation failed: Text character limit of 500 exceeded",
+		`{"error":"RecordNotFound","message":"Could not locate record"}`:            "RecordNotFound: Could not locate record",
+		`{"title":"Forbidden","detail":"You are not allowed to create a Tweet"}`:    "You are not allowed to create a Tweet",
+		`{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}`: "Bad Request: chat not found",
+		`{"errors":[{"message":"Rate limit"}]}`:                                     "Rate limit",
+		`{"message":"Unknown Webhook","code":10015}`:                                "Unknown Webhook",
+		"invalid_payload\n": "invalid_payload",
+		`{"other":1}`:       "",
+	} {
+		NewWithT(t).Expect(publish.ErrorMessage([]byte(body))).To(Equal(want), body)
+	}
+}
+
+func TestFetchMedia(t *testing.T) {
+	g := NewWithT(t)
+	srv := platformtest.NewServer(t)
+	png := []byte("\x89PNG\r\n\x1a\nrest")
+	srv.Handle("GET /img/cat.png", func(w http.ResponseWriter, r *http.Request) { w.Write(png) })
+	srv.Handle("GET /private.png", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(403) })
+	api := publish.API{Platform: "test"}
+
+	d, err := api.FetchMedia(context.Background(), publish.Media{URL: srv.URL + "/img/cat.png?sig=abc"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(d.Data).To(Equal(png))
+	g.Expect(d.Filename).To(Equal("cat.png"))
+	g.Expect(d.ContentType).To(Equal("image/png"))
+
+	// A media host refusing access is not the platform refusing credentials.
+	_, err = api.FetchMedia(context.Background(), publish.Media{URL: srv.URL + "/private.png?sig=secret-signature"})
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("/private.png"))
+	g.Expect(err.Error()).NotTo(ContainSubstring("secret-signature"))
+}
+
+func TestErrorHelpers(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(publish.KindOf(nil)).To(BeEmpty())
+	g.Expect(publish.KindOf(errors.New("boom"))).To(Equal(publish.Unknown))
+	wrapped := fmt.Errorf("deliver: %w", &publish.Error{Kind: publish.Retryable, RetryAfter: time.Second})
+	g.Expect(publish.IsRetryable(wrapped)).To(BeTrue())
+	g.Expect(publish.RetryAfter(wrapped)).To(Equal(time.Second))
+	e := publish.Errorf(publish.Unknown, "lost: %w", context.DeadlineExceeded)
+	g.Expect(errors.Is(e, context.DeadlineExceeded)).To(BeTrue())
+	g.Expect(e.Error()).To(Equal("lost: context deadline exceeded"))
+
+	_, err := publish.Registry{}.For(publish.X)
+	g.Expect(err).To(MatchError(`no publisher for platform "x"`))
+}
+
+func TestEffectiveType(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(publish.Media{URL: "https://c.example/a.MP4?x=1"}.EffectiveType()).To(Equal("video"))
+	g.Expect(publish.Media{URL: "https://c.example/a.gif"}.EffectiveType()).To(Equal("gif"))
+	g.Expect(publish.Media{URL: "https://c.example/a"}.EffectiveType()).To(Equal("image"))
+	g.Expect(publish.Media{URL: "https://c.example/a.gif", Type: "Video"}.EffectiveType()).To(Equal("video"))
+}

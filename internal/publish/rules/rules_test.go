@@ -1,0 +1,232 @@
+package rules_test
+
+import (
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/rules"
+)
+
+func TestXWeightedLength(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		text string
+		want int
+	}{
+		{"ascii", "hello world", 11},
+		{"a link counts 23 however long", "see https://example.com/a/very/long/path/that/goes/on?x=1", 4 + 23},
+		{"a short link still counts 23", "https://t.co", 23},
+		{"trailing full stop is not part of the link", "https://example.com/page.", 23 + 1},
+		{"bare domain with a generic TLD is a link", "visit example.com now", 6 + 23 + 4},
+		{"an e-mail address is not a link", "a@example.com", 13},
+		{"CJK weighs 2 each", "日本語", 6},
+		{"Hangul weighs 2", "한국어", 6},
+		{"typographic quotes are light", "\u2018hi\u2019", 4},
+		{"emoji weighs 2", "👍", 2},
+		{"emoji with skin tone is one emoji", "👍🏽", 2},
+		{"ZWJ family is one emoji", "👨\u200d👩\u200d👧\u200d👦", 2},
+		{"flag is one emoji", "🇺🇸", 2},
+		{"keycap is one emoji", "1\ufe0f\u20e3", 2},
+		{"non-BMP non-emoji weighs 2", "𝐀", 2},
+		{"combining accent is normalised first", "e\u0301", 1},
+		{"mixed", "Hi 👋 日本 https://herald.dev", 3 + 2 + 1 + 4 + 1 + 23},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			g.Expect(rules.XWeightedLength(tc.text)).To(Equal(tc.want))
+			g.Expect(rules.For(publish.X, 0).Count(tc.text)).To(Equal(tc.want))
+		})
+	}
+}
+
+func TestXLimit(t *testing.T) {
+	g := NewWithT(t)
+	r := rules.For(publish.X, 0)
+	g.Expect(r.Check(strings.Repeat("a", 280), nil)).To(BeEmpty())
+	g.Expect(r.Check(strings.Repeat("日", 140), nil)).To(BeEmpty())
+	problems := r.Check(strings.Repeat("日", 141), nil)
+	g.Expect(problems).To(HaveLen(1))
+	g.Expect(problems[0].Code).To(Equal("TooLong"))
+	g.Expect(problems[0].Message).To(Equal("X allows 280 weighted characters in a post; this text has 282, 2 over."))
+	// X Premium accounts get a larger limit through the profile.
+	g.Expect(rules.For(publish.X, 25000).Check(strings.Repeat("a", 1000), nil)).To(BeEmpty())
+}
+
+func TestBlueskyGraphemes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		text string
+		want int
+	}{
+		{"ascii", "hello", 5},
+		{"ZWJ family is one grapheme", "👨\u200d👩\u200d👧\u200d👦", 1},
+		{"rainbow flag is one grapheme", "🏳\ufe0f\u200d🌈", 1},
+		{"skin tone is one grapheme", "👋🏿", 1},
+		{"combining accent is one grapheme", "e\u0301", 1},
+		{"links count in full", "https://example.com", 19},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			NewWithT(t).Expect(rules.For(publish.Bluesky, 0).Count(tc.text)).To(Equal(tc.want))
+		})
+	}
+	g := NewWithT(t)
+	r := rules.For(publish.Bluesky, 0)
+	family := "👨\u200d👩\u200d👧\u200d👦"
+	// 300 families: 300 graphemes, but 25 bytes each, over the 3000-byte cap.
+	problems := r.Check(strings.Repeat(family, 300), nil)
+	g.Expect(problems).To(HaveLen(1))
+	g.Expect(problems[0].Code).To(Equal("TooManyBytes"))
+	g.Expect(r.Check(strings.Repeat(family, 100), nil)).To(BeEmpty())
+	problems = r.Check(strings.Repeat("é", 301), nil)
+	g.Expect(problems).To(ConsistOf(HaveField("Message", "Bluesky allows 300 graphemes in a post; this text has 301, 1 over.")))
+}
+
+func TestMastodonLength(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		text string
+		want int
+	}{
+		{"plain", "hello", 5},
+		{"link counts 23", "read https://example.com/some/really/long/path/to/an/article", 5 + 23},
+		{"two links", "https://a.example https://b.example", 23 + 1 + 23},
+		{"remote mention counts the user part", "hi @alice@mastodon.example", 3 + 6},
+		{"local mention counts in full", "hi @alice", 9},
+		{"emoji sequence is one character", "👨\u200d👩\u200d👧", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			NewWithT(t).Expect(rules.For(publish.Mastodon, 0).Count(tc.text)).To(Equal(tc.want))
+		})
+	}
+	g := NewWithT(t)
+	g.Expect(rules.For(publish.Mastodon, 0).Limit).To(Equal(500))
+	g.Expect(rules.For(publish.Mastodon, 0).Check(strings.Repeat("a", 476)+" https://example.com/"+strings.Repeat("x", 100), nil)).To(BeEmpty())
+	// An instance with a higher limit is honoured through the override.
+	over := rules.For(publish.Mastodon, 1000)
+	g.Expect(over.Check(strings.Repeat("a", 900), nil)).To(BeEmpty())
+	g.Expect(over.Check(strings.Repeat("a", 1001), nil)).To(ConsistOf(HaveField("Message", "Mastodon allows 1000 characters in a post; this text has 1001, 1 over.")))
+}
+
+func TestLimitsPerPlatform(t *testing.T) {
+	for _, tc := range []struct {
+		platform publish.Platform
+		limit    int
+	}{
+		{publish.X, 280}, {publish.Bluesky, 300}, {publish.Mastodon, 500}, {publish.LinkedIn, 3000},
+		{publish.Threads, 500}, {publish.Telegram, 4096}, {publish.Discord, 2000}, {publish.Slack, 40000},
+		{publish.Webhook, 0}, {publish.Sandbox, 0},
+	} {
+		t.Run(string(tc.platform), func(t *testing.T) {
+			g := NewWithT(t)
+			r := rules.For(tc.platform, 0)
+			g.Expect(r.Limit).To(Equal(tc.limit))
+			if tc.limit == 0 {
+				g.Expect(r.Check(strings.Repeat("a", 100000), nil)).To(BeEmpty())
+				return
+			}
+			g.Expect(r.Check(strings.Repeat("a", tc.limit), nil)).To(BeEmpty())
+			g.Expect(r.Check(strings.Repeat("a", tc.limit+5), nil)).To(ConsistOf(
+				And(HaveField("Code", "TooLong"), HaveField("Message", ContainSubstring("5 over")))))
+		})
+	}
+}
+
+func TestTelegramCaptionAndUTF16(t *testing.T) {
+	g := NewWithT(t)
+	r := rules.For(publish.Telegram, 0)
+	photo := []publish.Media{{URL: "https://cdn.example/a.jpg"}}
+	g.Expect(r.Check(strings.Repeat("a", 2000), nil)).To(BeEmpty())
+	g.Expect(r.Check(strings.Repeat("a", 2000), photo)).To(ConsistOf(HaveField("Message",
+		"Telegram allows 1024 characters in a caption with media; this text has 2000, 976 over.")))
+	// An emoji beyond the BMP takes two UTF-16 code units.
+	g.Expect(r.Count("😀")).To(Equal(2))
+}
+
+func TestThreadsCountsEmojiBytes(t *testing.T) {
+	g := NewWithT(t)
+	r := rules.For(publish.Threads, 0)
+	g.Expect(r.Count("hi 😀")).To(Equal(3 + 4))
+	g.Expect(r.Count("日本")).To(Equal(2))
+}
+
+func TestMediaRules(t *testing.T) {
+	img := publish.Media{URL: "https://cdn.example/a.png"}
+	gif := publish.Media{URL: "https://cdn.example/a.gif"}
+	video := publish.Media{URL: "https://cdn.example/a.mp4"}
+	for _, tc := range []struct {
+		name     string
+		platform publish.Platform
+		media    []publish.Media
+		codes    []string
+	}{
+		{"X four images", publish.X, []publish.Media{img, img, img, img}, nil},
+		{"X five images", publish.X, []publish.Media{img, img, img, img, img}, []string{"TooManyMedia", "TooManyMedia"}},
+		{"X GIF", publish.X, []publish.Media{gif}, []string{"MediaNotSupported"}},
+		{"Telegram GIF with an image", publish.Telegram, []publish.Media{gif, img}, []string{"MediaMustBeAlone"}},
+		{"Bluesky four images", publish.Bluesky, []publish.Media{img, img, img, img}, nil},
+		{"Bluesky video", publish.Bluesky, []publish.Media{video}, []string{"MediaNotSupported"}},
+		{"Mastodon one video", publish.Mastodon, []publish.Media{video}, nil},
+		{"Mastodon video with an image", publish.Mastodon, []publish.Media{video, img}, []string{"MediaMustBeAlone"}},
+		{"Mastodon five", publish.Mastodon, []publish.Media{img, img, img, img, img}, []string{"TooManyMedia", "TooManyMedia"}},
+		{"Discord video", publish.Discord, []publish.Media{video}, []string{"MediaNotSupported"}},
+		{"Telegram album", publish.Telegram, []publish.Media{img, video, img}, nil},
+		{"unknown type", publish.Webhook, []publish.Media{{URL: "https://cdn.example/a", Type: "audio"}}, []string{"MediaNotSupported"}},
+		{"webhook takes anything", publish.Webhook, []publish.Media{img, gif, video, video}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			var codes []string
+			for _, p := range rules.For(tc.platform, 0).Check("text", tc.media) {
+				codes = append(codes, p.Code)
+				g.Expect(p.Message).To(HaveSuffix("."))
+			}
+			g.Expect(codes).To(Equal(tc.codes))
+		})
+	}
+}
+
+func TestEmptyPost(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(rules.For(publish.Mastodon, 0).Check("  \n", nil)).To(ConsistOf(HaveField("Code", "Empty")))
+	g.Expect(rules.For(publish.Mastodon, 0).Check("", []publish.Media{{URL: "https://cdn.example/a.png"}})).To(BeEmpty())
+}
+
+func TestLinks(t *testing.T) {
+	g := NewWithT(t)
+	text := "See https://example.com/a_(b), and (https://herald.dev/docs). Also http://x.test/q?a=1!"
+	var got []string
+	for _, s := range rules.Links(text) {
+		got = append(got, text[s.Start:s.End])
+	}
+	g.Expect(got).To(Equal([]string{"https://example.com/a_(b)", "https://herald.dev/docs", "http://x.test/q?a=1"}))
+}
+
+func TestRender(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   rules.RenderInput
+		want string
+	}{
+		{"text only", rules.RenderInput{Text: "  Hello  "}, "Hello"},
+		{"variant replaces text", rules.RenderInput{Text: "long version", VariantText: "short"}, "short"},
+		{"blank variant keeps text", rules.RenderInput{Text: "text", VariantText: "  "}, "text"},
+		{"signature in its own paragraph", rules.RenderInput{Text: "Hello", Signature: "— Team"}, "Hello\n\n— Team"},
+		{"hashtags last, normalised", rules.RenderInput{Text: "Hello", Signature: "— Team", Hashtags: []string{"go", "##k8s", " #Cloud Native "}},
+			"Hello\n\n— Team\n\n#go #k8s #CloudNative"},
+		{"deduplicated ignoring case", rules.RenderInput{Text: "Hi", Hashtags: []string{"Go", "#go", "GO", "rust"}}, "Hi\n\n#Go #rust"},
+		{"skips tags already in the text", rules.RenderInput{Text: "Learning #Golang today", Hashtags: []string{"golang", "k8s"}}, "Learning #Golang today\n\n#k8s"},
+		{"a tag inside a longer tag is not present", rules.RenderInput{Text: "#golang", Hashtags: []string{"go"}}, "#golang\n\n#go"},
+		{"skips tags in the signature", rules.RenderInput{Text: "Hi", Signature: "#herald", Hashtags: []string{"Herald"}}, "Hi\n\n#herald"},
+		{"empty tags dropped", rules.RenderInput{Text: "Hi", Hashtags: []string{"", "#", "  "}}, "Hi"},
+		{"no text, only tags", rules.RenderInput{Hashtags: []string{"a"}}, "#a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			g.Expect(rules.Render(tc.in)).To(Equal(tc.want))
+			g.Expect(rules.Render(tc.in)).To(Equal(rules.Render(tc.in)), "deterministic")
+		})
+	}
+}

@@ -1,0 +1,159 @@
+// Package sandbox is Herald's built-in platform: posts are recorded in an
+// in-memory Feed that a person (or a test) can read over HTTP, so Herald can
+// be tried and benchmarked without any social account.
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/herald-dev/herald/internal/publish"
+)
+
+// Entry is one post recorded by the feed.
+type Entry struct {
+	// ID numbers entries from 1 in the order they were recorded.
+	ID string `json:"id"`
+	// URL is where Handler serves the entry.
+	URL string `json:"url"`
+	// Profile is the handle of the profile the post was published for.
+	Profile string `json:"profile"`
+	// Text, Media and IdempotencyKey are the post's.
+	Text           string          `json:"text"`
+	Media          []publish.Media `json:"media,omitempty"`
+	IdempotencyKey string          `json:"idempotencyKey,omitempty"`
+	// PublishedAt is when the feed recorded the post.
+	PublishedAt time.Time `json:"publishedAt"`
+}
+
+// Feed records sandbox posts in memory. It is safe for concurrent use; set
+// its fields before first use.
+type Feed struct {
+	// BaseURL is where Handler is served (e.g. http://127.0.0.1:8080); post
+	// URLs are BaseURL + "/sandbox/" + id.
+	BaseURL string
+	// Latency, when set, delays every publish, to make benchmarks resemble
+	// a real platform.
+	Latency time.Duration
+	// Now is the clock for PublishedAt; nil means time.Now.
+	Now func() time.Time
+
+	mu      sync.Mutex
+	entries []Entry
+	byKey   map[string]int
+}
+
+// Add records a post for profile and returns its entry. A post whose
+// idempotency key was seen before is not recorded again: the earlier entry
+// is returned, as a platform honouring the key would.
+func (f *Feed) Add(profile string, post publish.Post) Entry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if i, ok := f.byKey[post.IdempotencyKey]; ok && post.IdempotencyKey != "" {
+		return f.entries[i]
+	}
+	now := time.Now
+	if f.Now != nil {
+		now = f.Now
+	}
+	id := strconv.Itoa(len(f.entries) + 1)
+	e := Entry{
+		ID: id, URL: strings.TrimRight(f.BaseURL, "/") + "/sandbox/" + id,
+		Profile: profile, Text: post.Text, Media: append([]publish.Media(nil), post.Media...),
+		IdempotencyKey: post.IdempotencyKey, PublishedAt: now().UTC(),
+	}
+	if f.byKey == nil {
+		f.byKey = map[string]int{}
+	}
+	if post.IdempotencyKey != "" {
+		f.byKey[post.IdempotencyKey] = len(f.entries)
+	}
+	f.entries = append(f.entries, e)
+	return e
+}
+
+// List returns every entry, oldest first.
+func (f *Feed) List() []Entry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Entry(nil), f.entries...)
+}
+
+// Get returns the entry with id.
+func (f *Feed) Get(id string) (Entry, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := strconv.Atoi(id)
+	if err != nil || n < 1 || n > len(f.entries) {
+		return Entry{}, false
+	}
+	return f.entries[n-1], true
+}
+
+// Handler serves the feed as JSON under basePath (normally "/sandbox"):
+// GET basePath/ lists every post as {"posts":[…]}, GET basePath/<id>
+// returns one post or 404.
+func (f *Feed) Handler(basePath string) http.Handler {
+	prefix := strings.TrimRight(basePath, "/") + "/"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
+			return
+		}
+		rest, ok := strings.CutPrefix(r.URL.Path+"/", prefix)
+		rest = strings.TrimSuffix(rest, "/")
+		switch {
+		case !ok:
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+		case rest == "":
+			writeJSON(w, http.StatusOK, map[string][]Entry{"posts": f.List()})
+		default:
+			if e, found := f.Get(rest); found {
+				writeJSON(w, http.StatusOK, e)
+				return
+			}
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no sandbox post " + rest})
+		}
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Publisher publishes to a Feed. It needs no credentials.
+type Publisher struct {
+	// Feed receives every post.
+	Feed *Feed
+}
+
+// New returns a publisher recording into feed.
+func New(feed *Feed) *Publisher { return &Publisher{Feed: feed} }
+
+// Verify accepts any profile: the sandbox has no accounts to check.
+func (p *Publisher) Verify(_ context.Context, prof publish.Profile) (publish.Account, error) {
+	return publish.Account{ID: prof.Handle, Handle: prof.Handle, URL: strings.TrimRight(p.Feed.BaseURL, "/") + "/sandbox/"}, nil
+}
+
+// Publish records the post after the feed's Latency; a context ended
+// during that wait records nothing and is Retryable.
+func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publish.Post) (publish.Result, error) {
+	if p.Feed.Latency > 0 {
+		if err := publish.Wait(ctx, p.Feed.Latency); err != nil {
+			return publish.Result{}, err
+		}
+	}
+	e := p.Feed.Add(prof.Handle, post)
+	return publish.Result{ExternalID: e.ID, URL: e.URL, PublishedAt: e.PublishedAt}, nil
+}
+
+// SafeRetry is true: the feed deduplicates by idempotency key.
+func (p *Publisher) SafeRetry() bool { return true }

@@ -1,0 +1,149 @@
+// Package x publishes posts to X with API v2: POST /2/tweets with an OAuth
+// 2.0 user access token (Bearer), images first through POST
+// /2/media/upload (alt text through POST /2/media/metadata).
+package x
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/herald-dev/herald/internal/publish"
+)
+
+// DefaultBaseURL is X's API host.
+const DefaultBaseURL = "https://api.x.com"
+
+// Publisher posts to X.
+type Publisher struct {
+	// Client sends every request, media downloads included; nil means
+	// http.DefaultClient.
+	Client *http.Client
+	// BaseURL replaces DefaultBaseURL (tests point it at a fake).
+	BaseURL string
+	// Now is the clock for PublishedAt (the API answers only an id); nil
+	// means time.Now.
+	Now func() time.Time
+}
+
+// New returns an X publisher using client.
+func New(client *http.Client) *Publisher { return &Publisher{Client: client} }
+
+// decodeError reads X's problem details. X answers 403 both for a token
+// without permission and for a refused post (duplicate content); only the
+// first is about credentials.
+func decodeError(status int, body []byte) publish.Failure {
+	var p struct {
+		Detail string `json:"detail"`
+	}
+	_ = json.Unmarshal(body, &p)
+	if status == http.StatusForbidden && strings.Contains(strings.ToLower(p.Detail), "duplicate content") {
+		return publish.Failure{Kind: publish.Permanent}
+	}
+	return publish.Failure{}
+}
+
+type session struct {
+	api  publish.API
+	base string
+	auth http.Header
+}
+
+func (p *Publisher) session(prof publish.Profile) (*session, error) {
+	token, err := prof.Credentials.Get("accessToken")
+	if err != nil {
+		return nil, err
+	}
+	base := strings.TrimRight(p.BaseURL, "/")
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	return &session{api: publish.API{Platform: publish.X, Client: p.Client, Secrets: prof.Credentials, Decode: decodeError},
+		base: base, auth: http.Header{"Authorization": {"Bearer " + token}}}, nil
+}
+
+// Verify reads the user the token belongs to (GET /2/users/me).
+func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.Account, error) {
+	s, err := p.session(prof)
+	if err != nil {
+		return publish.Account{}, err
+	}
+	var me struct {
+		Data struct{ ID, Username string } `json:"data"`
+	}
+	if _, err := s.api.Do(ctx, publish.Request{Op: "GET /2/users/me", Method: http.MethodGet, URL: s.base + "/2/users/me", Header: s.auth, Out: &me}); err != nil {
+		return publish.Account{}, err
+	}
+	return publish.Account{ID: me.Data.ID, Handle: "@" + me.Data.Username, URL: "https://x.com/" + me.Data.Username, CharacterLimit: 280}, nil
+}
+
+// Publish uploads the images and creates the post.
+func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publish.Post) (publish.Result, error) {
+	s, err := p.session(prof)
+	if err != nil {
+		return publish.Result{}, err
+	}
+	body := map[string]any{"text": post.Text}
+	var ids []string
+	for _, m := range post.Media {
+		id, err := p.upload(ctx, s, m)
+		if err != nil {
+			return publish.Result{}, err
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) > 0 {
+		body["media"] = map[string]any{"media_ids": ids}
+	}
+	var created struct {
+		Data struct{ ID string } `json:"data"`
+	}
+	if _, err := s.api.Do(ctx, publish.Request{Op: "POST /2/tweets", Method: http.MethodPost, URL: s.base + "/2/tweets", Header: s.auth, JSON: body, Out: &created}); err != nil {
+		return publish.Result{}, err
+	}
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	user := strings.TrimPrefix(prof.Handle, "@")
+	if user == "" {
+		user = "i/web"
+	}
+	return publish.Result{ExternalID: created.Data.ID, URL: "https://x.com/" + user + "/status/" + created.Data.ID, PublishedAt: now().UTC()}, nil
+}
+
+// upload sends one image (an upload no post uses expires, so it counts as
+// idempotent) and sets its alt text.
+func (p *Publisher) upload(ctx context.Context, s *session, m publish.Media) (string, error) {
+	if t := m.EffectiveType(); t != publish.MediaImage {
+		return "", publish.Errorf(publish.Permanent, "x: Herald uploads images only, not %ss", t)
+	}
+	file, err := s.api.FetchMedia(ctx, m)
+	if err != nil {
+		return "", err
+	}
+	body, contentType, err := publish.Multipart(map[string]string{"media_category": "tweet_image"}, "media", file)
+	if err != nil {
+		return "", publish.Errorf(publish.Permanent, "x: cannot encode the upload: %v", err)
+	}
+	var up struct {
+		Data struct{ ID string } `json:"data"`
+	}
+	if _, err := s.api.Do(ctx, publish.Request{Op: "POST /2/media/upload", Method: http.MethodPost, URL: s.base + "/2/media/upload",
+		Header: s.auth, Body: body, ContentType: contentType, Idempotent: true, Out: &up}); err != nil {
+		return "", err
+	}
+	if m.AltText != "" {
+		meta := map[string]any{"id": up.Data.ID, "metadata": map[string]any{"alt_text": map[string]string{"text": m.AltText}}}
+		if _, err := s.api.Do(ctx, publish.Request{Op: "POST /2/media/metadata", Method: http.MethodPost, URL: s.base + "/2/media/metadata",
+			Header: s.auth, JSON: meta, Idempotent: true}); err != nil {
+			return "", err
+		}
+	}
+	return up.Data.ID, nil
+}
+
+// SafeRetry is false: X has no idempotency key for posts.
+func (p *Publisher) SafeRetry() bool { return false }
