@@ -1,0 +1,117 @@
+// Package workflow checks Workflows and the inputs of their runs; the MCP
+// tools and the reconciler share it so both report the same problems.
+package workflow
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+)
+
+// cronParser reads the five-field schedules the API documents.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Validate lists every problem in a workflow's spec; profiles are the names
+// of the SocialProfiles in its namespace. Empty means valid.
+func Validate(spec *socialv1alpha1.WorkflowSpec, profiles []string) []string {
+	var errs []string
+	t := spec.Trigger
+	if t.TimeZone != "" {
+		if _, err := time.LoadLocation(t.TimeZone); err != nil {
+			errs = append(errs, fmt.Sprintf("trigger.timeZone %q is not an IANA time zone such as Europe/Berlin", t.TimeZone))
+		}
+	}
+	if t.Type == socialv1alpha1.TriggerSchedule {
+		if _, err := cronParser.Parse(t.Schedule); err != nil {
+			errs = append(errs, fmt.Sprintf("trigger.schedule %q is not a five-field cron expression such as \"0 9 * * MON\": %v", t.Schedule, err))
+		}
+	}
+	for i, p := range spec.Posts {
+		if _, err := template.New("text").Option("missingkey=error").Parse(p.Text); err != nil {
+			errs = append(errs, fmt.Sprintf("posts[%d].text is not a valid template: %v", i, err))
+		}
+		for _, v := range p.Variants {
+			if _, err := template.New("variant").Parse(v.Text); err != nil {
+				errs = append(errs, fmt.Sprintf("posts[%d] has a variant that is not a valid template: %v", i, err))
+			}
+		}
+		for _, name := range p.Profiles {
+			if !slices.Contains(profiles, name) {
+				errs = append(errs, fmt.Sprintf("posts[%d].profiles names %q, which is not a SocialProfile in this namespace", i, name))
+			}
+		}
+	}
+	for _, in := range spec.Inputs {
+		if in.Default != "" {
+			if msg := checkValue(in, in.Default); msg != "" {
+				errs = append(errs, fmt.Sprintf("inputs %s has a default that %s", in.Name, msg))
+			}
+		}
+	}
+	return errs
+}
+
+// ValidateInputs checks a run's inputs against the declared ones and returns
+// them with defaults filled in, or every problem found.
+func ValidateInputs(spec *socialv1alpha1.WorkflowSpec, given map[string]string) (map[string]string, []string) {
+	out := map[string]string{}
+	var errs []string
+	declared := map[string]bool{}
+	for _, in := range spec.Inputs {
+		declared[in.Name] = true
+		v, ok := given[in.Name]
+		if !ok || v == "" {
+			if in.Required && in.Default == "" {
+				errs = append(errs, fmt.Sprintf("input %s is required: %s", in.Name, in.Description))
+				continue
+			}
+			v = in.Default
+		}
+		if v != "" {
+			if msg := checkValue(in, v); msg != "" {
+				errs = append(errs, fmt.Sprintf("input %s %s", in.Name, msg))
+				continue
+			}
+		}
+		out[in.Name] = v
+	}
+	for name := range given {
+		if !declared[name] {
+			errs = append(errs, fmt.Sprintf("input %s is not declared by the workflow", name))
+		}
+	}
+	slices.Sort(errs)
+	return out, errs
+}
+
+func checkValue(in socialv1alpha1.WorkflowInput, v string) string {
+	if len(in.Enum) > 0 && !slices.Contains(in.Enum, v) {
+		return fmt.Sprintf("must be one of %s, not %q", strings.Join(in.Enum, ", "), v)
+	}
+	switch in.Type {
+	case "number":
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			return fmt.Sprintf("must be a number, not %q", v)
+		}
+	case "boolean":
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Sprintf("must be true or false, not %q", v)
+		}
+	case "datetime":
+		if _, err := time.Parse(time.RFC3339, v); err != nil {
+			return fmt.Sprintf("must be an RFC 3339 time such as 2026-07-01T09:00:00Z, not %q", v)
+		}
+	case "url":
+		if !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+			return fmt.Sprintf("must be an http or https URL, not %q", v)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,107 @@
+package mcpserver
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+)
+
+// readScopes are the scopes a viewer may hold; editors may hold all but
+// brand_kits:write, owners everything.
+var readScopes = []socialv1alpha1.Scope{
+	socialv1alpha1.ScopeWorkspaceRead, socialv1alpha1.ScopeSocialProfilesRead,
+	socialv1alpha1.ScopePostsRead, socialv1alpha1.ScopeWorkflowsRead,
+}
+
+// roleAllows reports whether a member with role may use scope today; a grant
+// outlives role changes, so the role is checked on every call.
+func roleAllows(role socialv1alpha1.WorkspaceRole, scope socialv1alpha1.Scope) bool {
+	switch role {
+	case socialv1alpha1.RoleOwner:
+		return true
+	case socialv1alpha1.RoleEditor:
+		return scope != socialv1alpha1.ScopeBrandKitsWrite
+	case socialv1alpha1.RoleViewer:
+		return scope == "" || slices.Contains(readScopes, scope)
+	}
+	return false
+}
+
+func (s *Server) caller(ctx context.Context) *Caller {
+	if c, ok := s.opts.CallerFrom(ctx); ok {
+		return c
+	}
+	return &Caller{}
+}
+
+// workspace resolves a workspace id for the caller. A workspace outside the
+// grant, or one the user is no longer a member of, does not exist for them:
+// the answer is the same "not found" as for a workspace that does not exist.
+func (s *Server) workspace(ctx context.Context, id string, scope socialv1alpha1.Scope) (*socialv1alpha1.Workspace, error) {
+	notFound := invalidArgument("workspace %q not found. Call %s for the workspaces this connection may use, and pass one of their ids.",
+		id, s.toolName("list_workspaces"))
+	if id == "" {
+		return nil, invalidArgument("workspaceId is required. Call %s for the workspaces this connection may use.", s.toolName("list_workspaces"))
+	}
+	c := s.caller(ctx)
+	if !slices.Contains(c.Workspaces, id) {
+		return nil, notFound
+	}
+	ws := &socialv1alpha1.Workspace{}
+	if err := s.client.Get(ctx, client.ObjectKey{Name: id}, ws); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, notFound
+		}
+		return nil, err
+	}
+	role := ws.RoleOf(c.Subject)
+	if role == "" {
+		return nil, notFound
+	}
+	if !roleAllows(role, scope) {
+		return nil, invalidArgument("your role in workspace %q is %s, which does not allow %s; ask a workspace owner to change your role", id, role, scope)
+	}
+	return ws, nil
+}
+
+// gitOpsOwner names what manages an object in Git, or "" when MCP may change it.
+func gitOpsOwner(obj client.Object) string {
+	labels, annotations := obj.GetLabels(), obj.GetAnnotations()
+	switch {
+	case annotations[socialv1alpha1.AnnotationReadOnly] == "true":
+		return fmt.Sprintf("it is marked %s: \"true\"", socialv1alpha1.AnnotationReadOnly)
+	case labels["kustomize.toolkit.fluxcd.io/name"] != "":
+		return fmt.Sprintf("Flux Kustomization %s/%s manages it", labels["kustomize.toolkit.fluxcd.io/namespace"], labels["kustomize.toolkit.fluxcd.io/name"])
+	case labels["helm.toolkit.fluxcd.io/name"] != "":
+		return fmt.Sprintf("Flux HelmRelease %s/%s manages it", labels["helm.toolkit.fluxcd.io/namespace"], labels["helm.toolkit.fluxcd.io/name"])
+	case labels["argocd.argoproj.io/instance"] != "":
+		return fmt.Sprintf("Argo CD application %s manages it", labels["argocd.argoproj.io/instance"])
+	case annotations["argocd.argoproj.io/tracking-id"] != "":
+		return fmt.Sprintf("Argo CD manages it (%s)", annotations["argocd.argoproj.io/tracking-id"])
+	}
+	return ""
+}
+
+// writable refuses changes to objects GitOps owns, saying where to make them.
+func writable(obj client.Object, what string) error {
+	if owner := gitOpsOwner(obj); owner != "" {
+		return invalidArgument("%s %q is read-only here because %s; change it in that Git repository instead", what, obj.GetName(), owner)
+	}
+	return nil
+}
+
+// stamp records who asked for a change.
+func stamp(obj client.Object, c *Caller) {
+	a := obj.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[socialv1alpha1.AnnotationRequestedBy] = c.Subject
+	a[socialv1alpha1.AnnotationRequestedVia] = c.ClientID
+	obj.SetAnnotations(a)
+}

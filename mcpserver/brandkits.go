@@ -1,0 +1,233 @@
+package mcpserver
+
+import (
+	"context"
+	"regexp"
+	"sort"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+)
+
+// BrandKitView is a brand kit as tools report and accept it.
+type BrandKitView struct {
+	ID          string      `json:"id" jsonschema:"the brand kit id posts take as brandKitId"`
+	DisplayName string      `json:"displayName"`
+	Voice       string      `json:"voice,omitempty" jsonschema:"how the brand speaks; follow it when writing posts"`
+	Tone        []string    `json:"tone,omitempty"`
+	Colors      []ColorView `json:"colors,omitempty"`
+	Signature   string      `json:"signature,omitempty" jsonschema:"appended to every post"`
+	Hashtags    []string    `json:"hashtags,omitempty" jsonschema:"appended to every post"`
+	BannedWords []string    `json:"bannedWords,omitempty" jsonschema:"words a post must not contain"`
+	ReadOnly    bool        `json:"readOnly" jsonschema:"true when the kit is managed in Git and cannot be changed here"`
+}
+
+// ColorView is a named brand colour.
+type ColorView struct {
+	Name string `json:"name"`
+	Hex  string `json:"hex" jsonschema:"#RRGGBB"`
+}
+
+type brandKitArgs struct {
+	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
+	BrandKitID  string `json:"brandKitId" jsonschema:"id of a brand kit from ocoya_list_brand_kits" minLength:"1"`
+}
+
+type brandKitFields struct {
+	DisplayName *string     `json:"displayName,omitempty" maxLength:"100"`
+	Voice       *string     `json:"voice,omitempty" jsonschema:"how the brand speaks" maxLength:"4000"`
+	Tone        []string    `json:"tone,omitempty"`
+	Colors      []ColorView `json:"colors,omitempty"`
+	Signature   *string     `json:"signature,omitempty" jsonschema:"appended to every post" maxLength:"500"`
+	Hashtags    []string    `json:"hashtags,omitempty" jsonschema:"appended to every post, such as #AcmeCoffee"`
+	BannedWords []string    `json:"bannedWords,omitempty"`
+}
+
+type createBrandKitArgs struct {
+	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
+	BrandKitID  string `json:"brandKitId" jsonschema:"id for the new kit: lowercase letters, digits and dashes" minLength:"1" maxLength:"63"`
+	brandKitFields
+}
+
+type updateBrandKitArgs struct {
+	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
+	BrandKitID  string `json:"brandKitId" jsonschema:"id of the kit to change" minLength:"1"`
+	brandKitFields
+}
+
+// BrandKitList is the output of list_brand_kits.
+type BrandKitList struct {
+	BrandKits []BrandKitView `json:"brandKits"`
+}
+
+// BrandKitResult is the output of the tools returning one kit.
+type BrandKitResult struct {
+	BrandKit BrandKitView `json:"brandKit"`
+}
+
+// DeletedResult says what a delete removed.
+type DeletedResult struct {
+	ID      string `json:"id"`
+	Deleted bool   `json:"deleted"`
+}
+
+var kitName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+func viewBrandKit(k *socialv1alpha1.BrandKit) BrandKitView {
+	v := BrandKitView{ID: k.Name, DisplayName: k.Spec.DisplayName, Voice: k.Spec.Voice, Tone: k.Spec.Tone,
+		Signature: k.Spec.Signature, Hashtags: k.Spec.Hashtags, BannedWords: k.Spec.BannedWords, ReadOnly: gitOpsOwner(k) != ""}
+	for _, c := range k.Spec.Colors {
+		v.Colors = append(v.Colors, ColorView{Name: c.Name, Hex: c.Hex})
+	}
+	return v
+}
+
+func (f brandKitFields) applyTo(spec *socialv1alpha1.BrandKitSpec) {
+	if f.DisplayName != nil {
+		spec.DisplayName = *f.DisplayName
+	}
+	if f.Voice != nil {
+		spec.Voice = *f.Voice
+	}
+	if f.Tone != nil {
+		spec.Tone = f.Tone
+	}
+	if f.Colors != nil {
+		spec.Colors = nil
+		for _, c := range f.Colors {
+			spec.Colors = append(spec.Colors, socialv1alpha1.BrandColor{Name: c.Name, Hex: c.Hex})
+		}
+	}
+	if f.Signature != nil {
+		spec.Signature = *f.Signature
+	}
+	if f.Hashtags != nil {
+		spec.Hashtags = f.Hashtags
+	}
+	if f.BannedWords != nil {
+		spec.BannedWords = f.BannedWords
+	}
+}
+
+// brandKit finds a kit in the workspace.
+func (s *Server) brandKit(ctx context.Context, ws *socialv1alpha1.Workspace, id string) (*socialv1alpha1.BrandKit, error) {
+	k := &socialv1alpha1.BrandKit{}
+	if err := s.client.Get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, k); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, invalidArgument("brand kit %q is not in workspace %q. Call %s for its brand kits.", id, ws.Name, s.toolName("list_brand_kits"))
+		}
+		return nil, err
+	}
+	return k, nil
+}
+
+// refused turns the API server's validation errors into a tool error.
+func refused(err error) error {
+	if apierrors.IsInvalid(err) || apierrors.IsAlreadyExists(err) {
+		return invalidArgument("refused: %v", err)
+	}
+	return err
+}
+
+func brandKitTools() []Tool {
+	return []Tool{
+		declare(Tool{
+			Name: "list_brand_kits", Title: "List brand kits", Scope: socialv1alpha1.ScopeWorkspaceRead, ReadOnly: true, Idempotent: true,
+			Description: "Lists a workspace's brand kits: voice and tone to follow when writing, colours, signature and hashtags added to posts, and banned words.",
+		}, func(ctx context.Context, s *Server, in workspaceArgs) (*BrandKitList, error) {
+			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkspaceRead)
+			if err != nil {
+				return nil, err
+			}
+			list := &socialv1alpha1.BrandKitList{}
+			if err := s.client.List(ctx, list, client.InNamespace(ws.NamespaceName())); err != nil {
+				return nil, err
+			}
+			out := &BrandKitList{BrandKits: []BrandKitView{}}
+			for i := range list.Items {
+				out.BrandKits = append(out.BrandKits, viewBrandKit(&list.Items[i]))
+			}
+			sort.Slice(out.BrandKits, func(i, j int) bool { return out.BrandKits[i].ID < out.BrandKits[j].ID })
+			return out, nil
+		}),
+		declare(Tool{
+			Name: "get_brand_kit", Title: "Get a brand kit", Scope: socialv1alpha1.ScopeWorkspaceRead, ReadOnly: true, Idempotent: true,
+			Description: "Shows one brand kit. Follow its voice and tone when writing posts that use it.",
+		}, func(ctx context.Context, s *Server, in brandKitArgs) (*BrandKitResult, error) {
+			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkspaceRead)
+			if err != nil {
+				return nil, err
+			}
+			k, err := s.brandKit(ctx, ws, in.BrandKitID)
+			if err != nil {
+				return nil, err
+			}
+			return &BrandKitResult{BrandKit: viewBrandKit(k)}, nil
+		}),
+		declare(Tool{
+			Name: "create_brand_kit", Title: "Create a brand kit", Scope: socialv1alpha1.ScopeBrandKitsWrite,
+			Description: "Creates a brand kit in a workspace: voice, tone, colours, a signature and hashtags added to every post that names it, and banned words.",
+		}, func(ctx context.Context, s *Server, in createBrandKitArgs) (*BrandKitResult, error) {
+			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeBrandKitsWrite)
+			if err != nil {
+				return nil, err
+			}
+			if !kitName.MatchString(in.BrandKitID) {
+				return nil, invalidArgument("brandKitId %q must be lowercase letters, digits and dashes, such as acme-main", in.BrandKitID)
+			}
+			k := &socialv1alpha1.BrandKit{ObjectMeta: metav1.ObjectMeta{Namespace: ws.NamespaceName(), Name: in.BrandKitID}}
+			k.Spec.DisplayName = in.BrandKitID
+			in.applyTo(&k.Spec)
+			stamp(k, s.caller(ctx))
+			if err := s.client.Create(ctx, k); err != nil {
+				return nil, refused(err)
+			}
+			return &BrandKitResult{BrandKit: viewBrandKit(k)}, nil
+		}),
+		declare(Tool{
+			Name: "update_brand_kit", Title: "Update a brand kit", Scope: socialv1alpha1.ScopeBrandKitsWrite, Idempotent: true,
+			Description: "Changes the given fields of a brand kit; omitted fields stay as they are. Kits managed in Git are read-only here.",
+		}, func(ctx context.Context, s *Server, in updateBrandKitArgs) (*BrandKitResult, error) {
+			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeBrandKitsWrite)
+			if err != nil {
+				return nil, err
+			}
+			k, err := s.brandKit(ctx, ws, in.BrandKitID)
+			if err != nil {
+				return nil, err
+			}
+			if err := writable(k, "brand kit"); err != nil {
+				return nil, err
+			}
+			in.applyTo(&k.Spec)
+			stamp(k, s.caller(ctx))
+			if err := s.client.Update(ctx, k); err != nil {
+				return nil, refused(err)
+			}
+			return &BrandKitResult{BrandKit: viewBrandKit(k)}, nil
+		}),
+		declare(Tool{
+			Name: "delete_brand_kit", Title: "Delete a brand kit", Scope: socialv1alpha1.ScopeBrandKitsWrite, Destructive: true, Idempotent: true,
+			Description: "Deletes a brand kit. Posts that name it can no longer be published until they name another kit.",
+		}, func(ctx context.Context, s *Server, in brandKitArgs) (*DeletedResult, error) {
+			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeBrandKitsWrite)
+			if err != nil {
+				return nil, err
+			}
+			k, err := s.brandKit(ctx, ws, in.BrandKitID)
+			if err != nil {
+				return nil, err
+			}
+			if err := writable(k, "brand kit"); err != nil {
+				return nil, err
+			}
+			if err := s.client.Delete(ctx, k); err != nil && !apierrors.IsNotFound(err) {
+				return nil, err
+			}
+			return &DeletedResult{ID: k.Name, Deleted: true}, nil
+		}),
+	}
+}

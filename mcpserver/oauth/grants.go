@@ -1,0 +1,136 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-dev/herald/api/v1alpha1"
+)
+
+// Labels on MCPGrants that find a client's grant for a user. Values are
+// hashes because client ids and subjects need not be valid label values.
+const (
+	labelGrantClient  = "oauth.herald.dev/client-hash"
+	labelGrantSubject = "oauth.herald.dev/subject-hash"
+)
+
+func labelHash(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:20])
+}
+
+// upsertGrant records an approval: the user's live grant for the client is
+// updated to what was just approved, or a new one is created (a revoked grant
+// cannot be restored).
+func (s *Server) upsertGrant(ctx context.Context, clientID, subject string, workspaces []string, scopes []v1alpha1.Scope) (string, error) {
+	labels := map[string]string{labelGrantClient: labelHash(clientID), labelGrantSubject: labelHash(subject)}
+	var name string
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var list v1alpha1.MCPGrantList
+		if err := s.apiReader.List(ctx, &list, client.MatchingLabels(labels)); err != nil {
+			return err
+		}
+		for i := range list.Items {
+			g := &list.Items[i]
+			if g.Spec.Revoked || g.Spec.ClientID != clientID || g.Spec.Subject != subject || !g.DeletionTimestamp.IsZero() {
+				continue
+			}
+			g.Spec.Workspaces, g.Spec.Scopes = workspaces, scopes
+			name = g.Name
+			err := s.c.Update(ctx, g)
+			if apierrors.IsInvalid(err) {
+				// Created without spec.revoked (kubectl, GitOps): the CRD's
+				// rule cannot evaluate, so record the approval in a new grant.
+				break
+			}
+			return err
+		}
+		var err error
+		name, err = s.createGrant(ctx, labels, v1alpha1.MCPGrantSpec{ClientID: clientID, Subject: subject, Workspaces: workspaces, Scopes: scopes})
+		return err
+	})
+	return name, err
+}
+
+// createGrant creates a grant with spec.revoked stored explicitly as false.
+// The CRD's transition rule (!oldSelf.revoked || self.revoked) cannot
+// evaluate on an object that lacks the field, so a grant created without it
+// could never be updated except to revoke it; the typed client would drop a
+// false value (omitempty), hence the unstructured object.
+func (s *Server) createGrant(ctx context.Context, labels map[string]string, spec v1alpha1.MCPGrantSpec) (string, error) {
+	g := &v1alpha1.MCPGrant{ObjectMeta: metav1.ObjectMeta{GenerateName: "grant-", Labels: labels}, Spec: spec}
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(g)
+	if err != nil {
+		return "", err
+	}
+	u := &unstructured.Unstructured{Object: raw}
+	u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("MCPGrant"))
+	if err := unstructured.SetNestedField(u.Object, false, "spec", "revoked"); err != nil {
+		return "", err
+	}
+	if err := s.c.Create(ctx, u); err != nil {
+		return "", err
+	}
+	return u.GetName(), nil
+}
+
+// revokeGrantByName marks a grant revoked; its tokens stop at the next request.
+func (s *Server) revokeGrantByName(ctx context.Context, name string) error {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var g v1alpha1.MCPGrant
+		if err := s.apiReader.Get(ctx, client.ObjectKey{Name: name}, &g); err != nil {
+			return err
+		}
+		if g.Spec.Revoked {
+			return nil
+		}
+		g.Spec.Revoked = true
+		return s.c.Update(ctx, &g)
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("oauth: revoking grant %s: %w", name, err)
+	}
+	log.Info("grant revoked", "grant", name)
+	return nil
+}
+
+// liveGrant returns the grant if it exists and is not revoked. It reads the
+// cache: that is what makes the per-request check cheap, and deletions reach
+// the informer within seconds.
+func (s *Server) liveGrant(ctx context.Context, name string, fresh bool) (*v1alpha1.MCPGrant, error) {
+	var g v1alpha1.MCPGrant
+	var r client.Reader = s.c
+	if fresh {
+		r = s.apiReader
+	}
+	if err := r.Get(ctx, client.ObjectKey{Name: name}, &g); err != nil {
+		return nil, err
+	}
+	if g.Spec.Revoked || !g.DeletionTimestamp.IsZero() {
+		return nil, apierrors.NewGone("grant " + name + " was revoked")
+	}
+	return &g, nil
+}
+
+// markClientAuthorized records the approval on the client, which keeps the
+// garbage collector away from it.
+func (s *Server) markClientAuthorized(ctx context.Context, obj *v1alpha1.MCPClient) {
+	base := obj.DeepCopy()
+	now := metav1.NewTime(s.clock.Now())
+	obj.Status.LastAuthorizedAt = &now
+	if err := s.c.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+		log.Error(err, "recording client approval failed", "client", obj.Name)
+	}
+}

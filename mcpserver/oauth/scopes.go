@@ -1,0 +1,79 @@
+package oauth
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/herald-dev/herald/api/v1alpha1"
+)
+
+// AllScopes lists every scope Herald grants, in the order metadata, the 401
+// challenge and the consent page show them.
+var AllScopes = []v1alpha1.Scope{
+	v1alpha1.ScopeWorkspaceRead,
+	v1alpha1.ScopeSocialProfilesRead,
+	v1alpha1.ScopePostsRead,
+	v1alpha1.ScopeWorkflowsRead,
+	v1alpha1.ScopePostsWrite,
+	v1alpha1.ScopePostsPublish,
+	v1alpha1.ScopeWorkflowsRun,
+	v1alpha1.ScopeBrandKitsWrite,
+}
+
+// scopeWords is what the consent page tells a person each scope allows.
+var scopeWords = map[v1alpha1.Scope]string{
+	v1alpha1.ScopeWorkspaceRead:      "See your workspaces and their brand kits",
+	v1alpha1.ScopeSocialProfilesRead: "See the social profiles connected to your workspaces",
+	v1alpha1.ScopePostsRead:          "See posts, drafts and their delivery status",
+	v1alpha1.ScopeWorkflowsRead:      "See workflows and their runs",
+	v1alpha1.ScopePostsWrite:         "Create, edit, schedule and delete posts",
+	v1alpha1.ScopePostsPublish:       "Publish posts now and retry failed deliveries",
+	v1alpha1.ScopeWorkflowsRun:       "Turn workflows on or off and run them",
+	v1alpha1.ScopeBrandKitsWrite:     "Create, change and delete brand kits",
+}
+
+var readScopes = []v1alpha1.Scope{
+	v1alpha1.ScopeWorkspaceRead,
+	v1alpha1.ScopeSocialProfilesRead,
+	v1alpha1.ScopePostsRead,
+	v1alpha1.ScopeWorkflowsRead,
+}
+
+// allowedByRole is the cap a member's role puts on the scopes a client may
+// get for that workspace.
+func allowedByRole(role v1alpha1.WorkspaceRole, s v1alpha1.Scope) bool {
+	switch role {
+	case v1alpha1.RoleOwner:
+		return true
+	case v1alpha1.RoleEditor:
+		return s != v1alpha1.ScopeBrandKitsWrite
+	case v1alpha1.RoleViewer:
+		return slices.Contains(readScopes, s)
+	default:
+		return false
+	}
+}
+
+func isKnownScope(s string) bool {
+	return slices.Contains(AllScopes, v1alpha1.Scope(s))
+}
+
+// scopeString renders scopes space-separated, as OAuth parameters carry them.
+func scopeString(scopes []v1alpha1.Scope) string {
+	parts := make([]string, len(scopes))
+	for i, s := range scopes {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, " ")
+}
+
+// sortScopes orders scopes as AllScopes does, so grants and claims are stable.
+func sortScopes(in []v1alpha1.Scope) []v1alpha1.Scope {
+	out := make([]v1alpha1.Scope, 0, len(in))
+	for _, s := range AllScopes {
+		if slices.Contains(in, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,203 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/token/jwt"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// Lifetimes of what the server issues.
+const (
+	AccessTokenLifetime  = 15 * time.Minute
+	RefreshTokenLifetime = 30 * 24 * time.Hour
+	CodeLifetime         = 5 * time.Minute
+	LoginLifetime        = 12 * time.Hour
+	// RefreshGracePeriod is how long a rotated refresh token still works, for
+	// a client that retries a refresh whose answer it lost (see package doc).
+	RefreshGracePeriod = 10 * time.Second
+	// UnusedClientTTL is how long a dynamically registered client may stay
+	// without ever being approved before it is garbage-collected.
+	UnusedClientTTL = 24 * time.Hour
+)
+
+// Config configures the authorization server.
+type Config struct {
+	// PublicURL is the base URL clients reach Herald at, such as
+	// http://127.0.0.1:8080. The issuer and the MCP URL (PublicURL+"/mcp")
+	// derive from it, never from a request's Host header.
+	PublicURL string
+	// Namespace is the operator's namespace, holding the users, key and token Secrets.
+	Namespace string
+	// DevMode relaxes cookies to plain names without Secure when PublicURL is
+	// plain-http loopback, and treats localhost, 127.0.0.1 and [::1] as one host.
+	DevMode bool
+	// AllowedOrigins are browser origins, besides PublicURL's, that may call /mcp.
+	AllowedOrigins []string
+	// Clock tells the time for token expiry checks and clean-up; real by default.
+	Clock clock.PassiveClock
+}
+
+// Server is the authorization server plus the /mcp resource-server middleware.
+type Server struct {
+	cfg       Config
+	public    *url.URL
+	c         client.Client
+	apiReader client.Reader
+	clock     clock.PassiveClock
+
+	keys     *keySet
+	provider fosite.OAuth2Provider
+	store    *store
+	pages    *pages
+	limiter  *loginLimiter
+	tokens   *tokenCache
+	lastUse  *useRecorder
+}
+
+var log = logf.Log.WithName("oauth")
+
+// New builds the server. It loads or creates the signing keys Secret, so the
+// API server must be reachable; c may be a cached client, apiReader must not be.
+func New(cfg Config, c client.Client, apiReader client.Reader) (*Server, error) {
+	public, err := parsePublicURL(cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Namespace == "" {
+		return nil, errors.New("oauth: Namespace is empty; set it to the operator's namespace, where the users and token Secrets live")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	s := &Server{cfg: cfg, public: public, c: c, apiReader: apiReader, clock: cfg.Clock}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if s.keys, err = loadOrCreateKeys(ctx, c, apiReader, cfg.Namespace); err != nil {
+		return nil, err
+	}
+	s.store = &store{c: c, r: apiReader, ns: cfg.Namespace, clock: cfg.Clock, mcpURL: s.mcpURL(), onReuse: s.revokeGrantByName}
+	s.pages = mustParsePages()
+	s.limiter = newLoginLimiter(cfg.Clock)
+	s.tokens = newTokenCache()
+	s.lastUse = newUseRecorder()
+	s.provider = s.newProvider()
+	return s, nil
+}
+
+func (s *Server) newProvider() fosite.OAuth2Provider {
+	fc := &fosite.Config{
+		AccessTokenLifespan:   AccessTokenLifetime,
+		RefreshTokenLifespan:  RefreshTokenLifetime,
+		AuthorizeCodeLifespan: CodeLifetime,
+		// Every MCP client needs refresh tokens; none asks for offline_access.
+		RefreshTokenScopes:             []string{},
+		GlobalSecret:                   s.keys.hmacSecret,
+		EnforcePKCE:                    true,
+		EnablePKCEPlainChallengeMethod: false,
+		AccessTokenIssuer:              s.issuer(),
+		JWTScopeClaimKey:               jwt.JWTScopeFieldString,
+		ScopeStrategy:                  fosite.ExactScopeStrategy,
+		// Claude and other clients send short state values; entropy is the client's concern.
+		MinParameterEntropy:        0,
+		SendDebugMessagesToClients: false,
+	}
+	strategy := &compose.CommonStrategy{CoreStrategy: &oauth2.DefaultJWTStrategy{
+		Signer:          newKidSigner(s.keys),
+		HMACSHAStrategy: compose.NewOAuth2HMACStrategy(fc),
+		Config:          fc,
+	}}
+	return compose.Compose(fc, s.store, strategy,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OAuth2PKCEFactory,
+		compose.OAuth2TokenRevocationFactory,
+	)
+}
+
+// Routes registers discovery and the /oauth/* endpoints on mux.
+func (s *Server) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /.well-known/oauth-protected-resource", s.handleResourceMetadata)
+	mux.HandleFunc("GET /.well-known/oauth-protected-resource/mcp", s.handleResourceMetadata)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.handleServerMetadata)
+	mux.HandleFunc("POST /oauth/register", s.handleRegister)
+	mux.HandleFunc("GET /oauth/authorize", s.handleAuthorize)
+	mux.HandleFunc("POST /oauth/authorize", s.handleAuthorize)
+	mux.HandleFunc("POST /oauth/token", s.handleToken)
+	mux.HandleFunc("POST /oauth/revoke", s.handleRevoke)
+	mux.HandleFunc("GET /oauth/jwks", s.handleJWKS)
+}
+
+func parsePublicURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSuffix(raw, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("oauth: PublicURL %q is not an absolute http(s) URL without query; set --public-url to the address clients use, such as https://herald.example.com", raw)
+	}
+	return u, nil
+}
+
+// issuer is the canonical issuer: the public URL.
+func (s *Server) issuer() string { return s.public.String() }
+
+// mcpURL is the canonical resource: the MCP endpoint.
+func (s *Server) mcpURL() string { return s.public.String() + "/mcp" }
+
+// devLoopback reports whether dev mode's loopback aliasing applies.
+func (s *Server) devLoopback() bool {
+	return s.cfg.DevMode && s.public.Scheme == "http" && isLoopbackHost(s.public.Hostname())
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// baseFor is the base URL to show a request: the public URL, or in dev mode
+// the loopback alias the request used, so that a user who typed localhost
+// sees consistent metadata and is not refused.
+func (s *Server) baseFor(r *http.Request) string {
+	if !s.devLoopback() {
+		return s.public.String()
+	}
+	host, port, err := net.SplitHostPort(r.Host)
+	if err != nil || port != s.public.Port() || !isLoopbackHost(host) {
+		return s.public.String()
+	}
+	return s.public.Scheme + "://" + r.Host + s.public.Path
+}
+
+// isOurResource reports whether a resource indicator or audience names the MCP URL.
+func (s *Server) isOurResource(v string) bool {
+	if v == s.mcpURL() {
+		return true
+	}
+	if !s.devLoopback() {
+		return false
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != s.public.Scheme || u.Port() != s.public.Port() || !isLoopbackHost(u.Hostname()) {
+		return false
+	}
+	return u.Path == s.public.Path+"/mcp" && u.RawQuery == "" && u.Fragment == ""
+}
+
+// isOurIssuer reports whether a token's iss is this server (or a dev alias).
+func (s *Server) isOurIssuer(v string) bool {
+	return v == s.issuer() || (s.devLoopback() && s.isOurResource(v+"/mcp"))
+}

@@ -1,0 +1,65 @@
+package oauth
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+)
+
+// handleToken serves the authorization_code and refresh_token grants.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded and under 64 KiB")
+		return
+	}
+	if r.URL.Query().Has("code") || r.URL.Query().Has("refresh_token") {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send code and refresh_token in the POST body, never in the URL")
+		return
+	}
+	for _, res := range r.PostForm["resource"] {
+		if !s.isOurResource(res) {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_target", "resource must be "+s.mcpURL()+", the MCP URL this server issues tokens for")
+			return
+		}
+	}
+	ar, err := s.provider.NewAccessRequest(ctx, r, &oauth2.JWTSession{})
+	if err != nil {
+		s.provider.WriteAccessError(ctx, w, ar, err)
+		return
+	}
+	sess, ok := ar.GetSession().(*oauth2.JWTSession)
+	if !ok || sess.JWTClaims == nil {
+		s.provider.WriteAccessError(ctx, w, ar, fosite.ErrServerError.WithHint("The stored session is unusable; connect again."))
+		return
+	}
+	// A refreshed token is a new token: fosite would keep the first token's iat.
+	sess.JWTClaims.IssuedAt = time.Time{}
+	if grant := grantOf(ar); grant == "" {
+		s.provider.WriteAccessError(ctx, w, ar, fosite.ErrInvalidGrant.WithHint("The token was issued without a grant; connect again."))
+		return
+	} else if _, err := s.liveGrant(ctx, grant, true); err != nil {
+		s.provider.WriteAccessError(ctx, w, ar, fosite.ErrInvalidGrant.WithHint("This connection was revoked or removed; connect again to approve it anew."))
+		return
+	}
+	resp, err := s.provider.NewAccessResponse(ctx, ar)
+	if err != nil {
+		s.provider.WriteAccessError(ctx, w, ar, err)
+		return
+	}
+	log.Info("token issued", "client", ar.GetClient().GetID(), "grant", grantOf(ar), "grantType", ar.GetGrantTypes())
+	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// handleRevoke implements RFC 7009. Revoking a refresh token revokes its
+// whole grant; access tokens are short-lived JWTs and are not individually
+// revocable (revoke the refresh token or delete the MCPGrant instead).
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	err := s.provider.NewRevocationRequest(ctx, r)
+	s.provider.WriteRevocationResponse(ctx, w, err)
+}

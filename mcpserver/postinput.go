@@ -1,0 +1,197 @@
+package mcpserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/compose"
+)
+
+// isoExample is the hint every time error carries.
+const isoExample = "Use an ISO datetime such as 2026-07-01T09:00:00Z"
+
+// parseTime reads an RFC 3339 time with an offset; a time without one is
+// refused rather than guessed.
+func parseTime(field, v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
+	if err != nil {
+		if _, local := time.Parse("2006-01-02T15:04:05", strings.TrimSpace(v)); local == nil {
+			return time.Time{}, invalidArgument("%s %q has no time-zone offset. %s (UTC) or 2026-07-01T11:00:00+02:00.", field, v, isoExample)
+		}
+		return time.Time{}, invalidArgument("%s %q is not a valid time. %s.", field, v, isoExample)
+	}
+	return t, nil
+}
+
+// scheduleTime validates a time a post should publish at; a time more than
+// a minute in the past is refused with the tool that publishes now.
+func (s *Server) scheduleTime(v string) (string, error) {
+	t, err := parseTime("scheduledAt", v)
+	if err != nil {
+		return "", err
+	}
+	if now := s.clock.Now(); t.Before(now.Add(-time.Minute)) {
+		return "", invalidArgument("scheduledAt %s is in the past (it is now %s). Give a future time, or call %s to publish now.",
+			v, now.UTC().Format(time.RFC3339), s.toolName("publish_post"))
+	}
+	return strings.TrimSpace(v), nil
+}
+
+// postContent is what create, update, schedule and publish share.
+type postContent struct {
+	Text       string
+	ProfileIDs []string
+	Variants   []VariantInput
+	Media      []MediaInput
+	BrandKitID string
+}
+
+// apply checks the content against the workspace and writes it into spec.
+func (s *Server) apply(ctx context.Context, ws *socialv1alpha1.Workspace, c postContent, spec *socialv1alpha1.ScheduledPostSpec) error {
+	if c.Text != "" {
+		spec.Text = c.Text
+	}
+	if c.ProfileIDs != nil {
+		seen := map[string]bool{}
+		spec.Profiles = nil
+		for _, id := range c.ProfileIDs {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			if _, err := s.profile(ctx, ws, id); err != nil {
+				return err
+			}
+			spec.Profiles = append(spec.Profiles, id)
+		}
+	}
+	if c.Variants != nil {
+		spec.Variants = nil
+		for i, v := range c.Variants {
+			if (v.ProfileID == "") == (v.Platform == "") {
+				return invalidArgument("variants[%d] must name exactly one of profileId or platform", i)
+			}
+			if v.ProfileID != "" && !slices.Contains(spec.Profiles, v.ProfileID) {
+				return invalidArgument("variants[%d] is for profile %q, which is not one of the post's profileIds %v; add it to profileIds or remove the variant", i, v.ProfileID, spec.Profiles)
+			}
+			spec.Variants = append(spec.Variants, socialv1alpha1.PostVariant{Profile: v.ProfileID, Platform: socialv1alpha1.Platform(v.Platform), Text: v.Text})
+		}
+	}
+	if c.Media != nil {
+		spec.Media = nil
+		for i, m := range c.Media {
+			u, err := url.Parse(m.URL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return invalidArgument("media[%d].url %q must be an http or https URL Herald can fetch", i, m.URL)
+			}
+			spec.Media = append(spec.Media, socialv1alpha1.PostMedia{URL: m.URL, AltText: m.AltText, Type: m.Type})
+		}
+	}
+	if c.BrandKitID != "" {
+		if _, err := s.brandKit(ctx, ws, c.BrandKitID); err != nil {
+			return err
+		}
+		spec.BrandKit = c.BrandKitID
+	}
+	return nil
+}
+
+// problems renders the post for each of its profiles and lists what would
+// stop it from publishing: which platform, by how much.
+func (s *Server) problems(ctx context.Context, ws *socialv1alpha1.Workspace, spec *socialv1alpha1.ScheduledPostSpec) ([]string, error) {
+	var kit *socialv1alpha1.BrandKit
+	if spec.BrandKit != "" {
+		k, err := s.brandKit(ctx, ws, spec.BrandKit)
+		if err != nil {
+			return nil, err
+		}
+		kit = k
+	}
+	var out []string
+	for _, id := range spec.Profiles {
+		p, err := s.profile(ctx, ws, id)
+		if err != nil {
+			return nil, err
+		}
+		if r := compose.ForProfile(spec, p, kit); len(r.Problems) > 0 {
+			out = append(out, fmt.Sprintf("profile %s (%s): %s", id, p.Spec.Platform, r.Message()))
+		}
+	}
+	return out, nil
+}
+
+// readyToPublish refuses a post that cannot go out: no profiles, or text that
+// does not fit a platform.
+func (s *Server) readyToPublish(ctx context.Context, ws *socialv1alpha1.Workspace, spec *socialv1alpha1.ScheduledPostSpec) error {
+	if len(spec.Profiles) == 0 {
+		return invalidArgument("the post has no profiles to publish to. Pass profileIds (from %s for workspace %q).", s.toolName("list_social_profiles"), ws.Name)
+	}
+	problems, err := s.problems(ctx, ws, spec)
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return invalidArgument("the post cannot be published as it is: %s Call %s to see each rendering.", strings.Join(problems, " "), s.toolName("preview_post"))
+	}
+	return nil
+}
+
+// idempotentName derives an object name from a client's idempotency key, so
+// the same key creates one object however often, and on whichever replica,
+// it is sent.
+func idempotentName(prefix, workspace, key string) string {
+	sum := sha256.Sum256([]byte(workspace + "\x00" + key))
+	return prefix + hex.EncodeToString(sum[:8])
+}
+
+// createOnce creates obj; with an idempotency key, a second create returns
+// the object the first made.
+func (s *Server) createOnce(ctx context.Context, obj client.Object, key string) (created bool, err error) {
+	err = s.client.Create(ctx, obj)
+	if err == nil {
+		return true, nil
+	}
+	if key == "" || !apierrors.IsAlreadyExists(err) {
+		return false, err
+	}
+	if err := s.reader().Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// post finds a post in the workspace, from the cache.
+func (s *Server) post(ctx context.Context, ws *socialv1alpha1.Workspace, id string) (*socialv1alpha1.ScheduledPost, error) {
+	return s.postFrom(ctx, s.client, ws, id)
+}
+
+// postFrom finds a post with reader: changes read around the cache, so a post
+// the client created a moment ago is found and the update carries its latest revision.
+func (s *Server) postFrom(ctx context.Context, reader client.Reader, ws *socialv1alpha1.Workspace, id string) (*socialv1alpha1.ScheduledPost, error) {
+	p := &socialv1alpha1.ScheduledPost{}
+	if err := reader.Get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, invalidArgument("post %q not found in workspace %q. Call %s to find its id.", id, ws.Name, s.toolName("list_posts"))
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// reader reads around the cache where a just-written object must be seen.
+func (s *Server) reader() client.Reader {
+	if s.opts.APIReader != nil {
+		return s.opts.APIReader
+	}
+	return s.client
+}

@@ -1,0 +1,227 @@
+package mcpserver
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/compose"
+)
+
+type listPostsArgs struct {
+	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
+	Status      string `json:"status,omitempty" jsonschema:"only posts in this phase" enum:"Draft,Scheduled,Publishing,Published,PartiallyPublished,Failed,Missed,Canceled,Unknown"`
+	ProfileID   string `json:"profileId,omitempty" jsonschema:"only posts to this profile"`
+	From        string `json:"from,omitempty" jsonschema:"only posts scheduled at or after this RFC 3339 time"`
+	To          string `json:"to,omitempty" jsonschema:"only posts scheduled before this RFC 3339 time"`
+	Limit       int    `json:"limit,omitempty" jsonschema:"posts per page, 1 to 100; default 20" minimum:"1" maximum:"100"`
+	Cursor      string `json:"cursor,omitempty" jsonschema:"nextCursor from the previous page"`
+}
+
+// PostList is the output of list_posts.
+type PostList struct {
+	Posts      []PostView `json:"posts" jsonschema:"newest first"`
+	NextCursor string     `json:"nextCursor,omitempty" jsonschema:"pass as cursor for the next page; absent on the last page"`
+}
+
+// cursor marks the last post of a page: posts are ordered newest first by
+// creation time, then by name, which no edit changes, so pages never skip or
+// repeat a post while others are scheduled or published.
+type cursor struct {
+	created int64
+	name    string
+}
+
+func (c cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.created, 10) + "/" + c.name))
+}
+
+func parseCursor(s string) (cursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, invalidArgument("cursor %q is not one this tool returned; pass nextCursor unchanged or omit it for the first page", s)
+	}
+	created, name, ok := strings.Cut(string(raw), "/")
+	n, err := strconv.ParseInt(created, 10, 64)
+	if !ok || err != nil {
+		return cursor{}, invalidArgument("cursor %q is not one this tool returned; pass nextCursor unchanged or omit it for the first page", s)
+	}
+	return cursor{n, name}, nil
+}
+
+func (c cursor) after(p *socialv1alpha1.ScheduledPost) bool {
+	t := p.CreationTimestamp.UnixNano()
+	return t < c.created || (t == c.created && p.Name > c.name)
+}
+
+func listPostsTool() Tool {
+	return declare(Tool{
+		Name: "list_posts", Title: "List posts", Scope: socialv1alpha1.ScopePostsRead, ReadOnly: true, Idempotent: true,
+		Description: "Lists a workspace's posts, newest first, filtered by phase, profile or scheduled time, a page at a time. Pass nextCursor back as cursor for the next page. Use ocoya_get_post for one post's deliveries.",
+	}, func(ctx context.Context, s *Server, in listPostsArgs) (*PostList, error) {
+		ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopePostsRead)
+		if err != nil {
+			return nil, err
+		}
+		limit := in.Limit
+		if limit == 0 {
+			limit = 20
+		}
+		var from, to time.Time
+		if in.From != "" {
+			if from, err = parseTime("from", in.From); err != nil {
+				return nil, err
+			}
+		}
+		if in.To != "" {
+			if to, err = parseTime("to", in.To); err != nil {
+				return nil, err
+			}
+		}
+		var after *cursor
+		if in.Cursor != "" {
+			c, err := parseCursor(in.Cursor)
+			if err != nil {
+				return nil, err
+			}
+			after = &c
+		}
+
+		list := &socialv1alpha1.ScheduledPostList{}
+		// Read-only use of the cached objects: no copy of every post per call.
+		if err := s.client.List(ctx, list, client.InNamespace(ws.NamespaceName()), client.UnsafeDisableDeepCopy); err != nil {
+			return nil, err
+		}
+		matches := make([]*socialv1alpha1.ScheduledPost, 0, len(list.Items))
+		for i := range list.Items {
+			p := &list.Items[i]
+			if after != nil && !after.after(p) {
+				continue
+			}
+			if in.Status != "" && string(phaseOf(p)) != in.Status {
+				continue
+			}
+			if in.ProfileID != "" && !slices.Contains(p.Spec.Profiles, in.ProfileID) {
+				continue
+			}
+			if !from.IsZero() || !to.IsZero() {
+				at, err := time.Parse(time.RFC3339, p.Spec.ScheduledAt)
+				if err != nil || (!from.IsZero() && at.Before(from)) || (!to.IsZero() && !at.Before(to)) {
+					continue
+				}
+			}
+			matches = append(matches, p)
+		}
+		sort.Slice(matches, func(i, j int) bool {
+			a, b := matches[i].CreationTimestamp.UnixNano(), matches[j].CreationTimestamp.UnixNano()
+			return a > b || (a == b && matches[i].Name < matches[j].Name)
+		})
+		out := &PostList{Posts: make([]PostView, 0, min(limit, len(matches)))}
+		for _, p := range matches[:min(limit, len(matches))] {
+			out.Posts = append(out.Posts, viewPost(p, ws.Name, s.opts.ToolPrefix))
+		}
+		if len(matches) > limit {
+			last := matches[limit-1]
+			out.NextCursor = cursor{last.CreationTimestamp.UnixNano(), last.Name}.String()
+		}
+		return out, nil
+	})
+}
+
+type previewPostArgs struct {
+	WorkspaceID string         `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
+	PostID      string         `json:"postId,omitempty" jsonschema:"preview an existing post; or give text and profileIds"`
+	Text        string         `json:"text,omitempty" jsonschema:"text to preview"`
+	ProfileIDs  []string       `json:"profileIds,omitempty" jsonschema:"profiles to render for"`
+	Variants    []VariantInput `json:"variants,omitempty"`
+	Media       []MediaInput   `json:"media,omitempty"`
+	BrandKitID  string         `json:"brandKitId,omitempty" jsonschema:"brand kit whose signature, hashtags and banned words apply"`
+}
+
+// Preview is one profile's rendering.
+type Preview struct {
+	ProfileID string   `json:"profileId"`
+	Platform  string   `json:"platform"`
+	Text      string   `json:"text" jsonschema:"exactly what would be sent"`
+	Length    int      `json:"length" jsonschema:"length in the platform's own counting"`
+	Limit     int      `json:"limit" jsonschema:"the platform's limit; 0 means none"`
+	Unit      string   `json:"unit" jsonschema:"what length counts"`
+	OK        bool     `json:"ok" jsonschema:"true when nothing stops it from publishing"`
+	Problems  []string `json:"problems,omitempty"`
+}
+
+// PreviewResult is the output of preview_post.
+type PreviewResult struct {
+	OK       bool      `json:"ok" jsonschema:"true when every profile's rendering can be published"`
+	Previews []Preview `json:"previews"`
+}
+
+func previewPostTool() Tool {
+	return declare(Tool{
+		Name: "preview_post", Title: "Preview a post", Scope: socialv1alpha1.ScopePostsRead, ReadOnly: true, Idempotent: true,
+		Description: "Renders a post for each target profile exactly as publishing would (variant, brand kit signature and hashtags) and reports its length against each platform's limit and every problem found. Call it before scheduling long posts or posts to X or Bluesky.",
+	}, func(ctx context.Context, s *Server, in previewPostArgs) (*PreviewResult, error) {
+		ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopePostsRead)
+		if err != nil {
+			return nil, err
+		}
+		spec := &socialv1alpha1.ScheduledPostSpec{}
+		if in.PostID != "" {
+			p, err := s.post(ctx, ws, in.PostID)
+			if err != nil {
+				return nil, err
+			}
+			spec = p.Spec.DeepCopy()
+		} else if strings.TrimSpace(in.Text) == "" {
+			return nil, invalidArgument("give postId, or text and profileIds to preview")
+		}
+		if err := s.apply(ctx, ws, postContent{in.Text, in.ProfileIDs, in.Variants, in.Media, in.BrandKitID}, spec); err != nil {
+			return nil, err
+		}
+		if len(spec.Profiles) == 0 {
+			return nil, invalidArgument("give profileIds to preview for (from %s)", s.toolName("list_social_profiles"))
+		}
+		var kit *socialv1alpha1.BrandKit
+		if spec.BrandKit != "" {
+			if kit, err = s.brandKit(ctx, ws, spec.BrandKit); err != nil {
+				return nil, err
+			}
+		}
+		out := &PreviewResult{OK: true}
+		for _, id := range spec.Profiles {
+			p, err := s.profile(ctx, ws, id)
+			if err != nil {
+				return nil, err
+			}
+			r := compose.ForProfile(spec, p, kit)
+			pv := Preview{ProfileID: id, Platform: string(p.Spec.Platform), Text: r.Text, Length: r.Length, Limit: r.Limit, Unit: r.Unit, OK: len(r.Problems) == 0}
+			for _, pr := range r.Problems {
+				pv.Problems = append(pv.Problems, pr.Message)
+			}
+			out.OK = out.OK && pv.OK
+			out.Previews = append(out.Previews, pv)
+		}
+		return out, nil
+	})
+}
+
+// Text renders the preview for a model reading text content.
+func (r *PreviewResult) Text() string {
+	var b strings.Builder
+	for _, p := range r.Previews {
+		fmt.Fprintf(&b, "%s (%s): %d/%d %s", p.ProfileID, p.Platform, p.Length, p.Limit, p.Unit)
+		if !p.OK {
+			fmt.Fprintf(&b, " — %s", strings.Join(p.Problems, " "))
+		}
+		fmt.Fprintf(&b, "\n%s\n\n", p.Text)
+	}
+	return b.String()
+}

@@ -1,0 +1,117 @@
+package mcpserver
+
+import (
+	"fmt"
+	"time"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+)
+
+// PostView is a post as tools report it.
+type PostView struct {
+	ID          string         `json:"id" jsonschema:"the post id other post tools take as postId"`
+	WorkspaceID string         `json:"workspaceId"`
+	Text        string         `json:"text"`
+	ProfileIDs  []string       `json:"profileIds" jsonschema:"the profiles it publishes to"`
+	Variants    []VariantInput `json:"variants,omitempty"`
+	Media       []MediaInput   `json:"media,omitempty"`
+	BrandKitID  string         `json:"brandKitId,omitempty"`
+	ScheduledAt string         `json:"scheduledAt,omitempty" jsonschema:"when it publishes, RFC 3339 with offset"`
+	Draft       bool           `json:"draft" jsonschema:"drafts are never published until scheduled"`
+	Phase       string         `json:"phase" jsonschema:"Draft, Scheduled, Publishing, Published, PartiallyPublished, Failed, Missed, Canceled or Unknown"`
+	Deliveries  []DeliveryView `json:"deliveries" jsonschema:"one entry per profile once publishing starts"`
+	NextSteps   []string       `json:"nextSteps,omitempty" jsonschema:"what to do about failed or unknown deliveries"`
+	Revision    string         `json:"revision" jsonschema:"pass as expectedRevision to ocoya_update_post to refuse concurrent edits"`
+	CreatedAt   string         `json:"createdAt"`
+	RequestedBy string         `json:"requestedBy,omitempty" jsonschema:"the user who created or last changed it through MCP"`
+}
+
+// DeliveryView is the state of publishing to one profile.
+type DeliveryView struct {
+	ProfileID   string `json:"profileId"`
+	Platform    string `json:"platform,omitempty"`
+	Phase       string `json:"phase" jsonschema:"Pending, Publishing, Retrying, Published, Failed, Unknown, Missed or Canceled"`
+	Attempts    int    `json:"attempts"`
+	ExternalID  string `json:"externalId,omitempty" jsonschema:"the platform's id of the published post"`
+	URL         string `json:"url,omitempty" jsonschema:"link to the published post"`
+	PublishedAt string `json:"publishedAt,omitempty"`
+	Error       string `json:"error,omitempty" jsonschema:"the platform's last error"`
+}
+
+// VariantInput replaces the text for one profile or one platform.
+type VariantInput struct {
+	ProfileID string `json:"profileId,omitempty" jsonschema:"a profile of this post; give this or platform"`
+	Platform  string `json:"platform,omitempty" jsonschema:"a platform; give this or profileId" enum:"sandbox,webhook,mastodon,bluesky,discord,slack,telegram,linkedin,x"`
+	Text      string `json:"text" jsonschema:"the text for that profile or platform" minLength:"1"`
+}
+
+// MediaInput is an image or video to attach.
+type MediaInput struct {
+	URL     string `json:"url" jsonschema:"http or https URL Herald fetches when publishing" minLength:"1"`
+	AltText string `json:"altText,omitempty" jsonschema:"describes the media for people who cannot see it"`
+	Type    string `json:"type,omitempty" jsonschema:"image, video or gif; inferred when omitted" enum:"image,video,gif"`
+}
+
+// phaseOf reports the post's phase, deriving it from the spec until the
+// reconciler has written one.
+func phaseOf(p *socialv1alpha1.ScheduledPost) socialv1alpha1.PostPhase {
+	switch {
+	case p.Status.Phase != "":
+		return p.Status.Phase
+	case p.Spec.Canceled:
+		return socialv1alpha1.PostCanceled
+	case p.Spec.Draft:
+		return socialv1alpha1.PostDraft
+	}
+	return socialv1alpha1.PostScheduled
+}
+
+// publishingStarted reports whether any delivery left Pending: from then on
+// the post's content is fixed.
+func publishingStarted(p *socialv1alpha1.ScheduledPost) bool {
+	for _, d := range p.Status.Deliveries {
+		if d.Phase != socialv1alpha1.DeliveryPending && d.Phase != "" {
+			return true
+		}
+	}
+	switch phaseOf(p) {
+	case socialv1alpha1.PostDraft, socialv1alpha1.PostScheduled:
+		return false
+	}
+	return len(p.Status.Deliveries) > 0
+}
+
+func viewPost(p *socialv1alpha1.ScheduledPost, workspace, prefix string) PostView {
+	v := PostView{
+		ID: p.Name, WorkspaceID: workspace, Text: p.Spec.Text, ProfileIDs: append([]string{}, p.Spec.Profiles...),
+		BrandKitID: p.Spec.BrandKit, ScheduledAt: p.Spec.ScheduledAt, Draft: p.Spec.Draft,
+		Phase: string(phaseOf(p)), Deliveries: []DeliveryView{}, Revision: p.ResourceVersion,
+		CreatedAt:   p.CreationTimestamp.UTC().Format(time.RFC3339),
+		RequestedBy: p.Annotations[socialv1alpha1.AnnotationRequestedBy],
+	}
+	for _, vr := range p.Spec.Variants {
+		v.Variants = append(v.Variants, VariantInput{ProfileID: vr.Profile, Platform: string(vr.Platform), Text: vr.Text})
+	}
+	for _, m := range p.Spec.Media {
+		v.Media = append(v.Media, MediaInput{URL: m.URL, AltText: m.AltText, Type: m.Type})
+	}
+	for _, d := range p.Status.Deliveries {
+		dv := DeliveryView{
+			ProfileID: d.Profile, Platform: string(d.Platform), Phase: string(d.Phase), Attempts: int(d.Attempts),
+			ExternalID: d.ExternalID, URL: d.URL, Error: d.LastError,
+		}
+		if d.PublishedAt != nil {
+			dv.PublishedAt = d.PublishedAt.UTC().Format(time.RFC3339)
+		}
+		v.Deliveries = append(v.Deliveries, dv)
+		switch d.Phase {
+		case socialv1alpha1.DeliveryFailed:
+			v.NextSteps = append(v.NextSteps, fmt.Sprintf("Delivery to %s failed: %s. Fix the cause (the text, the profile's credentials), then call %s.", d.Profile, d.LastError, prefixed(prefix, "retry_post")))
+		case socialv1alpha1.DeliveryUnknown:
+			v.NextSteps = append(v.NextSteps, fmt.Sprintf("Delivery to %s was interrupted and may or may not have been published. Check the account on %s; if the post is not there, call %s.", d.Profile, d.Platform, prefixed(prefix, "retry_post")))
+		case socialv1alpha1.DeliveryMissed:
+			v.NextSteps = append(v.NextSteps, fmt.Sprintf("Delivery to %s was missed because Herald could not publish it within maxLateness. Schedule it again with %s if it is still relevant.", d.Profile, prefixed(prefix, "schedule_post")))
+		}
+	}
+	return v
+}

@@ -1,0 +1,332 @@
+package mcpserver
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/workflow"
+)
+
+// WorkflowView is a workflow as tools report it.
+type WorkflowView struct {
+	ID               string      `json:"id" jsonschema:"the workflow id run_workflow and toggle_workflow take"`
+	Description      string      `json:"description,omitempty"`
+	Enabled          bool        `json:"enabled"`
+	Trigger          string      `json:"trigger" jsonschema:"manual, schedule or feed"`
+	Schedule         string      `json:"schedule,omitempty" jsonschema:"cron expression of a schedule trigger"`
+	TimeZone         string      `json:"timeZone,omitempty"`
+	FeedURL          string      `json:"feedUrl,omitempty"`
+	Inputs           []InputView `json:"inputs" jsonschema:"values run_workflow takes in inputs"`
+	Valid            bool        `json:"valid" jsonschema:"false when the workflow has validation errors; it cannot run or be toggled until they are fixed"`
+	ValidationErrors []string    `json:"validationErrors,omitempty"`
+	LastRun          string      `json:"lastRun,omitempty"`
+	ReadOnly         bool        `json:"readOnly" jsonschema:"true when the workflow is managed in Git"`
+}
+
+// InputView declares one workflow input.
+type InputView struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Type        string   `json:"type"`
+	Required    bool     `json:"required"`
+	Default     string   `json:"default,omitempty"`
+	Enum        []string `json:"enum,omitempty"`
+}
+
+// RunView is a workflow run as tools report it.
+type RunView struct {
+	ID          string            `json:"id"`
+	WorkflowID  string            `json:"workflowId"`
+	Phase       string            `json:"phase" jsonschema:"Pending, Running, Succeeded, Failed or Cancelled"`
+	Inputs      map[string]string `json:"inputs,omitempty"`
+	Posts       []string          `json:"posts,omitempty" jsonschema:"ids of the posts the run created; read them with ocoya_get_post"`
+	Message     string            `json:"message,omitempty"`
+	StartedAt   string            `json:"startedAt,omitempty"`
+	CompletedAt string            `json:"completedAt,omitempty"`
+	CreatedAt   string            `json:"createdAt"`
+	RequestedBy string            `json:"requestedBy,omitempty"`
+}
+
+type workflowArgs struct {
+	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
+	WorkflowID  string `json:"workflowId" jsonschema:"id of a workflow from ocoya_list_workflows" minLength:"1"`
+}
+
+type listRunsArgs struct {
+	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
+	WorkflowID  string `json:"workflowId,omitempty" jsonschema:"only runs of this workflow"`
+	Limit       int    `json:"limit,omitempty" jsonschema:"runs to return, newest first, 1 to 100; default 20" minimum:"1" maximum:"100"`
+}
+
+type runArgs struct {
+	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
+	RunID       string `json:"runId" jsonschema:"id of a run from ocoya_run_workflow or ocoya_list_workflow_runs" minLength:"1"`
+}
+
+type toggleArgs struct {
+	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
+	WorkflowID  string `json:"workflowId" jsonschema:"id of a workflow from ocoya_list_workflows" minLength:"1"`
+	Enabled     bool   `json:"enabled" jsonschema:"true to enable, false to disable"`
+}
+
+type runWorkflowArgs struct {
+	WorkspaceID    string            `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
+	WorkflowID     string            `json:"workflowId" jsonschema:"id of a workflow from ocoya_list_workflows" minLength:"1"`
+	Inputs         map[string]string `json:"inputs,omitempty" jsonschema:"values for the workflow's inputs, by name"`
+	IdempotencyKey string            `json:"idempotencyKey,omitempty" jsonschema:"any string; sending the same key again returns the same run instead of a second one" maxLength:"128"`
+}
+
+// WorkflowList is the output of list_workflows.
+type WorkflowList struct {
+	Workflows []WorkflowView `json:"workflows"`
+}
+
+// WorkflowResult is the output of the tools returning one workflow.
+type WorkflowResult struct {
+	Workflow WorkflowView `json:"workflow"`
+}
+
+// RunList is the output of list_workflow_runs.
+type RunList struct {
+	Runs []RunView `json:"runs"`
+}
+
+// RunResult is the output of the tools returning one run.
+type RunResult struct {
+	Run     RunView `json:"run"`
+	Created bool    `json:"created,omitempty" jsonschema:"false when an idempotencyKey returned an existing run"`
+}
+
+func (s *Server) workflow(ctx context.Context, ws *socialv1alpha1.Workspace, id string) (*socialv1alpha1.Workflow, error) {
+	wf := &socialv1alpha1.Workflow{}
+	if err := s.client.Get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, wf); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, invalidArgument("workflow %q is not in workspace %q. Call %s for its workflows.", id, ws.Name, s.toolName("list_workflows"))
+		}
+		return nil, err
+	}
+	return wf, nil
+}
+
+// validationErrors checks the workflow now, against the profiles that exist now.
+func (s *Server) validationErrors(ctx context.Context, ws *socialv1alpha1.Workspace, wf *socialv1alpha1.Workflow) ([]string, error) {
+	profiles := &socialv1alpha1.SocialProfileList{}
+	if err := s.client.List(ctx, profiles, client.InNamespace(ws.NamespaceName())); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(profiles.Items))
+	for _, p := range profiles.Items {
+		names = append(names, p.Name)
+	}
+	return workflow.Validate(&wf.Spec, names), nil
+}
+
+func (s *Server) viewWorkflow(ctx context.Context, ws *socialv1alpha1.Workspace, wf *socialv1alpha1.Workflow) (WorkflowView, error) {
+	errs, err := s.validationErrors(ctx, ws, wf)
+	if err != nil {
+		return WorkflowView{}, err
+	}
+	v := WorkflowView{
+		ID: wf.Name, Description: wf.Spec.Description, Enabled: wf.Spec.Enabled, Trigger: string(wf.Spec.Trigger.Type),
+		Schedule: wf.Spec.Trigger.Schedule, TimeZone: wf.Spec.Trigger.TimeZone, Inputs: []InputView{},
+		Valid: len(errs) == 0, ValidationErrors: errs, LastRun: wf.Status.LastRun, ReadOnly: gitOpsOwner(wf) != "",
+	}
+	if wf.Spec.Trigger.Feed != nil {
+		v.FeedURL = wf.Spec.Trigger.Feed.URL
+	}
+	for _, in := range wf.Spec.Inputs {
+		t := string(in.Type)
+		if t == "" {
+			t = "string"
+		}
+		v.Inputs = append(v.Inputs, InputView{Name: in.Name, Description: in.Description, Type: t, Required: in.Required, Default: in.Default, Enum: in.Enum})
+	}
+	return v, nil
+}
+
+func viewRun(r *socialv1alpha1.WorkflowRun) RunView {
+	v := RunView{ID: r.Name, WorkflowID: r.Spec.WorkflowRef.Name, Phase: string(r.Status.Phase), Inputs: r.Spec.Inputs,
+		Posts: r.Status.Posts, Message: r.Status.Message, CreatedAt: r.CreationTimestamp.UTC().Format(time.RFC3339)}
+	if v.Phase == "" {
+		v.Phase = string(socialv1alpha1.RunPending)
+	}
+	if r.Status.StartTime != nil {
+		v.StartedAt = r.Status.StartTime.UTC().Format(time.RFC3339)
+	}
+	if r.Status.CompletionTime != nil {
+		v.CompletedAt = r.Status.CompletionTime.UTC().Format(time.RFC3339)
+	}
+	if r.Spec.RequestedBy != nil {
+		v.RequestedBy = r.Spec.RequestedBy.Subject
+	}
+	return v
+}
+
+func workflowTools() []Tool {
+	return []Tool{
+		declare(Tool{
+			Name: "list_workflows", Title: "List workflows", Scope: socialv1alpha1.ScopeWorkflowsRead, ReadOnly: true, Idempotent: true,
+			Description: "Lists a workspace's workflows: trigger, the inputs a run takes, whether each is enabled and valid (with every validation error).",
+		}, func(ctx context.Context, s *Server, in workspaceArgs) (*WorkflowList, error) {
+			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkflowsRead)
+			if err != nil {
+				return nil, err
+			}
+			list := &socialv1alpha1.WorkflowList{}
+			if err := s.client.List(ctx, list, client.InNamespace(ws.NamespaceName())); err != nil {
+				return nil, err
+			}
+			out := &WorkflowList{Workflows: []WorkflowView{}}
+			for i := range list.Items {
+				v, err := s.viewWorkflow(ctx, ws, &list.Items[i])
+				if err != nil {
+					return nil, err
+				}
+				out.Workflows = append(out.Workflows, v)
+			}
+			sort.Slice(out.Workflows, func(i, j int) bool { return out.Workflows[i].ID < out.Workflows[j].ID })
+			return out, nil
+		}),
+		declare(Tool{
+			Name: "get_workflow", Title: "Get a workflow", Scope: socialv1alpha1.ScopeWorkflowsRead, ReadOnly: true, Idempotent: true,
+			Description: "Shows one workflow: trigger, inputs, enabled, valid and its validation errors.",
+		}, func(ctx context.Context, s *Server, in workflowArgs) (*WorkflowResult, error) {
+			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkflowsRead)
+			if err != nil {
+				return nil, err
+			}
+			wf, err := s.workflow(ctx, ws, in.WorkflowID)
+			if err != nil {
+				return nil, err
+			}
+			v, err := s.viewWorkflow(ctx, ws, wf)
+			return &WorkflowResult{Workflow: v}, err
+		}),
+		declare(Tool{
+			Name: "list_workflow_runs", Title: "List workflow runs", Scope: socialv1alpha1.ScopeWorkflowsRead, ReadOnly: true, Idempotent: true,
+			Description: "Lists a workspace's workflow runs, newest first, optionally of one workflow, with the posts each created.",
+		}, func(ctx context.Context, s *Server, in listRunsArgs) (*RunList, error) {
+			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkflowsRead)
+			if err != nil {
+				return nil, err
+			}
+			list := &socialv1alpha1.WorkflowRunList{}
+			if err := s.client.List(ctx, list, client.InNamespace(ws.NamespaceName())); err != nil {
+				return nil, err
+			}
+			sort.Slice(list.Items, func(i, j int) bool {
+				return list.Items[j].CreationTimestamp.Before(&list.Items[i].CreationTimestamp) ||
+					(list.Items[i].CreationTimestamp.Equal(&list.Items[j].CreationTimestamp) && list.Items[i].Name < list.Items[j].Name)
+			})
+			limit := in.Limit
+			if limit == 0 {
+				limit = 20
+			}
+			out := &RunList{Runs: []RunView{}}
+			for i := range list.Items {
+				if len(out.Runs) == limit {
+					break
+				}
+				if in.WorkflowID == "" || list.Items[i].Spec.WorkflowRef.Name == in.WorkflowID {
+					out.Runs = append(out.Runs, viewRun(&list.Items[i]))
+				}
+			}
+			return out, nil
+		}),
+		declare(Tool{
+			Name: "get_workflow_run", Title: "Get a workflow run", Scope: socialv1alpha1.ScopeWorkflowsRead, ReadOnly: true, Idempotent: true,
+			Description: "Shows one workflow run: phase, inputs, the posts it created and why it failed.",
+		}, func(ctx context.Context, s *Server, in runArgs) (*RunResult, error) {
+			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkflowsRead)
+			if err != nil {
+				return nil, err
+			}
+			r := &socialv1alpha1.WorkflowRun{}
+			if err := s.client.Get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: in.RunID}, r); err != nil {
+				if apierrors.IsNotFound(err) {
+					return nil, invalidArgument("run %q is not in workspace %q. Call %s for its runs.", in.RunID, ws.Name, s.toolName("list_workflow_runs"))
+				}
+				return nil, err
+			}
+			return &RunResult{Run: viewRun(r)}, nil
+		}),
+		declare(Tool{
+			Name: "toggle_workflow", Title: "Enable or disable a workflow", Scope: socialv1alpha1.ScopeWorkflowsRun, Idempotent: true,
+			Description: "Enables or disables a workflow. A workflow with validation errors cannot be toggled until they are fixed; the error lists them.",
+		}, func(ctx context.Context, s *Server, in toggleArgs) (*WorkflowResult, error) {
+			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkflowsRun)
+			if err != nil {
+				return nil, err
+			}
+			wf, err := s.workflow(ctx, ws, in.WorkflowID)
+			if err != nil {
+				return nil, err
+			}
+			if err := writable(wf, "workflow"); err != nil {
+				return nil, err
+			}
+			if errs, err := s.validationErrors(ctx, ws, wf); err != nil {
+				return nil, err
+			} else if len(errs) > 0 {
+				return nil, invalidArgument("workflow %q cannot be toggled until its validation errors are fixed: %s", wf.Name, strings.Join(errs, "; "))
+			}
+			wf.Spec.Enabled = in.Enabled
+			stamp(wf, s.caller(ctx))
+			if err := s.client.Update(ctx, wf); err != nil {
+				return nil, refused(err)
+			}
+			v, err := s.viewWorkflow(ctx, ws, wf)
+			return &WorkflowResult{Workflow: v}, err
+		}),
+		declare(Tool{
+			Name: "run_workflow", Title: "Run a workflow", Scope: socialv1alpha1.ScopeWorkflowsRun,
+			Description: "Queues a run of an enabled, valid workflow with the given inputs; the run creates the workflow's posts. Call ocoya_get_workflow first for the inputs it takes, and ocoya_get_workflow_run afterwards for the posts it made. Pass an idempotencyKey so a retried call cannot run twice.",
+		}, func(ctx context.Context, s *Server, in runWorkflowArgs) (*RunResult, error) {
+			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkflowsRun)
+			if err != nil {
+				return nil, err
+			}
+			wf, err := s.workflow(ctx, ws, in.WorkflowID)
+			if err != nil {
+				return nil, err
+			}
+			if errs, err := s.validationErrors(ctx, ws, wf); err != nil {
+				return nil, err
+			} else if len(errs) > 0 {
+				return nil, invalidArgument("workflow %q is invalid and cannot run: %s", wf.Name, strings.Join(errs, "; "))
+			}
+			if !wf.Spec.Enabled {
+				return nil, invalidArgument("workflow %q is disabled; enable it with %s first", wf.Name, s.toolName("toggle_workflow"))
+			}
+			inputs, errs := workflow.ValidateInputs(&wf.Spec, in.Inputs)
+			if len(errs) > 0 {
+				return nil, invalidArgument("the inputs do not fit workflow %q: %s", wf.Name, strings.Join(errs, "; "))
+			}
+			c := s.caller(ctx)
+			run := &socialv1alpha1.WorkflowRun{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ws.NamespaceName(), GenerateName: wf.Name + "-"},
+				Spec: socialv1alpha1.WorkflowRunSpec{
+					WorkflowRef: socialv1alpha1.LocalObjectReference{Name: wf.Name}, Inputs: inputs,
+					RequestedBy: &socialv1alpha1.Requester{Subject: c.Subject, Client: c.ClientID, Via: "mcp"},
+				},
+			}
+			if in.IdempotencyKey != "" {
+				run.Name, run.GenerateName = idempotentName(wf.Name+"-", ws.Name, in.IdempotencyKey), ""
+				run.Spec.IdempotencyKey = in.IdempotencyKey
+			}
+			stamp(run, c)
+			created, err := s.createOnce(ctx, run, in.IdempotencyKey)
+			if err != nil {
+				return nil, refused(err)
+			}
+			return &RunResult{Run: viewRun(run), Created: created}, nil
+		}),
+	}
+}
