@@ -49,6 +49,12 @@ test: controlplane ## Run every test against a real kube-apiserver and etcd; pri
 	@echo ">> go test (control plane: $(ASSETS))"
 	@GINKGO_NO_COLOR=TRUE KUBEBUILDER_ASSETS="$(ASSETS)" go test ./... -count=1 -json -timeout 60m $(TESTFLAGS) | go run ./hack/testreport
 
+##@ Benchmarks (results and how to read them: docs/benchmarks.md)
+
+.PHONY: bench-mcp
+bench-mcp: controlplane ## MCP tool latency and throughput against a bare mcp-go server, in one run.
+	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/bench/mcp
+
 ##@ Build and run
 
 .PHONY: build

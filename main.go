@@ -7,8 +7,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 	_ "time/tzdata" // workspaces name IANA zones; distroless images carry no zoneinfo
 
@@ -24,6 +26,8 @@ import (
 	"github.com/herald-dev/herald/controllers"
 	"github.com/herald-dev/herald/internal/controlplane"
 	"github.com/herald-dev/herald/internal/devmode"
+	"github.com/herald-dev/herald/internal/publish/registry"
+	"github.com/herald-dev/herald/internal/publish/sandbox"
 	"github.com/herald-dev/herald/internal/scheme"
 )
 
@@ -37,6 +41,8 @@ type options struct {
 	kubeAPIQPS    float64
 	kubeAPIBurst  int
 	maxConcurrent int
+	postWorkers   int
+	http          httpOptions
 }
 
 func main() {
@@ -49,12 +55,20 @@ func main() {
 	flag.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 500, "Requests per second Herald may send to the Kubernetes API server (client side); the server's priority and fairness still applies.")
 	flag.IntVar(&o.kubeAPIBurst, "kube-api-burst", 1000, "Burst above --kube-api-qps the client allows.")
 	flag.IntVar(&o.maxConcurrent, "max-concurrent-reconciles", 4, "Objects of one kind reconciled in parallel.")
+	flag.IntVar(&o.postWorkers, "post-workers", 20, "ScheduledPosts reconciled in parallel; each holds a worker for the length of its platform call, so this bounds the platform calls in flight.")
 	zapOpts := zap.Options{Development: true, TimeEncoder: nil}
+	o.http.bindFlags(flag.CommandLine)
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
-	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+	ctx := ctrl.SetupSignalHandler()
+	if err := run(ctx, o); err != nil {
+		if ctx.Err() != nil {
+			// Ctrl-C during start-up: what failed was only interrupted.
+			ctrl.Log.Info("stopped during start-up", "interrupted", err.Error())
+			return
+		}
 		ctrl.Log.Error(err, "herald stopped")
 		os.Exit(1)
 	}
@@ -73,6 +87,7 @@ func run(ctx context.Context, o options) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme.New(),
 		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
+		Cache:                  controllers.CacheOptions(),
 		HealthProbeBindAddress: o.probeAddr,
 		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "herald.social.herald.dev",
@@ -80,7 +95,15 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := controllers.Setup(mgr, controllers.Options{MaxConcurrentReconciles: o.maxConcurrent}); err != nil {
+	// The sandbox feed records what the sandbox publisher posts; Herald's
+	// HTTP listener serves it at /sandbox/.
+	sandboxFeed := &sandbox.Feed{BaseURL: strings.TrimSuffix(o.http.publicURL, "/")}
+	publishers := registry.Default(&http.Client{Timeout: 30 * time.Second}, sandboxFeed)
+	if err := controllers.Setup(mgr, controllers.Options{
+		MaxConcurrentReconciles: o.maxConcurrent,
+		PostWorkers:             o.postWorkers,
+		Publishers:              publishers,
+	}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -100,6 +123,11 @@ func run(ctx context.Context, o options) error {
 		if err := devmode.Seed(seedCtx, c); err != nil {
 			return err
 		}
+	}
+	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelSetup()
+	if err := setupHTTP(setupCtx, mgr, o.http, o.dev, sandboxFeed); err != nil {
+		return err
 	}
 
 	log.Info("starting the manager")

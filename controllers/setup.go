@@ -2,24 +2,164 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"time"
 
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/metrics"
+	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/registry"
 )
 
 // Options tune every reconciler.
 type Options struct {
 	// MaxConcurrentReconciles is how many objects of one kind are reconciled at once.
 	MaxConcurrentReconciles int
+	// PostWorkers is how many ScheduledPosts are reconciled at once; a
+	// worker is busy for the length of a platform call, so this bounds the
+	// platform calls in flight. 0 means MaxConcurrentReconciles.
+	PostWorkers int
+	// Clock tells the reconcilers the time; nil means the real clock. Tests
+	// pass a fake one to move time.
+	Clock clock.PassiveClock
+	// Publishers maps each platform to its adapter; nil means
+	// registry.Default with a 30-second HTTP timeout and a new sandbox feed.
+	Publishers publish.Registry
+	// Retry bounds automatic retries; zero fields take DefaultRetryPolicy's.
+	Retry RetryPolicy
+}
+
+// RetryPolicy says how retryable platform errors are retried.
+type RetryPolicy struct {
+	// MaxAttempts is how many platform calls one delivery may make before
+	// it fails.
+	MaxAttempts int32
+	// Backoff is the wait after the first failed call; it doubles after
+	// each further one, up to MaxBackoff. A platform's Retry-After is
+	// honoured when longer, and up to a fifth more is added at random so
+	// posts that failed together do not retry together.
+	Backoff, MaxBackoff time.Duration
+}
+
+// DefaultRetryPolicy is used for the fields of Options.Retry left zero.
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 5, Backoff: 30 * time.Second, MaxBackoff: 15 * time.Minute}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = DefaultRetryPolicy.MaxAttempts
+	}
+	if p.Backoff <= 0 {
+		p.Backoff = DefaultRetryPolicy.Backoff
+	}
+	if p.MaxBackoff <= 0 {
+		p.MaxBackoff = DefaultRetryPolicy.MaxBackoff
+	}
+	return p
+}
+
+// Field indexes the reconcilers register on the manager's cache. Other
+// packages (the MCP server) may list with them too.
+const (
+	// IndexProfileSecret indexes SocialProfiles by the name of their
+	// credentials Secret, to find the profiles a changed Secret affects.
+	IndexProfileSecret = "spec.credentialsSecretRef.name"
+	// IndexPostProfile indexes ScheduledPosts by each profile they name.
+	IndexPostProfile = "spec.profiles"
+)
+
+// CacheOptions returns the cache settings the manager needs: managedFields
+// are dropped before objects enter the cache, since no reconciler reads
+// them and they are often the largest part of an object.
+func CacheOptions() cache.Options {
+	return cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 }
 
 // Setup registers every reconciler with the manager.
 func Setup(mgr ctrl.Manager, o Options) error {
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.Publishers == nil {
+		o.Publishers = registry.Default(&http.Client{Timeout: 30 * time.Second}, nil)
+	}
+	if o.PostWorkers <= 0 {
+		o.PostWorkers = o.MaxConcurrentReconciles
+	}
+	if err := metrics.Register(); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+	if err := setupIndexes(mgr); err != nil {
+		return err
+	}
+
 	if err := (&WorkspaceReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("herald-workspace"),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Workspace reconciler: %w", err)
+	}
+	if err := (&SocialProfileReconciler{
+		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
+		Recorder:   mgr.GetEventRecorder("herald-socialprofile"),
+		Clock:      o.Clock,
+		Publishers: o.Publishers,
+	}).SetupWithManager(mgr, o.MaxConcurrentReconciles); err != nil {
+		return fmt.Errorf("setting up the SocialProfile reconciler: %w", err)
+	}
+	if err := (&ScheduledPostReconciler{
+		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
+		Recorder:   mgr.GetEventRecorder("herald-scheduledpost"),
+		Clock:      o.Clock,
+		Publishers: o.Publishers,
+		Retry:      o.Retry.withDefaults(),
+	}).SetupWithManager(mgr, o.PostWorkers); err != nil {
+		return fmt.Errorf("setting up the ScheduledPost reconciler: %w", err)
+	}
+	if err := (&WorkflowReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("herald-workflow"),
+		Clock:    o.Clock,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the Workflow reconciler: %w", err)
+	}
+	if err := (&WorkflowRunReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("herald-workflowrun"),
+		Clock:    o.Clock,
+		Workers:  o.MaxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the WorkflowRun reconciler: %w", err)
+	}
+	return nil
+}
+
+func setupIndexes(mgr ctrl.Manager) error {
+	idx := mgr.GetFieldIndexer()
+	ctx := context.Background() // IndexField only registers; the context is not kept
+	if err := idx.IndexField(ctx, &socialv1alpha1.SocialProfile{}, IndexProfileSecret, func(o client.Object) []string {
+		if p, ok := o.(*socialv1alpha1.SocialProfile); ok && p.Spec.CredentialsSecretRef != nil {
+			return []string{p.Spec.CredentialsSecretRef.Name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing SocialProfiles by Secret: %w", err)
+	}
+	if err := idx.IndexField(ctx, &socialv1alpha1.ScheduledPost{}, IndexPostProfile, func(o client.Object) []string {
+		if p, ok := o.(*socialv1alpha1.ScheduledPost); ok {
+			return p.Spec.Profiles
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing ScheduledPosts by profile: %w", err)
 	}
 	return nil
 }

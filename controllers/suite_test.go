@@ -2,18 +2,32 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/http"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/registry"
+	"github.com/herald-dev/herald/internal/publish/sandbox"
 	"github.com/herald-dev/herald/internal/scheme"
 	"github.com/herald-dev/herald/internal/testenv"
 )
@@ -25,11 +39,54 @@ var (
 	k8sClient client.Client
 	ctx       context.Context
 	cancel    context.CancelFunc
+
+	// fakeClock is the reconcilers' clock: tests step it to make posts due.
+	fakeClock = clocktesting.NewFakeClock(time.Date(2026, 7, 1, 8, 0, 0, 0, time.UTC))
+	// sandboxFeed records what the suite's sandbox publisher published.
+	sandboxFeed = &sandbox.Feed{BaseURL: "http://127.0.0.1:8080"}
+	// testRetry keeps retry waits short enough to step through.
+	testRetry = RetryPolicy{MaxAttempts: 3, Backoff: time.Second, MaxBackoff: 10 * time.Second}
 )
+
+// LabelTestManager marks posts that belong to a test's own manager (the
+// crash tests); the suite's manager does not see them.
+const LabelTestManager = "test.herald.dev/manager"
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Controllers Suite")
+}
+
+// loopbackOnly refuses requests that would leave the machine: samples name
+// real instances (mastodon.social), and a test must never reach them.
+type loopbackOnly struct{}
+
+func (loopbackOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	if ip := net.ParseIP(req.URL.Hostname()); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("the test transport refuses %s: tests only talk to fakes on 127.0.0.1", req.URL.Host)
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// testPublishers returns every adapter, sending only to loopback.
+func testPublishers() publish.Registry {
+	return registry.Default(&http.Client{Timeout: 2 * time.Second, Transport: loopbackOnly{}}, sandboxFeed)
+}
+
+// newTestManager builds a manager like main.go's. selector limits which
+// ScheduledPosts it reconciles, so several managers can share the API server.
+func newTestManager(selector labels.Selector, publishers publish.Registry) ctrl.Manager {
+	cacheOpts := CacheOptions()
+	cacheOpts.ByObject = map[client.Object]cache.ByObject{&socialv1alpha1.ScheduledPost{}: {Label: selector}}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:     scheme.New(),
+		Metrics:    metricsserver.Options{BindAddress: "0"},
+		Cache:      cacheOpts,
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)}, // one process, several managers
+	})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 2, PostWorkers: 4, Clock: fakeClock, Publishers: publishers, Retry: testRetry})).To(Succeed())
+	return mgr
 }
 
 var _ = BeforeSuite(func() {
@@ -43,12 +100,9 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.New()})
 	Expect(err).NotTo(HaveOccurred())
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:  scheme.New(),
-		Metrics: metricsserver.Options{BindAddress: "0"},
-	})
+	notIsolated, err := labels.NewRequirement(LabelTestManager, selection.DoesNotExist, nil)
 	Expect(err).NotTo(HaveOccurred())
-	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 2})).To(Succeed())
+	mgr := newTestManager(labels.NewSelector().Add(*notIsolated), testPublishers())
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())

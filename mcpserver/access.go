@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
 // readScopes are the scopes a viewer may hold; editors may hold all but
@@ -33,7 +34,7 @@ func roleAllows(role socialv1alpha1.WorkspaceRole, scope socialv1alpha1.Scope) b
 }
 
 func (s *Server) caller(ctx context.Context) *Caller {
-	if c, ok := s.opts.CallerFrom(ctx); ok {
+	if c, ok := oauth.CallerFrom(ctx); ok {
 		return c
 	}
 	return &Caller{}
@@ -104,4 +105,15 @@ func stamp(obj client.Object, c *Caller) {
 	a[socialv1alpha1.AnnotationRequestedBy] = c.Subject
 	a[socialv1alpha1.AnnotationRequestedVia] = c.ClientID
 	obj.SetAnnotations(a)
+}
+
+// get reads from the cache and, when the object is not there yet, from the
+// API server: a client that creates something and uses it in its next call
+// must find it even if the informer has not caught up.
+func (s *Server) get(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	err := s.client.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) && s.opts.APIReader != nil {
+		return s.opts.APIReader.Get(ctx, key, obj)
+	}
+	return err
 }

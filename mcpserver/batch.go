@@ -13,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
 // maxBody bounds one POST; a batch of posts with long texts fits comfortably.
@@ -35,12 +36,12 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 		writeRPCError(w, http.StatusRequestEntityTooLarge, mcp.INVALID_REQUEST, "the request body is larger than 4 MiB; send fewer messages per batch")
 		return
 	}
-	caller, _ := s.opts.CallerFrom(r.Context())
+	caller, _ := oauth.CallerFrom(r.Context())
 
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '[' {
-		if needed := s.neededScope(body); caller == nil || !caller.HasScope(needed) {
-			s.opts.InsufficientScope(w, needed)
+		if needed := s.neededScope(body); !allowed(caller, needed) {
+			oauth.WriteInsufficientScope(w, needed)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -59,14 +60,14 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 	}
 	var missing []socialv1alpha1.Scope
 	for _, el := range elements {
-		if needed := s.neededScope(el); caller == nil || !caller.HasScope(needed) {
+		if needed := s.neededScope(el); !allowed(caller, needed) {
 			if !slices.Contains(missing, needed) {
 				missing = append(missing, needed)
 			}
 		}
 	}
 	if len(missing) > 0 {
-		s.opts.InsufficientScope(w, missing...)
+		oauth.WriteInsufficientScope(w, missing...)
 		return
 	}
 

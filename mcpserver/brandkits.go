@@ -115,7 +115,7 @@ func (f brandKitFields) applyTo(spec *socialv1alpha1.BrandKitSpec) {
 // brandKit finds a kit in the workspace.
 func (s *Server) brandKit(ctx context.Context, ws *socialv1alpha1.Workspace, id string) (*socialv1alpha1.BrandKit, error) {
 	k := &socialv1alpha1.BrandKit{}
-	if err := s.client.Get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, k); err != nil {
+	if err := s.get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, k); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, invalidArgument("brand kit %q is not in workspace %q. Call %s for its brand kits.", id, ws.Name, s.toolName("list_brand_kits"))
 		}

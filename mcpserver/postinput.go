@@ -172,7 +172,14 @@ func (s *Server) createOnce(ctx context.Context, obj client.Object, key string) 
 
 // post finds a post in the workspace, from the cache.
 func (s *Server) post(ctx context.Context, ws *socialv1alpha1.Workspace, id string) (*socialv1alpha1.ScheduledPost, error) {
-	return s.postFrom(ctx, s.client, ws, id)
+	p := &socialv1alpha1.ScheduledPost{}
+	if err := s.get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, invalidArgument("post %q not found in workspace %q. Call %s to find its id.", id, ws.Name, s.toolName("list_posts"))
+		}
+		return nil, err
+	}
+	return p, nil
 }
 
 // postFrom finds a post with reader: changes read around the cache, so a post

@@ -57,9 +57,26 @@ func parseCursor(s string) (cursor, error) {
 	return cursor{n, name}, nil
 }
 
-func (c cursor) after(p *socialv1alpha1.ScheduledPost) bool {
-	t := p.CreationTimestamp.UnixNano()
-	return t < c.created || (t == c.created && p.Name > c.name)
+// postPage reads a page from the index, or, until the index has synced (or
+// where the server runs without one), from a sorted copy of the cache.
+func (s *Server) postPage(ctx context.Context, ns string, after *cursor, limit int, match func(*socialv1alpha1.ScheduledPost) bool) ([]*socialv1alpha1.ScheduledPost, bool, error) {
+	if s.index != nil && s.index.synced() {
+		page, more := s.index.page(ns, after, limit, match)
+		return page, more, nil
+	}
+	list := &socialv1alpha1.ScheduledPostList{}
+	if err := s.client.List(ctx, list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
+		return nil, false, err
+	}
+	entries := make([]indexedPost, 0, len(list.Items))
+	for i := range list.Items {
+		e, _, _ := entryOf(&list.Items[i])
+		entries = append(entries, e)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].before(entries[j]) })
+	idx := &postIndex{byNS: map[string][]indexedPost{ns: entries}}
+	page, more := idx.page(ns, after, limit, match)
+	return page, more, nil
 }
 
 func listPostsTool() Tool {
@@ -95,41 +112,31 @@ func listPostsTool() Tool {
 			after = &c
 		}
 
-		list := &socialv1alpha1.ScheduledPostList{}
-		// Read-only use of the cached objects: no copy of every post per call.
-		if err := s.client.List(ctx, list, client.InNamespace(ws.NamespaceName()), client.UnsafeDisableDeepCopy); err != nil {
-			return nil, err
-		}
-		matches := make([]*socialv1alpha1.ScheduledPost, 0, len(list.Items))
-		for i := range list.Items {
-			p := &list.Items[i]
-			if after != nil && !after.after(p) {
-				continue
-			}
+		match := func(p *socialv1alpha1.ScheduledPost) bool {
 			if in.Status != "" && string(phaseOf(p)) != in.Status {
-				continue
+				return false
 			}
 			if in.ProfileID != "" && !slices.Contains(p.Spec.Profiles, in.ProfileID) {
-				continue
+				return false
 			}
 			if !from.IsZero() || !to.IsZero() {
 				at, err := time.Parse(time.RFC3339, p.Spec.ScheduledAt)
 				if err != nil || (!from.IsZero() && at.Before(from)) || (!to.IsZero() && !at.Before(to)) {
-					continue
+					return false
 				}
 			}
-			matches = append(matches, p)
+			return true
 		}
-		sort.Slice(matches, func(i, j int) bool {
-			a, b := matches[i].CreationTimestamp.UnixNano(), matches[j].CreationTimestamp.UnixNano()
-			return a > b || (a == b && matches[i].Name < matches[j].Name)
-		})
-		out := &PostList{Posts: make([]PostView, 0, min(limit, len(matches)))}
-		for _, p := range matches[:min(limit, len(matches))] {
+		page, more, err := s.postPage(ctx, ws.NamespaceName(), after, limit, match)
+		if err != nil {
+			return nil, err
+		}
+		out := &PostList{Posts: make([]PostView, 0, len(page))}
+		for _, p := range page {
 			out.Posts = append(out.Posts, viewPost(p, ws.Name, s.opts.ToolPrefix))
 		}
-		if len(matches) > limit {
-			last := matches[limit-1]
+		if more {
+			last := page[len(page)-1]
 			out.NextCursor = cursor{last.CreationTimestamp.UnixNano(), last.Name}.String()
 		}
 		return out, nil
@@ -222,6 +229,25 @@ func (r *PreviewResult) Text() string {
 			fmt.Fprintf(&b, " — %s", strings.Join(p.Problems, " "))
 		}
 		fmt.Fprintf(&b, "\n%s\n\n", p.Text)
+	}
+	return b.String()
+}
+
+// Text renders a page as one line per post; the full detail is in the
+// structured content.
+func (l *PostList) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d posts", len(l.Posts))
+	if l.NextCursor != "" {
+		fmt.Fprintf(&b, " (more: pass cursor %s)", l.NextCursor)
+	}
+	b.WriteString("\n")
+	for _, p := range l.Posts {
+		text := p.Text
+		if len(text) > 80 {
+			text = text[:77] + "..."
+		}
+		fmt.Fprintf(&b, "%s\t%s\t%s\t%q\n", p.ID, p.Phase, p.ScheduledAt, text)
 	}
 	return b.String()
 }

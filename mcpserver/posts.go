@@ -285,35 +285,44 @@ const allowAfterStart changeOption = 1
 
 // changePost applies mutate to a fresh copy of the post and writes it with
 // optimistic concurrency, refusing GitOps-owned posts and, unless allowed,
-// posts whose publishing started.
+// posts whose publishing started. Without an expected revision a conflict
+// (the reconciler writing status a moment after a create) is retried on a
+// fresh copy; with one, it is the caller's answer.
 func (s *Server) changePost(ctx context.Context, ws *socialv1alpha1.Workspace, id, expectedRevision string, mutate func(*socialv1alpha1.ScheduledPost) error, opts ...changeOption) (*PostResult, error) {
-	p, err := s.postFrom(ctx, s.reader(), ws, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := writable(p, "post"); err != nil {
-		return nil, err
-	}
-	if expectedRevision != "" && expectedRevision != p.ResourceVersion {
-		return nil, invalidArgument("post %q changed since revision %s (it is now at %s). Call %s, check the change, and try again with the new revision.",
-			id, expectedRevision, p.ResourceVersion, s.toolName("get_post"))
-	}
-	if len(opts) == 0 && publishingStarted(p) {
-		return nil, invalidArgument("post %q is %s: publishing started, so it can no longer be changed. Create a new post with %s instead.",
-			id, phaseOf(p), s.toolName("create_post"))
-	}
-	if err := mutate(p); err != nil {
-		return nil, err
-	}
-	stamp(p, s.caller(ctx))
-	if err := s.client.Update(ctx, p); err != nil {
-		if apierrors.IsConflict(err) {
-			return nil, invalidArgument("post %q was changed by someone else while this call ran. Call %s and try again.", id, s.toolName("get_post"))
+	var p *socialv1alpha1.ScheduledPost
+	attempt := func() error {
+		var err error
+		if p, err = s.postFrom(ctx, s.reader(), ws, id); err != nil {
+			return err
 		}
-		if apierrors.IsInvalid(err) {
-			return nil, invalidArgument("the change was refused: %v", err)
+		if err := writable(p, "post"); err != nil {
+			return err
 		}
-		return nil, err
+		if expectedRevision != "" && expectedRevision != p.ResourceVersion {
+			return invalidArgument("post %q changed since revision %s (it is now at %s). Call %s, check the change, and try again with the new revision.",
+				id, expectedRevision, p.ResourceVersion, s.toolName("get_post"))
+		}
+		if len(opts) == 0 && publishingStarted(p) {
+			return invalidArgument("post %q is %s: publishing started, so it can no longer be changed. Create a new post with %s instead.",
+				id, phaseOf(p), s.toolName("create_post"))
+		}
+		if err := mutate(p); err != nil {
+			return err
+		}
+		stamp(p, s.caller(ctx))
+		return s.client.Update(ctx, p)
 	}
-	return &PostResult{Post: viewPost(p, ws.Name, s.opts.ToolPrefix)}, nil
+	err := attempt()
+	for tries := 1; apierrors.IsConflict(err) && expectedRevision == "" && tries < 5; tries++ {
+		err = attempt()
+	}
+	switch {
+	case err == nil:
+		return &PostResult{Post: viewPost(p, ws.Name, s.opts.ToolPrefix)}, nil
+	case apierrors.IsConflict(err):
+		return nil, invalidArgument("post %q was changed by someone else while this call ran. Call %s and try again.", id, s.toolName("get_post"))
+	case apierrors.IsInvalid(err):
+		return nil, invalidArgument("the change was refused: %v", err)
+	}
+	return nil, err
 }

@@ -61,7 +61,7 @@ func viewProfile(p *socialv1alpha1.SocialProfile) ProfileView {
 // to list this workspace's profiles.
 func (s *Server) profile(ctx context.Context, ws *socialv1alpha1.Workspace, id string) (*socialv1alpha1.SocialProfile, error) {
 	p := &socialv1alpha1.SocialProfile{}
-	if err := s.client.Get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, p); err != nil {
+	if err := s.get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, p); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, invalidArgument("social profile %q is not in workspace %q. Call %s with workspaceId %q and pass one of the ids it returns.",
 				id, ws.Name, s.toolName("list_social_profiles"), ws.Name)

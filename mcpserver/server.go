@@ -14,25 +14,20 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	"k8s.io/utils/clock"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
 // Caller is who a request comes from, as the OAuth middleware established it.
-type Caller struct {
-	Subject    string
-	ClientID   string
-	ClientName string
-	Grant      string
-	Scopes     []socialv1alpha1.Scope
-	Workspaces []string
-}
+type Caller = oauth.Caller
 
-// HasScope reports whether the grant carries scope; the empty scope is
-// carried by every valid token.
-func (c *Caller) HasScope(scope socialv1alpha1.Scope) bool {
-	return scope == "" || slices.Contains(c.Scopes, scope)
+// allowed reports whether the caller's grant carries scope; the empty scope
+// (get_me) is carried by every valid token.
+func allowed(c *Caller, scope socialv1alpha1.Scope) bool {
+	return c != nil && (scope == "" || c.HasScope(scope))
 }
 
 // Options configure the MCP server.
@@ -41,6 +36,8 @@ type Options struct {
 	Client client.Client
 	// APIReader reads around the cache, where an object just written must be seen.
 	APIReader client.Reader
+	// Cache, when set, feeds the index ocoya_list_posts pages through.
+	Cache ctrlcache.Cache
 	// ToolPrefix is put before every tool name with an underscore; default "ocoya".
 	ToolPrefix string
 	// PublicURL is Herald's public base URL; /mcp is appended for the endpoint.
@@ -49,13 +46,10 @@ type Options struct {
 	AllowedOrigins []string
 	// DevMode treats the loopback aliases of a loopback public URL as one origin.
 	DevMode bool
-	// Authenticate is the OAuth resource-server middleware; it answers 401 itself
-	// and otherwise puts the caller where CallerFrom finds it.
+	// Authenticate is the OAuth resource-server middleware (oauth.Server's
+	// RequireToken); it answers 401 itself and otherwise puts the caller in the
+	// request context, where oauth.CallerFrom finds it.
 	Authenticate func(http.Handler) http.Handler
-	// CallerFrom returns the caller the middleware established.
-	CallerFrom func(context.Context) (*Caller, bool)
-	// InsufficientScope answers 403 naming the scopes a call needs.
-	InsufficientScope func(w http.ResponseWriter, needed ...socialv1alpha1.Scope)
 	// Clock tells the time; real by default.
 	Clock clock.PassiveClock
 	// Version is reported in the initialize result.
@@ -68,14 +62,15 @@ type Server struct {
 	client    client.Client
 	clock     clock.PassiveClock
 	tools     map[string]Tool
+	index     *postIndex
 	mcp       *server.MCPServer
 	transport *server.StreamableHTTPServer
 }
 
 // New builds the server and registers the catalogue.
 func New(o Options) (*Server, error) {
-	if o.Client == nil || o.Authenticate == nil || o.CallerFrom == nil || o.InsufficientScope == nil {
-		return nil, fmt.Errorf("mcpserver: Client, Authenticate, CallerFrom and InsufficientScope are required")
+	if o.Client == nil || o.Authenticate == nil {
+		return nil, fmt.Errorf("mcpserver: Client and Authenticate are required")
 	}
 	if o.ToolPrefix == "" {
 		o.ToolPrefix = "ocoya"
@@ -87,6 +82,13 @@ func New(o Options) (*Server, error) {
 		o.Version = "dev"
 	}
 	s := &Server{opts: o, client: o.Client, clock: o.Clock, tools: map[string]Tool{}}
+	if o.Cache != nil {
+		idx, err := newPostIndex(context.Background(), o.Cache)
+		if err != nil {
+			return nil, err
+		}
+		s.index = idx
+	}
 	s.mcp = server.NewMCPServer("herald", o.Version,
 		server.WithToolCapabilities(false),
 		server.WithInputSchemaValidation(),
@@ -112,13 +114,13 @@ func instructions(prefix string) string {
 
 // visibleTools hides the tools whose scope the caller's grant lacks.
 func (s *Server) visibleTools(ctx context.Context, tools []mcp.Tool) []mcp.Tool {
-	caller, ok := s.opts.CallerFrom(ctx)
+	caller, ok := oauth.CallerFrom(ctx)
 	if !ok {
 		return nil
 	}
 	out := tools[:0:0]
 	for _, t := range tools {
-		if caller.HasScope(s.tools[t.Name].Scope) {
+		if allowed(caller, s.tools[t.Name].Scope) {
 			out = append(out, t)
 		}
 	}
@@ -127,8 +129,8 @@ func (s *Server) visibleTools(ctx context.Context, tools []mcp.Tool) []mcp.Tool 
 
 func (s *Server) callHandler(t Tool) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		caller, ok := s.opts.CallerFrom(ctx)
-		if !ok || !caller.HasScope(t.Scope) {
+		caller, ok := oauth.CallerFrom(ctx)
+		if !ok || !allowed(caller, t.Scope) {
 			return mcp.NewToolResultError(fmt.Sprintf("%s needs the %s scope; reconnect and approve it", t.Name, t.Scope)), nil
 		}
 		args, err := json.Marshal(req.Params.Arguments)

@@ -8,7 +8,9 @@ import (
 // replica can serve any request, and also accepts requests that carry none:
 // Herald keeps no per-session state, and batch elements, conformance probes
 // and clients that skip the header must not be refused for it.
-type sessions struct{ server.StatelessGeneratingSessionIdManager }
+type sessions struct {
+	server.StatelessGeneratingSessionIdManager
+}
 
 func (s *sessions) Validate(id string) (bool, error) {
 	if id == "" {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +24,7 @@ import (
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/scheme"
 	"github.com/herald-dev/herald/internal/testenv"
+	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
 // The suite serves the MCP endpoint over real HTTP, reading from a real
@@ -46,8 +46,6 @@ func TestMCPServer(t *testing.T) {
 	RunSpecs(t, "MCP Server Suite")
 }
 
-type callerKey struct{}
-
 func testAuthenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -57,22 +55,8 @@ func testAuthenticate(next http.Handler) http.Handler {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+		next.ServeHTTP(w, r.WithContext(oauth.WithCaller(r.Context(), c)))
 	})
-}
-
-func testCallerFrom(ctx context.Context) (*Caller, bool) {
-	c, ok := ctx.Value(callerKey{}).(*Caller)
-	return c, ok
-}
-
-func testInsufficientScope(w http.ResponseWriter, needed ...socialv1alpha1.Scope) {
-	parts := make([]string, len(needed))
-	for i, s := range needed {
-		parts[i] = string(s)
-	}
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="insufficient_scope", scope=%q`, strings.Join(parts, " ")))
-	w.WriteHeader(http.StatusForbidden)
 }
 
 var _ = BeforeSuite(func() {
@@ -86,8 +70,8 @@ var _ = BeforeSuite(func() {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme.New(), Metrics: metricsserver.Options{BindAddress: "0"}})
 	Expect(err).NotTo(HaveOccurred())
 	srv, err = New(Options{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), PublicURL: "http://127.0.0.1:8080",
-		Authenticate: testAuthenticate, CallerFrom: testCallerFrom, InsufficientScope: testInsufficientScope,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(), PublicURL: "http://127.0.0.1:8080",
+		Authenticate: testAuthenticate,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	go func() {

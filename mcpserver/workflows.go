@@ -106,7 +106,7 @@ type RunResult struct {
 
 func (s *Server) workflow(ctx context.Context, ws *socialv1alpha1.Workspace, id string) (*socialv1alpha1.Workflow, error) {
 	wf := &socialv1alpha1.Workflow{}
-	if err := s.client.Get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, wf); err != nil {
+	if err := s.get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, wf); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, invalidArgument("workflow %q is not in workspace %q. Call %s for its workflows.", id, ws.Name, s.toolName("list_workflows"))
 		}
@@ -249,7 +249,7 @@ func workflowTools() []Tool {
 				return nil, err
 			}
 			r := &socialv1alpha1.WorkflowRun{}
-			if err := s.client.Get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: in.RunID}, r); err != nil {
+			if err := s.get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: in.RunID}, r); err != nil {
 				if apierrors.IsNotFound(err) {
 					return nil, invalidArgument("run %q is not in workspace %q. Call %s for its runs.", in.RunID, ws.Name, s.toolName("list_workflow_runs"))
 				}

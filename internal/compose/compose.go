@@ -89,7 +89,7 @@ func variantFor(spec *socialv1alpha1.ScheduledPostSpec, profile *socialv1alpha1.
 	platform := ""
 	for _, v := range spec.Variants {
 		switch {
-		case v.Profile == profile.Name:
+		case v.Profile != "" && v.Profile == profile.Name:
 			return v.Text
 		case v.Platform == profile.Spec.Platform && platform == "":
 			platform = v.Text

@@ -115,3 +115,6 @@ func checkValue(in socialv1alpha1.WorkflowInput, v string) string {
 	}
 	return ""
 }
+
+// ParseSchedule reads a trigger's five-field cron expression.
+func ParseSchedule(spec string) (cron.Schedule, error) { return cronParser.Parse(spec) }

@@ -1,19 +1,10 @@
 package oauth
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"slices"
-	"sort"
-	"strings"
 
 	"github.com/ory/fosite"
-	"github.com/ory/fosite/handler/oauth2"
-	"github.com/ory/fosite/token/jwt"
 
 	"github.com/herald-dev/herald/api/v1alpha1"
 )
@@ -54,6 +45,9 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := pageData{Action: r.URL.RequestURI(), ClientName: cl.obj.Spec.ClientName, RedirectURI: ar.GetRedirectURI().String()}
+	if s.oidc != nil {
+		d.OIDCName, d.OIDCURL = s.oidc.cfg.Name, oidcStartURL(r.URL.RequestURI())
+	}
 
 	if r.Method == http.MethodPost && r.PostForm.Has("username") {
 		s.handleLogin(w, r, d)
@@ -146,173 +140,16 @@ func describe(e *fosite.RFC6749Error) string {
 	return d
 }
 
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, d pageData) {
-	d.Title = "Sign in"
-	if !s.validCSRF(r) {
-		d.CSRF, d.Error = s.csrfToken(w, r), "This sign-in form expired or was not sent from this page. Sign in again."
-		s.pages.render(w, "login.html", http.StatusForbidden, d)
-		return
-	}
-	user, password := r.PostFormValue("username"), r.PostFormValue("password")
-	addr := clientAddr(r)
-	d.CSRF, d.Username = s.csrfToken(w, r), user
-	if blocked, wait := s.limiter.blocked(user, addr); blocked {
-		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-		d.Error = fmt.Sprintf("Too many failed sign-ins. Wait %d minutes, then try again.", int(wait.Minutes())+1)
-		log.Info("sign-in refused by rate limit", "user", user, "addr", addr)
-		s.pages.render(w, "login.html", http.StatusTooManyRequests, d)
-		return
-	}
-	ok, err := s.checkPassword(r.Context(), user, password)
-	if err != nil {
-		log.Error(err, "reading users failed")
-		d.Error = "Sign-in is unavailable right now; try again in a moment."
-		s.pages.render(w, "login.html", http.StatusServiceUnavailable, d)
-		return
-	}
-	if !ok {
-		s.limiter.fail(user, addr)
-		log.Info("sign-in failed", "user", user, "addr", addr)
-		d.Error = "Wrong user name or password."
-		s.pages.render(w, "login.html", http.StatusUnauthorized, d)
-		return
-	}
-	log.Info("signed in", "user", user)
-	s.setLogin(w, user)
-	http.Redirect(w, r, r.URL.RequestURI(), http.StatusSeeOther)
-}
-
-// clientAddr is the peer address. Proxy headers are ignored: trusting them
-// would let anyone reset their rate-limit budget.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 func requestedScopes(ar fosite.AuthorizeRequester, cl *mcpClient) []v1alpha1.Scope {
-	names := []string(ar.GetRequestedScopes())
-	if len(names) == 0 { // older clients send none: offer what the client may have
-		names = cl.GetScopes()
-	}
-	var out []v1alpha1.Scope
-	for _, n := range names {
-		out = append(out, v1alpha1.Scope(n))
-	}
-	return sortScopes(out)
-}
-
-func (s *Server) memberWorkspaces(ctx context.Context, subject string) ([]workspaceChoice, error) {
-	var list v1alpha1.WorkspaceList
-	if err := s.c.List(ctx, &list); err != nil {
-		return nil, err
-	}
-	var out []workspaceChoice
-	for i := range list.Items {
-		ws := &list.Items[i]
-		if role := ws.RoleOf(subject); role != "" {
-			name := ws.Spec.DisplayName
-			if name == "" {
-				name = ws.Name
-			}
-			out = append(out, workspaceChoice{Name: ws.Name, DisplayName: name, Role: string(role)})
+	toScopes := func(names []string) []v1alpha1.Scope {
+		var out []v1alpha1.Scope
+		for _, n := range names {
+			out = append(out, v1alpha1.Scope(n))
 		}
+		return sortScopes(out) // drops the tolerated non-Herald scopes
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	if out := toScopes(ar.GetRequestedScopes()); len(out) > 0 {
+		return out
+	}
+	return toScopes(cl.GetScopes()) // older clients send none: offer what the client may have
 }
-
-func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, d pageData, ws []workspaceChoice, scopes []v1alpha1.Scope, status int) {
-	d.Title, d.CSRF, d.Workspaces = "Allow access", s.csrfToken(w, r), ws
-	for _, sc := range scopes {
-		d.Scopes = append(d.Scopes, scopeLine{Name: string(sc), Words: scopeWords[sc]})
-	}
-	s.pages.render(w, "consent.html", status, d)
-}
-
-func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, cl *mcpClient, d pageData, subject string, ws []workspaceChoice, requested []v1alpha1.Scope) {
-	if !s.validCSRF(r) {
-		d.Error = "This consent form expired or was not sent from this page. Decide again."
-		s.renderConsent(w, r, d, ws, requested, http.StatusForbidden)
-		return
-	}
-	if r.PostFormValue("action") != "approve" {
-		log.Info("access denied by user", "client", cl.GetID(), "user", subject)
-		s.redirectError(w, r, ar, "access_denied", "The user denied access.")
-		return
-	}
-	chosen, roles, errMsg := pickWorkspaces(ws, r.PostForm["workspace"])
-	if errMsg != "" {
-		d.Error = errMsg
-		s.renderConsent(w, r, d, ws, requested, http.StatusBadRequest)
-		return
-	}
-	var granted []v1alpha1.Scope
-	for _, sc := range requested {
-		if !slices.ContainsFunc(roles, func(role v1alpha1.WorkspaceRole) bool { return !allowedByRole(role, sc) }) {
-			granted = append(granted, sc)
-		}
-	}
-	if len(granted) == 0 {
-		s.redirectError(w, r, ar, "invalid_scope", "Your role in the chosen workspaces allows none of the requested scopes; ask a workspace owner for a higher role.")
-		return
-	}
-	ctx := r.Context()
-	grant, err := s.upsertGrant(ctx, cl.GetID(), subject, chosen, granted)
-	if err != nil {
-		log.Error(err, "storing grant failed", "client", cl.GetID())
-		s.redirectError(w, r, ar, "server_error", "The approval could not be stored; try connecting again.")
-		return
-	}
-	sess := newSession(subject, cl.GetID(), grant, chosen)
-	for _, sc := range granted {
-		ar.GrantScope(string(sc))
-	}
-	ar.GrantAudience(s.mcpURL())
-	resp, err := s.provider.NewAuthorizeResponse(ctx, ar, sess)
-	if err != nil {
-		s.authorizeError(w, r, ar, err)
-		return
-	}
-	resp.AddParameter("iss", s.baseFor(r))
-	s.markClientAuthorized(ctx, cl.obj)
-	log.Info("access approved", "client", cl.GetID(), "user", subject, "grant", grant, "workspaces", chosen, "scopes", granted)
-	s.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
-}
-
-// pickWorkspaces checks the ticked workspaces against the user's memberships.
-func pickWorkspaces(ws []workspaceChoice, ticked []string) ([]string, []v1alpha1.WorkspaceRole, string) {
-	if len(ticked) == 0 {
-		return nil, nil, "Tick at least one workspace the app may use, or choose Deny."
-	}
-	var names []string
-	var roles []v1alpha1.WorkspaceRole
-	for _, t := range ticked {
-		i := slices.IndexFunc(ws, func(c workspaceChoice) bool { return c.Name == t })
-		if i < 0 {
-			return nil, nil, fmt.Sprintf("You are not a member of workspace %q; tick only the workspaces listed.", t)
-		}
-		if !slices.Contains(names, t) {
-			names = append(names, t)
-			roles = append(roles, v1alpha1.WorkspaceRole(ws[i].Role))
-		}
-	}
-	sort.Strings(names)
-	return names, roles, ""
-}
-
-func newSession(subject, clientID, grant string, workspaces []string) *oauth2.JWTSession {
-	return &oauth2.JWTSession{
-		Subject: subject, Username: subject,
-		JWTClaims: &jwt.JWTClaims{Subject: subject, Extra: map[string]interface{}{
-			claimClientID: clientID, claimGrant: grant, claimWorkspaces: workspaces,
-		}},
-		JWTHeader: &jwt.Headers{},
-	}
-}
-
-var errNotOurs = errors.New("not a token this server issued")
-
-func joinScopes(sc []v1alpha1.Scope) string { return strings.TrimSpace(scopeString(sc)) }

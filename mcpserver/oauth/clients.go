@@ -42,12 +42,17 @@ func (m *mcpClient) GetScopes() fosite.Arguments {
 	if len(scopes) == 0 {
 		scopes = AllScopes
 	}
-	out := make(fosite.Arguments, len(scopes))
-	for i, s := range scopes {
-		out[i] = string(s)
+	out := make(fosite.Arguments, 0, len(scopes)+len(toleratedScopes))
+	for _, s := range scopes {
+		out = append(out, string(s))
 	}
-	return out
+	return append(out, toleratedScopes...)
 }
+
+// toleratedScopes are accepted in a request but never granted: some clients
+// ask for offline access out of habit, and refusing the whole request for it
+// would lock them out. Every client gets refresh tokens anyway.
+var toleratedScopes = []string{"offline_access", "offline"}
 
 // getClient reads an MCPClient from the cache, falling back to the API server
 // because a client registered a moment ago (possibly on another replica) may

@@ -117,6 +117,19 @@ var _ = Describe("the authorization flow", func() {
 		_ = first
 	})
 
+	It("refuses a missing or short state with a reason, before sign-in", func() {
+		clientID := register(h.base, redirect)
+		p := newPKCE(clientID, redirect)
+		for _, state := range [][]string{nil, {"abc"}} {
+			resp, _ := newBrowser().get(p.authorizeURL(h.base, url.Values{"state": state}))
+			Expect(resp.StatusCode).To(Equal(http.StatusSeeOther))
+			loc, err := url.Parse(resp.Header.Get("Location"))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(loc.Query().Get("error")).To(Equal("invalid_state"))
+			Expect(loc.Query().Get("error_description")).To(ContainSubstring("at least be 8 characters"))
+		}
+	})
+
 	It("redirects a denial with access_denied, state and iss", func() {
 		clientID := register(h.base, redirect)
 		p := newPKCE(clientID, redirect)

@@ -32,12 +32,27 @@ func (s *Server) Start(ctx context.Context) error {
 // NeedLeaderElection: one replica sweeping is enough.
 func (s *Server) NeedLeaderElection() bool { return true }
 
-// Sweep deletes expired codes, PKCE sessions and refresh tokens, and dynamic
-// clients never approved within UnusedClientTTL that no grant refers to.
+// orphanGrace protects state created for a grant a moment before the grant
+// reaches the list Sweep reads.
+const orphanGrace = time.Minute
+
+// Sweep deletes expired codes, PKCE sessions and refresh tokens, those of
+// deleted or revoked grants, and dynamic clients never approved within
+// UnusedClientTTL that no grant refers to.
 func (s *Server) Sweep(ctx context.Context) error {
 	now := s.clock.Now()
 	s.tokens.sweep(now)
 	s.limiter.sweep()
+
+	var grants v1alpha1.MCPGrantList
+	if err := s.apiReader.List(ctx, &grants); err != nil {
+		return err
+	}
+	used, live := map[string]bool{}, map[string]bool{}
+	for _, g := range grants.Items {
+		used[g.Spec.ClientID] = true
+		live[g.Name] = !g.Spec.Revoked
+	}
 
 	var secrets corev1.SecretList
 	if err := s.apiReader.List(ctx, &secrets, client.InNamespace(s.cfg.Namespace), client.HasLabels{labelKind}, client.MatchingLabels{labelManagedBy: managedByValue}); err != nil {
@@ -46,7 +61,9 @@ func (s *Server) Sweep(ctx context.Context) error {
 	for i := range secrets.Items {
 		sec := &secrets.Items[i]
 		exp, err := time.Parse(time.RFC3339, sec.Annotations[annoExpiresAt])
-		if err == nil && now.After(exp) {
+		expired := err == nil && now.After(exp)
+		orphaned := sec.Labels[labelGrant] != "" && !live[sec.Labels[labelGrant]] && now.Sub(sec.CreationTimestamp.Time) > orphanGrace
+		if expired || orphaned {
 			if err := client.IgnoreNotFound(s.c.Delete(ctx, sec, client.Preconditions{UID: &sec.UID})); err != nil {
 				return err
 			}
@@ -56,14 +73,6 @@ func (s *Server) Sweep(ctx context.Context) error {
 	var clients v1alpha1.MCPClientList
 	if err := s.apiReader.List(ctx, &clients); err != nil {
 		return err
-	}
-	var grants v1alpha1.MCPGrantList
-	if err := s.apiReader.List(ctx, &grants); err != nil {
-		return err
-	}
-	used := map[string]bool{}
-	for _, g := range grants.Items {
-		used[g.Spec.ClientID] = true
 	}
 	for i := range clients.Items {
 		c := &clients.Items[i]

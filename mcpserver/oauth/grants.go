@@ -102,7 +102,7 @@ func (s *Server) revokeGrantByName(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("oauth: revoking grant %s: %w", name, err)
 	}
-	log.Info("grant revoked", "grant", name)
+	log.Info("grant revoked: a used code or rotated refresh token came back, or the client revoked its token", "grant", name)
 	return nil
 }
 

@@ -15,7 +15,11 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"golang.org/x/oauth2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	testclock "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/mcpserver/oauth"
@@ -31,7 +35,11 @@ type harness struct {
 	clock *testclock.FakeClock
 }
 
-func newHarness(publicURL string) *harness {
+func newHarness(publicURL string) *harness { return newHarnessOn(publicURL, mgr) }
+
+// newHarnessOn builds a replica on m's cache, so a test can give two
+// replicas separate informers as separate pods would have.
+func newHarnessOn(publicURL string, m manager.Manager) *harness {
 	ts := httptest.NewUnstartedServer(nil)
 	h := &harness{ts: ts, base: "http://" + ts.Listener.Addr().String(), clock: testclock.NewFakeClock(time.Now())}
 	h.pub = publicURL
@@ -40,7 +48,7 @@ func newHarness(publicURL string) *harness {
 	}
 	var err error
 	h.srv, err = oauth.New(oauth.Config{PublicURL: h.pub, Namespace: namespace, DevMode: true, Clock: h.clock, AllowedOrigins: []string{"https://allowed.example"}},
-		mgr.GetClient(), mgr.GetAPIReader())
+		m.GetClient(), m.GetAPIReader())
 	Expect(err).NotTo(HaveOccurred())
 	mux := http.NewServeMux()
 	h.srv.Routes(mux)
@@ -233,3 +241,11 @@ func callMCP(u, token string, hdr ...string) (int, string, map[string]any) {
 }
 
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+func createIfMissing(obj client.Object) error {
+	return client.IgnoreAlreadyExists(k8sClient.Create(ctx, obj))
+}
+
+func secretWith(name, key, value string) *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, StringData: map[string]string{key: value}}
+}

@@ -8,43 +8,14 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v3"
 	josejwt "github.com/go-jose/go-jose/v3/jwt"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-dev/herald/api/v1alpha1"
 )
-
-// Caller is who is calling /mcp: the user, through which client and grant,
-// with what the grant allows right now.
-type Caller struct {
-	Subject    string
-	ClientID   string
-	ClientName string
-	Grant      string
-	Scopes     []v1alpha1.Scope
-	Workspaces []string
-}
-
-// HasScope reports whether the caller was granted s.
-func (c *Caller) HasScope(s v1alpha1.Scope) bool { return c != nil && slices.Contains(c.Scopes, s) }
-
-type callerKey struct{}
-
-// CallerFrom returns the caller RequireToken put in the context.
-func CallerFrom(ctx context.Context) (*Caller, bool) {
-	c, ok := ctx.Value(callerKey{}).(*Caller)
-	return c, ok
-}
-
-// WithCaller returns a context carrying c, for tests of handlers behind RequireToken.
-func WithCaller(ctx context.Context, c *Caller) context.Context {
-	return context.WithValue(ctx, callerKey{}, c)
-}
 
 // tokenClaims are the access-token claims Herald issues and reads.
 type tokenClaims struct {
@@ -177,121 +148,4 @@ func (s *Server) challenge(w *challengeWriter, code, desc string) {
 		code = "unauthorized"
 	}
 	writeJSON(w.ResponseWriter, http.StatusUnauthorized, map[string]string{"error": code, "error_description": desc})
-}
-
-// challengeWriter carries the metadata URL to WriteInsufficientScope, which
-// handlers call with only the ResponseWriter in hand.
-type challengeWriter struct {
-	http.ResponseWriter
-	metadataURL string
-}
-
-// Unwrap lets http.ResponseController reach the original writer (Flush for streaming).
-func (c *challengeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
-
-// Flush keeps streaming responses working for handlers that type-assert http.Flusher.
-func (c *challengeWriter) Flush() {
-	if f, ok := c.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// WriteInsufficientScope answers 403 naming the scopes the call needs, so the
-// client can ask the user for them (RFC 6750 §3.1).
-func WriteInsufficientScope(w http.ResponseWriter, needed ...v1alpha1.Scope) {
-	meta := ""
-	for ww := w; ww != nil; {
-		if cw, ok := ww.(*challengeWriter); ok {
-			meta = cw.metadataURL
-			break
-		}
-		u, ok := ww.(interface{ Unwrap() http.ResponseWriter })
-		if !ok {
-			break
-		}
-		ww = u.Unwrap()
-	}
-	desc := "This call needs the scope " + scopeString(needed) + "; connect again and approve it (a workspace role may cap it)."
-	v := fmt.Sprintf(`Bearer error="insufficient_scope", scope=%q, error_description=%q`, scopeString(needed), desc)
-	if meta != "" {
-		v += fmt.Sprintf(`, resource_metadata=%q`, meta)
-	}
-	w.Header().Set("WWW-Authenticate", v)
-	writeJSON(w, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": desc})
-}
-
-// tokenCache remembers verified tokens so each request costs a map lookup
-// and a grant read from the informer cache, not a signature check.
-type tokenCache struct {
-	mu sync.RWMutex
-	m  map[[32]byte]cachedToken
-}
-
-type cachedToken struct {
-	claims  *tokenClaims
-	expires time.Time
-}
-
-const maxCachedTokens = 10000
-
-func newTokenCache() *tokenCache { return &tokenCache{m: map[[32]byte]cachedToken{}} }
-
-func (t *tokenCache) get(k [32]byte, now time.Time) (*tokenClaims, bool) {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	c, ok := t.m[k]
-	if !ok || !now.Before(c.expires) {
-		return nil, false
-	}
-	return c.claims, true
-}
-
-func (t *tokenCache) put(k [32]byte, c *tokenClaims, exp time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.m) >= maxCachedTokens { // crude bound; entries are cheap to recompute
-		clear(t.m)
-	}
-	t.m[k] = cachedToken{claims: c, expires: exp}
-}
-
-func (t *tokenCache) sweep(now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for k, c := range t.m {
-		if !now.Before(c.expires) {
-			delete(t.m, k)
-		}
-	}
-}
-
-// useRecorder writes a grant's status.lastUsedAt at most once a minute.
-type useRecorder struct {
-	mu   sync.Mutex
-	last map[string]time.Time
-}
-
-func newUseRecorder() *useRecorder { return &useRecorder{last: map[string]time.Time{}} }
-
-func (s *Server) recordUse(g *v1alpha1.MCPGrant) {
-	now := s.clock.Now()
-	s.lastUse.mu.Lock()
-	due := now.Sub(s.lastUse.last[g.Name]) >= time.Minute
-	if due {
-		s.lastUse.last[g.Name] = now
-	}
-	s.lastUse.mu.Unlock()
-	if !due || (g.Status.LastUsedAt != nil && now.Sub(g.Status.LastUsedAt.Time) < time.Minute) {
-		return
-	}
-	patched := g.DeepCopy()
-	t := metav1.NewTime(now)
-	patched.Status.LastUsedAt = &t
-	go func() { // off the request path: a slow API server must not slow tool calls
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.c.Status().Patch(ctx, patched, client.MergeFrom(g)); client.IgnoreNotFound(err) != nil {
-			log.Error(err, "recording grant use failed", "grant", g.Name)
-		}
-	}()
 }

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
@@ -179,6 +180,8 @@ var _ = Describe("refusals", func() {
 		for i := 0; i < 20; i++ {
 			_, page = b.post(authURL, url.Values{"csrf_token": {csrfOf(page)}, "username": {"nobody-" + string(rune('a'+i))}, "password": {"x"}})
 		}
+		By("a password typed into the user name field is not logged")
+		secretsSeen.add("nobody-a", "nobody-t")
 		resp, _ := b.post(authURL, url.Values{"csrf_token": {csrfOf(page)}, "username": {"dev"}, "password": {devPassword}})
 		Expect(resp.StatusCode).To(Equal(http.StatusTooManyRequests))
 	})
@@ -233,8 +236,8 @@ var _ = Describe("the resource-server middleware", func() {
 
 	It("refuses an expired token", func() {
 		st, _, _ := callMCP(mcp, at)
-		Expect(st).To(Equal(http.StatusOK)) // and now it is cached
-		h.clock.Step(oauth.AccessTokenLifetime + time.Second)
+		Expect(st).To(Equal(http.StatusOK))                   // and now it is cached
+		h.clock.Step(oauth.AccessTokenLifetime + time.Minute) // the fake clock started before the token was issued
 		st, hdr, body := callMCP(mcp, at)
 		Expect(st).To(Equal(http.StatusUnauthorized))
 		Expect(hdr).To(ContainSubstring(`error="invalid_token"`))
@@ -288,6 +291,12 @@ var _ = Describe("the resource-server middleware", func() {
 		Expect(st).To(Equal(http.StatusOK))
 		Expect(c["Subject"]).To(Equal("dev"))
 		Expect(c["Scopes"]).To(ConsistOf("workspace:read", "posts:read", "posts:write", "brand_kits:write"))
+		By("and records the grant's last use")
+		Eventually(func(g Gomega) {
+			var grant v1alpha1.MCPGrant
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Name: claims(at)["grant"].(string)}, &grant)).To(Succeed())
+			g.Expect(grant.Status.LastUsedAt).NotTo(BeNil())
+		}).WithTimeout(5 * time.Second).Should(Succeed())
 	})
 })
 

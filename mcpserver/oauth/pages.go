@@ -31,6 +31,8 @@ type pageData struct {
 	Username    string
 	Scopes      []scopeLine
 	Workspaces  []workspaceChoice
+	OIDCName    string
+	OIDCURL     string
 }
 
 // render writes a page with headers that keep it out of frames and caches.

@@ -28,6 +28,9 @@ const (
 	// RefreshGracePeriod is how long a rotated refresh token still works, for
 	// a client that retries a refresh whose answer it lost (see package doc).
 	RefreshGracePeriod = 10 * time.Second
+	// RotatedRefreshRetention is how long a rotated refresh token is kept to
+	// detect its reuse; presented later, it is merely unknown (invalid_grant).
+	RotatedRefreshRetention = 7 * 24 * time.Hour
 	// UnusedClientTTL is how long a dynamically registered client may stay
 	// without ever being approved before it is garbage-collected.
 	UnusedClientTTL = 24 * time.Hour
@@ -48,6 +51,8 @@ type Config struct {
 	AllowedOrigins []string
 	// Clock tells the time for token expiry checks and clean-up; real by default.
 	Clock clock.PassiveClock
+	// OIDC, when set, offers sign-in through an upstream OpenID Connect provider.
+	OIDC *OIDCConfig
 }
 
 // Server is the authorization server plus the /mcp resource-server middleware.
@@ -65,6 +70,7 @@ type Server struct {
 	limiter  *loginLimiter
 	tokens   *tokenCache
 	lastUse  *useRecorder
+	oidc     *oidcLogin
 }
 
 var log = logf.Log.WithName("oauth")
@@ -95,6 +101,12 @@ func New(cfg Config, c client.Client, apiReader client.Reader) (*Server, error) 
 	s.tokens = newTokenCache()
 	s.lastUse = newUseRecorder()
 	s.provider = s.newProvider()
+	if cfg.OIDC != nil {
+		if cfg.OIDC.Issuer == "" || cfg.OIDC.ClientID == "" {
+			return nil, errors.New("oauth: OIDC needs Issuer and ClientID; set both or leave OIDC unset")
+		}
+		s.oidc = &oidcLogin{cfg: *cfg.OIDC}
+	}
 	return s, nil
 }
 
@@ -103,7 +115,7 @@ func (s *Server) newProvider() fosite.OAuth2Provider {
 		AccessTokenLifespan:   AccessTokenLifetime,
 		RefreshTokenLifespan:  RefreshTokenLifetime,
 		AuthorizeCodeLifespan: CodeLifetime,
-		// Every MCP client needs refresh tokens; none asks for offline_access.
+		// Every MCP client needs refresh tokens, and most never ask for offline_access.
 		RefreshTokenScopes:             []string{},
 		GlobalSecret:                   s.keys.hmacSecret,
 		EnforcePKCE:                    true,
@@ -111,8 +123,9 @@ func (s *Server) newProvider() fosite.OAuth2Provider {
 		AccessTokenIssuer:              s.issuer(),
 		JWTScopeClaimKey:               jwt.JWTScopeFieldString,
 		ScopeStrategy:                  fosite.ExactScopeStrategy,
-		// Claude and other clients send short state values; entropy is the client's concern.
-		MinParameterEntropy:        0,
+		// fosite insists on a state of at least 8 characters (values below 1
+		// fall back to 8); every MCP client we know sends a longer random one.
+		MinParameterEntropy:        fosite.MinParameterEntropy,
 		SendDebugMessagesToClients: false,
 	}
 	strategy := &compose.CommonStrategy{CoreStrategy: &oauth2.DefaultJWTStrategy{
@@ -139,6 +152,10 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /oauth/token", s.handleToken)
 	mux.HandleFunc("POST /oauth/revoke", s.handleRevoke)
 	mux.HandleFunc("GET /oauth/jwks", s.handleJWKS)
+	if s.oidc != nil {
+		mux.HandleFunc("GET /oauth/oidc/start", s.handleOIDCStart)
+		mux.HandleFunc("GET /oauth/oidc/callback", s.handleOIDCCallback)
+	}
 }
 
 func parsePublicURL(raw string) (*url.URL, error) {

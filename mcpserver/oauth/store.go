@@ -257,8 +257,14 @@ func (s *store) RotateRefreshToken(ctx context.Context, requestID, sig string) e
 			return err
 		}
 		if sec.Labels[labelActive] == "true" {
+			now := s.clock.Now().UTC()
 			sec.Labels[labelActive] = "false"
-			sec.Annotations[annoRotatedAt] = s.clock.Now().UTC().Format(time.RFC3339Nano)
+			sec.Annotations[annoRotatedAt] = now.Format(time.RFC3339Nano)
+			// A rotated token is kept only to detect its reuse; a week of that
+			// bounds the Secrets a busy client leaves behind.
+			if exp, err := time.Parse(time.RFC3339, sec.Annotations[annoExpiresAt]); err != nil || exp.After(now.Add(RotatedRefreshRetention)) {
+				sec.Annotations[annoExpiresAt] = now.Add(RotatedRefreshRetention).Format(time.RFC3339)
+			}
 			return s.c.Update(ctx, &sec)
 		}
 		if !s.inGrace(&sec) {

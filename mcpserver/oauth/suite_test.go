@@ -3,6 +3,7 @@ package oauth_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -83,6 +84,14 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
+	By("checking that no token, code, password or client secret reached the logs")
+	captured := logs.String()
+	Expect(captured).To(ContainSubstring("token issued"), "the log capture must be working")
+	seen := secretsSeen.all()
+	Expect(len(seen)).To(BeNumerically(">", 20))
+	for _, s := range seen {
+		Expect(strings.Contains(captured, s)).To(BeFalse(), "a secret of %d characters appears in the logs", len(s))
+	}
 	if cancel != nil {
 		cancel()
 	}
@@ -108,7 +117,9 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-type ioMulti struct{ a, b interface{ Write([]byte) (int, error) } }
+type ioMulti struct {
+	a, b interface{ Write([]byte) (int, error) }
+}
 
 func (m ioMulti) Write(p []byte) (int, error) {
 	_, _ = m.a.Write(p)

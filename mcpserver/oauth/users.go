@@ -27,7 +27,9 @@ const (
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not-a-real-password"), bcrypt.DefaultCost)
 
 // EnsureLocalUser creates or replaces user's line in the users Secret with a
-// bcrypt hash of password.
+// bcrypt hash of password. Pass a direct client (client.New, or the manager's
+// APIReader-backed writer), not a cached one: a cached Get on a Secret would
+// start a cluster-wide Secret informer.
 func EnsureLocalUser(ctx context.Context, c client.Client, namespace, user, password string) error {
 	if user == "" || strings.ContainsAny(user, ":\n\r") {
 		return fmt.Errorf("oauth: user name %q is empty or contains ':' or a line break; choose a plain name", user)
@@ -68,12 +70,13 @@ func EnsureLocalUser(ctx context.Context, c client.Client, namespace, user, pass
 	})
 }
 
-// checkPassword reports whether user/password match a line of the users Secret.
-func (s *Server) checkPassword(ctx context.Context, user, password string) (bool, error) {
+// checkPassword reports whether user is known and whether user/password
+// match a line of the users Secret.
+func (s *Server) checkPassword(ctx context.Context, user, password string) (known, ok bool, err error) {
 	var sec corev1.Secret
-	err := s.apiReader.Get(ctx, client.ObjectKey{Namespace: s.cfg.Namespace, Name: UsersSecretName}, &sec)
+	err = s.apiReader.Get(ctx, client.ObjectKey{Namespace: s.cfg.Namespace, Name: UsersSecretName}, &sec)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return false, err
+		return false, false, err
 	}
 	hash := dummyHash
 	found := false
@@ -86,5 +89,5 @@ func (s *Server) checkPassword(ctx context.Context, user, password string) (bool
 		}
 	}
 	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
-	return found && match, nil
+	return found, found && match, nil
 }

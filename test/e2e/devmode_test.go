@@ -4,9 +4,12 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -62,6 +65,22 @@ type heraldProcess struct {
 	cmd  *exec.Cmd
 	out  *syncBuffer
 	done chan error
+	// baseURL is where MCP and OAuth are served.
+	baseURL string
+}
+
+// devPassword is the dev user's password in these tests.
+const devPassword = "e2e-password"
+
+// freePort finds a loopback port nothing listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 func startHerald(t *testing.T, bin, dataDir string) *heraldProcess {
@@ -71,8 +90,10 @@ func startHerald(t *testing.T, bin, dataDir string) *heraldProcess {
 		t.Fatal(err)
 	}
 	p := &heraldProcess{out: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(bin, "--dev", "--data-dir", dataDir, "--health-probe-bind-address", "127.0.0.1:0")
-	p.cmd.Env = append(os.Environ(), controlplane.AssetsEnv+"="+assets, "KUBECONFIG=")
+	p.baseURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	p.cmd = exec.Command(bin, "--dev", "--data-dir", dataDir, "--health-probe-bind-address", "127.0.0.1:0",
+		"--listen", strings.TrimPrefix(p.baseURL, "http://"), "--public-url", p.baseURL)
+	p.cmd.Env = append(os.Environ(), controlplane.AssetsEnv+"="+assets, "KUBECONFIG=", "HERALD_DEV_PASSWORD="+devPassword)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,134 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/publish"
+)
+
+// crashAfterSend is the test hook of the crash tests: it lets the platform
+// receive the post, then stops the manager before the reconciler can write
+// the outcome, as a process killed at that instant would. It returns only
+// once the reconcile's context is done, so the outcome write that follows
+// fails the way it would in a dead process.
+type crashAfterSend struct {
+	publish.Publisher
+	stop context.CancelFunc
+}
+
+func (c *crashAfterSend) Publish(ctx context.Context, p publish.Profile, post publish.Post) (publish.Result, error) {
+	res, err := c.Publisher.Publish(ctx, p, post)
+	c.stop()
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second): // a bug elsewhere; the test's assertions report it
+	}
+	return res, err
+}
+
+// startCrashManager starts a manager that only sees posts labelled for the
+// crash tests. hook, when set, wraps platform's publisher in
+// crashAfterSend. It returns a function that stops the manager and waits
+// for it, and a channel closed when it has stopped.
+func startCrashManager(hook publish.Platform) (func(), <-chan struct{}) {
+	mctx, stop := context.WithCancel(ctx)
+	pubs := testPublishers()
+	if hook != "" {
+		pubs[hook] = &crashAfterSend{Publisher: pubs[hook], stop: stop}
+	}
+	mgr := newTestManager(labels.SelectorFromSet(labels.Set{LabelTestManager: "crash"}), pubs)
+	done := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		Expect(mgr.Start(mctx)).To(Succeed())
+	}()
+	return func() { stop(); Eventually(done, timeout).Should(BeClosed()) }, done
+}
+
+func crashPost(ns, name, profile string) *socialv1alpha1.ScheduledPost {
+	post := newPost(ns, name, fakeClock.Now(), profile)
+	post.Labels = map[string]string{LabelTestManager: "crash"}
+	return post
+}
+
+var _ = Describe("A manager stopped between claim and outcome", func() {
+	It("re-sends a Mastodon attempt with the same Idempotency-Key: the instance holds one post", func() {
+		ns := newNamespace("crash-masto")
+		fake := newFakeMastodon("tok-crash")
+		mastodonProfile(ns, "masto", fake)
+
+		_, crashed := startCrashManager(publish.Mastodon)
+		post := crashPost(ns, "interrupted", "masto")
+		Expect(k8sClient.Create(ctx, post)).To(Succeed())
+		Eventually(crashed, timeout).Should(BeClosed(), "the hook stops the manager after the platform got the post")
+
+		got := getPost(Default, post)
+		d := delivery(Default, got, "masto")
+		Expect(d.Phase).To(Equal(socialv1alpha1.DeliveryPublishing), "the claim was written, the outcome was not")
+		Expect(d.Attempts).To(BeEquivalentTo(1))
+		Expect(fake.Statuses()).To(HaveLen(1))
+
+		By("a new manager resumes the attempt")
+		stop, _ := startCrashManager("")
+		defer stop()
+		got = expectPhase(post, socialv1alpha1.PostPublished)
+		resumed := delivery(Default, got, "masto")
+		Expect(resumed.AttemptID).To(Equal(d.AttemptID), "same attempt, so same key")
+		Expect(resumed.Attempts).To(BeEquivalentTo(2))
+		reqs := fake.statusPosts()
+		Expect(reqs).To(HaveLen(2))
+		Expect(reqs[1].Header.Get("Idempotency-Key")).To(Equal(reqs[0].Header.Get("Idempotency-Key")))
+		Expect(fake.Statuses()).To(HaveLen(1), "exactly one post on the instance")
+		Expect(resumed.ExternalID).To(Equal("1000"), "the status created by the interrupted attempt")
+		Eventually(func() []string { return eventReasonsFor(ns, "ScheduledPost", "interrupted") }, timeout, interval).
+			Should(ContainElement(ReasonResumed))
+	})
+
+	It("marks a Discord attempt Unknown and never sends it twice on its own", func() {
+		ns := newNamespace("crash-discord")
+		fake := newFakeDiscord()
+		discordProfile(ns, "disc", fake)
+
+		_, crashed := startCrashManager(publish.Discord)
+		post := crashPost(ns, "interrupted", "disc")
+		Expect(k8sClient.Create(ctx, post)).To(Succeed())
+		Eventually(crashed, timeout).Should(BeClosed())
+		d := delivery(Default, getPost(Default, post), "disc")
+		Expect(d.Phase).To(Equal(socialv1alpha1.DeliveryPublishing))
+		Expect(fake.messages.Load()).To(BeEquivalentTo(1))
+
+		By("a new manager cannot know whether it was published, and says so")
+		stop, _ := startCrashManager("")
+		defer stop()
+		got := expectPhase(post, socialv1alpha1.PostUnknown)
+		unknown := delivery(Default, got, "disc")
+		Expect(unknown.Phase).To(Equal(socialv1alpha1.DeliveryUnknown))
+		Expect(unknown.LastError).To(ContainSubstring("no idempotency key"))
+		ready := condition(got, socialv1alpha1.ConditionReady)
+		Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+		Expect(ready.Reason).To(Equal(string(socialv1alpha1.PostUnknown)))
+		Expect(ready.Message).To(ContainSubstring(socialv1alpha1.AnnotationRetryRequestedAt))
+		Eventually(func() []string { return eventReasonsFor(ns, "ScheduledPost", "interrupted") }, timeout, interval).
+			Should(ContainElement(ReasonDeliveryUnknown))
+		fakeClock.Step(time.Hour)
+		tick(got)
+		Consistently(fake.messages.Load, 2*time.Second, interval).Should(BeEquivalentTo(1), "never posted twice")
+
+		By("a person asks for a retry: it is sent once more, as a new attempt")
+		got = getPost(Default, post)
+		got.Annotations[socialv1alpha1.AnnotationRetryRequestedAt] = "2026-07-01T10:00:00Z"
+		Expect(k8sClient.Update(ctx, got)).To(Succeed())
+		got = expectPhase(post, socialv1alpha1.PostPublished)
+		Expect(got.Status.LastHandledRetry).To(Equal("2026-07-01T10:00:00Z"))
+		Expect(delivery(Default, got, "disc").AttemptID).NotTo(Equal(d.AttemptID))
+		Consistently(fake.messages.Load, time.Second, interval).Should(BeEquivalentTo(2))
+	})
+})

@@ -1,0 +1,97 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/publish"
+)
+
+// Reasons for a profile's credentials, shared by the SocialProfile and
+// ScheduledPost reconcilers (a post that cannot load them fails with the
+// same reason the profile shows).
+const (
+	ReasonSecretNotFound      = "SecretNotFound"
+	ReasonSecretKeyMissing    = "SecretKeyMissing"
+	ReasonCredentialsRejected = "CredentialsRejected"
+	ReasonPlatformUnavailable = "PlatformUnavailable"
+	ReasonVerificationFailed  = "VerificationFailed"
+	ReasonVerified            = "Verified"
+)
+
+// requiredKeys are the Secret keys each platform needs (DESIGN.md, "Field
+// names"); the sandbox needs none.
+var requiredKeys = map[socialv1alpha1.Platform][]string{
+	socialv1alpha1.PlatformWebhook:  {"signingSecret"},
+	socialv1alpha1.PlatformMastodon: {"accessToken"},
+	socialv1alpha1.PlatformBluesky:  {"identifier", "appPassword"},
+	socialv1alpha1.PlatformDiscord:  {"webhookURL"},
+	socialv1alpha1.PlatformSlack:    {"webhookURL"},
+	socialv1alpha1.PlatformTelegram: {"botToken", "chatID"},
+	socialv1alpha1.PlatformLinkedIn: {"accessToken", "authorURN"},
+	socialv1alpha1.PlatformX:        {"accessToken"},
+}
+
+// credentialsError is why a profile's credentials could not be loaded: a
+// reason for conditions and a message saying what to do. It never holds a
+// secret value, only names.
+type credentialsError struct {
+	Reason, Message string
+}
+
+func (e *credentialsError) Error() string { return e.Message }
+
+// loadProfile builds the publisher's view of a profile, reading its Secret
+// with reader. Secrets are read from the API server, not the cache:
+// caching every Secret in the cluster would keep all of them in the
+// operator's memory. A missing Secret or key is a *credentialsError; other
+// errors are the API server's.
+func loadProfile(ctx context.Context, reader client.Reader, p *socialv1alpha1.SocialProfile) (publish.Profile, error) {
+	prof := publish.Profile{
+		Platform: publish.Platform(p.Spec.Platform),
+		Handle:   p.Spec.Handle,
+		Endpoint: p.Spec.Endpoint,
+	}
+	if p.Spec.CharacterLimit != nil {
+		prof.CharacterLimit = int(*p.Spec.CharacterLimit)
+	} else if p.Status.CharacterLimit > 0 {
+		prof.CharacterLimit = int(p.Status.CharacterLimit)
+	}
+	if p.Spec.CredentialsSecretRef == nil {
+		if keys := requiredKeys[p.Spec.Platform]; len(keys) > 0 {
+			return prof, &credentialsError{Reason: ReasonSecretNotFound, Message: fmt.Sprintf(
+				"SocialProfile %s/%s names no Secret; set spec.credentialsSecretRef.name to a Secret with key(s) %s",
+				p.Namespace, p.Name, strings.Join(keys, ", "))}
+		}
+		return prof, nil
+	}
+	name := p.Spec.CredentialsSecretRef.Name
+	secret := &corev1.Secret{}
+	if err := reader.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: name}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return prof, &credentialsError{Reason: ReasonSecretNotFound, Message: fmt.Sprintf(
+				"Secret %s/%s named by SocialProfile %s does not exist; create it with key(s) %s",
+				p.Namespace, name, p.Name, strings.Join(requiredKeys[p.Spec.Platform], ", "))}
+		}
+		return prof, fmt.Errorf("reading Secret %s/%s: %w", p.Namespace, name, err)
+	}
+	var missing []string
+	for _, k := range requiredKeys[p.Spec.Platform] {
+		if len(strings.TrimSpace(string(secret.Data[k]))) == 0 {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return prof, &credentialsError{Reason: ReasonSecretKeyMissing, Message: fmt.Sprintf(
+			"Secret %s/%s has no value for key(s) %s, which %s needs; add them to the Secret",
+			p.Namespace, name, strings.Join(missing, ", "), p.Spec.Platform)}
+	}
+	prof.Credentials = publish.Credentials(secret.Data)
+	return prof, nil
+}

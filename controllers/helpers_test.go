@@ -1,0 +1,262 @@
+package controllers
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/publish/platformtest"
+)
+
+// fakeMastodon speaks the part of Mastodon's REST API Herald uses, and
+// honours Idempotency-Key as Mastodon does: a repeated key answers with the
+// status created first. Statuses() is what the "instance" holds.
+type fakeMastodon struct {
+	*platformtest.Server
+	token string
+
+	mu       sync.Mutex
+	statuses map[string]map[string]any // by Idempotency-Key (or a unique id without one)
+	order    []string
+}
+
+func newFakeMastodon(token string) *fakeMastodon {
+	f := &fakeMastodon{Server: platformtest.NewServer(GinkgoTB()), token: token, statuses: map[string]map[string]any{}}
+	f.Handle("GET /api/v1/accounts/verify_credentials", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		platformtest.WriteJSON(w, 200, map[string]any{"id": "109", "username": "herald", "acct": "herald", "url": f.URL + "/@herald"})
+	}))
+	f.Handle("GET /api/v2/instance", func(w http.ResponseWriter, r *http.Request) {
+		platformtest.WriteJSON(w, 200, map[string]any{"domain": "fake.example",
+			"configuration": map[string]any{"statuses": map[string]any{"max_characters": 1000}}})
+	})
+	f.Handle("POST /api/v1/statuses", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		key := r.Header.Get("Idempotency-Key")
+		if st, ok := f.statuses[key]; ok && key != "" {
+			platformtest.WriteJSON(w, 200, st)
+			return
+		}
+		if key == "" {
+			key = fmt.Sprintf("no-key-%d", len(f.order))
+		}
+		_ = r.ParseForm()
+		id := fmt.Sprint(1000 + len(f.order))
+		st := map[string]any{"id": id, "url": f.URL + "/@herald/" + id, "created_at": "2026-07-01T09:00:00.000Z", "content": r.PostForm.Get("status")}
+		f.statuses[key] = st
+		f.order = append(f.order, key)
+		platformtest.WriteJSON(w, 200, st)
+	}))
+	return f
+}
+
+func (f *fakeMastodon) authed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+f.token {
+			platformtest.WriteJSON(w, 401, map[string]any{"error": "The access token is invalid"})
+			return
+		}
+		h(w, r)
+	}
+}
+
+// Statuses returns the text of every status the instance holds, oldest first.
+func (f *fakeMastodon) Statuses() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, k := range f.order {
+		out = append(out, fmt.Sprint(f.statuses[k]["content"]))
+	}
+	return out
+}
+
+// statusPosts returns the POST /api/v1/statuses requests received.
+func (f *fakeMastodon) statusPosts() []platformtest.Request { return f.Find("POST /api/v1/statuses") }
+
+// failNext makes the next n status posts answer with status, header and body.
+func (f *fakeMastodon) failNext(n int32, status int, header http.Header, body string) {
+	var left atomic.Int32
+	left.Store(n)
+	f.Override("POST /api/v1/statuses", func(w http.ResponseWriter, r *http.Request) {
+		if left.Add(-1) < 0 {
+			f.Mux.ServeHTTP(w, r)
+			return
+		}
+		for k, v := range header {
+			w.Header()[k] = v
+		}
+		platformtest.WriteJSON(w, status, map[string]any{"error": body})
+	})
+}
+
+// fakeDiscord is a Discord webhook: every execution creates a message, as
+// Discord has no idempotency key.
+type fakeDiscord struct {
+	*platformtest.Server
+	messages atomic.Int32
+}
+
+func newFakeDiscord() *fakeDiscord {
+	f := &fakeDiscord{Server: platformtest.NewServer(GinkgoTB())}
+	f.Handle("GET /api/webhooks/1/tok", func(w http.ResponseWriter, r *http.Request) {
+		platformtest.WriteJSON(w, 200, map[string]any{"id": "1", "name": "Herald", "channel_id": "20", "guild_id": "30"})
+	})
+	f.Handle("POST /api/webhooks/1/tok", func(w http.ResponseWriter, r *http.Request) {
+		n := f.messages.Add(1)
+		platformtest.WriteJSON(w, 200, map[string]any{"id": fmt.Sprint(500 + n), "channel_id": "20", "guild_id": "30", "timestamp": "2026-07-01T09:00:00.000Z"})
+	})
+	return f
+}
+
+func (f *fakeDiscord) webhookURL() string { return f.URL + "/api/webhooks/1/tok" }
+
+var nsCounter atomic.Int32
+
+// newNamespace creates a namespace of its own for one test.
+func newNamespace(prefix string) string {
+	name := fmt.Sprintf("%s-%d", prefix, nsCounter.Add(1))
+	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+	return name
+}
+
+func createSecret(ns, name string, data map[string]string) {
+	Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data})).To(Succeed())
+}
+
+// mastodonProfile creates a Secret and a SocialProfile for the fake.
+func mastodonProfile(ns, name string, f *fakeMastodon, mutate ...func(*socialv1alpha1.SocialProfile)) *socialv1alpha1.SocialProfile {
+	createSecret(ns, name+"-token", map[string]string{"accessToken": f.token})
+	p := &socialv1alpha1.SocialProfile{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: socialv1alpha1.SocialProfileSpec{
+			Platform: socialv1alpha1.PlatformMastodon, Handle: "@herald@fake.example", Endpoint: f.URL,
+			CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: name + "-token"},
+		},
+	}
+	for _, m := range mutate {
+		m(p)
+	}
+	Expect(k8sClient.Create(ctx, p)).To(Succeed())
+	return p
+}
+
+func discordProfile(ns, name string, f *fakeDiscord) *socialv1alpha1.SocialProfile {
+	createSecret(ns, name+"-hook", map[string]string{"webhookURL": f.webhookURL()})
+	p := &socialv1alpha1.SocialProfile{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: socialv1alpha1.SocialProfileSpec{
+			Platform: socialv1alpha1.PlatformDiscord, Handle: "Herald",
+			CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: name + "-hook"},
+		},
+	}
+	Expect(k8sClient.Create(ctx, p)).To(Succeed())
+	return p
+}
+
+// newPost returns a post due at due to profiles (not yet created).
+func newPost(ns, name string, due time.Time, profiles ...string) *socialv1alpha1.ScheduledPost {
+	return &socialv1alpha1.ScheduledPost{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: socialv1alpha1.ScheduledPostSpec{
+			Text: "Our autumn roast is here.", Profiles: profiles, ScheduledAt: due.UTC().Format(time.RFC3339),
+		},
+	}
+}
+
+func getPost(g Gomega, post *socialv1alpha1.ScheduledPost) *socialv1alpha1.ScheduledPost {
+	out := &socialv1alpha1.ScheduledPost{}
+	g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(post), out)).To(Succeed())
+	return out
+}
+
+// delivery returns the post's delivery to profile, failing when absent.
+func delivery(g Gomega, post *socialv1alpha1.ScheduledPost, profile string) socialv1alpha1.Delivery {
+	d := findDelivery(post.Status.Deliveries, profile)
+	g.Expect(d).NotTo(BeNil(), "no delivery for %s in %+v", profile, post.Status.Deliveries)
+	return *d
+}
+
+// expectPhase waits for the post's phase and returns the post.
+func expectPhase(post *socialv1alpha1.ScheduledPost, phase socialv1alpha1.PostPhase) *socialv1alpha1.ScheduledPost {
+	var got *socialv1alpha1.ScheduledPost
+	EventuallyWithOffset(1, func(g Gomega) {
+		got = getPost(g, post)
+		g.Expect(got.Status.Phase).To(Equal(phase), "deliveries: %+v", got.Status.Deliveries)
+		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+	}, timeout, interval).Should(Succeed())
+	return got
+}
+
+func condition(post *socialv1alpha1.ScheduledPost, typ string) metav1.Condition {
+	c := meta.FindStatusCondition(post.Status.Conditions, typ)
+	Expect(c).NotTo(BeNil(), "no %s condition in %+v", typ, post.Status.Conditions)
+	return *c
+}
+
+// tick wakes the reconciler for obj the way a requeue does: a change that
+// leaves the spec alone. Controller-runtime times RequeueAfter with the
+// real clock, so a test that steps the fake clock to a due time uses tick
+// to deliver the wake-up that RequeueAfter would have delivered.
+func tick(obj client.Object) {
+	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
+	ann := obj.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann["test.herald.dev/tick"] = fakeClock.Now().Format(time.RFC3339Nano)
+	obj.SetAnnotations(ann)
+	ExpectWithOffset(1, k8sClient.Patch(ctx, obj, patch)).To(Succeed())
+}
+
+// directReconcile runs one reconcile of post synchronously, with the
+// suite's clock, outside the manager, and returns its result: this is how
+// tests see the exact RequeueAfter a reconcile asks for.
+func directReconcile(post *socialv1alpha1.ScheduledPost) ctrl.Result {
+	r := &ScheduledPostReconciler{
+		Client: k8sClient, APIReader: k8sClient, Recorder: &events.FakeRecorder{},
+		Clock: fakeClock, Publishers: testPublishers(), Retry: testRetry,
+	}
+	res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(post)})
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return res
+}
+
+// eventReasons lists the reasons of events about the named object.
+func eventReasonsFor(ns, kind, name string) []string {
+	list := &eventsv1.EventList{}
+	Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+	var reasons []string
+	for _, e := range list.Items {
+		if e.Regarding.Kind == kind && e.Regarding.Name == name {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	return reasons
+}
+
+// eventNotes returns the notes of every event in ns.
+func eventNotes(ns string) []string {
+	list := &eventsv1.EventList{}
+	Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+	var notes []string
+	for _, e := range list.Items {
+		notes = append(notes, e.Note)
+	}
+	return notes
+}
+
+func objectKey(ns, name string) client.ObjectKey { return client.ObjectKey{Namespace: ns, Name: name} }

@@ -1,0 +1,198 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/workflow"
+)
+
+// Reasons the Workflow reconciler reports.
+const (
+	ReasonValid            = "Valid"
+	ReasonInvalid          = "ValidationFailed"
+	ReasonDisabled         = "Disabled"
+	ReasonNextRunScheduled = "Scheduled"
+	ReasonRunQueued        = "RunQueued"
+	ReasonFeedNotPolled    = "FeedTriggerNotSupported"
+	annotationScheduleAt   = "social.herald.dev/scheduled-for"
+)
+
+// WorkflowReconciler validates workflows, reports their runs and queues a
+// run of each schedule-triggered workflow at every time its cron names.
+type WorkflowReconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+}
+
+// +kubebuilder:rbac:groups=social.herald.dev,resources=workflows,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=social.herald.dev,resources=workflows/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=social.herald.dev,resources=workflowruns,verbs=get;list;watch;create
+
+// Reconcile checks one Workflow and queues its due scheduled run.
+func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	// 1. Fetch the workflow.
+	wf := &socialv1alpha1.Workflow{}
+	if err := r.Get(ctx, req.NamespacedName, wf); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	base := wf.DeepCopy()
+	defer func() {
+		wf.Status.ObservedGeneration = wf.Generation
+		if err := r.Status().Patch(ctx, wf, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+
+	// 2. Validate against the profiles that exist now.
+	profiles := &socialv1alpha1.SocialProfileList{}
+	if err := r.List(ctx, profiles, client.InNamespace(wf.Namespace)); err != nil {
+		return ctrl.Result{}, err
+	}
+	names := make([]string, 0, len(profiles.Items))
+	for _, p := range profiles.Items {
+		names = append(names, p.Name)
+	}
+	errs := workflow.Validate(&wf.Spec, names)
+	wf.Status.ValidationErrors = errs
+	if len(errs) > 0 {
+		msg := strings.Join(errs, "; ")
+		setCondition(&wf.Status.Conditions, wf.Generation, socialv1alpha1.ConditionValid, metav1.ConditionFalse, ReasonInvalid, msg)
+		if markStalled(&wf.Status.Conditions, wf.Generation, ReasonInvalid, msg) {
+			r.Recorder.Eventf(wf, nil, corev1.EventTypeWarning, ReasonInvalid, "Validate", msg)
+		}
+		wf.Status.NextRunTime = nil
+		return ctrl.Result{}, nil
+	}
+	setCondition(&wf.Status.Conditions, wf.Generation, socialv1alpha1.ConditionValid, metav1.ConditionTrue, ReasonValid, "the workflow passed validation")
+
+	// 3. Report the newest run.
+	runs := &socialv1alpha1.WorkflowRunList{}
+	if err := r.List(ctx, runs, client.InNamespace(wf.Namespace)); err != nil {
+		return ctrl.Result{}, err
+	}
+	for i := range runs.Items {
+		run := &runs.Items[i]
+		if run.Spec.WorkflowRef.Name == wf.Name && (wf.Status.LastRunTime == nil || wf.Status.LastRunTime.Before(&run.CreationTimestamp)) {
+			wf.Status.LastRun, wf.Status.LastRunTime = run.Name, run.CreationTimestamp.DeepCopy()
+		}
+	}
+
+	// 4. Triggers.
+	switch {
+	case !wf.Spec.Enabled:
+		wf.Status.NextRunTime = nil
+		markReady(&wf.Status.Conditions, wf.Generation, ReasonDisabled, "the workflow is disabled; enable it to run it")
+		return ctrl.Result{}, nil
+	case wf.Spec.Trigger.Type == socialv1alpha1.TriggerSchedule:
+		return r.reconcileSchedule(ctx, wf)
+	case wf.Spec.Trigger.Type == socialv1alpha1.TriggerFeed:
+		markStalled(&wf.Status.Conditions, wf.Generation, ReasonFeedNotPolled, "feed triggers are not polled by this version of Herald; run the workflow by hand or on a schedule")
+		return ctrl.Result{}, nil
+	}
+	markReady(&wf.Status.Conditions, wf.Generation, ReasonValid, "the workflow runs when asked")
+	return ctrl.Result{}, nil
+}
+
+// reconcileSchedule queues the run due at the latest cron time not yet run,
+// named after that time so a repeated reconcile cannot queue it twice, and
+// requeues for the next one (as Kubernetes' CronJob controller does).
+func (r *WorkflowReconciler) reconcileSchedule(ctx context.Context, wf *socialv1alpha1.Workflow) (ctrl.Result, error) {
+	loc, err := r.location(ctx, wf)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	sched, err := workflow.ParseSchedule(wf.Spec.Trigger.Schedule)
+	if err != nil { // validation already caught it; keep the reconciler safe
+		return ctrl.Result{}, nil
+	}
+	now := r.Clock.Now().In(loc)
+	since := wf.CreationTimestamp.Time
+	if wf.Status.LastRunTime != nil && wf.Status.LastRunTime.After(since) {
+		since = wf.Status.LastRunTime.Time
+	}
+	var due time.Time
+	for t := sched.Next(since.In(loc)); !t.After(now); t = sched.Next(t) {
+		due = t // the latest missed time only: a controller that was down does not flood
+	}
+	if !due.IsZero() {
+		run := &socialv1alpha1.WorkflowRun{
+			ObjectMeta: metav1.ObjectMeta{Namespace: wf.Namespace, Name: fmt.Sprintf("%s-%d", wf.Name, due.Unix()),
+				Annotations: map[string]string{annotationScheduleAt: due.UTC().Format(time.RFC3339)}},
+			Spec: socialv1alpha1.WorkflowRunSpec{WorkflowRef: socialv1alpha1.LocalObjectReference{Name: wf.Name},
+				RequestedBy: &socialv1alpha1.Requester{Via: "schedule"}},
+		}
+		if err := r.Create(ctx, run); err != nil && !apierrors.IsAlreadyExists(err) {
+			return ctrl.Result{}, err
+		} else if err == nil {
+			r.Recorder.Eventf(wf, nil, corev1.EventTypeNormal, ReasonRunQueued, "Schedule", "Queued run %s for %s", run.Name, due.Format(time.RFC3339))
+		}
+		wf.Status.LastRun, wf.Status.LastRunTime = run.Name, &metav1.Time{Time: r.Clock.Now()}
+	}
+	next := sched.Next(now)
+	wf.Status.NextRunTime = &metav1.Time{Time: next}
+	markReady(&wf.Status.Conditions, wf.Generation, ReasonNextRunScheduled, fmt.Sprintf("next run at %s", next.Format(time.RFC3339)))
+	return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
+}
+
+// location is the trigger's time zone, else the workspace's, else UTC.
+func (r *WorkflowReconciler) location(ctx context.Context, wf *socialv1alpha1.Workflow) (*time.Location, error) {
+	if tz := wf.Spec.Trigger.TimeZone; tz != "" {
+		return time.LoadLocation(tz)
+	}
+	list := &socialv1alpha1.WorkspaceList{}
+	if err := r.List(ctx, list); err != nil {
+		return nil, err
+	}
+	for _, ws := range list.Items {
+		if ws.NamespaceName() == wf.Namespace && ws.Spec.TimeZone != "" {
+			if loc, err := time.LoadLocation(ws.Spec.TimeZone); err == nil {
+				return loc, nil
+			}
+		}
+	}
+	return time.UTC, nil
+}
+
+// SetupWithManager registers the reconciler; runs and profiles changing
+// re-check the workflows of their namespace.
+func (r *WorkflowReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	toWorkflow := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		if run, ok := o.(*socialv1alpha1.WorkflowRun); ok {
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: run.Namespace, Name: run.Spec.WorkflowRef.Name}}}
+		}
+		return nil
+	})
+	toNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		list := &socialv1alpha1.WorkflowList{}
+		if err := r.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for _, wf := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&wf)})
+		}
+		return reqs
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&socialv1alpha1.Workflow{}).
+		Watches(&socialv1alpha1.WorkflowRun{}, toWorkflow).
+		Watches(&socialv1alpha1.SocialProfile{}, toNamespace).
+		Named("workflow").
+		Complete(r)
+}

@@ -1,0 +1,186 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/workflow"
+)
+
+// Reasons the WorkflowRun reconciler reports.
+const (
+	ReasonRunSucceeded     = "PostsCreated"
+	ReasonRunCancelled     = "Cancelled"
+	ReasonWorkflowNotFound = "WorkflowNotFound"
+	ReasonWorkflowInvalid  = "WorkflowInvalid"
+	ReasonInputsInvalid    = "InputsInvalid"
+	ReasonTemplateFailed   = "TemplateFailed"
+	ReasonRunStarted       = "Running"
+	labelWorkflow          = "social.herald.dev/workflow"
+	labelWorkflowRun       = "social.herald.dev/workflow-run"
+)
+
+// WorkflowRunReconciler runs a workflow once: it checks the workflow and the
+// inputs, then creates the workflow's posts, each exactly once.
+type WorkflowRunReconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	Workers  int
+}
+
+// +kubebuilder:rbac:groups=social.herald.dev,resources=workflowruns,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=social.herald.dev,resources=workflowruns/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=social.herald.dev,resources=workflows,verbs=get;list;watch
+// +kubebuilder:rbac:groups=social.herald.dev,resources=scheduledposts,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=social.herald.dev,resources=socialprofiles,verbs=get;list;watch
+// +kubebuilder:rbac:groups=social.herald.dev,resources=workspaces,verbs=get;list;watch
+
+// Reconcile runs one WorkflowRun to completion.
+func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	// 1. Fetch the run; a finished run is never run again.
+	run := &socialv1alpha1.WorkflowRun{}
+	if err := r.Get(ctx, req.NamespacedName, run); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if finished(run.Status.Phase) {
+		return ctrl.Result{}, nil
+	}
+
+	// 2. Write the status once at the end.
+	base := run.DeepCopy()
+	defer func() {
+		run.Status.ObservedGeneration = run.Generation
+		if err := r.Status().Patch(ctx, run, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+	now := r.Clock.Now()
+	if run.Status.StartTime == nil {
+		run.Status.StartTime = &metav1.Time{Time: now}
+		run.Status.Phase = socialv1alpha1.RunRunning
+		setCondition(&run.Status.Conditions, run.Generation, socialv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, ReasonRunStarted, "creating the workflow's posts")
+	}
+
+	// 3. A cancelled run stops before doing anything more.
+	if run.Spec.Status == socialv1alpha1.RunCancelled {
+		r.finish(run, socialv1alpha1.RunCancelledPhase, ReasonRunCancelled, "the run was cancelled before it finished")
+		return ctrl.Result{}, nil
+	}
+
+	// 4. The workflow as it is now is what the run uses, recorded once.
+	if run.Status.Workflow == nil {
+		wf := &socialv1alpha1.Workflow{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: run.Spec.WorkflowRef.Name}, wf); err != nil {
+			if apierrors.IsNotFound(err) {
+				r.finish(run, socialv1alpha1.RunFailed, ReasonWorkflowNotFound, fmt.Sprintf("workflow %s does not exist in namespace %s", run.Spec.WorkflowRef.Name, run.Namespace))
+				return ctrl.Result{}, nil
+			}
+			return ctrl.Result{}, err
+		}
+		run.Status.Workflow = wf.Spec.DeepCopy()
+	}
+	spec := run.Status.Workflow
+
+	// 5. Check the workflow and the inputs.
+	profiles := &socialv1alpha1.SocialProfileList{}
+	if err := r.List(ctx, profiles, client.InNamespace(run.Namespace)); err != nil {
+		return ctrl.Result{}, err
+	}
+	names := make([]string, 0, len(profiles.Items))
+	for _, p := range profiles.Items {
+		names = append(names, p.Name)
+	}
+	if errs := workflow.Validate(spec, names); len(errs) > 0 {
+		r.finish(run, socialv1alpha1.RunFailed, ReasonWorkflowInvalid, "the workflow is invalid: "+strings.Join(errs, "; "))
+		return ctrl.Result{}, nil
+	}
+	inputs, errs := workflow.ValidateInputs(spec, run.Spec.Inputs)
+	if len(errs) > 0 {
+		r.finish(run, socialv1alpha1.RunFailed, ReasonInputsInvalid, "the inputs do not fit the workflow: "+strings.Join(errs, "; "))
+		return ctrl.Result{}, nil
+	}
+
+	// 6. Create each post under a name derived from the run, so a retried
+	// reconcile finds the post it made instead of making another.
+	ws := r.workspaceOf(ctx, run.Namespace)
+	run.Status.Posts = run.Status.Posts[:0]
+	for i, tmpl := range spec.Posts {
+		post, err := workflow.RenderPost(tmpl, workflow.Data{Inputs: inputs, Workspace: ws}, run.Status.StartTime.Time)
+		if err != nil {
+			r.finish(run, socialv1alpha1.RunFailed, ReasonTemplateFailed, fmt.Sprintf("posts[%d]: %v", i, err))
+			return ctrl.Result{}, nil
+		}
+		post.Name = fmt.Sprintf("%s-%d", run.Name, i)
+		post.Namespace = run.Namespace
+		post.Labels = map[string]string{labelWorkflow: run.Spec.WorkflowRef.Name, labelWorkflowRun: run.Name}
+		if by := run.Spec.RequestedBy; by != nil && by.Subject != "" {
+			post.Annotations = map[string]string{socialv1alpha1.AnnotationRequestedBy: by.Subject, socialv1alpha1.AnnotationRequestedVia: by.Client}
+		}
+		if err := controllerutil.SetControllerReference(run, post, r.Scheme()); err != nil {
+			return ctrl.Result{}, err
+		}
+		if err := r.Create(ctx, post); err != nil && !apierrors.IsAlreadyExists(err) {
+			return ctrl.Result{}, fmt.Errorf("creating post %s: %w", post.Name, err)
+		}
+		run.Status.Posts = append(run.Status.Posts, post.Name)
+	}
+	r.finish(run, socialv1alpha1.RunSucceeded, ReasonRunSucceeded, fmt.Sprintf("created %d posts: %s", len(run.Status.Posts), strings.Join(run.Status.Posts, ", ")))
+	return ctrl.Result{}, nil
+}
+
+func finished(p socialv1alpha1.RunPhase) bool {
+	return p == socialv1alpha1.RunSucceeded || p == socialv1alpha1.RunFailed || p == socialv1alpha1.RunCancelledPhase
+}
+
+// finish records the outcome, its time and an event.
+func (r *WorkflowRunReconciler) finish(run *socialv1alpha1.WorkflowRun, phase socialv1alpha1.RunPhase, reason, message string) {
+	now := r.Clock.Now()
+	run.Status.Phase, run.Status.Message = phase, message
+	run.Status.CompletionTime = &metav1.Time{Time: now}
+	run.Status.Duration = now.Sub(run.Status.StartTime.Time).Round(10 * time.Millisecond).String()
+	status, kind := metav1.ConditionFalse, corev1.EventTypeWarning
+	if phase == socialv1alpha1.RunSucceeded {
+		status, kind = metav1.ConditionTrue, corev1.EventTypeNormal
+	}
+	meta.SetStatusCondition(&run.Status.Conditions, metav1.Condition{Type: socialv1alpha1.ConditionSucceeded, Status: status, Reason: reason, Message: message, ObservedGeneration: run.Generation})
+	r.Recorder.Eventf(run, nil, kind, reason, "Run", message)
+}
+
+// workspaceOf finds the Workspace whose namespace holds the run, for templates.
+func (r *WorkflowRunReconciler) workspaceOf(ctx context.Context, namespace string) string {
+	list := &socialv1alpha1.WorkspaceList{}
+	if err := r.List(ctx, list); err == nil {
+		for _, ws := range list.Items {
+			if ws.NamespaceName() == namespace {
+				return ws.Name
+			}
+		}
+	}
+	return namespace
+}
+
+// SetupWithManager registers the reconciler.
+func (r *WorkflowRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&socialv1alpha1.WorkflowRun{}).
+		Owns(&socialv1alpha1.ScheduledPost{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
+		Named("workflowrun").
+		Complete(r)
+}

@@ -1,0 +1,324 @@
+// Command mcp measures Herald's MCP endpoint against a bare mcp-go server in
+// the same run: ocoya_list_posts (a page of 50 among 10,000 posts) and
+// ocoya_get_post at 1, 16 and 64 concurrent clients, with real OAuth tokens
+// and a real informer cache; and ocoya_schedule_post against a plain
+// client-go create. It prints p50/p99 latency and calls per second, each as a
+// ratio to its baseline. Run it with `make bench-mcp`.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/scheme"
+	"github.com/herald-dev/herald/internal/signin"
+	"github.com/herald-dev/herald/internal/testenv"
+	"github.com/herald-dev/herald/mcpserver"
+	"github.com/herald-dev/herald/mcpserver/oauth"
+)
+
+var (
+	posts               = flag.Int("posts", 10000, "posts in the benchmark workspace")
+	calls               = flag.Int("calls", 3000, "calls per measurement")
+	creates             = flag.Int("creates", 1000, "posts created per schedule measurement")
+	scheduleConcurrency = flag.Int("schedule-concurrency", 16, "clients creating posts at once")
+)
+
+func main() {
+	flag.Parse()
+	ctrl.SetLogger(logr.Discard()) // the numbers are the output
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-mcp:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = env.Stop() }()
+	direct, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		return err
+	}
+	if err := seed(ctx, direct); err != nil {
+		return err
+	}
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme.New(), Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		return err
+	}
+	ts := httptest.NewUnstartedServer(nil)
+	base := "http://" + ts.Listener.Addr().String()
+	authz, err := oauth.New(oauth.Config{PublicURL: base, Namespace: "herald-system"}, mgr.GetClient(), mgr.GetAPIReader())
+	if err != nil {
+		return err
+	}
+	herald, err := mcpserver.New(mcpserver.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(), PublicURL: base, Authenticate: authz.RequireToken})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", herald.Handler())
+	authz.Routes(mux)
+	ts.Config.Handler = mux
+	ts.Start()
+	defer ts.Close()
+	go func() { _ = mgr.Start(ctx) }()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		return fmt.Errorf("cache did not sync")
+	}
+	if err := waitForPosts(ctx, mgr.GetClient()); err != nil {
+		return err
+	}
+	res, err := signin.SignIn(ctx, signin.Options{BaseURL: base, Username: "bench", Password: "bench-password", Workspaces: []string{"bench"}})
+	if err != nil {
+		return err
+	}
+	token := res.Token.AccessToken
+
+	bare := server.NewMCPServer("bare", "1")
+	bare.AddTool(mcp.NewTool("noop"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return mcp.NewToolResultText("ok"), nil
+	})
+	bareTS := httptest.NewServer(server.NewStreamableHTTPServer(bare))
+	defer bareTS.Close()
+
+	fmt.Printf("# bench-mcp: %d posts in the workspace, %d calls per row, %s\n\n", *posts, *calls, time.Now().UTC().Format(time.RFC3339))
+	fmt.Println("| call | clients | p50 | p99 | calls/s | p50 × bare | p99 × bare | calls/s ÷ bare |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, n := range []int{1, 16, 64} {
+		b := measure(n, *calls, func(c *mcpClient) error { return c.call(bareTS.URL+"/mcp", "", "noop", map[string]any{}) })
+		fmt.Printf("| bare mcp-go no-op | %d | %s | %s | %.0f | 1.00 | 1.00 | 1.00 |\n", n, b.p50, b.p99, b.rate)
+		list := measure(n, *calls, func(c *mcpClient) error {
+			return c.call(base+"/mcp", token, "ocoya_list_posts", map[string]any{"workspaceId": "bench", "limit": 50})
+		})
+		row("ocoya_list_posts (50 of 10,000)", n, list, b)
+		var i atomic.Int64
+		get := measure(n, *calls, func(c *mcpClient) error {
+			return c.call(base+"/mcp", token, "ocoya_get_post", map[string]any{"workspaceId": "bench", "postId": fmt.Sprintf("p-%05d", i.Add(1)%int64(*posts))})
+		})
+		row("ocoya_get_post", n, get, b)
+	}
+
+	fmt.Println()
+	fmt.Println("| create | clients | p50 | p99 | creates/s | p50 × client-go | p99 × client-go |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	var k atomic.Int64
+	at := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	plain := measure(*scheduleConcurrency, *creates, func(*mcpClient) error {
+		return direct.Create(ctx, &socialv1alpha1.ScheduledPost{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: fmt.Sprintf("plain-%06d", k.Add(1))},
+			Spec:       socialv1alpha1.ScheduledPostSpec{Text: "Benchmark post", Profiles: []string{"sandbox"}, ScheduledAt: at},
+		})
+	})
+	fmt.Printf("| client-go Create | %d | %s | %s | %.0f | 1.00 | 1.00 |\n", *scheduleConcurrency, plain.p50, plain.p99, plain.rate)
+	sched := measure(*scheduleConcurrency, *creates, func(c *mcpClient) error {
+		return c.call(base+"/mcp", token, "ocoya_schedule_post", map[string]any{"workspaceId": "bench", "text": "Benchmark post", "profileIds": []string{"sandbox"}, "scheduledAt": at})
+	})
+	fmt.Printf("| ocoya_schedule_post | %d | %s | %s | %.0f | %.2f | %.2f |\n", *scheduleConcurrency, sched.p50, sched.p99, sched.rate,
+		ratio(sched.p50, plain.p50), ratio(sched.p99, plain.p99))
+	return nil
+}
+
+func row(name string, n int, r, bare result) {
+	fmt.Printf("| %s | %d | %s | %s | %.0f | %.2f | %.2f | %.2f |\n", name, n, r.p50, r.p99, r.rate, ratio(r.p50, bare.p50), ratio(r.p99, bare.p99), r.rate/bare.rate)
+}
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
+
+// seed creates the workspace, its profile, a user and the posts.
+func seed(ctx context.Context, c client.Client) error {
+	for _, ns := range []string{"bench", "herald-system"} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+	}
+	if err := oauth.EnsureLocalUser(ctx, c, "herald-system", "bench", "bench-password"); err != nil {
+		return err
+	}
+	objs := []client.Object{
+		&socialv1alpha1.Workspace{ObjectMeta: metav1.ObjectMeta{Name: "bench"}, Spec: socialv1alpha1.WorkspaceSpec{
+			DisplayName: "Bench", Members: []socialv1alpha1.WorkspaceMember{{Subject: "bench", Role: socialv1alpha1.RoleOwner}}}},
+		&socialv1alpha1.SocialProfile{ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: "sandbox"},
+			Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformSandbox, Handle: "@bench"}},
+	}
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil {
+			return err
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	next := make(chan int)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				err := c.Create(ctx, &socialv1alpha1.ScheduledPost{
+					ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: fmt.Sprintf("p-%05d", i)},
+					Spec:       socialv1alpha1.ScheduledPostSpec{Text: fmt.Sprintf("Post number %d, with some text to render", i), Profiles: []string{"sandbox"}, Draft: true},
+				})
+				if err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for i := range *posts {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+func waitForPosts(ctx context.Context, c client.Client) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		list := &socialv1alpha1.ScheduledPostList{}
+		if err := c.List(ctx, list, client.InNamespace("bench"), client.UnsafeDisableDeepCopy); err == nil && len(list.Items) >= *posts {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond) // polling a cache count outside any test
+	}
+	return fmt.Errorf("the cache never held %d posts", *posts)
+}
+
+type result struct {
+	p50, p99 time.Duration
+	rate     float64
+}
+
+// mcpClient is one MCP client: its own connection and session.
+type mcpClient struct {
+	http    *http.Client
+	session map[string]string
+	id      int
+}
+
+func (c *mcpClient) call(url, token, tool string, args map[string]any) error {
+	if c.session[url] == "" {
+		sid, err := c.post(url, token, "", map[string]any{"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": map[string]any{
+			"protocolVersion": "2025-06-18", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "bench", "version": "1"}}})
+		if err != nil {
+			return err
+		}
+		c.session[url] = sid
+	}
+	c.id++
+	_, err := c.post(url, token, c.session[url], map[string]any{"jsonrpc": "2.0", "id": c.id, "method": "tools/call", "params": map[string]any{"name": tool, "arguments": args}})
+	return err
+}
+
+func (c *mcpClient) post(url, token, session string, msg any) (string, error) {
+	body, _ := json.Marshal(msg)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", "2025-06-18")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if session != "" {
+		req.Header.Set("Mcp-Session-Id", session)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || bytes.Contains(data, []byte(`"isError":true`)) {
+		return "", fmt.Errorf("status %d: %.300s", resp.StatusCode, data)
+	}
+	return resp.Header.Get("Mcp-Session-Id"), nil
+}
+
+// measure runs total calls spread over n clients and reports latency
+// percentiles and throughput.
+func measure(n, total int, do func(*mcpClient) error) result {
+	lat := make([]time.Duration, total)
+	var next atomic.Int64
+	var failed atomic.Int64
+	var wg, warm sync.WaitGroup
+	begin := make(chan struct{})
+	for range n {
+		wg.Add(1)
+		warm.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &mcpClient{http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}, session: map[string]string{}}
+			// One untimed call opens the connection and the session.
+			if err := do(c); err != nil {
+				fmt.Fprintln(os.Stderr, "warm-up call failed:", err)
+				os.Exit(1)
+			}
+			warm.Done()
+			<-begin
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= total {
+					return
+				}
+				t0 := time.Now()
+				if err := do(c); err != nil {
+					if failed.Add(1) == 1 {
+						fmt.Fprintln(os.Stderr, "call failed:", err)
+					}
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	warm.Wait()
+	start := time.Now()
+	close(begin)
+	wg.Wait()
+	elapsed := time.Since(start)
+	if failed.Load() > 0 {
+		fmt.Fprintf(os.Stderr, "%d of %d calls failed\n", failed.Load(), total)
+		os.Exit(1)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return result{
+		p50:  lat[total/2].Round(time.Microsecond),
+		p99:  lat[total*99/100].Round(time.Microsecond),
+		rate: float64(total) / elapsed.Seconds(),
+	}
+}

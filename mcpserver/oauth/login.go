@@ -1,0 +1,58 @@
+package oauth
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+)
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, d pageData) {
+	d.Title = "Sign in"
+	if !s.validCSRF(r) {
+		d.CSRF, d.Error = s.csrfToken(w, r), "This sign-in form expired or was not sent from this page. Sign in again."
+		s.pages.render(w, "login.html", http.StatusForbidden, d)
+		return
+	}
+	user, password := r.PostFormValue("username"), r.PostFormValue("password")
+	addr := clientAddr(r)
+	d.CSRF, d.Username = s.csrfToken(w, r), user
+	if blocked, wait := s.limiter.blocked(user, addr); blocked {
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+		d.Error = fmt.Sprintf("Too many failed sign-ins. Wait %d minutes, then try again.", int(wait.Minutes())+1)
+		log.Info("sign-in refused by rate limit", "addr", addr)
+		s.pages.render(w, "login.html", http.StatusTooManyRequests, d)
+		return
+	}
+	known, ok, err := s.checkPassword(r.Context(), user, password)
+	if err != nil {
+		log.Error(err, "reading users failed")
+		d.Error = "Sign-in is unavailable right now; try again in a moment."
+		s.pages.render(w, "login.html", http.StatusServiceUnavailable, d)
+		return
+	}
+	if !ok {
+		s.limiter.fail(user, addr)
+		// An unknown name is often a password typed into the wrong field.
+		logged := user
+		if !known {
+			logged = "(unknown user)"
+		}
+		log.Info("sign-in failed", "user", logged, "addr", addr)
+		d.Error = "Wrong user name or password."
+		s.pages.render(w, "login.html", http.StatusUnauthorized, d)
+		return
+	}
+	log.Info("signed in", "user", user)
+	s.setLogin(w, user)
+	http.Redirect(w, r, r.URL.RequestURI(), http.StatusSeeOther)
+}
+
+// clientAddr is the peer address. Proxy headers are ignored: trusting them
+// would let anyone reset their rate-limit budget.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

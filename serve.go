@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/herald-dev/herald/internal/devmode"
+	"github.com/herald-dev/herald/internal/publish/sandbox"
+	"github.com/herald-dev/herald/mcpserver"
+	"github.com/herald-dev/herald/mcpserver/oauth"
+)
+
+// httpOptions are the flags of Herald's HTTP side: MCP, OAuth and the sandbox feed.
+type httpOptions struct {
+	listen         string
+	publicURL      string
+	namespace      string
+	toolPrefix     string
+	allowedOrigins string
+}
+
+func (h *httpOptions) bindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&h.listen, "listen", "127.0.0.1:8080", "Address serving MCP (/mcp), OAuth (/oauth/*, /.well-known/*) and the sandbox feed (/sandbox/). In a cluster, :8080.")
+	fs.StringVar(&h.publicURL, "public-url", "http://127.0.0.1:8080", "Base URL clients reach Herald at; the MCP URL is this plus /mcp and tokens are bound to it.")
+	fs.StringVar(&h.namespace, "namespace", envOr("POD_NAMESPACE", "herald-system"), "Herald's own namespace: the users, signing keys and OAuth sessions live in Secrets there.")
+	fs.StringVar(&h.toolPrefix, "tool-prefix", "ocoya", "Prefix of every MCP tool name, so prompts written for the hosted product work unchanged.")
+	fs.StringVar(&h.allowedOrigins, "allowed-origins", "", "Comma-separated browser origins, besides the public URL's, that may call /mcp.")
+}
+
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func (h *httpOptions) origins() []string {
+	var out []string
+	for _, o := range strings.Split(h.allowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// setupHTTP builds the authorization server and the MCP server and adds the
+// listener to the manager. In dev mode it also creates the local user.
+func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool, feed *sandbox.Feed) error {
+	if dev {
+		password, generated := os.Getenv("HERALD_DEV_PASSWORD"), false
+		if password == "" {
+			password, generated = randomPassword(), true
+		}
+		// The manager's client reads from caches that start later; these
+		// writes happen before, so they go straight to the API server.
+		direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
+		if err != nil {
+			return err
+		}
+		if err := devmode.EnsureNamespace(ctx, direct, h.namespace); err != nil {
+			return err
+		}
+		if err := oauth.EnsureLocalUser(ctx, direct, h.namespace, devmode.DevUser, password); err != nil {
+			return err
+		}
+		printDevInstructions(h, password, generated)
+	}
+
+	authz, err := oauth.New(oauth.Config{
+		PublicURL: h.publicURL, Namespace: h.namespace, DevMode: dev, AllowedOrigins: h.origins(),
+	}, mgr.GetClient(), mgr.GetAPIReader())
+	if err != nil {
+		return fmt.Errorf("starting the authorization server: %w", err)
+	}
+	if err := mgr.Add(authz); err != nil {
+		return err
+	}
+	mcp, err := mcpserver.New(mcpserver.Options{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(), ToolPrefix: h.toolPrefix,
+		PublicURL: h.publicURL, AllowedOrigins: h.origins(), DevMode: dev, Authenticate: authz.RequireToken,
+	})
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", mcp.Handler())
+	authz.Routes(mux)
+	mux.Handle("/sandbox/", feed.Handler("/sandbox"))
+	return mgr.Add(&listener{addr: h.listen, handler: mux, cache: mgr.GetCache()})
+}
+
+// listener serves Herald's HTTP side on every replica, once the informer
+// caches have synced, so the first request already sees every object.
+type listener struct {
+	addr    string
+	handler http.Handler
+	cache   cache.Cache
+}
+
+func (l *listener) NeedLeaderElection() bool { return false }
+
+func (l *listener) Start(ctx context.Context) error {
+	if !l.cache.WaitForCacheSync(ctx) {
+		return errors.New("the informer caches did not sync")
+	}
+	ln, err := net.Listen("tcp", l.addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s (change it with --listen): %w", l.addr, err)
+	}
+	srv := &http.Server{Handler: l.handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	ctrl.Log.WithName("http").Info("serving MCP", "url", "http://"+ln.Addr().String()+"/mcp")
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func randomPassword() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func printDevInstructions(h httpOptions, password string, generated bool) {
+	mcpURL := strings.TrimSuffix(h.publicURL, "/") + "/mcp"
+	shown := "(from HERALD_DEV_PASSWORD)"
+	if generated {
+		shown = password + "   (generated; set HERALD_DEV_PASSWORD to choose one)"
+	}
+	fmt.Fprintf(os.Stderr, `
+  MCP endpoint: %[1]s
+  sign in as:   %[2]s / %[3]s
+
+  Claude Code:  claude mcp add --transport http herald %[1]s
+  Cursor / VS Code (mcp.json):
+    { "mcpServers": { "herald": { "url": "%[1]s" } } }
+
+`, mcpURL, devmode.DevUser, shown)
+}

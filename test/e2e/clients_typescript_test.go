@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/herald-dev/herald/internal/controlplane"
+)
+
+// nodeClients is Node.js 22 and the locked packages of test/e2e/clients, installed
+// by hack/node/ensure.sh.
+type nodeClients struct {
+	// NodeDir holds bin/node; DepsDir holds node_modules.
+	NodeDir, DepsDir string
+	// SourceDir is test/e2e/clients in the checkout.
+	SourceDir string
+}
+
+func ensureNodeClients(t *testing.T) *nodeClients {
+	t.Helper()
+	root, err := controlplane.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(root, "test", "e2e", "clients")
+	cmd := exec.Command(filepath.Join(root, "hack", "node", "ensure.sh"), src)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("hack/node/ensure.sh: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("hack/node/ensure.sh printed %q, want the node folder and the deps folder", out)
+	}
+	return &nodeClients{NodeDir: lines[0], DepsDir: lines[1], SourceDir: src}
+}
+
+// script copies a script of test/e2e/clients next to a node_modules link, so that
+// Node resolves its imports from the installed packages.
+func (n *nodeClients) script(t *testing.T, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(n.SourceDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(n.DepsDir, "node_modules"), filepath.Join(dir, "node_modules")); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, name)
+}
+
+// command runs node (22, from the cache) with PATH leading to it.
+func (n *nodeClients) command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(n.NodeDir, "bin", "node"), args...)
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Join(n.NodeDir, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// tsSummary is what test/e2e/clients/ts-client.mjs prints.
+type tsSummary struct {
+	OK                   bool   `json:"ok"`
+	Error                string `json:"error"`
+	RegisteredClientID   string `json:"registeredClientId"`
+	AuthorizationRequest struct {
+		Endpoint            string `json:"endpoint"`
+		CodeChallengeMethod string `json:"codeChallengeMethod"`
+		HasCodeChallenge    bool   `json:"hasCodeChallenge"`
+		Resource            string `json:"resource"`
+		Scope               string `json:"scope"`
+	} `json:"authorizationRequest"`
+	ConsentWorkspaces []string          `json:"consentWorkspaces"`
+	Redirect          map[string]string `json:"redirect"`
+	TokenType         string            `json:"tokenType"`
+	ServerName        string            `json:"serverName"`
+	ToolCount         int               `json:"toolCount"`
+	ToolNames         []string          `json:"toolNames"`
+	Workspaces        []string          `json:"workspaces"`
+	Post              struct {
+		ID             string   `json:"id"`
+		DraftPhase     string   `json:"draftPhase"`
+		ScheduledDraft bool     `json:"scheduledDraft"`
+		ScheduledAt    string   `json:"scheduledAt"`
+		Phases         []string `json:"phases"`
+		Phase          string   `json:"phase"`
+		Deliveries     []struct {
+			ProfileID   string `json:"profileId"`
+			Phase       string `json:"phase"`
+			URL         string `json:"url"`
+			PublishedAt string `json:"publishedAt"`
+		} `json:"deliveries"`
+	} `json:"post"`
+	Batch struct {
+		Status     int      `json:"status"`
+		IDs        []string `json:"ids"`
+		Errors     []any    `json:"errors"`
+		ToolCount  int      `json:"toolCount"`
+		PingOK     bool     `json:"pingOk"`
+		Workspaces []string `json:"workspaces"`
+	} `json:"batch"`
+}
+
+// TestTypeScriptSDKClient: the official TypeScript SDK client connects to Herald on
+// its own (discovery, dynamic registration, PKCE, resource), a person approves one
+// workspace, and the client drafts a post, schedules it five seconds ahead, sees it
+// Published by the sandbox platform, and sends a JSON-RPC batch.
+func TestTypeScriptSDKClient(t *testing.T) {
+	g := NewWithT(t)
+	node := ensureNodeClients(t)
+	h := startHeraldMCP(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	cmd := node.command(ctx, node.script(t, "ts-client.mjs"), h.MCPURL)
+	cmd.Env = append(cmd.Env, "HERALD_USERNAME="+devUser, "HERALD_PASSWORD="+h.Password, "HERALD_WORKSPACE=demo")
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	start := time.Now()
+	out, runErr := cmd.Output()
+	t.Logf("ts-client ran %.1fs", time.Since(start).Seconds())
+
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var s tsSummary
+	g.Expect(json.Unmarshal([]byte(lines[len(lines)-1]), &s)).To(Succeed(), "ts-client printed no summary:\n%s\nstderr:\n%s", out, stderr)
+	g.Expect(s.Error).To(BeEmpty())
+	g.Expect(runErr).NotTo(HaveOccurred(), "stderr:\n%s", stderr)
+	g.Expect(s.OK).To(BeTrue())
+
+	// The SDK's own auth() found and used everything Herald advertises.
+	g.Expect(s.RegisteredClientID).NotTo(BeEmpty(), "dynamic client registration")
+	g.Expect(s.AuthorizationRequest.Endpoint).To(Equal(h.Base + "/oauth/authorize"))
+	g.Expect(s.AuthorizationRequest.CodeChallengeMethod).To(Equal("S256"))
+	g.Expect(s.AuthorizationRequest.HasCodeChallenge).To(BeTrue())
+	g.Expect(s.AuthorizationRequest.Resource).To(Equal(h.MCPURL), "RFC 8707 resource")
+	g.Expect(strings.Fields(s.AuthorizationRequest.Scope)).To(ContainElements("posts:write", "posts:read"), "the scopes of the 401 challenge")
+	g.Expect(s.ConsentWorkspaces).To(ConsistOf("demo", "team"))
+	g.Expect(s.Redirect).To(HaveKeyWithValue("iss", h.Base), "RFC 9207 iss")
+	g.Expect(strings.ToLower(s.TokenType)).To(Equal("bearer"))
+
+	// The grant holds only the approved workspace.
+	g.Expect(s.ServerName).To(Equal("herald"))
+	g.Expect(s.ToolCount).To(Equal(25))
+	g.Expect(s.ToolNames).To(ContainElements("ocoya_create_post", "ocoya_schedule_post", "ocoya_get_post", "ocoya_run_workflow"))
+	g.Expect(s.Workspaces).To(Equal([]string{"demo"}))
+
+	// Drafted, scheduled five seconds ahead, Published at (not before) the due time.
+	g.Expect(s.Post.ID).NotTo(BeEmpty())
+	g.Expect(s.Post.DraftPhase).To(Equal("Draft"))
+	g.Expect(s.Post.ScheduledDraft).To(BeFalse())
+	g.Expect(s.Post.Phases).NotTo(HaveExactElements("Published"), "the post was seen before it published")
+	g.Expect(s.Post.Phase).To(Equal("Published"))
+	g.Expect(s.Post.Deliveries).To(HaveLen(1))
+	d := s.Post.Deliveries[0]
+	g.Expect(d.ProfileID).To(Equal("sandbox"))
+	g.Expect(d.Phase).To(Equal("Published"))
+	g.Expect(d.URL).To(ContainSubstring("/sandbox/"))
+	due, err := time.Parse(time.RFC3339, s.Post.ScheduledAt)
+	g.Expect(err).NotTo(HaveOccurred())
+	published, err := time.Parse(time.RFC3339, d.PublishedAt)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(published).NotTo(BeTemporally("<", due), "published before its scheduled time")
+	g.Expect(published).To(BeTemporally("<", due.Add(30*time.Second)))
+
+	// The batch array was answered with an array, in order, the notification left out.
+	g.Expect(s.Batch.Status).To(Equal(200))
+	g.Expect(s.Batch.IDs).To(Equal([]string{"b1", "b2", "b3"}))
+	g.Expect(s.Batch.Errors).To(BeEmpty())
+	g.Expect(s.Batch.ToolCount).To(Equal(25))
+	g.Expect(s.Batch.PingOK).To(BeTrue())
+	g.Expect(s.Batch.Workspaces).To(Equal([]string{"demo"}))
+}
