@@ -170,6 +170,21 @@ spec: {clientID: c, subject: dev, workspaces: [demo], scopes: ["posts:read"], re
 		Expect(err.Error()).To(ContainSubstring("cannot be restored"))
 	})
 
+	It("lets a grant created without revoked be edited, and then revoked", func() {
+		grant := fromYAML(`
+apiVersion: social.herald.dev/v1alpha1
+kind: MCPGrant
+metadata: {name: editable-grant}
+spec: {clientID: c, subject: dev, workspaces: [demo], scopes: ["posts:read"]}`)
+		Expect(k8sClient.Create(ctx, grant)).To(Succeed())
+		patch := client.MergeFrom(grant.DeepCopy())
+		Expect(unstructured.SetNestedStringSlice(grant.Object, []string{"demo", "team"}, "spec", "workspaces")).To(Succeed())
+		Expect(k8sClient.Patch(ctx, grant, patch)).To(Succeed())
+		patch = client.MergeFrom(grant.DeepCopy())
+		Expect(unstructured.SetNestedField(grant.Object, true, "spec", "revoked")).To(Succeed())
+		Expect(k8sClient.Patch(ctx, grant, patch)).To(Succeed())
+	})
+
 	It("fills documented defaults", func() {
 		post := fromYAML(`
 apiVersion: social.herald.dev/v1alpha1

@@ -124,10 +124,10 @@ func result(out any, err error) *mcp.CallToolResult {
 		}
 		return mcp.NewToolResultError("Herald could not complete the call: " + err.Error() + ". Try again; if it keeps failing, ask the workspace owner to check Herald's logs.")
 	}
-	text, _ := json.MarshalIndent(out, "", "  ")
 	if r, ok := out.(interface{ Text() string }); ok {
 		return mcp.NewToolResultStructured(out, r.Text())
 	}
+	text, _ := json.MarshalIndent(out, "", "  ")
 	return mcp.NewToolResultStructured(out, string(text))
 }
 

@@ -6,7 +6,7 @@ import (
 
 // MCPGrantSpec is what a person approved for one client.
 // +kubebuilder:validation:XValidation:rule="self.clientID == oldSelf.clientID && self.subject == oldSelf.subject",message="clientID and subject cannot be changed; approve the client again instead"
-// +kubebuilder:validation:XValidation:rule="!oldSelf.revoked || self.revoked",message="a revoked grant cannot be restored; approve the client again instead"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.revoked) || !oldSelf.revoked || (has(self.revoked) && self.revoked)",message="a revoked grant cannot be restored; approve the client again instead"
 type MCPGrantSpec struct {
 	// clientID is the MCPClient the grant is for.
 	// +required
@@ -35,8 +35,9 @@ type MCPGrantSpec struct {
 	Scopes []Scope `json:"scopes"`
 
 	// revoked stops every token issued under this grant within seconds, as
-	// deleting the grant does.
+	// deleting the grant does. Once true it stays true.
 	// +optional
+	// +kubebuilder:default=false
 	Revoked bool `json:"revoked,omitempty"`
 }
 

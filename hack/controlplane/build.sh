@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver and etcd from the modules pinned beside this script into a
-# cache folder keyed by their versions, and prints that folder. Tests and the
-# embedded control plane of `make run` use these binaries; nothing is downloaded
-# but Go modules.
+# Builds kube-apiserver, etcd and kubectl from the modules pinned beside this
+# script into a cache folder keyed by their versions, and prints that folder.
+# Tests and the embedded control plane of `make run` use these binaries;
+# nothing is downloaded but Go modules.
 #
 #   HERALD_CONTROLPLANE_DIR  use this folder instead of the versioned cache folder
 #   XDG_CACHE_HOME           cache root (default ~/.cache)
@@ -15,43 +15,46 @@ etcd_version=$(version_of etcd go.etcd.io/etcd/server/v3)
 [ -n "$kube_version" ] && [ -n "$etcd_version" ] || { echo "build.sh: cannot read the pinned versions from $here/*/go.mod" >&2; exit 1; }
 
 dir=${HERALD_CONTROLPLANE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/herald/k8s/kube-apiserver-${kube_version}_etcd-${etcd_version}}
-if [ -x "$dir/kube-apiserver" ] && [ -x "$dir/etcd" ]; then
+binaries=(etcd kube-apiserver kubectl)
+complete() { for b in "${binaries[@]}"; do [ -x "$dir/$b" ] || return 1; done; }
+if complete; then
   echo "$dir"
   exit 0
 fi
 
 start=$SECONDS
-mkdir -p "$(dirname "$dir")"
+mkdir -p "$dir"
+chmod 755 "$dir"
 # One build at a time per cache folder; a second caller waits and then reuses it.
 exec 9>"$dir.lock"
 flock 9
-if [ -x "$dir/kube-apiserver" ] && [ -x "$dir/etcd" ]; then
+if complete; then
   echo "$dir"
   exit 0
 fi
 
-tmp=$(mktemp -d "$dir.tmp.XXXXXX")
-chmod 755 "$tmp"
 # A long, silent compile still says it is alive.
 ( while sleep 30; do echo "   ... still building ($((SECONDS - start)) s)" >&2; done ) &
 ticker=$!
-trap 'kill $ticker 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $ticker 2>/dev/null; rm -f "$dir"/.*.tmp' EXIT
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 minor=${kube_version#v1.}; minor=${minor%%.*}
-
-echo ">> building etcd $etcd_version (about 1 minute on 2 cores) into $dir" >&2
-(cd "$here/etcd" && go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" .)
-
-echo ">> building kube-apiserver $kube_version (about 6 minutes on 2 cores, once per version)" >&2
-ldflags="-s -w"
+k8s_ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  k8s_ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
 done
-(cd "$here/kube-apiserver" && go build -trimpath -ldflags "$ldflags" -o "$tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
 
-kill $ticker 2>/dev/null
-trap - EXIT
-rm -rf "$dir"
-mv "$tmp" "$dir"
+# build NAME MODULE-DIR PACKAGE LDFLAGS NOTE: each binary is built under a
+# temporary name and renamed, so the folder never holds a half-written one.
+build() {
+  [ -x "$dir/$1" ] && return 0
+  echo ">> building $1 ($5) into $dir" >&2
+  (cd "$here/$2" && go build -trimpath -ldflags "$4" -o "$dir/.$1.tmp" "$3")
+  mv "$dir/.$1.tmp" "$dir/$1"
+}
+build etcd etcd . "-s -w" "$etcd_version, about 1 minute on 2 cores"
+build kube-apiserver kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags" "$kube_version, about 6 minutes on 2 cores, once per version"
+build kubectl kube-apiserver k8s.io/kubernetes/cmd/kubectl "$k8s_ldflags" "$kube_version, about 2 minutes on 2 cores"
+
 echo ">> control plane ready in $((SECONDS - start)) s: $dir" >&2
 echo "$dir"

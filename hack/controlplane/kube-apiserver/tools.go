@@ -1,6 +1,10 @@
 //go:build tools
 
-// Package tools records the kube-apiserver command as a dependency of this module.
+// Package tools records the kube-apiserver and kubectl commands as
+// dependencies of this module.
 package tools
 
-import _ "k8s.io/kubernetes/cmd/kube-apiserver"
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
