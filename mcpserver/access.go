@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -116,4 +118,35 @@ func (s *Server) get(ctx context.Context, key client.ObjectKey, obj client.Objec
 		return s.opts.APIReader.Get(ctx, key, obj)
 	}
 	return err
+}
+
+// settle waits, briefly, until this replica's cache holds obj at the revision
+// just written (or, when gone, no longer holds it), so a client's next call
+// reads its own write: a toggle followed by a run, an update followed by a get.
+func (s *Server) settle(ctx context.Context, obj client.Object, gone bool) {
+	want, err := strconv.ParseUint(obj.GetResourceVersion(), 10, 64)
+	if err != nil && !gone {
+		return // not an etcd revision; nothing to compare
+	}
+	cur, ok := obj.DeepCopyObject().(client.Object)
+	if !ok {
+		return
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		err := s.client.Get(ctx, client.ObjectKeyFromObject(obj), cur)
+		if gone && apierrors.IsNotFound(err) {
+			return
+		}
+		if !gone && err == nil {
+			if rv, err := strconv.ParseUint(cur.GetResourceVersion(), 10, 64); err == nil && rv >= want {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 }

@@ -126,6 +126,9 @@ func (s *Server) brandKit(ctx context.Context, ws *socialv1alpha1.Workspace, id 
 
 // refused turns the API server's validation errors into a tool error.
 func refused(err error) error {
+	if apierrors.IsConflict(err) {
+		return invalidArgument("it was changed by someone else while this call ran; read it again and retry")
+	}
 	if apierrors.IsInvalid(err) || apierrors.IsAlreadyExists(err) {
 		return invalidArgument("refused: %v", err)
 	}
@@ -185,6 +188,7 @@ func brandKitTools() []Tool {
 			if err := s.client.Create(ctx, k); err != nil {
 				return nil, refused(err)
 			}
+			s.settle(ctx, k, false)
 			return &BrandKitResult{BrandKit: viewBrandKit(k)}, nil
 		}),
 		declare(Tool{
@@ -195,8 +199,11 @@ func brandKitTools() []Tool {
 			if err != nil {
 				return nil, err
 			}
-			k, err := s.brandKit(ctx, ws, in.BrandKitID)
-			if err != nil {
+			if _, err := s.brandKit(ctx, ws, in.BrandKitID); err != nil {
+				return nil, err
+			}
+			k := &socialv1alpha1.BrandKit{} // the latest revision, so the update does not conflict with a stale copy
+			if err := s.reader().Get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: in.BrandKitID}, k); err != nil {
 				return nil, err
 			}
 			if err := writable(k, "brand kit"); err != nil {
@@ -207,6 +214,7 @@ func brandKitTools() []Tool {
 			if err := s.client.Update(ctx, k); err != nil {
 				return nil, refused(err)
 			}
+			s.settle(ctx, k, false)
 			return &BrandKitResult{BrandKit: viewBrandKit(k)}, nil
 		}),
 		declare(Tool{
@@ -227,6 +235,7 @@ func brandKitTools() []Tool {
 			if err := s.client.Delete(ctx, k); err != nil && !apierrors.IsNotFound(err) {
 				return nil, err
 			}
+			s.settle(ctx, k, true)
 			return &DeletedResult{ID: k.Name, Deleted: true}, nil
 		}),
 	}

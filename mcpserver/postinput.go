@@ -159,6 +159,7 @@ func idempotentName(prefix, workspace, key string) string {
 func (s *Server) createOnce(ctx context.Context, obj client.Object, key string) (created bool, err error) {
 	err = s.client.Create(ctx, obj)
 	if err == nil {
+		s.settle(ctx, obj, false)
 		return true, nil
 	}
 	if key == "" || !apierrors.IsAlreadyExists(err) {

@@ -200,6 +200,7 @@ func postTools() []Tool {
 				if err := s.client.Delete(ctx, p); err != nil && !apierrors.IsNotFound(err) {
 					return nil, err
 				}
+				s.settle(ctx, p, true)
 				out.Canceled, out.Removed = true, true
 				out.Message = "The post was deleted from Herald. Anything already published stays on the platforms."
 				return out, nil
@@ -318,6 +319,7 @@ func (s *Server) changePost(ctx context.Context, ws *socialv1alpha1.Workspace, i
 	}
 	switch {
 	case err == nil:
+		s.settle(ctx, p, false)
 		return &PostResult{Post: viewPost(p, ws.Name, s.opts.ToolPrefix)}, nil
 	case apierrors.IsConflict(err):
 		return nil, invalidArgument("post %q was changed by someone else while this call ran. Call %s and try again.", id, s.toolName("get_post"))

@@ -104,9 +104,16 @@ type RunResult struct {
 	Created bool    `json:"created,omitempty" jsonschema:"false when an idempotencyKey returned an existing run"`
 }
 
-func (s *Server) workflow(ctx context.Context, ws *socialv1alpha1.Workspace, id string) (*socialv1alpha1.Workflow, error) {
+// workflow finds a workflow in the workspace: from the cache for reads, and
+// fresh from the API server (fresh=true) for the decisions of run and toggle,
+// so a run right after a toggle sees the toggle.
+func (s *Server) workflow(ctx context.Context, ws *socialv1alpha1.Workspace, id string, fresh ...bool) (*socialv1alpha1.Workflow, error) {
 	wf := &socialv1alpha1.Workflow{}
-	if err := s.get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, wf); err != nil {
+	get := s.get
+	if len(fresh) > 0 && fresh[0] {
+		get = func(ctx context.Context, key client.ObjectKey, obj client.Object) error { return s.reader().Get(ctx, key, obj) }
+	}
+	if err := get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, wf); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, invalidArgument("workflow %q is not in workspace %q. Call %s for its workflows.", id, ws.Name, s.toolName("list_workflows"))
 		}
@@ -265,7 +272,7 @@ func workflowTools() []Tool {
 			if err != nil {
 				return nil, err
 			}
-			wf, err := s.workflow(ctx, ws, in.WorkflowID)
+			wf, err := s.workflow(ctx, ws, in.WorkflowID, true)
 			if err != nil {
 				return nil, err
 			}
@@ -282,6 +289,7 @@ func workflowTools() []Tool {
 			if err := s.client.Update(ctx, wf); err != nil {
 				return nil, refused(err)
 			}
+			s.settle(ctx, wf, false)
 			v, err := s.viewWorkflow(ctx, ws, wf)
 			return &WorkflowResult{Workflow: v}, err
 		}),
@@ -293,7 +301,7 @@ func workflowTools() []Tool {
 			if err != nil {
 				return nil, err
 			}
-			wf, err := s.workflow(ctx, ws, in.WorkflowID)
+			wf, err := s.workflow(ctx, ws, in.WorkflowID, true)
 			if err != nil {
 				return nil, err
 			}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,7 @@ var (
 	calls               = flag.Int("calls", 3000, "calls per measurement")
 	creates             = flag.Int("creates", 1000, "posts created per schedule measurement")
 	scheduleConcurrency = flag.Int("schedule-concurrency", 16, "clients creating posts at once")
+	cpuProfile          = flag.String("cpuprofile", "", "write a CPU profile of the measurements to this file")
 )
 
 func main() {
@@ -110,6 +112,17 @@ func run() error {
 	bareTS := httptest.NewServer(server.NewStreamableHTTPServer(bare))
 	defer bareTS.Close()
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("# bench-mcp: %d posts in the workspace, %d calls per row, %s\n\n", *posts, *calls, time.Now().UTC().Format(time.RFC3339))
 	fmt.Println("| call | clients | p50 | p99 | calls/s | p50 × bare | p99 × bare | calls/s ÷ bare |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
