@@ -62,7 +62,7 @@ func TestGoSDKClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 
-	redirectURI := fmt.Sprintf("http://127.0.0.1:%d/callback", freeLoopbackPort(t))
+	redirectURI := fmt.Sprintf("http://127.0.0.1:%d/callback", freePort(t))
 	var consent *consentResult
 	handler, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
 		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{

@@ -8,23 +8,17 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 	"golang.org/x/oauth2"
 
-	"github.com/herald-dev/herald/internal/controlplane"
 )
 
 // heraldMCP is `herald --dev` serving MCP and OAuth on a free loopback port, the way
@@ -39,51 +33,14 @@ type heraldMCP struct {
 
 const devUser = "dev"
 
-// freeLoopbackPort asks the kernel for a port nobody listens on right now.
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startHeraldMCP builds herald, starts it in dev mode on an embedded control plane
 // and waits until /mcp answers (with 401: it wants a token). The process is
 // interrupted in t.Cleanup.
 func startHeraldMCP(t *testing.T) *heraldMCP {
 	t.Helper()
-	bin := buildHerald(t)
-	assets, err := controlplane.AssetsDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := freeLoopbackPort(t)
-	h := &heraldMCP{
-		heraldProcess: &heraldProcess{out: &syncBuffer{}, done: make(chan error, 1)},
-		Base:          "http://127.0.0.1:" + strconv.Itoa(port),
-		Password:      rand.Text(),
-	}
-	h.MCPURL = h.Base + "/mcp"
-	h.cmd = exec.Command(bin, "--dev", "--data-dir", t.TempDir(),
-		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--public-url", h.Base,
-		"--health-probe-bind-address", "127.0.0.1:0")
-	h.cmd.Env = append(os.Environ(), controlplane.AssetsEnv+"="+assets, "KUBECONFIG=", "HERALD_DEV_PASSWORD="+h.Password)
-	h.cmd.Stdout, h.cmd.Stderr = h.out, h.out
-	if err := h.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { h.done <- h.cmd.Wait() }()
+	p := startHerald(t, buildHerald(t), t.TempDir())
+	h := &heraldMCP{heraldProcess: p, Base: p.baseURL, MCPURL: p.baseURL + "/mcp", Password: devPassword}
 	t.Cleanup(func() {
-		_ = h.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-h.done:
-		case <-time.After(30 * time.Second):
-			_ = h.cmd.Process.Kill()
-			<-h.done
-		}
 		if t.Failed() {
 			t.Logf("herald output:\n%s", h.out.String())
 		}
@@ -277,7 +234,7 @@ func oauthLogin(t *testing.T, h *heraldMCP, workspace string) *oauth2.Token {
 	g.Expect(getJSON(ctx, prm.AuthorizationServers[0]+"/.well-known/oauth-authorization-server", &asm)).To(Succeed())
 	g.Expect(asm.CodeChallengeMethods).To(ContainElement("S256"))
 
-	redirectURI := fmt.Sprintf("http://127.0.0.1:%d/callback", freeLoopbackPort(t))
+	redirectURI := fmt.Sprintf("http://127.0.0.1:%d/callback", freePort(t))
 	reg, _ := json.Marshal(map[string]any{
 		"client_name":                "Herald e2e (Go, golang.org/x/oauth2)",
 		"redirect_uris":              []string{redirectURI},
