@@ -55,6 +55,10 @@ test: controlplane ## Run every test against a real kube-apiserver and etcd; pri
 bench-mcp: controlplane ## MCP tool latency and throughput against a bare mcp-go server, in one run.
 	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/bench/mcp
 
+.PHONY: bench-publish
+bench-publish: controlplane ## Publish lateness (10,000 posts over a minute) and burst drain rate against the API server's raw update rate, in one run.
+	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/bench/publish
+
 ##@ Build and run
 
 .PHONY: build

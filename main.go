@@ -52,8 +52,8 @@ func main() {
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", "0", "Address of the Prometheus metrics endpoint, such as :8443; 0 disables it.")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect one active controller among replicas, so several can run for availability.")
-	flag.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 500, "Requests per second Herald may send to the Kubernetes API server (client side); the server's priority and fairness still applies.")
-	flag.IntVar(&o.kubeAPIBurst, "kube-api-burst", 1000, "Burst above --kube-api-qps the client allows.")
+	flag.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 2000, "Requests per second Herald may send to the Kubernetes API server (client side; sized so publishing is bounded by the API server, see docs/benchmarks.md); the server's priority and fairness still applies.")
+	flag.IntVar(&o.kubeAPIBurst, "kube-api-burst", 4000, "Burst above --kube-api-qps the client allows.")
 	flag.IntVar(&o.maxConcurrent, "max-concurrent-reconciles", 4, "Objects of one kind reconciled in parallel.")
 	flag.IntVar(&o.postWorkers, "post-workers", 20, "ScheduledPosts reconciled in parallel; each holds a worker for the length of its platform call, so this bounds the platform calls in flight.")
 	zapOpts := zap.Options{Development: true, TimeEncoder: nil}
