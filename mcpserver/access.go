@@ -46,25 +46,27 @@ func (s *Server) caller(ctx context.Context) *Caller {
 // grant, or one the user is no longer a member of, does not exist for them:
 // the answer is the same "not found" as for a workspace that does not exist.
 func (s *Server) workspace(ctx context.Context, id string, scope socialv1alpha1.Scope) (*socialv1alpha1.Workspace, error) {
-	notFound := invalidArgument("workspace %q not found. Call %s for the workspaces this connection may use, and pass one of their ids.",
-		id, s.toolName("list_workspaces"))
+	notFound := func() error {
+		return invalidArgument("workspace %q not found. Call %s for the workspaces this connection may use, and pass one of their ids.",
+			id, s.toolName("list_workspaces"))
+	}
 	if id == "" {
 		return nil, invalidArgument("workspaceId is required. Call %s for the workspaces this connection may use.", s.toolName("list_workspaces"))
 	}
 	c := s.caller(ctx)
 	if !slices.Contains(c.Workspaces, id) {
-		return nil, notFound
+		return nil, notFound()
 	}
 	ws := &socialv1alpha1.Workspace{}
 	if err := s.client.Get(ctx, client.ObjectKey{Name: id}, ws); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, notFound
+			return nil, notFound()
 		}
 		return nil, err
 	}
 	role := ws.RoleOf(c.Subject)
 	if role == "" {
-		return nil, notFound
+		return nil, notFound()
 	}
 	if !roleAllows(role, scope) {
 		return nil, invalidArgument("your role in workspace %q is %s, which does not allow %s; ask a workspace owner to change your role", id, role, scope)
