@@ -72,8 +72,8 @@ func (idx *postIndex) put(obj any) {
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
 	list := idx.byNS[ns]
-	i := sort.Search(len(list), func(i int) bool { return !list[i].before(e) })
-	if i < len(list) && list[i].name == e.name {
+	i, found := position(list, e)
+	if found {
 		list[i] = e
 		return
 	}
@@ -90,11 +90,15 @@ func (idx *postIndex) remove(obj any) {
 	}
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
-	list := idx.byNS[ns]
-	i := sort.Search(len(list), func(i int) bool { return !list[i].before(e) })
-	if i < len(list) && list[i].name == e.name {
-		idx.byNS[ns] = append(list[:i], list[i+1:]...)
+	if i, found := position(idx.byNS[ns], e); found {
+		idx.byNS[ns] = append(idx.byNS[ns][:i], idx.byNS[ns][i+1:]...)
 	}
+}
+
+// position is where e is, or belongs, in list, and whether it is there.
+func position(list []indexedPost, e indexedPost) (int, bool) {
+	i := sort.Search(len(list), func(i int) bool { return !list[i].before(e) })
+	return i, i < len(list) && list[i].name == e.name
 }
 
 // page returns up to limit posts of ns after the cursor that match, and
