@@ -11,27 +11,8 @@ import (
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/testenv"
 )
-
-// crashAfterSend is the test hook of the crash tests: it lets the platform
-// receive the post, then stops the manager before the reconciler can write
-// the outcome, as a process killed at that instant would. It returns only
-// once the reconcile's context is done, so the outcome write that follows
-// fails the way it would in a dead process.
-type crashAfterSend struct {
-	publish.Publisher
-	stop context.CancelFunc
-}
-
-func (c *crashAfterSend) Publish(ctx context.Context, p publish.Profile, post publish.Post) (publish.Result, error) {
-	res, err := c.Publisher.Publish(ctx, p, post)
-	c.stop()
-	select {
-	case <-ctx.Done():
-	case <-time.After(10 * time.Second): // a bug elsewhere; the test's assertions report it
-	}
-	return res, err
-}
 
 // startCrashManager starts a manager that only sees posts labelled for the
 // crash tests. hook, when set, wraps platform's publisher in
@@ -41,7 +22,7 @@ func startCrashManager(hook publish.Platform) (func(), <-chan struct{}) {
 	mctx, stop := context.WithCancel(ctx)
 	pubs := testPublishers()
 	if hook != "" {
-		pubs[hook] = &crashAfterSend{Publisher: pubs[hook], stop: stop}
+		pubs[hook] = &testenv.CrashAfterSend{Publisher: pubs[hook], Stop: stop}
 	}
 	mgr := newTestManager(labels.SelectorFromSet(labels.Set{LabelTestManager: "crash"}), pubs)
 	done := make(chan struct{})

@@ -19,6 +19,7 @@ import (
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
+	"github.com/herald-dev/herald/internal/testenv"
 )
 
 // fakeMastodon speaks the part of Mastodon's REST API Herald uses, and
@@ -207,19 +208,9 @@ func condition(post *socialv1alpha1.ScheduledPost, typ string) metav1.Condition 
 	return *c
 }
 
-// tick wakes the reconciler for obj the way a requeue does: a change that
-// leaves the spec alone. Controller-runtime times RequeueAfter with the
-// real clock, so a test that steps the fake clock to a due time uses tick
-// to deliver the wake-up that RequeueAfter would have delivered.
+// tick wakes the reconciler for obj after the fake clock was stepped (see testenv.Tick).
 func tick(obj client.Object) {
-	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
-	ann := obj.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	ann["test.herald.dev/tick"] = fakeClock.Now().Format(time.RFC3339Nano)
-	obj.SetAnnotations(ann)
-	ExpectWithOffset(1, k8sClient.Patch(ctx, obj, patch)).To(Succeed())
+	ExpectWithOffset(1, testenv.Tick(ctx, k8sClient, obj, fakeClock.Now())).To(Succeed())
 }
 
 // directReconcile runs one reconcile of post synchronously, with the

@@ -18,6 +18,7 @@ import (
 	"github.com/herald-dev/herald/controllers"
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/bluesky"
+	"github.com/herald-dev/herald/internal/testenv"
 )
 
 const postCollection = "app.bsky.feed.post"
@@ -125,19 +126,9 @@ func expectPhase(post *socialv1alpha1.ScheduledPost, phase socialv1alpha1.PostPh
 	return got
 }
 
-// tick wakes the reconciler for obj with a change that leaves the spec
-// alone: controller-runtime times RequeueAfter with the real clock, so
-// after stepping the fake clock to a due time the test delivers the
-// wake-up itself.
+// tick wakes the reconciler for obj after the fake clock was stepped (see testenv.Tick).
 func tick(obj client.Object) {
-	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
-	ann := obj.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	ann["test.herald.dev/tick"] = fakeClock.Now().Format(time.RFC3339Nano)
-	obj.SetAnnotations(ann)
-	ExpectWithOffset(1, k8sClient.Patch(ctx, obj, patch)).To(Succeed())
+	ExpectWithOffset(1, testenv.Tick(ctx, k8sClient, obj, fakeClock.Now())).To(Succeed())
 }
 
 // expectFacets checks the record's text and its three facets against
@@ -175,25 +166,6 @@ func expectFacets(rec feedRecord) {
 		Expect(f.Features).To(ConsistOf(w.feature), "facet %d", i)
 		Expect(rec.Value.Text[f.Index.ByteStart:f.Index.ByteEnd]).To(Equal(postText[w.start:w.end]))
 	}
-}
-
-// crashAfterSend lets the PDS receive the post, then stops the manager
-// before the reconciler can write the outcome, as a process killed at that
-// instant would. It returns once the reconcile's context is done, so the
-// outcome write fails the way it would in a dead process.
-type crashAfterSend struct {
-	publish.Publisher
-	stop context.CancelFunc
-}
-
-func (c *crashAfterSend) Publish(ctx context.Context, p publish.Profile, post publish.Post) (publish.Result, error) {
-	res, err := c.Publisher.Publish(ctx, p, post)
-	c.stop()
-	select {
-	case <-ctx.Done():
-	case <-time.After(10 * time.Second): // a bug elsewhere; the assertions report it
-	}
-	return res, err
 }
 
 var _ = Describe("The Bluesky adapter against the reference PDS", func() {
@@ -261,7 +233,7 @@ var _ = Describe("The Bluesky adapter against the reference PDS", func() {
 
 	It("resumes a delivery interrupted between the PDS's answer and the status write: one record", func() {
 		stopCrashing, crashed := startManager(publishers(), func(p publish.Publisher, stop context.CancelFunc) publish.Publisher {
-			return &crashAfterSend{Publisher: p, stop: stop}
+			return &testenv.CrashAfterSend{Publisher: p, Stop: stop}
 		})
 		defer stopCrashing()
 		profile := blueskyProfile("bsky-crash", "bsky")

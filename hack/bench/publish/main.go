@@ -55,8 +55,8 @@ var (
 	latency        = flag.Duration("latency", 20*time.Millisecond, "the sandbox platform's artificial latency per call")
 	baselineWrites = flag.Int("baseline-writes", 3000, "status updates per measurement of R (at most -posts)")
 	postWorkers    = flag.Int("post-workers", 20, "ScheduledPosts reconciled in parallel (herald --post-workers); also the baseline loop's concurrency")
-	qps            = flag.Float64("kube-api-qps", 2000, "the operator's client-side request rate (herald --kube-api-qps; its default is 500)")
-	burst          = flag.Int("kube-api-burst", 4000, "the operator's client-side burst (herald --kube-api-burst; its default is 1000)")
+	qps            = flag.Float64("kube-api-qps", 2000, "the operator's client-side request rate (herald --kube-api-qps, same default)")
+	burst          = flag.Int("kube-api-burst", 4000, "the operator's client-side burst (herald --kube-api-burst, same default)")
 )
 
 func main() {
