@@ -38,7 +38,7 @@ func (r *ScheduledPostReconciler) writeStatus(ctx context.Context, s *postState)
 	if err := r.Status().Update(ctx, s.post); err != nil {
 		return err
 	}
-	if old, cur := s.base.Status.Phase, s.post.Status.Phase; old != cur {
+	if old, cur := s.base.Status.Phase, s.post.Status.Phase; old != cur && phaseNeedsEvent(s.post, cur) {
 		r.phaseEvent(s.post, cur)
 	}
 	s.base = s.post.DeepCopy()
@@ -286,6 +286,22 @@ func truncate(s string) string {
 		return s
 	}
 	return s[:limit] + "…"
+}
+
+// phaseNeedsEvent reports whether a new phase says something the
+// delivery events have not. Publishing is a claim followed within the
+// same reconcile by the outcome's own event (or by RetryScheduled,
+// RateLimited or Resumed when it lasts); a one-profile post's Published is
+// its delivery's Published event, written a moment before. Both are on
+// the hot path of every due post, and an event is an API write.
+func phaseNeedsEvent(post *socialv1alpha1.ScheduledPost, phase socialv1alpha1.PostPhase) bool {
+	switch phase {
+	case socialv1alpha1.PostPublishing:
+		return false
+	case socialv1alpha1.PostPublished:
+		return len(post.Status.Deliveries) > 1
+	}
+	return true
 }
 
 // phaseEvent announces the post's new phase.
