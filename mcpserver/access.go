@@ -45,6 +45,8 @@ func (s *Server) caller(ctx context.Context) *Caller {
 // workspace resolves a workspace id for the caller. A workspace outside the
 // grant, or one the user is no longer a member of, does not exist for them:
 // the answer is the same "not found" as for a workspace that does not exist.
+// The Workspace returned is the cache's own copy (every tool call reads one,
+// and no tool changes one): read it, never modify it.
 func (s *Server) workspace(ctx context.Context, id string, scope socialv1alpha1.Scope) (*socialv1alpha1.Workspace, error) {
 	notFound := func() error {
 		return invalidArgument("workspace %q not found. Call %s for the workspaces this connection may use, and pass one of their ids.",
@@ -58,7 +60,7 @@ func (s *Server) workspace(ctx context.Context, id string, scope socialv1alpha1.
 		return nil, notFound()
 	}
 	ws := &socialv1alpha1.Workspace{}
-	if err := s.client.Get(ctx, client.ObjectKey{Name: id}, ws); err != nil {
+	if err := s.client.Get(ctx, client.ObjectKey{Name: id}, ws, client.UnsafeDisableDeepCopy); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, notFound()
 		}

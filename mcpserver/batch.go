@@ -40,8 +40,12 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '[' {
-		if needed := s.neededScope(body); !allowed(caller, needed) {
+		msg, parsed := probe(body)
+		if needed := s.neededScope(msg); !allowed(caller, needed) {
 			oauth.WriteInsufficientScope(w, needed)
+			return
+		}
+		if parsed && s.serveToolCall(w, r, body, msg) {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -60,7 +64,8 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 	}
 	var missing []socialv1alpha1.Scope
 	for _, el := range elements {
-		if needed := s.neededScope(el); !allowed(caller, needed) {
+		msg, _ := probe(el)
+		if needed := s.neededScope(msg); !allowed(caller, needed) {
 			if !slices.Contains(missing, needed) {
 				missing = append(missing, needed)
 			}

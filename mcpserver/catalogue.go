@@ -124,11 +124,22 @@ func result(out any, err error) *mcp.CallToolResult {
 		}
 		return mcp.NewToolResultError("Herald could not complete the call: " + err.Error() + ". Try again; if it keeps failing, ask the workspace owner to check Herald's logs.")
 	}
-	if r, ok := out.(interface{ Text() string }); ok {
-		return mcp.NewToolResultStructured(out, r.Text())
+	// Encoded once here, so mcp-go writes these bytes instead of encoding
+	// the value again; the text is the same JSON unless the output renders
+	// itself for a reader.
+	if e, ok := out.(interface{ Encoded() ([]byte, string) }); ok {
+		raw, text := e.Encoded()
+		return &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent(text)}, RawStructuredContent: raw}
 	}
-	text, _ := json.MarshalIndent(out, "", "  ")
-	return mcp.NewToolResultStructured(out, string(text))
+	raw, err := json.Marshal(out)
+	if err != nil {
+		return result(nil, err)
+	}
+	text := string(raw)
+	if r, ok := out.(interface{ Text() string }); ok {
+		text = r.Text()
+	}
+	return &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent(text)}, RawStructuredContent: raw}
 }
 
 // scopesOf lists the distinct scopes the catalogue uses, sorted.

@@ -26,6 +26,8 @@ type indexedPost struct {
 	created int64
 	name    string
 	post    *socialv1alpha1.ScheduledPost // the informer's copy: read-only
+	// listed returns the post as pages show it, encoded on first use.
+	listed func() *listedPost
 }
 
 // before orders entries as pages list them.
@@ -61,7 +63,8 @@ func entryOf(obj any) (indexedPost, string, bool) {
 	if !ok {
 		return indexedPost{}, "", false
 	}
-	return indexedPost{created: p.CreationTimestamp.UnixNano(), name: p.Name, post: p}, p.Namespace, true
+	return indexedPost{created: p.CreationTimestamp.UnixNano(), name: p.Name, post: p,
+		listed: sync.OnceValue(func() *listedPost { return newListedPost(p) })}, p.Namespace, true
 }
 
 func (idx *postIndex) put(obj any) {
@@ -103,7 +106,7 @@ func position(list []indexedPost, e indexedPost) (int, bool) {
 
 // page returns up to limit posts of ns after the cursor that match, and
 // whether more matching posts follow.
-func (idx *postIndex) page(ns string, after *cursor, limit int, match func(*socialv1alpha1.ScheduledPost) bool) ([]*socialv1alpha1.ScheduledPost, bool) {
+func (idx *postIndex) page(ns string, after *cursor, limit int, match func(*socialv1alpha1.ScheduledPost) bool) ([]indexedPost, bool) {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
 	list := idx.byNS[ns]
@@ -112,7 +115,7 @@ func (idx *postIndex) page(ns string, after *cursor, limit int, match func(*soci
 		c := indexedPost{created: after.created, name: after.name}
 		start = sort.Search(len(list), func(i int) bool { return c.before(list[i]) })
 	}
-	out := make([]*socialv1alpha1.ScheduledPost, 0, limit)
+	out := make([]indexedPost, 0, limit)
 	for _, e := range list[start:] {
 		if !match(e.post) {
 			continue
@@ -120,7 +123,7 @@ func (idx *postIndex) page(ns string, after *cursor, limit int, match func(*soci
 		if len(out) == limit {
 			return out, true
 		}
-		out = append(out, e.post)
+		out = append(out, e)
 	}
 	return out, false
 }

@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -26,10 +27,91 @@ type listPostsArgs struct {
 	Cursor      string `json:"cursor,omitempty" jsonschema:"nextCursor from the previous page"`
 }
 
+// PostSummary is one post on a page of list_posts: enough to choose a post;
+// ocoya_get_post has its deliveries and what to do next.
+type PostSummary struct {
+	ID          string   `json:"id" jsonschema:"the post id other post tools take as postId"`
+	Phase       string   `json:"phase" jsonschema:"Draft, Scheduled, Publishing, Published, PartiallyPublished, Failed, Missed, Canceled or Unknown"`
+	ScheduledAt string   `json:"scheduledAt,omitempty" jsonschema:"when it publishes, RFC 3339 with offset"`
+	ProfileIDs  []string `json:"profileIds" jsonschema:"the profiles it publishes to"`
+	Text        string   `json:"text" jsonschema:"the text, cut after 100 characters (then ending in …); ocoya_get_post has all of it"`
+}
+
 // PostList is the output of list_posts.
 type PostList struct {
-	Posts      []PostView `json:"posts" jsonschema:"newest first"`
-	NextCursor string     `json:"nextCursor,omitempty" jsonschema:"pass as cursor for the next page; absent on the last page"`
+	Posts      []PostSummary `json:"posts" jsonschema:"newest first"`
+	NextCursor string        `json:"nextCursor,omitempty" jsonschema:"pass as cursor for the next page; absent on the last page"`
+
+	// The page encoded from its entries' cached encodings: a page is
+	// read far more often than its posts change.
+	raw  []byte
+	text string
+}
+
+// Encoded returns the page as structured JSON and as text.
+func (l *PostList) Encoded() ([]byte, string) { return l.raw, l.text }
+
+// summaryTextLimit is how many characters of a post's text a page shows.
+const summaryTextLimit = 100
+
+// listedPost is a post as pages show it, encoded once per version of the
+// post (the index replaces an entry when its post changes).
+type listedPost struct {
+	summary PostSummary
+	json    []byte // summary as JSON
+	line    string // summary as a line of the text content
+}
+
+func newListedPost(p *socialv1alpha1.ScheduledPost) *listedPost {
+	text := p.Spec.Text
+	if r := []rune(text); len(r) > summaryTextLimit {
+		text = string(r[:summaryTextLimit]) + "…"
+	}
+	sum := PostSummary{ID: p.Name, Phase: string(phaseOf(p)), ScheduledAt: p.Spec.ScheduledAt, ProfileIDs: p.Spec.Profiles, Text: text}
+	if sum.ProfileIDs == nil {
+		sum.ProfileIDs = []string{}
+	}
+	raw, _ := json.Marshal(sum) // strings and a slice of strings: cannot fail
+	at := sum.ScheduledAt
+	if at == "" {
+		at = "-"
+	}
+	line := sum.ID + "\t" + sum.Phase + "\t" + at + "\t" + strings.Join(sum.ProfileIDs, ",") + "\t" + strconv.Quote(text) + "\n"
+	return &listedPost{summary: sum, json: raw, line: line}
+}
+
+// newPostList assembles a page from its entries.
+func newPostList(entries []*listedPost, next string) *PostList {
+	l := &PostList{Posts: make([]PostSummary, 0, len(entries)), NextCursor: next}
+	size := 32 + len(next)
+	for _, e := range entries {
+		size += len(e.json) + 1
+	}
+	raw := make([]byte, 0, size)
+	raw = append(raw, `{"posts":[`...)
+	var text strings.Builder
+	text.Grow(size)
+	text.WriteString(strconv.Itoa(len(entries)))
+	text.WriteString(" posts")
+	if next != "" {
+		text.WriteString(" (more: pass cursor " + next + ")")
+	}
+	text.WriteString("\nid\tphase\tscheduledAt\tprofiles\ttext\n")
+	for i, e := range entries {
+		l.Posts = append(l.Posts, e.summary)
+		if i > 0 {
+			raw = append(raw, ',')
+		}
+		raw = append(raw, e.json...)
+		text.WriteString(e.line)
+	}
+	raw = append(raw, ']')
+	if next != "" {
+		raw = append(raw, `,"nextCursor":`...)
+		raw = strconv.AppendQuote(raw, next) // base64url: nothing JSON would escape
+	}
+	l.raw, l.text = append(raw, '}'), text.String()
+	return l
 }
 
 // cursor marks the last post of a page: posts are ordered newest first by
@@ -59,7 +141,7 @@ func parseCursor(s string) (cursor, error) {
 
 // postPage reads a page from the index, or, until the index has synced (or
 // where the server runs without one), from a sorted copy of the cache.
-func (s *Server) postPage(ctx context.Context, ns string, after *cursor, limit int, match func(*socialv1alpha1.ScheduledPost) bool) ([]*socialv1alpha1.ScheduledPost, bool, error) {
+func (s *Server) postPage(ctx context.Context, ns string, after *cursor, limit int, match func(*socialv1alpha1.ScheduledPost) bool) ([]indexedPost, bool, error) {
 	if s.index != nil && s.index.synced() {
 		page, more := s.index.page(ns, after, limit, match)
 		return page, more, nil
@@ -131,15 +213,16 @@ func listPostsTool() Tool {
 		if err != nil {
 			return nil, err
 		}
-		out := &PostList{Posts: make([]PostView, 0, len(page))}
-		for _, p := range page {
-			out.Posts = append(out.Posts, viewPost(p, ws.Name, s.opts.ToolPrefix))
+		entries := make([]*listedPost, 0, len(page))
+		for _, e := range page {
+			entries = append(entries, e.listed())
 		}
+		next := ""
 		if more {
 			last := page[len(page)-1]
-			out.NextCursor = cursor{last.CreationTimestamp.UnixNano(), last.Name}.String()
+			next = cursor{last.created, last.name}.String()
 		}
-		return out, nil
+		return newPostList(entries, next), nil
 	})
 }
 
@@ -229,25 +312,6 @@ func (r *PreviewResult) Text() string {
 			fmt.Fprintf(&b, " — %s", strings.Join(p.Problems, " "))
 		}
 		fmt.Fprintf(&b, "\n%s\n\n", p.Text)
-	}
-	return b.String()
-}
-
-// Text renders a page as one line per post; the full detail is in the
-// structured content.
-func (l *PostList) Text() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d posts", len(l.Posts))
-	if l.NextCursor != "" {
-		fmt.Fprintf(&b, " (more: pass cursor %s)", l.NextCursor)
-	}
-	b.WriteString("\n")
-	for _, p := range l.Posts {
-		text := p.Text
-		if len(text) > 80 {
-			text = text[:77] + "..."
-		}
-		fmt.Fprintf(&b, "%s\t%s\t%s\t%q\n", p.ID, p.Phase, p.ScheduledAt, text)
 	}
 	return b.String()
 }

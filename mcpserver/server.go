@@ -65,6 +65,7 @@ type Server struct {
 	index     *postIndex
 	mcp       *server.MCPServer
 	transport *server.StreamableHTTPServer
+	sessions  *sessions
 }
 
 // New builds the server and registers the catalogue.
@@ -81,7 +82,7 @@ func New(o Options) (*Server, error) {
 	if o.Version == "" {
 		o.Version = "dev"
 	}
-	s := &Server{opts: o, client: o.Client, clock: o.Clock, tools: map[string]Tool{}}
+	s := &Server{opts: o, client: o.Client, clock: o.Clock, tools: map[string]Tool{}, sessions: &sessions{}}
 	if o.Cache != nil {
 		idx, err := newPostIndex(context.Background(), o.Cache)
 		if err != nil {
@@ -101,7 +102,7 @@ func New(o Options) (*Server, error) {
 		s.mcp.AddTool(t.mcpTool(), s.callHandler(t))
 	}
 	// The Host check against DNS rebinding stays on; Herald adds the Origin check.
-	s.transport = server.NewStreamableHTTPServer(s.mcp, server.WithEndpointPath("/mcp"), server.WithSessionIdManager(&sessions{}))
+	s.transport = server.NewStreamableHTTPServer(s.mcp, server.WithEndpointPath("/mcp"), server.WithSessionIdManager(s.sessions))
 	return s, nil
 }
 
@@ -133,9 +134,12 @@ func (s *Server) callHandler(t Tool) server.ToolHandlerFunc {
 		if !ok || !allowed(caller, t.Scope) {
 			return mcp.NewToolResultError(fmt.Sprintf("%s needs the %s scope; reconnect and approve it", t.Name, t.Scope)), nil
 		}
-		args, err := json.Marshal(req.Params.Arguments)
-		if err != nil {
-			return mcp.NewToolResultError("arguments must be a JSON object"), nil
+		args := req.Params.RawArguments // as sent: no second encoding
+		if len(args) == 0 {
+			var err error
+			if args, err = json.Marshal(req.Params.Arguments); err != nil {
+				return mcp.NewToolResultError("arguments must be a JSON object"), nil
+			}
 		}
 		out, err := t.handle(ctx, s, args)
 		return result(out, err), nil
@@ -182,19 +186,30 @@ func isLoopback(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
+// rpcProbe is what Herald reads of a JSON-RPC message before mcp-go does.
+type rpcProbe struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params struct {
+		Name string          `json:"name"`
+		Meta json.RawMessage `json:"_meta"`
+		Task json.RawMessage `json:"task"`
+	} `json:"params"`
+}
+
+// probe reads msg's method and tool; ok is false when msg is not a JSON
+// object, which mcp-go then answers.
+func probe(msg json.RawMessage) (p rpcProbe, ok bool) {
+	return p, json.Unmarshal(msg, &p) == nil
+}
+
 // neededScope is the scope a JSON-RPC message needs before it reaches mcp-go:
 // tools/call needs its tool's scope; everything else any valid token.
-func (s *Server) neededScope(msg json.RawMessage) socialv1alpha1.Scope {
-	var m struct {
-		Method string `json:"method"`
-		Params struct {
-			Name string `json:"name"`
-		} `json:"params"`
-	}
-	if json.Unmarshal(msg, &m) != nil || m.Method != string(mcp.MethodToolsCall) {
+func (s *Server) neededScope(p rpcProbe) socialv1alpha1.Scope {
+	if p.Method != string(mcp.MethodToolsCall) {
 		return ""
 	}
-	if t, ok := s.tools[m.Params.Name]; ok {
+	if t, ok := s.tools[p.Params.Name]; ok {
 		return t.Scope
 	}
 	return ""

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -179,10 +180,17 @@ func (r toolResult) text() string {
 	return b.String()
 }
 
-// rpc sends one JSON-RPC request and decodes the response.
-func rpc(c *Caller, method string, params any) rpcResponse {
+// testSession is the session id the tests' calls carry, as clients do
+// after initialize.
+var testSession = (&sessions{}).Generate()
+
+// rpc sends one JSON-RPC request on a session and decodes the response.
+func rpc(c *Caller, method string, params any, headers ...string) rpcResponse {
 	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": rpcID.Add(1), "method": method, "params": params})
-	resp, data := post(c, string(body))
+	if headers == nil {
+		headers = []string{"Mcp-Session-Id", testSession}
+	}
+	resp, data := post(c, string(body), headers...)
 	Expect(resp.StatusCode).To(Equal(http.StatusOK), string(data))
 	var out rpcResponse
 	Expect(json.Unmarshal(bytes.TrimSpace(sseOrJSON(data)), &out)).To(Succeed(), string(data))
@@ -205,12 +213,30 @@ func call(c *Caller, tool string, args map[string]any) toolResult {
 	return r
 }
 
-// ok calls a tool that must succeed and returns its structured content.
+// ok calls a tool that must succeed and returns its structured content,
+// checked against the tool's output schema.
 func ok(c *Caller, tool string, args map[string]any) map[string]any {
 	r := call(c, tool, args)
 	ExpectWithOffset(1, r.IsError).To(BeFalse(), "%s failed: %s", tool, r.text())
 	ExpectWithOffset(1, r.StructuredContent).NotTo(BeNil())
+	ExpectWithOffset(1, outputSchema(tool).Validate(r.StructuredContent)).To(Succeed(), "%s's structured content does not match its output schema", tool)
 	return r.StructuredContent
+}
+
+// outputSchema resolves a tool's declared output schema.
+func outputSchema(tool string) *jsonschema.Resolved {
+	for _, t := range catalogue() {
+		if t.Name != tool {
+			continue
+		}
+		s := &jsonschema.Schema{}
+		ExpectWithOffset(2, json.Unmarshal(t.OutputSchema, s)).To(Succeed())
+		resolved, err := s.Resolve(nil)
+		ExpectWithOffset(2, err).NotTo(HaveOccurred())
+		return resolved
+	}
+	Fail("no tool " + tool)
+	return nil
 }
 
 // fails calls a tool that must answer with a tool error and returns its text.

@@ -111,7 +111,9 @@ func (s *Server) workflow(ctx context.Context, ws *socialv1alpha1.Workspace, id 
 	wf := &socialv1alpha1.Workflow{}
 	get := s.get
 	if len(fresh) > 0 && fresh[0] {
-		get = func(ctx context.Context, key client.ObjectKey, obj client.Object) error { return s.reader().Get(ctx, key, obj) }
+		get = func(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+			return s.reader().Get(ctx, key, obj)
+		}
 	}
 	if err := get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, wf); err != nil {
 		if apierrors.IsNotFound(err) {

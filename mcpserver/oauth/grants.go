@@ -108,14 +108,15 @@ func (s *Server) revokeGrantByName(ctx context.Context, name string) error {
 
 // liveGrant returns the grant if it exists and is not revoked. It reads the
 // cache: that is what makes the per-request check cheap, and deletions reach
-// the informer within seconds.
-func (s *Server) liveGrant(ctx context.Context, name string, fresh bool) (*v1alpha1.MCPGrant, error) {
+// the informer within seconds. With client.UnsafeDisableDeepCopy the grant
+// is the cache's own copy, for callers that only read it.
+func (s *Server) liveGrant(ctx context.Context, name string, fresh bool, opts ...client.GetOption) (*v1alpha1.MCPGrant, error) {
 	var g v1alpha1.MCPGrant
 	var r client.Reader = s.c
 	if fresh {
 		r = s.apiReader
 	}
-	if err := r.Get(ctx, client.ObjectKey{Name: name}, &g); err != nil {
+	if err := r.Get(ctx, client.ObjectKey{Name: name}, &g, opts...); err != nil {
 		return nil, err
 	}
 	if g.Spec.Revoked || !g.DeletionTimestamp.IsZero() {

@@ -57,7 +57,7 @@ func (s *Server) RequireToken(next http.Handler) http.Handler {
 			s.challenge(cw, "invalid_token", err.Error())
 			return
 		}
-		g, err := s.liveGrant(r.Context(), claims.Grant, false)
+		g, err := s.liveGrant(r.Context(), claims.Grant, false, client.UnsafeDisableDeepCopy)
 		if err != nil || g.Spec.ClientID != claims.ClientID || g.Spec.Subject != claims.Subject {
 			s.challenge(cw, "invalid_token", "This connection was revoked or removed; connect again to approve it anew.")
 			return
@@ -81,7 +81,7 @@ func (s *Server) RequireToken(next http.Handler) http.Handler {
 
 func (s *Server) clientName(ctx context.Context, id string) string {
 	var c v1alpha1.MCPClient
-	if err := s.c.Get(ctx, client.ObjectKey{Name: id}, &c); err != nil {
+	if err := s.c.Get(ctx, client.ObjectKey{Name: id}, &c, client.UnsafeDisableDeepCopy); err != nil { // read only
 		return id
 	}
 	return c.Spec.ClientName

@@ -1,0 +1,57 @@
+package mcpserver
+
+import (
+	"encoding/json"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+)
+
+var _ = Describe("A page of list_posts", func() {
+	post := func(name, text string, profiles ...string) *socialv1alpha1.ScheduledPost {
+		return &socialv1alpha1.ScheduledPost{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec:       socialv1alpha1.ScheduledPostSpec{Text: text, Profiles: profiles, ScheduledAt: "2026-12-01T09:00:00Z"},
+		}
+	}
+
+	It("encodes the same JSON as the page's value, quotes and all", func() {
+		entries := []*listedPost{
+			newListedPost(post("a", `say "hi" <b>&</b>`+"\n\tnext line", "sandbox", "mastodon")),
+			newListedPost(&socialv1alpha1.ScheduledPost{ObjectMeta: metav1.ObjectMeta{Name: "draft"}, Spec: socialv1alpha1.ScheduledPostSpec{Text: "d", Draft: true}}),
+		}
+		for _, next := range []string{"", cursor{42, "a"}.String()} {
+			l := newPostList(entries, next)
+			raw, _ := l.Encoded()
+			want, err := json.Marshal(l)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(raw).To(MatchJSON(want))
+			var back PostList
+			Expect(json.Unmarshal(raw, &back)).To(Succeed())
+			Expect(back.Posts).To(Equal(l.Posts))
+			Expect(back.NextCursor).To(Equal(next))
+		}
+		Expect(entries[1].summary.ProfileIDs).To(Equal([]string{}), "an empty list, not null, as the schema says")
+		Expect(entries[1].summary.Phase).To(Equal("Draft"))
+	})
+
+	It("cuts long text after 100 characters without splitting one", func() {
+		long := strings.Repeat("é", 99) + "🚀🚀🚀"
+		e := newListedPost(post("long", long, "sandbox"))
+		Expect(e.summary.Text).To(Equal(strings.Repeat("é", 99) + "🚀…"))
+		Expect(json.Valid(e.json)).To(BeTrue())
+		Expect(e.line).To(HavePrefix("long\tScheduled\t2026-12-01T09:00:00Z\tsandbox\t"))
+		Expect(newListedPost(post("short", "short text")).summary.Text).To(Equal("short text"))
+	})
+
+	It("says in its text how to get the next page", func() {
+		next := cursor{7, "b"}.String()
+		_, text := newPostList([]*listedPost{newListedPost(post("b", "hello", "sandbox"))}, next).Encoded()
+		Expect(text).To(HavePrefix("1 posts (more: pass cursor " + next + ")\n"))
+		Expect(text).To(ContainSubstring("b\tScheduled\t2026-12-01T09:00:00Z\tsandbox\t\"hello\"\n"))
+	})
+})

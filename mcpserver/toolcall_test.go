@@ -1,0 +1,90 @@
+package mcpserver
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+)
+
+var _ = Describe("Tool call responses", func() {
+	It("are written as encoding/json would write them", func() {
+		page := newPostList([]*listedPost{newListedPost(&socialv1alpha1.ScheduledPost{
+			ObjectMeta: metav1.ObjectMeta{Name: "p"},
+			Spec:       socialv1alpha1.ScheduledPostSpec{Text: "<b>\"quoted\"</b> & \u2028 tab\t", Profiles: []string{"sandbox"}},
+		})}, "")
+		results := []*mcp.CallToolResult{
+			result(page, nil),
+			result(&PostResult{Post: PostView{ID: "x", Deliveries: []DeliveryView{}}}, nil),
+			result(nil, invalidArgument("workspace %q not found", "nope")),
+			{Content: []mcp.Content{mcp.NewTextContent("a"), mcp.NewTextContent("b")}},
+		}
+		for _, id := range []json.RawMessage{json.RawMessage(`7`), json.RawMessage(`"req-1"`)} {
+			for _, res := range results {
+				var rid mcp.RequestId
+				Expect(json.Unmarshal(id, &rid)).To(Succeed())
+				resp := mcp.JSONRPCResponse{JSONRPC: "2.0", ID: rid, Result: *res}
+				out, ok := appendToolResponse(nil, id, resp)
+				Expect(ok).To(BeTrue())
+				want, err := json.Marshal(resp)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(out).To(MatchJSON(want))
+			}
+		}
+	})
+
+	It("escape strings byte for byte as encoding/json does", func() {
+		for _, s := range []string{"", "plain", "quote \" backslash \\ slash /", "<script>&amp;</script>", "\x00\x01\x1f\x7f\n\r\t\b\f",
+			"é 🚀 中文", "\u2028\u2029", "bad \xff\xfe utf-8 \xe2\x80", strings.Repeat("long ", 500)} {
+			want, err := json.Marshal(s)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(appendJSONString(nil, s))).To(Equal(string(want)), "%q", s)
+		}
+	})
+
+	It("leave results they cannot write as they are to encoding/json", func() {
+		id := json.RawMessage(`1`)
+		withImage := mcp.CallToolResult{Content: []mcp.Content{mcp.NewImageContent("aGk=", "image/png")}}
+		withValue := mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent("t")}, StructuredContent: map[string]any{"a": 1}}
+		for _, res := range []mcp.CallToolResult{withImage, withValue} {
+			_, ok := appendToolResponse(nil, id, mcp.JSONRPCResponse{JSONRPC: "2.0", ID: mcp.NewRequestId(1), Result: res})
+			Expect(ok).To(BeFalse())
+		}
+		_, ok := appendToolResponse(nil, id, mcp.NewJSONRPCError(mcp.NewRequestId(1), mcp.INVALID_PARAMS, "bad", nil))
+		Expect(ok).To(BeFalse())
+	})
+
+	It("are the same on a session as through the transport", func() {
+		seedWorkspace("same", "dev", socialv1alpha1.RoleEditor)
+		Expect(k8sClient.Create(ctx, &socialv1alpha1.ScheduledPost{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "same", Name: "hello"},
+			Spec:       socialv1alpha1.ScheduledPostSpec{Text: "Hello <world> & \"friends\"", Draft: true},
+		})).To(Succeed())
+		c := grant("dev", []string{"same"}, allScopes()...)
+		Eventually(func() bool {
+			return call(c, "get_post", map[string]any{"workspaceId": "same", "postId": "hello"}).IsError
+		}, 10*time.Second, 50*time.Millisecond).Should(BeFalse())
+
+		calls := []map[string]any{
+			{"name": "ocoya_list_posts", "arguments": map[string]any{"workspaceId": "same"}},
+			{"name": "ocoya_get_post", "arguments": map[string]any{"workspaceId": "same", "postId": "hello"}},
+			{"name": "ocoya_get_post", "arguments": map[string]any{"workspaceId": "elsewhere", "postId": "hello"}},
+			{"name": "ocoya_list_posts", "arguments": map[string]any{"workspaceId": "same", "limit": "many"}},
+			{"name": "ocoya_no_such_tool", "arguments": map[string]any{}},
+		}
+		for _, params := range calls {
+			onSession := rpc(c, "tools/call", params)
+			viaTransport := rpc(c, "tools/call", params, "X-No-Session", "1")
+			Expect(onSession.Error).To(Equal(viaTransport.Error), "%v", params)
+			if onSession.Error == nil {
+				Expect(onSession.Result).To(MatchJSON(viaTransport.Result), "%v", params)
+			}
+		}
+	})
+})
