@@ -3,9 +3,11 @@ package mcpserver
 import (
 	"context"
 	"fmt"
-	"sort"
+	"strconv"
 	"sync"
+	"time"
 
+	"github.com/google/btree"
 	"k8s.io/client-go/tools/cache"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 
@@ -13,22 +15,47 @@ import (
 )
 
 // postIndex keeps each namespace's posts in list order (newest first, then
-// by name), maintained from the informer's events, so a page of
-// ocoya_list_posts costs a binary search and the page itself rather than a
-// copy and sort of every post in the workspace.
+// by name) in a B-tree, maintained from the informer's events, so a page of
+// ocoya_list_posts costs a search and the page itself rather than a copy
+// and sort of every post in the workspace, and a new post costs a
+// logarithmic insert rather than shifting all the others.
 type postIndex struct {
 	mu     sync.RWMutex
-	byNS   map[string][]indexedPost
+	byNS   map[string]*btree.BTreeG[indexedPost]
 	synced func() bool
+}
+
+func newIndex() *postIndex {
+	return &postIndex{byNS: map[string]*btree.BTreeG[indexedPost]{}}
+}
+
+// tree returns ns's tree, creating it; the caller holds the write lock.
+func (idx *postIndex) tree(ns string) *btree.BTreeG[indexedPost] {
+	t := idx.byNS[ns]
+	if t == nil {
+		t = btree.NewG(32, indexedPost.before)
+		idx.byNS[ns] = t
+	}
+	return t
 }
 
 type indexedPost struct {
 	created int64
 	name    string
-	post    *socialv1alpha1.ScheduledPost // the informer's copy: read-only
+	rv      uint64                        // the post's resourceVersion, an etcd revision
+	post    *socialv1alpha1.ScheduledPost // the informer's copy, or one this replica wrote: read-only
 	// listed returns the post as pages show it, encoded on first use.
 	listed func() *listedPost
+	// written is when a tool of this replica recorded the entry, until
+	// the informer delivers the post; zero once it has.
+	written time.Time
 }
+
+// unconfirmedTTL is how long a post this replica created stays on its pages
+// without the informer delivering it. The watch delivers a create within
+// milliseconds; a post created and deleted again while the informer was
+// relisting is never delivered, and must not stay forever.
+const unconfirmedTTL = time.Minute
 
 // before orders entries as pages list them.
 func (a indexedPost) before(b indexedPost) bool {
@@ -40,7 +67,7 @@ func newPostIndex(ctx context.Context, c ctrlcache.Cache) (*postIndex, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watching ScheduledPosts for the list index: %w", err)
 	}
-	idx := &postIndex{byNS: map[string][]indexedPost{}}
+	idx := newIndex()
 	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { idx.put(obj) },
 		UpdateFunc: func(_, obj any) { idx.put(obj) },
@@ -63,27 +90,40 @@ func entryOf(obj any) (indexedPost, string, bool) {
 	if !ok {
 		return indexedPost{}, "", false
 	}
-	return indexedPost{created: p.CreationTimestamp.UnixNano(), name: p.Name, post: p,
+	rv, _ := strconv.ParseUint(p.ResourceVersion, 10, 64)
+	return indexedPost{created: p.CreationTimestamp.UnixNano(), name: p.Name, rv: rv, post: p,
 		listed: sync.OnceValue(func() *listedPost { return newListedPost(p) })}, p.Namespace, true
 }
 
+// put takes a post the informer delivered. An entry this replica recorded
+// at a newer revision than the informer has reached yet stays.
 func (idx *postIndex) put(obj any) {
+	idx.upsert(obj, func(cur, e indexedPost) bool { return cur.written.IsZero() || cur.rv <= e.rv })
+}
+
+// record puts a post this replica has just created, so the client's next
+// page shows it without waiting for the watch to bring it.
+func (idx *postIndex) record(p *socialv1alpha1.ScheduledPost, now time.Time) {
+	idx.upsert(p.DeepCopy(), func(cur, e indexedPost) bool { return cur.rv < e.rv }, now)
+}
+
+// upsert inserts the entry for obj, or replaces the one there when
+// replace says so.
+func (idx *postIndex) upsert(obj any, replace func(cur, e indexedPost) bool, written ...time.Time) {
 	e, ns, ok := entryOf(obj)
 	if !ok {
 		return
 	}
+	if len(written) > 0 {
+		e.written = written[0]
+	}
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
-	list := idx.byNS[ns]
-	i, found := position(list, e)
-	if found {
-		list[i] = e
+	t := idx.tree(ns)
+	if cur, found := t.Get(e); found && !replace(cur, e) {
 		return
 	}
-	list = append(list, indexedPost{})
-	copy(list[i+1:], list[i:])
-	list[i] = e
-	idx.byNS[ns] = list
+	t.ReplaceOrInsert(e)
 }
 
 func (idx *postIndex) remove(obj any) {
@@ -93,15 +133,9 @@ func (idx *postIndex) remove(obj any) {
 	}
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
-	if i, found := position(idx.byNS[ns], e); found {
-		idx.byNS[ns] = append(idx.byNS[ns][:i], idx.byNS[ns][i+1:]...)
+	if t := idx.byNS[ns]; t != nil {
+		t.Delete(e)
 	}
-}
-
-// position is where e is, or belongs, in list, and whether it is there.
-func position(list []indexedPost, e indexedPost) (int, bool) {
-	i := sort.Search(len(list), func(i int) bool { return !list[i].before(e) })
-	return i, i < len(list) && list[i].name == e.name
 }
 
 // page returns up to limit posts of ns after the cursor that match, and
@@ -109,21 +143,31 @@ func position(list []indexedPost, e indexedPost) (int, bool) {
 func (idx *postIndex) page(ns string, after *cursor, limit int, match func(*socialv1alpha1.ScheduledPost) bool) ([]indexedPost, bool) {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
-	list := idx.byNS[ns]
-	start := 0
-	if after != nil {
-		c := indexedPost{created: after.created, name: after.name}
-		start = sort.Search(len(list), func(i int) bool { return c.before(list[i]) })
-	}
 	out := make([]indexedPost, 0, limit)
-	for _, e := range list[start:] {
-		if !match(e.post) {
-			continue
+	t := idx.byNS[ns]
+	if t == nil {
+		return out, false
+	}
+	more := false
+	now := time.Now()
+	visit := func(e indexedPost) bool {
+		if after != nil && e.created == after.created && e.name == after.name {
+			return true // the cursor's own post ended the previous page
+		}
+		if !e.written.IsZero() && now.Sub(e.written) > unconfirmedTTL || !match(e.post) {
+			return true
 		}
 		if len(out) == limit {
-			return out, true
+			more = true
+			return false
 		}
 		out = append(out, e)
+		return true
 	}
-	return out, false
+	if after != nil {
+		t.AscendGreaterOrEqual(indexedPost{created: after.created, name: after.name}, visit)
+	} else {
+		t.Ascend(visit)
+	}
+	return out, more
 }

@@ -159,7 +159,14 @@ func idempotentName(prefix, workspace, key string) string {
 func (s *Server) createOnce(ctx context.Context, obj client.Object, key string) (created bool, err error) {
 	err = s.client.Create(ctx, obj)
 	if err == nil {
-		s.settle(ctx, obj, false)
+		// A new post goes straight into this replica's list index, and
+		// reads by id fall back to the API server while the cache lacks
+		// it: the client reads its own write without waiting for the watch.
+		if p, isPost := obj.(*socialv1alpha1.ScheduledPost); isPost && s.index != nil && s.index.synced() {
+			s.index.record(p, time.Now())
+		} else {
+			s.settle(ctx, obj, false)
+		}
 		return true, nil
 	}
 	if key == "" || !apierrors.IsAlreadyExists(err) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -150,13 +149,10 @@ func (s *Server) postPage(ctx context.Context, ns string, after *cursor, limit i
 	if err := s.client.List(ctx, list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, false, err
 	}
-	entries := make([]indexedPost, 0, len(list.Items))
+	idx := newIndex()
 	for i := range list.Items {
-		e, _, _ := entryOf(&list.Items[i])
-		entries = append(entries, e)
+		idx.put(&list.Items[i])
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].before(entries[j]) })
-	idx := &postIndex{byNS: map[string][]indexedPost{ns: entries}}
 	page, more := idx.page(ns, after, limit, match)
 	return page, more, nil
 }

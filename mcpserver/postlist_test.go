@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"encoding/json"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -53,5 +54,44 @@ var _ = Describe("A page of list_posts", func() {
 		_, text := newPostList([]*listedPost{newListedPost(post("b", "hello", "sandbox"))}, next).Encoded()
 		Expect(text).To(HavePrefix("1 posts (more: pass cursor " + next + ")\n"))
 		Expect(text).To(ContainSubstring("b\tScheduled\t2026-12-01T09:00:00Z\tsandbox\t\"hello\"\n"))
+	})
+})
+
+var _ = Describe("The post index", func() {
+	post := func(name, rv string, phase socialv1alpha1.PostPhase) *socialv1alpha1.ScheduledPost {
+		return &socialv1alpha1.ScheduledPost{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, ResourceVersion: rv, CreationTimestamp: metav1.Unix(100, 0)},
+			Status:     socialv1alpha1.ScheduledPostStatus{Phase: phase},
+		}
+	}
+	phases := func(idx *postIndex) []string {
+		page, _ := idx.page("ns", nil, 10, func(*socialv1alpha1.ScheduledPost) bool { return true })
+		var out []string
+		for _, e := range page {
+			out = append(out, e.name+"="+string(e.post.Status.Phase))
+		}
+		return out
+	}
+
+	It("keeps a post this replica created until the informer delivers it or a newer one", func() {
+		idx := newIndex()
+		idx.record(post("a", "10", socialv1alpha1.PostScheduled), time.Now())
+		Expect(phases(idx)).To(Equal([]string{"a=Scheduled"}))
+
+		idx.put(post("a", "9", socialv1alpha1.PostDraft)) // a watch event older than the write
+		Expect(phases(idx)).To(Equal([]string{"a=Scheduled"}))
+
+		idx.put(post("a", "12", socialv1alpha1.PostPublished))
+		Expect(phases(idx)).To(Equal([]string{"a=Published"}))
+
+		idx.record(post("a", "11", socialv1alpha1.PostScheduled), time.Now()) // older than what the informer has
+		Expect(phases(idx)).To(Equal([]string{"a=Published"}))
+	})
+
+	It("drops a recorded post the informer never delivers", func() {
+		idx := newIndex()
+		idx.record(post("gone", "10", socialv1alpha1.PostScheduled), time.Now().Add(-unconfirmedTTL-time.Second))
+		idx.record(post("fresh", "11", socialv1alpha1.PostScheduled), time.Now())
+		Expect(phases(idx)).To(Equal([]string{"fresh=Scheduled"}))
 	})
 })

@@ -343,3 +343,20 @@ var _ = Describe("Workflow tools", func() {
 		Expect(fails(dev, "run_workflow", map[string]any{"workspaceId": "acme", "workflowId": "broken"})).To(ContainSubstring("invalid"))
 	})
 })
+
+var _ = Describe("Reading one's own writes", func() {
+	It("lists and gets a post the moment create_post returns", func() {
+		seedWorkspace("fresh", "dev", socialv1alpha1.RoleEditor)
+		c := grant("dev", []string{"fresh"}, allScopes()...)
+		Eventually(func() bool {
+			return call(c, "list_posts", map[string]any{"workspaceId": "fresh"}).IsError
+		}, 10*time.Second, 50*time.Millisecond).Should(BeFalse())
+		for i := range 20 {
+			id := ok(c, "create_post", map[string]any{"workspaceId": "fresh", "text": fmt.Sprintf("note %d", i)})["post"].(map[string]any)["id"].(string)
+			Expect(ok(c, "get_post", map[string]any{"workspaceId": "fresh", "postId": id})["post"].(map[string]any)["id"]).To(Equal(id))
+			page := ok(c, "list_posts", map[string]any{"workspaceId": "fresh", "limit": 100})["posts"].([]any)
+			Expect(page).To(HaveLen(i + 1))
+			Expect(page).To(ContainElement(HaveKeyWithValue("id", id)))
+		}
+	})
+})

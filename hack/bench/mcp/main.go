@@ -17,6 +17,8 @@ import (
 	"os"
 	"runtime/pprof"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +44,7 @@ var (
 	posts               = flag.Int("posts", 10000, "posts in the benchmark workspace")
 	calls               = flag.Int("calls", 3000, "calls per measurement")
 	creates             = flag.Int("creates", 1000, "posts created per schedule measurement")
-	scheduleConcurrency = flag.Int("schedule-concurrency", 16, "clients creating posts at once")
+	scheduleConcurrency = flag.String("schedule-concurrency", "1,16", "clients creating posts at once, one row each")
 	cpuProfile          = flag.String("cpuprofile", "", "write a CPU profile of the measurements to this file")
 	rounds              = flag.Int("rounds", 3, "measurements of each row, interleaved with the baseline's; rows report their medians")
 	only                = flag.String("only", "", "measure only this: list, get or schedule (with its baseline); empty measures all")
@@ -165,24 +167,33 @@ func run() error {
 	fmt.Println()
 	fmt.Println("| create | clients | p50 | p99 | creates/s | p50 × client-go | p99 × client-go |")
 	fmt.Println("|---|---|---|---|---|---|---|")
-	var k atomic.Int64
+	clientID := res.ClientID
 	at := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
-	var plains, scheds []result
-	for range *rounds {
-		plains = append(plains, measure(*scheduleConcurrency, *creates, func(*mcpClient) error {
-			return direct.Create(ctx, &socialv1alpha1.ScheduledPost{
-				ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: fmt.Sprintf("plain-%06d", k.Add(1))},
-				Spec:       socialv1alpha1.ScheduledPostSpec{Text: "Benchmark post", Profiles: []string{"sandbox"}, ScheduledAt: at},
-			})
-		}))
-		scheds = append(scheds, measure(*scheduleConcurrency, *creates, func(c *mcpClient) error {
-			return c.call(base+"/mcp", token, "ocoya_schedule_post", map[string]any{"workspaceId": "bench", "text": "Benchmark post", "profileIds": []string{"sandbox"}, "scheduledAt": at})
-		}))
+	for _, field := range strings.Split(*scheduleConcurrency, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-schedule-concurrency %q: give client counts like 1,16", *scheduleConcurrency)
+		}
+		var plains, scheds []result
+		for range *rounds {
+			// The same object schedule_post makes: a generated name and the
+			// annotations recording who asked.
+			plains = append(plains, measure(n, *creates, func(*mcpClient) error {
+				return direct.Create(ctx, &socialv1alpha1.ScheduledPost{
+					ObjectMeta: metav1.ObjectMeta{Namespace: "bench", GenerateName: "post-", Annotations: map[string]string{
+						socialv1alpha1.AnnotationRequestedBy: "bench", socialv1alpha1.AnnotationRequestedVia: clientID}},
+					Spec: socialv1alpha1.ScheduledPostSpec{Text: "Benchmark post", Profiles: []string{"sandbox"}, ScheduledAt: at},
+				})
+			}))
+			scheds = append(scheds, measure(n, *creates, func(c *mcpClient) error {
+				return c.call(base+"/mcp", token, "ocoya_schedule_post", map[string]any{"workspaceId": "bench", "text": "Benchmark post", "profileIds": []string{"sandbox"}, "scheduledAt": at})
+			}))
+		}
+		plain, sched := median(plains), median(scheds)
+		fmt.Printf("| client-go Create | %d | %s | %s | %.0f | 1.00 | 1.00 |\n", n, plain.p50, plain.p99, plain.rate)
+		fmt.Printf("| ocoya_schedule_post | %d | %s | %s | %.0f | %.2f | %.2f |\n", n, sched.p50, sched.p99, sched.rate,
+			ratio(sched.p50, plain.p50), ratio(sched.p99, plain.p99))
 	}
-	plain, sched := median(plains), median(scheds)
-	fmt.Printf("| client-go Create | %d | %s | %s | %.0f | 1.00 | 1.00 |\n", *scheduleConcurrency, plain.p50, plain.p99, plain.rate)
-	fmt.Printf("| ocoya_schedule_post | %d | %s | %s | %.0f | %.2f | %.2f |\n", *scheduleConcurrency, sched.p50, sched.p99, sched.rate,
-		ratio(sched.p50, plain.p50), ratio(sched.p99, plain.p99))
 	return nil
 }
 
