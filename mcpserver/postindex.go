@@ -140,10 +140,10 @@ func (idx *postIndex) remove(obj any) {
 
 // page returns up to limit posts of ns after the cursor that match, and
 // whether more matching posts follow.
-func (idx *postIndex) page(ns string, after *cursor, limit int, match func(*socialv1alpha1.ScheduledPost) bool) ([]indexedPost, bool) {
+func (idx *postIndex) page(ns string, after *cursor, limit int, match func(*socialv1alpha1.ScheduledPost) bool) ([]*listedPost, bool) {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
-	out := make([]indexedPost, 0, limit)
+	out := make([]*listedPost, 0, limit)
 	t := idx.byNS[ns]
 	if t == nil {
 		return out, false
@@ -161,7 +161,7 @@ func (idx *postIndex) page(ns string, after *cursor, limit int, match func(*soci
 			more = true
 			return false
 		}
-		out = append(out, e)
+		out = append(out, e.listed())
 		return true
 	}
 	if after != nil {

@@ -38,7 +38,7 @@ type PostSummary struct {
 
 // PostList is the output of list_posts.
 type PostList struct {
-	Posts      []PostSummary `json:"posts" jsonschema:"newest first"`
+	Posts      []*PostSummary `json:"posts" jsonschema:"newest first"`
 	NextCursor string        `json:"nextCursor,omitempty" jsonschema:"pass as cursor for the next page; absent on the last page"`
 
 	// The page encoded from its entries' cached encodings: a page is
@@ -56,6 +56,7 @@ const summaryTextLimit = 100
 // listedPost is a post as pages show it, encoded once per version of the
 // post (the index replaces an entry when its post changes).
 type listedPost struct {
+	created int64 // creation time, for the cursor
 	summary PostSummary
 	json    []byte // summary as JSON
 	line    string // summary as a line of the text content
@@ -76,28 +77,30 @@ func newListedPost(p *socialv1alpha1.ScheduledPost) *listedPost {
 		at = "-"
 	}
 	line := sum.ID + "\t" + sum.Phase + "\t" + at + "\t" + strings.Join(sum.ProfileIDs, ",") + "\t" + strconv.Quote(text) + "\n"
-	return &listedPost{summary: sum, json: raw, line: line}
+	return &listedPost{created: p.CreationTimestamp.UnixNano(), summary: sum, json: raw, line: line}
 }
 
 // newPostList assembles a page from its entries.
 func newPostList(entries []*listedPost, next string) *PostList {
-	l := &PostList{Posts: make([]PostSummary, 0, len(entries)), NextCursor: next}
-	size := 32 + len(next)
+	l := &PostList{Posts: make([]*PostSummary, 0, len(entries)), NextCursor: next}
+	const header = "\nid\tphase\tscheduledAt\tprofiles\ttext\n"
+	rawSize, textSize := 32+2*len(next), 64+len(header)+len(next)
 	for _, e := range entries {
-		size += len(e.json) + 1
+		rawSize += len(e.json) + 1
+		textSize += len(e.line)
 	}
-	raw := make([]byte, 0, size)
+	raw := make([]byte, 0, rawSize)
 	raw = append(raw, `{"posts":[`...)
 	var text strings.Builder
-	text.Grow(size)
+	text.Grow(textSize)
 	text.WriteString(strconv.Itoa(len(entries)))
 	text.WriteString(" posts")
 	if next != "" {
 		text.WriteString(" (more: pass cursor " + next + ")")
 	}
-	text.WriteString("\nid\tphase\tscheduledAt\tprofiles\ttext\n")
+	text.WriteString(header)
 	for i, e := range entries {
-		l.Posts = append(l.Posts, e.summary)
+		l.Posts = append(l.Posts, &e.summary)
 		if i > 0 {
 			raw = append(raw, ',')
 		}
@@ -140,7 +143,7 @@ func parseCursor(s string) (cursor, error) {
 
 // postPage reads a page from the index, or, until the index has synced (or
 // where the server runs without one), from a sorted copy of the cache.
-func (s *Server) postPage(ctx context.Context, ns string, after *cursor, limit int, match func(*socialv1alpha1.ScheduledPost) bool) ([]indexedPost, bool, error) {
+func (s *Server) postPage(ctx context.Context, ns string, after *cursor, limit int, match func(*socialv1alpha1.ScheduledPost) bool) ([]*listedPost, bool, error) {
 	if s.index != nil && s.index.synced() {
 		page, more := s.index.page(ns, after, limit, match)
 		return page, more, nil
@@ -209,16 +212,12 @@ func listPostsTool() Tool {
 		if err != nil {
 			return nil, err
 		}
-		entries := make([]*listedPost, 0, len(page))
-		for _, e := range page {
-			entries = append(entries, e.listed())
-		}
 		next := ""
 		if more {
 			last := page[len(page)-1]
-			next = cursor{last.created, last.name}.String()
+			next = cursor{last.created, last.summary.ID}.String()
 		}
-		return newPostList(entries, next), nil
+		return newPostList(page, next), nil
 	})
 }
 

@@ -68,7 +68,7 @@ var _ = Describe("The post index", func() {
 		page, _ := idx.page("ns", nil, 10, func(*socialv1alpha1.ScheduledPost) bool { return true })
 		var out []string
 		for _, e := range page {
-			out = append(out, e.name+"="+string(e.post.Status.Phase))
+			out = append(out, e.summary.ID+"="+e.summary.Phase)
 		}
 		return out
 	}

@@ -36,6 +36,10 @@ func applyTags(t reflect.Type, s *jsonschema.Schema) {
 	switch t.Kind() {
 	case reflect.Slice, reflect.Array:
 		if s.Items != nil {
+			if t.Elem().Kind() == reflect.Pointer && len(s.Items.Types) == 2 && s.Items.Types[0] == "null" {
+				// A list of pointers shares its elements; none is ever null.
+				s.Items.Type, s.Items.Types = s.Items.Types[1], nil
+			}
 			applyTags(t.Elem(), s.Items)
 		}
 		return

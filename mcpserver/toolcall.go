@@ -128,7 +128,7 @@ func appendJSONString(out []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+			if jsonSafe[b] {
 				i++
 				continue
 			}
@@ -173,6 +173,14 @@ func appendJSONString(out []byte, s string) []byte {
 	out = append(out, s[start:]...)
 	return append(out, '"')
 }
+
+// jsonSafe marks the ASCII bytes a JSON string holds as they are.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
 
 // acceptsJSON reports whether an Accept header allows an application/json
 // answer (or says nothing, which allows anything).

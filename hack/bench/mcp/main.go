@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -46,6 +47,7 @@ var (
 	creates             = flag.Int("creates", 1000, "posts created per schedule measurement")
 	scheduleConcurrency = flag.String("schedule-concurrency", "1,16", "clients creating posts at once, one row each")
 	cpuProfile          = flag.String("cpuprofile", "", "write a CPU profile of the measurements to this file")
+	memProfile          = flag.String("memprofile", "", "write an allocation profile of the run to this file at the end")
 	rounds              = flag.Int("rounds", 3, "measurements of each row, interleaved with the baseline's; rows report their medians")
 	only                = flag.String("only", "", "measure only this: list, get or schedule (with its baseline); empty measures all")
 )
@@ -125,6 +127,16 @@ func run() error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			f, err := os.Create(*memProfile)
+			if err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}()
 	}
 	fmt.Printf("# bench-mcp: %d posts in the workspace, %d calls per measurement, median of %d rounds, %s\n\n", *posts, *calls, *rounds, time.Now().UTC().Format(time.RFC3339))
 	fmt.Println("| call | clients | p50 | p99 | calls/s | p50 × bare | p99 × bare | calls/s ÷ bare |")
@@ -353,7 +365,8 @@ func measure(n, total int, do func(*mcpClient) error) result {
 		warm.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &mcpClient{http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}, session: map[string]string{}}
+			// A read buffer that takes a page in one read, not four.
+			c := &mcpClient{http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, ReadBufferSize: 64 << 10}}, session: map[string]string{}}
 			// One untimed call opens the connection and the session.
 			if err := do(c); err != nil {
 				fmt.Fprintln(os.Stderr, "warm-up call failed:", err)
