@@ -39,7 +39,7 @@ type PostSummary struct {
 // PostList is the output of list_posts.
 type PostList struct {
 	Posts      []*PostSummary `json:"posts" jsonschema:"newest first"`
-	NextCursor string        `json:"nextCursor,omitempty" jsonschema:"pass as cursor for the next page; absent on the last page"`
+	NextCursor string         `json:"nextCursor,omitempty" jsonschema:"pass as cursor for the next page; absent on the last page"`
 
 	// The page encoded from its entries' cached encodings: a page is
 	// read far more often than its posts change.
