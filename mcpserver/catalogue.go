@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,7 +41,7 @@ func declare[In, Out any](t Tool, h func(ctx context.Context, s *Server, in In) 
 	t.handle = func(ctx context.Context, s *Server, args json.RawMessage) (any, error) {
 		var in In
 		if len(args) > 0 && string(args) != "null" {
-			dec := json.NewDecoder(strings.NewReader(string(args)))
+			dec := json.NewDecoder(bytes.NewReader(args))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&in); err != nil {
 				return nil, invalidArgument("the arguments do not match the tool's input schema: %v", err)

@@ -80,8 +80,9 @@ func newListedPost(p *socialv1alpha1.ScheduledPost) *listedPost {
 	return &listedPost{created: p.CreationTimestamp.UnixNano(), summary: sum, json: raw, line: line}
 }
 
-// newPostList assembles a page from its entries.
-func newPostList(entries []*listedPost, next string) *PostList {
+// newPostList assembles a page from its entries, encoding it into buf
+// (which may be nil).
+func newPostList(entries []*listedPost, next string, buf []byte) *PostList {
 	l := &PostList{Posts: make([]*PostSummary, 0, len(entries)), NextCursor: next}
 	const header = "\nid\tphase\tscheduledAt\tprofiles\ttext\n"
 	rawSize, textSize := 32+2*len(next), 64+len(header)+len(next)
@@ -89,7 +90,10 @@ func newPostList(entries []*listedPost, next string) *PostList {
 		rawSize += len(e.json) + 1
 		textSize += len(e.line)
 	}
-	raw := make([]byte, 0, rawSize)
+	raw := buf[:0]
+	if cap(raw) < rawSize {
+		raw = make([]byte, 0, rawSize)
+	}
 	raw = append(raw, `{"posts":[`...)
 	var text strings.Builder
 	text.Grow(textSize)
@@ -217,7 +221,7 @@ func listPostsTool() Tool {
 			last := page[len(page)-1]
 			next = cursor{last.created, last.summary.ID}.String()
 		}
-		return newPostList(page, next), nil
+		return newPostList(page, next, scratchBuffer(ctx)), nil
 	})
 }
 

@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"context"
 	"encoding/json"
 	"mime"
 	"net/http"
@@ -46,7 +47,10 @@ func (s *Server) serveToolCall(w http.ResponseWriter, r *http.Request, body []by
 		return false
 	}
 
-	resp := s.mcp.HandleMessage(s.mcp.WithContext(r.Context(), callSession(id)), body)
+	scratch := &callScratch{}
+	defer scratch.release()
+	ctx := context.WithValue(s.mcp.WithContext(r.Context(), callSession(id)), callScratchKey{}, scratch)
+	resp := s.mcp.HandleMessage(ctx, body)
 	buf := responseBuffers.Get().(*[]byte)
 	defer responseBuffers.Put(buf)
 	out, ok := appendToolResponse((*buf)[:0], msg.ID, resp)
@@ -74,6 +78,32 @@ var responseBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); 
 
 // maxPooledResponse keeps rare huge responses from staying in the pool.
 const maxPooledResponse = 1 << 20
+
+// callScratch lends a tool buffers that live until its answer is written:
+// a tool call answered here is written from a copy, so what the tool
+// encoded into them can go back to the pool afterwards. A call through the
+// transport has none, and the tool allocates as usual.
+type callScratch struct{ lent []*[]byte }
+
+type callScratchKey struct{}
+
+// scratchBuffer returns an empty buffer that stays valid until the tool
+// call's answer is written, or nil outside an answer written here.
+func scratchBuffer(ctx context.Context) []byte {
+	sc, ok := ctx.Value(callScratchKey{}).(*callScratch)
+	if !ok {
+		return nil
+	}
+	b := responseBuffers.Get().(*[]byte)
+	sc.lent = append(sc.lent, b)
+	return (*b)[:0]
+}
+
+func (sc *callScratch) release() {
+	for _, b := range sc.lent {
+		responseBuffers.Put(b)
+	}
+}
 
 // appendToolResponse appends to out the JSON-RPC response for a tool result
 // made of text content and pre-encoded structured content, the shape
