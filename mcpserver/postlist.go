@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -80,9 +81,9 @@ func newListedPost(p *socialv1alpha1.ScheduledPost) *listedPost {
 	return &listedPost{created: p.CreationTimestamp.UnixNano(), summary: sum, json: raw, line: line}
 }
 
-// newPostList assembles a page from its entries, encoding it into buf
-// (which may be nil).
-func newPostList(entries []*listedPost, next string, buf []byte) *PostList {
+// newPostList assembles a page from its entries, encoding it into buf and
+// textBuf, scratch buffers that outlive only this call's answer (or nil).
+func newPostList(entries []*listedPost, next string, buf, textBuf []byte) *PostList {
 	l := &PostList{Posts: make([]*PostSummary, 0, len(entries)), NextCursor: next}
 	const header = "\nid\tphase\tscheduledAt\tprofiles\ttext\n"
 	rawSize, textSize := 32+2*len(next), 64+len(header)+len(next)
@@ -95,28 +96,39 @@ func newPostList(entries []*listedPost, next string, buf []byte) *PostList {
 		raw = make([]byte, 0, rawSize)
 	}
 	raw = append(raw, `{"posts":[`...)
-	var text strings.Builder
-	text.Grow(textSize)
-	text.WriteString(strconv.Itoa(len(entries)))
-	text.WriteString(" posts")
-	if next != "" {
-		text.WriteString(" (more: pass cursor " + next + ")")
+	// The text goes into a scratch buffer too when there is one; the
+	// string made from it is used only to write this call's answer.
+	text := textBuf[:0]
+	if cap(text) < textSize {
+		text = make([]byte, 0, textSize)
 	}
-	text.WriteString(header)
+	text = strconv.AppendInt(text, int64(len(entries)), 10)
+	text = append(text, " posts"...)
+	if next != "" {
+		text = append(text, " (more: pass cursor "...)
+		text = append(text, next...)
+		text = append(text, ')')
+	}
+	text = append(text, header...)
 	for i, e := range entries {
 		l.Posts = append(l.Posts, &e.summary)
 		if i > 0 {
 			raw = append(raw, ',')
 		}
 		raw = append(raw, e.json...)
-		text.WriteString(e.line)
+		text = append(text, e.line...)
 	}
 	raw = append(raw, ']')
 	if next != "" {
 		raw = append(raw, `,"nextCursor":`...)
 		raw = strconv.AppendQuote(raw, next) // base64url: nothing JSON would escape
 	}
-	l.raw, l.text = append(raw, '}'), text.String()
+	l.raw = append(raw, '}')
+	if textBuf == nil {
+		l.text = string(text)
+	} else {
+		l.text = unsafe.String(unsafe.SliceData(text), len(text))
+	}
 	return l
 }
 
@@ -221,7 +233,7 @@ func listPostsTool() Tool {
 			last := page[len(page)-1]
 			next = cursor{last.created, last.summary.ID}.String()
 		}
-		return newPostList(page, next, scratchBuffer(ctx)), nil
+		return newPostList(page, next, scratchBuffer(ctx), scratchBuffer(ctx)), nil
 	})
 }
 

@@ -26,7 +26,7 @@ var _ = Describe("A page of list_posts", func() {
 			newListedPost(&socialv1alpha1.ScheduledPost{ObjectMeta: metav1.ObjectMeta{Name: "draft"}, Spec: socialv1alpha1.ScheduledPostSpec{Text: "d", Draft: true}}),
 		}
 		for _, next := range []string{"", cursor{42, "a"}.String()} {
-			l := newPostList(entries, next, nil)
+			l := newPostList(entries, next, nil, nil)
 			raw, _ := l.Encoded()
 			want, err := json.Marshal(l)
 			Expect(err).NotTo(HaveOccurred())
@@ -51,7 +51,7 @@ var _ = Describe("A page of list_posts", func() {
 
 	It("says in its text how to get the next page", func() {
 		next := cursor{7, "b"}.String()
-		_, text := newPostList([]*listedPost{newListedPost(post("b", "hello", "sandbox"))}, next, nil).Encoded()
+		_, text := newPostList([]*listedPost{newListedPost(post("b", "hello", "sandbox"))}, next, nil, nil).Encoded()
 		Expect(text).To(HavePrefix("1 posts (more: pass cursor " + next + ")\n"))
 		Expect(text).To(ContainSubstring("b\tScheduled\t2026-12-01T09:00:00Z\tsandbox\t\"hello\"\n"))
 	})

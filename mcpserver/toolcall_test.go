@@ -18,7 +18,7 @@ var _ = Describe("Tool call responses", func() {
 		page := newPostList([]*listedPost{newListedPost(&socialv1alpha1.ScheduledPost{
 			ObjectMeta: metav1.ObjectMeta{Name: "p"},
 			Spec:       socialv1alpha1.ScheduledPostSpec{Text: "<b>\"quoted\"</b> & \u2028 tab\t", Profiles: []string{"sandbox"}},
-		})}, "", nil)
+		})}, "", nil, nil)
 		results := []*mcp.CallToolResult{
 			result(page, nil),
 			result(&PostResult{Post: PostView{ID: "x", Deliveries: []DeliveryView{}}}, nil),
