@@ -18,7 +18,6 @@ import (
 
 	. "github.com/onsi/gomega"
 	"golang.org/x/oauth2"
-
 )
 
 // heraldMCP is `herald --dev` serving MCP and OAuth on a free loopback port, the way
