@@ -98,25 +98,23 @@ func entryOf(obj any) (indexedPost, string, bool) {
 // put takes a post the informer delivered. An entry this replica recorded
 // at a newer revision than the informer has reached yet stays.
 func (idx *postIndex) put(obj any) {
-	idx.upsert(obj, func(cur, e indexedPost) bool { return cur.written.IsZero() || cur.rv <= e.rv })
+	idx.upsert(obj, time.Time{}, func(cur, e indexedPost) bool { return cur.written.IsZero() || cur.rv <= e.rv })
 }
 
 // record puts a post this replica has just created, so the client's next
 // page shows it without waiting for the watch to bring it.
 func (idx *postIndex) record(p *socialv1alpha1.ScheduledPost, now time.Time) {
-	idx.upsert(p.DeepCopy(), func(cur, e indexedPost) bool { return cur.rv < e.rv }, now)
+	idx.upsert(p.DeepCopy(), now, func(cur, e indexedPost) bool { return cur.rv < e.rv })
 }
 
-// upsert inserts the entry for obj, or replaces the one there when
-// replace says so.
-func (idx *postIndex) upsert(obj any, replace func(cur, e indexedPost) bool, written ...time.Time) {
+// upsert inserts the entry for obj, written by a tool at written (zero:
+// delivered by the informer), or replaces the one there when replace says so.
+func (idx *postIndex) upsert(obj any, written time.Time, replace func(cur, e indexedPost) bool) {
 	e, ns, ok := entryOf(obj)
 	if !ok {
 		return
 	}
-	if len(written) > 0 {
-		e.written = written[0]
-	}
+	e.written = written
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
 	t := idx.tree(ns)
