@@ -44,12 +44,63 @@ type PostList struct {
 
 	// The page encoded from its entries' cached encodings: a page is
 	// read far more often than its posts change.
-	raw  []byte
-	text string
+	raw     []byte
+	entries []*listedPost
+	textBuf []byte // scratch for the text, or nil
 }
 
 // Encoded returns the page as structured JSON and as text.
-func (l *PostList) Encoded() ([]byte, string) { return l.raw, l.text }
+func (l *PostList) Encoded() ([]byte, string) {
+	text := l.appendText(l.textBuf[:0], false)
+	if l.textBuf == nil {
+		return l.raw, string(text)
+	}
+	// The scratch buffer outlives only this call's answer, and so does
+	// the text.
+	return l.raw, unsafe.String(unsafe.SliceData(text), len(text))
+}
+
+// EncodedJSON returns the page as structured JSON and its text as the
+// contents of a JSON string, escaped already, from the entries' escaped
+// lines: a page's text is a few kilobytes that would otherwise be
+// escaped byte by byte on every call.
+func (l *PostList) EncodedJSON() ([]byte, []byte) {
+	return l.raw, l.appendText(l.textBuf[:0], true)
+}
+
+// appendText appends the page as text: a count, how to get the next page,
+// and a line per post; escaped for a JSON string or not.
+func (l *PostList) appendText(out []byte, escaped bool) []byte {
+	var head [256]byte
+	h := strconv.AppendInt(head[:0], int64(len(l.entries)), 10)
+	h = append(h, " posts"...)
+	if l.NextCursor != "" {
+		h = append(h, " (more: pass cursor "...)
+		h = append(h, l.NextCursor...)
+		h = append(h, ')')
+	}
+	h = append(h, "\nid\tphase\tscheduledAt\tprofiles\ttext\n"...)
+	size := 2 * len(h)
+	for _, e := range l.entries {
+		size += len(e.lineJSON)
+	}
+	if cap(out)-len(out) < size {
+		out = slices.Grow(out, size)
+	}
+	if escaped {
+		out = appendJSONStringBody(out, unsafe.String(unsafe.SliceData(h), len(h)))
+	} else {
+		out = append(out, h...)
+	}
+	for _, e := range l.entries {
+		if escaped {
+			out = append(out, e.lineJSON...)
+		} else {
+			out = append(out, e.line...)
+		}
+	}
+	return out
+}
 
 // summaryTextLimit is how many characters of a post's text a page shows.
 const summaryTextLimit = 100
@@ -57,10 +108,11 @@ const summaryTextLimit = 100
 // listedPost is a post as pages show it, encoded once per version of the
 // post (the index replaces an entry when its post changes).
 type listedPost struct {
-	created int64 // creation time, for the cursor
-	summary PostSummary
-	json    []byte // summary as JSON
-	line    string // summary as a line of the text content
+	created  int64 // creation time, for the cursor
+	summary  PostSummary
+	json     []byte // summary as JSON
+	line     string // summary as a line of the text content
+	lineJSON []byte // line escaped for a JSON string, without the quotes
 }
 
 func newListedPost(p *socialv1alpha1.ScheduledPost) *listedPost {
@@ -78,45 +130,29 @@ func newListedPost(p *socialv1alpha1.ScheduledPost) *listedPost {
 		at = "-"
 	}
 	line := sum.ID + "\t" + sum.Phase + "\t" + at + "\t" + strings.Join(sum.ProfileIDs, ",") + "\t" + strconv.Quote(text) + "\n"
-	return &listedPost{created: p.CreationTimestamp.UnixNano(), summary: sum, json: raw, line: line}
+	return &listedPost{created: p.CreationTimestamp.UnixNano(), summary: sum, json: raw, line: line, lineJSON: appendJSONStringBody(nil, line)}
 }
 
 // newPostList assembles a page from its entries, encoding it into buf and
-// textBuf, scratch buffers that outlive only this call's answer (or nil).
+// keeping textBuf for its text, scratch buffers that outlive only this
+// call's answer (or nil).
 func newPostList(entries []*listedPost, next string, buf, textBuf []byte) *PostList {
-	l := &PostList{Posts: make([]*PostSummary, 0, len(entries)), NextCursor: next}
-	const header = "\nid\tphase\tscheduledAt\tprofiles\ttext\n"
-	rawSize, textSize := 32+2*len(next), 64+len(header)+len(next)
+	l := &PostList{Posts: make([]*PostSummary, 0, len(entries)), NextCursor: next, entries: entries, textBuf: textBuf}
+	rawSize := 32 + 2*len(next)
 	for _, e := range entries {
 		rawSize += len(e.json) + 1
-		textSize += len(e.line)
 	}
 	raw := buf[:0]
 	if cap(raw) < rawSize {
 		raw = make([]byte, 0, rawSize)
 	}
 	raw = append(raw, `{"posts":[`...)
-	// The text goes into a scratch buffer too when there is one; the
-	// string made from it is used only to write this call's answer.
-	text := textBuf[:0]
-	if cap(text) < textSize {
-		text = make([]byte, 0, textSize)
-	}
-	text = strconv.AppendInt(text, int64(len(entries)), 10)
-	text = append(text, " posts"...)
-	if next != "" {
-		text = append(text, " (more: pass cursor "...)
-		text = append(text, next...)
-		text = append(text, ')')
-	}
-	text = append(text, header...)
 	for i, e := range entries {
 		l.Posts = append(l.Posts, &e.summary)
 		if i > 0 {
 			raw = append(raw, ',')
 		}
 		raw = append(raw, e.json...)
-		text = append(text, e.line...)
 	}
 	raw = append(raw, ']')
 	if next != "" {
@@ -124,11 +160,6 @@ func newPostList(entries []*listedPost, next string, buf, textBuf []byte) *PostL
 		raw = strconv.AppendQuote(raw, next) // base64url: nothing JSON would escape
 	}
 	l.raw = append(raw, '}')
-	if textBuf == nil {
-		l.text = string(text)
-	} else {
-		l.text = unsafe.String(unsafe.SliceData(text), len(text))
-	}
 	return l
 }
 

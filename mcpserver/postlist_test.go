@@ -49,6 +49,22 @@ var _ = Describe("A page of list_posts", func() {
 		Expect(newListedPost(post("short", "short text")).summary.Text).To(Equal("short text"))
 	})
 
+	It("escapes its text for a JSON string as encoding/json would", func() {
+		entries := []*listedPost{
+			newListedPost(post("a", `say "hi" <b>&</b>`+"\n\tnext line \u2028 é", "sandbox")),
+			newListedPost(post("b", "plain", "sandbox", "x-main")),
+		}
+		for _, next := range []string{"", cursor{42, "a"}.String()} {
+			l := newPostList(entries, next, nil, nil)
+			raw, text := l.Encoded()
+			rawJSON, escaped := l.EncodedJSON()
+			Expect(rawJSON).To(Equal(raw))
+			want, err := json.Marshal(text)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(`"` + string(escaped) + `"`).To(Equal(string(want)))
+		}
+	})
+
 	It("says in its text how to get the next page", func() {
 		next := cursor{7, "b"}.String()
 		_, text := newPostList([]*listedPost{newListedPost(post("b", "hello", "sandbox"))}, next, nil, nil).Encoded()

@@ -62,6 +62,7 @@ type Server struct {
 	client    client.Client
 	clock     clock.PassiveClock
 	tools     map[string]Tool
+	readTools map[string]readTool
 	index     *postIndex
 	mcp       *server.MCPServer
 	transport *server.StreamableHTTPServer
@@ -100,6 +101,10 @@ func New(o Options) (*Server, error) {
 	for _, t := range Catalogue(o.ToolPrefix) {
 		s.tools[t.Name] = t
 		s.mcp.AddTool(t.mcpTool(), s.callHandler(t))
+	}
+	var err error
+	if s.readTools, err = compileReadTools(s.tools); err != nil {
+		return nil, err
 	}
 	// The Host check against DNS rebinding stays on; Herald adds the Origin check.
 	s.transport = server.NewStreamableHTTPServer(s.mcp, server.WithEndpointPath("/mcp"), server.WithSessionIdManager(s.sessions))
@@ -188,12 +193,14 @@ func isLoopback(host string) bool {
 
 // rpcProbe is what Herald reads of a JSON-RPC message before mcp-go does.
 type rpcProbe struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params struct {
-		Name string          `json:"name"`
-		Meta json.RawMessage `json:"_meta"`
-		Task json.RawMessage `json:"task"`
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Method  string          `json:"method"`
+	Params  struct {
+		Name      string          `json:"name"`
+		Arguments json.RawMessage `json:"arguments"`
+		Meta      json.RawMessage `json:"_meta"`
+		Task      json.RawMessage `json:"task"`
 	} `json:"params"`
 }
 

@@ -15,16 +15,16 @@ import (
 )
 
 // serveToolCall answers a tools/call request on an established session
-// without the transport's generic response encoder. mcp-go still checks
-// the arguments against the schema and runs the tool (HandleMessage); only
-// the writing differs: the result's structured content is the JSON the
-// tool encoded, copied as it is, where encoding/json would scan and
-// compact it twice more (about 190 µs for a 6 KB page of posts, against a
-// few µs to copy it). Everything else goes to the transport: other
-// methods and notifications, a missing or unknown session, a protocol
-// version the request states that is not a session-based one, request
-// metadata or tasks, and any result this writer does not know. It reports
-// whether it answered.
+// without the transport's generic response encoder. A valid call of a
+// read-only tool runs here (callReadTool); any other call goes through
+// mcp-go's HandleMessage, which checks the arguments against the schema and
+// runs the tool. Either way the result's structured content is the JSON the
+// tool encoded, copied as it is, where encoding/json would scan and compact
+// it twice more (about 190 µs for a 6 KB page of posts, against a few µs to
+// copy it). Everything else goes to the transport: other methods and
+// notifications, a missing or unknown session, a protocol version the
+// request states that is not a session-based one, request metadata or
+// tasks. It reports whether it answered.
 func (s *Server) serveToolCall(w http.ResponseWriter, r *http.Request, body []byte, msg rpcProbe) bool {
 	if msg.Method != string(mcp.MethodToolsCall) || len(msg.ID) == 0 || string(msg.ID) == "null" ||
 		len(msg.Params.Meta) > 0 || len(msg.Params.Task) > 0 {
@@ -50,14 +50,20 @@ func (s *Server) serveToolCall(w http.ResponseWriter, r *http.Request, body []by
 	scratch := &callScratch{}
 	defer scratch.release()
 	ctx := context.WithValue(s.mcp.WithContext(r.Context(), callSession(id)), callScratchKey{}, scratch)
-	resp := s.mcp.HandleMessage(ctx, body)
 	buf := responseBuffers.Get().(*[]byte)
 	defer responseBuffers.Put(buf)
-	out, ok := appendToolResponse((*buf)[:0], msg.ID, resp)
-	if !ok {
-		var err error
-		if out, err = json.Marshal(resp); err != nil {
-			out = rpcError(msg.ID, mcp.INTERNAL_ERROR, "Herald could not encode the result: "+err.Error())
+	var out []byte
+	if call, ran := s.callReadTool(ctx, msg); ran {
+		var ok bool
+		if out, ok = appendReadCall((*buf)[:0], msg.ID, call); !ok {
+			res := result(call.out, call.err)
+			out = marshalResponse(msg.ID, mcp.JSONRPCResponse{JSONRPC: mcp.JSONRPC_VERSION, ID: requestID(msg.ID), Result: res})
+		}
+	} else {
+		resp := s.mcp.HandleMessage(ctx, body)
+		var ok bool
+		if out, ok = appendToolResponse((*buf)[:0], msg.ID, resp); !ok {
+			out = marshalResponse(msg.ID, resp)
 		}
 	}
 	out = append(out, '\n')
@@ -69,6 +75,22 @@ func (s *Server) serveToolCall(w http.ResponseWriter, r *http.Request, body []by
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
 	return true
+}
+
+// marshalResponse encodes what appendToolResponse cannot write.
+func marshalResponse(id json.RawMessage, resp any) []byte {
+	out, err := json.Marshal(resp)
+	if err != nil {
+		return rpcError(id, mcp.INTERNAL_ERROR, "Herald could not encode the result: "+err.Error())
+	}
+	return out
+}
+
+// requestID is a JSON-RPC id as mcp-go holds one.
+func requestID(raw json.RawMessage) mcp.RequestId {
+	var id mcp.RequestId
+	_ = json.Unmarshal(raw, &id) // the probe already read it as JSON
+	return id
 }
 
 // responseBuffers holds the buffers responses are written into; a page of
@@ -119,7 +141,16 @@ func appendToolResponse(out []byte, id json.RawMessage, resp mcp.JSONRPCMessage)
 			res, isResult = *p, true
 		}
 	}
-	if !isResult || res.Meta != nil || res.ResultType != "" || len(res.InputRequests) > 0 || res.RequestState != "" ||
+	if !isResult {
+		return nil, false
+	}
+	return appendToolResult(out, id, &res)
+}
+
+// appendToolResult appends to out the JSON-RPC response carrying res, or
+// reports false when res holds something this writer does not know.
+func appendToolResult(out []byte, id json.RawMessage, res *mcp.CallToolResult) ([]byte, bool) {
+	if res == nil || res.Meta != nil || res.ResultType != "" || len(res.InputRequests) > 0 || res.RequestState != "" ||
 		(res.StructuredContent != nil && len(res.RawStructuredContent) == 0) {
 		return nil, false
 	}
@@ -153,8 +184,16 @@ func appendToolResponse(out []byte, id json.RawMessage, resp mcp.JSONRPCMessage)
 // one: \b \f \n \r \t by name, other control bytes and <, > and & as \u escapes, invalid UTF-8 as U+FFFD, and U+2028 and
 // U+2029 escaped.
 func appendJSONString(out []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	out = append(out, '"')
+	out = appendJSONStringBody(out, s)
+	return append(out, '"')
+}
+
+// appendJSONStringBody appends s escaped as appendJSONString does, without
+// the quotes: the escaping of a concatenation, split after an ASCII byte,
+// is the concatenation of the escapings.
+func appendJSONStringBody(out []byte, s string) []byte {
+	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
@@ -200,8 +239,7 @@ func appendJSONString(out []byte, s string) []byte {
 		}
 		i += size
 	}
-	out = append(out, s[start:]...)
-	return append(out, '"')
+	return append(out, s[start:]...)
 }
 
 // jsonSafe marks the ASCII bytes a JSON string holds as they are.

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
 var _ = Describe("Tool call responses", func() {
@@ -71,11 +72,31 @@ var _ = Describe("Tool call responses", func() {
 			return call(c, "get_post", map[string]any{"workspaceId": "same", "postId": "hello"}).IsError
 		}, 10*time.Second, 50*time.Millisecond).Should(BeFalse())
 
+		ws := map[string]any{"workspaceId": "same"}
 		calls := []map[string]any{
-			{"name": "ocoya_list_posts", "arguments": map[string]any{"workspaceId": "same"}},
+			// Read-only tools with valid arguments: run by Herald on a session.
+			{"name": "ocoya_list_posts", "arguments": ws},
+			{"name": "ocoya_list_posts", "arguments": map[string]any{"workspaceId": "same", "status": "Draft", "profileId": "sandbox", "limit": 1}},
+			{"name": "ocoya_list_posts", "arguments": map[string]any{"workspaceId": "same", "from": "2026-01-01T00:00:00Z", "to": "2030-01-01T00:00:00Z"}},
+			{"name": "ocoya_list_posts", "arguments": map[string]any{"workspaceId": "same", "cursor": "not-a-cursor"}},
 			{"name": "ocoya_get_post", "arguments": map[string]any{"workspaceId": "same", "postId": "hello"}},
 			{"name": "ocoya_get_post", "arguments": map[string]any{"workspaceId": "elsewhere", "postId": "hello"}},
+			{"name": "ocoya_get_me", "arguments": map[string]any{}},
+			{"name": "ocoya_list_workspaces", "arguments": map[string]any{}},
+			{"name": "ocoya_get_workspace", "arguments": ws},
+			{"name": "ocoya_list_social_profiles", "arguments": ws},
+			{"name": "ocoya_get_social_profile", "arguments": map[string]any{"workspaceId": "same", "profileId": "x-main"}},
+			{"name": "ocoya_preview_post", "arguments": map[string]any{"workspaceId": "same", "text": "Hi <all>", "profileIds": []string{"sandbox", "x-main"}}},
+			{"name": "ocoya_list_brand_kits", "arguments": ws},
+			{"name": "ocoya_list_workflows", "arguments": ws},
+			{"name": "ocoya_list_workflow_runs", "arguments": ws},
+			// Arguments the schema refuses, or none: mcp-go answers on both paths.
 			{"name": "ocoya_list_posts", "arguments": map[string]any{"workspaceId": "same", "limit": "many"}},
+			{"name": "ocoya_list_posts", "arguments": map[string]any{"workspaceId": "same", "colour": "blue"}},
+			{"name": "ocoya_list_posts", "arguments": map[string]any{"workspaceId": "same", "limit": 1000}},
+			{"name": "ocoya_get_post", "arguments": map[string]any{"workspaceId": "same"}},
+			{"name": "ocoya_get_post"},
+			{"name": "ocoya_get_post", "arguments": []string{"same", "hello"}},
 			{"name": "ocoya_no_such_tool", "arguments": map[string]any{}},
 		}
 		for _, params := range calls {
@@ -86,5 +107,37 @@ var _ = Describe("Tool call responses", func() {
 				Expect(onSession.Result).To(MatchJSON(viaTransport.Result), "%v", params)
 			}
 		}
+
+		// A message that is not JSON-RPC 2.0 is mcp-go's to refuse.
+		body := `{"jsonrpc":"1.0","id":5,"method":"tools/call","params":{"name":"ocoya_get_me","arguments":{}}}`
+		_, onSession := post(c, body, "Mcp-Session-Id", testSession)
+		_, viaTransport := post(c, body)
+		Expect(sseOrJSON(onSession)).To(MatchJSON(sseOrJSON(viaTransport)))
+		Expect(string(onSession)).To(ContainSubstring("Invalid JSON-RPC version"))
+	})
+
+	It("run valid read-only calls on a session without mcp-go's dispatch", func() {
+		c := grant("dev", []string{"same"}, allScopes()...)
+		ctx := oauth.WithCaller(ctx, c)
+		run := func(body string) bool {
+			msg, ok := probe(json.RawMessage(body))
+			Expect(ok).To(BeTrue())
+			call, ran := srv.callReadTool(ctx, msg)
+			Expect(call.panic).NotTo(HaveOccurred())
+			Expect(ran).To(Equal(call.out != nil || call.err != nil))
+			return ran
+		}
+		Expect(run(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ocoya_get_me","arguments":{}}}`)).To(BeTrue())
+		Expect(run(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ocoya_list_posts","arguments":{"workspaceId":"same"}}}`)).To(BeTrue())
+		// Writes, schema violations, missing arguments and other versions go to mcp-go.
+		Expect(run(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ocoya_create_post","arguments":{"workspaceId":"same","text":"x"}}}`)).To(BeFalse())
+		Expect(run(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ocoya_list_posts","arguments":{"workspaceId":"same","limit":0}}}`)).To(BeFalse())
+		Expect(run(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ocoya_list_posts"}}`)).To(BeFalse())
+		Expect(run(`{"jsonrpc":"1.0","id":1,"method":"tools/call","params":{"name":"ocoya_get_me","arguments":{}}}`)).To(BeFalse())
+		// A tool outside the grant's scopes stays hidden, as mcp-go's filter hides it.
+		narrow := oauth.WithCaller(ctx, grant("dev", []string{"same"}, socialv1alpha1.ScopeWorkspaceRead))
+		msg, _ := probe(json.RawMessage(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ocoya_list_posts","arguments":{"workspaceId":"same"}}}`))
+		_, ran := srv.callReadTool(narrow, msg)
+		Expect(ran).To(BeFalse())
 	})
 })
