@@ -17,6 +17,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,7 +49,7 @@ var (
 	scheduleConcurrency = flag.String("schedule-concurrency", "1,16", "clients creating posts at once, one row each")
 	cpuProfile          = flag.String("cpuprofile", "", "write a CPU profile of the measurements to this file")
 	memProfile          = flag.String("memprofile", "", "write an allocation profile of the run to this file at the end")
-	rounds              = flag.Int("rounds", 3, "measurements of each row, interleaved with the baseline's; rows report their medians")
+	rounds              = flag.Int("rounds", 5, "measurements of each row, interleaved with the baseline's in alternating order; rows report their medians")
 	only                = flag.String("only", "", "measure only this: list, get or schedule (with its baseline); empty measures all")
 )
 
@@ -150,18 +151,25 @@ func run() error {
 		// on the machine moves one round, not the ratio.
 		var bare, list, get []result
 		var i atomic.Int64
-		for range *rounds {
-			bare = append(bare, measure(n, *calls, func(c *mcpClient) error { return c.call(bareTS.URL+"/mcp", "", "noop", map[string]any{}) }))
+		for r := range *rounds {
+			steps := []func(){func() {
+				bare = append(bare, measure(n, *calls, func(c *mcpClient) error { return c.call(bareTS.URL+"/mcp", "", "noop", map[string]any{}) }))
+			}}
 			if wanted("list") {
-				list = append(list, measure(n, *calls, func(c *mcpClient) error {
-					return c.call(base+"/mcp", token, "ocoya_list_posts", map[string]any{"workspaceId": "bench", "limit": 50})
-				}))
+				steps = append(steps, func() {
+					list = append(list, measure(n, *calls, func(c *mcpClient) error {
+						return c.call(base+"/mcp", token, "ocoya_list_posts", map[string]any{"workspaceId": "bench", "limit": 50})
+					}))
+				})
 			}
 			if wanted("get") {
-				get = append(get, measure(n, *calls, func(c *mcpClient) error {
-					return c.call(base+"/mcp", token, "ocoya_get_post", map[string]any{"workspaceId": "bench", "postId": fmt.Sprintf("p-%05d", i.Add(1)%int64(*posts))})
-				}))
+				steps = append(steps, func() {
+					get = append(get, measure(n, *calls, func(c *mcpClient) error {
+						return c.call(base+"/mcp", token, "ocoya_get_post", map[string]any{"workspaceId": "bench", "postId": fmt.Sprintf("p-%05d", i.Add(1)%int64(*posts))})
+					}))
+				})
 			}
+			inTurn(r, steps)
 		}
 		b := median(bare)
 		fmt.Printf("| bare mcp-go no-op | %d | %s | %s | %.0f | 1.00 | 1.00 | 1.00 |\n", n, b.p50, b.p99, b.rate)
@@ -187,19 +195,22 @@ func run() error {
 			return fmt.Errorf("-schedule-concurrency %q: give client counts like 1,16", *scheduleConcurrency)
 		}
 		var plains, scheds []result
-		for range *rounds {
-			// The same object schedule_post makes: a generated name and the
-			// annotations recording who asked.
-			plains = append(plains, measure(n, *creates, func(*mcpClient) error {
-				return direct.Create(ctx, &socialv1alpha1.ScheduledPost{
-					ObjectMeta: metav1.ObjectMeta{Namespace: "bench", GenerateName: "post-", Annotations: map[string]string{
-						socialv1alpha1.AnnotationRequestedBy: "bench", socialv1alpha1.AnnotationRequestedVia: clientID}},
-					Spec: socialv1alpha1.ScheduledPostSpec{Text: "Benchmark post", Profiles: []string{"sandbox"}, ScheduledAt: at},
-				})
-			}))
-			scheds = append(scheds, measure(n, *creates, func(c *mcpClient) error {
-				return c.call(base+"/mcp", token, "ocoya_schedule_post", map[string]any{"workspaceId": "bench", "text": "Benchmark post", "profileIds": []string{"sandbox"}, "scheduledAt": at})
-			}))
+		for r := range *rounds {
+			inTurn(r, []func(){func() {
+				// The same object schedule_post makes: a generated name and
+				// the annotations recording who asked.
+				plains = append(plains, measure(n, *creates, func(*mcpClient) error {
+					return direct.Create(ctx, &socialv1alpha1.ScheduledPost{
+						ObjectMeta: metav1.ObjectMeta{Namespace: "bench", GenerateName: "post-", Annotations: map[string]string{
+							socialv1alpha1.AnnotationRequestedBy: "bench", socialv1alpha1.AnnotationRequestedVia: clientID}},
+						Spec: socialv1alpha1.ScheduledPostSpec{Text: "Benchmark post", Profiles: []string{"sandbox"}, ScheduledAt: at},
+					})
+				}))
+			}, func() {
+				scheds = append(scheds, measure(n, *creates, func(c *mcpClient) error {
+					return c.call(base+"/mcp", token, "ocoya_schedule_post", map[string]any{"workspaceId": "bench", "text": "Benchmark post", "profileIds": []string{"sandbox"}, "scheduledAt": at})
+				}))
+			}})
 		}
 		plain, sched := median(plains), median(scheds)
 		fmt.Printf("| client-go Create | %d | %s | %s | %.0f | 1.00 | 1.00 |\n", n, plain.p50, plain.p99, plain.rate)
@@ -207,6 +218,18 @@ func run() error {
 			ratio(sched.p50, plain.p50), ratio(sched.p99, plain.p99))
 	}
 	return nil
+}
+
+// inTurn runs a round's measurements, in reverse order every other round:
+// whatever runs second meets a fuller etcd and the garbage of what ran
+// first, so no side always does.
+func inTurn(round int, steps []func()) {
+	if round%2 == 1 {
+		slices.Reverse(steps)
+	}
+	for _, step := range steps {
+		step()
+	}
 }
 
 func wanted(what string) bool { return *only == "" || *only == what }
