@@ -79,7 +79,7 @@ func (s *Server) callReadTool(ctx context.Context, msg rpcProbe) (call readCall,
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			call = readCall{panic: fmt.Errorf("panic recovered in %s tool handler: %v", rt.tool.Name, r)}
+			call, ran = readCall{panic: fmt.Errorf("panic recovered in %s tool handler: %v", rt.tool.Name, r)}, true
 		}
 	}()
 	call.out, call.err = rt.tool.handle(ctx, s, json.RawMessage(args))

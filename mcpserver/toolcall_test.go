@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"time"
@@ -139,5 +140,19 @@ var _ = Describe("Tool call responses", func() {
 		msg, _ := probe(json.RawMessage(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ocoya_list_posts","arguments":{"workspaceId":"same"}}}`))
 		_, ran := srv.callReadTool(narrow, msg)
 		Expect(ran).To(BeFalse())
+	})
+
+	It("answer a read tool's panic as mcp-go's recovery does", func() {
+		boom := Tool{Name: "ocoya_boom", ReadOnly: true, InputSchema: json.RawMessage(`{"type":"object"}`),
+			handle: func(context.Context, *Server, json.RawMessage) (any, error) { panic("boom") }}
+		tools, err := compileReadTools(map[string]Tool{boom.Name: boom})
+		Expect(err).NotTo(HaveOccurred())
+		s := &Server{readTools: tools}
+		msg, _ := probe(json.RawMessage(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"ocoya_boom","arguments":{}}}`))
+		call, ran := s.callReadTool(oauth.WithCaller(ctx, grant("dev", nil)), msg)
+		Expect(ran).To(BeTrue())
+		out, ok := appendReadCall(nil, msg.ID, call)
+		Expect(ok).To(BeTrue())
+		Expect(out).To(MatchJSON(`{"jsonrpc":"2.0","id":3,"error":{"code":-32603,"message":"panic recovered in ocoya_boom tool handler: boom"}}`))
 	})
 })
