@@ -31,6 +31,9 @@ type httpOptions struct {
 	namespace      string
 	toolPrefix     string
 	allowedOrigins string
+	// Registration limits; see oauth.Config.
+	maxRegistrationsPerAddress int
+	maxUnusedClients           int
 }
 
 func (h *httpOptions) bindFlags(fs *flag.FlagSet) {
@@ -39,6 +42,8 @@ func (h *httpOptions) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&h.namespace, "namespace", envOr("POD_NAMESPACE", "herald-system"), "Herald's own namespace: the users, signing keys and OAuth sessions live in Secrets there.")
 	fs.StringVar(&h.toolPrefix, "tool-prefix", "ocoya", "Prefix of every MCP tool name, so prompts written for the hosted product work unchanged.")
 	fs.StringVar(&h.allowedOrigins, "allowed-origins", "", "Comma-separated browser origins, besides the public URL's, that may call /mcp.")
+	fs.IntVar(&h.maxRegistrationsPerAddress, "max-registrations-per-address", 30, "OAuth client registrations accepted from one client address per hour. Behind a proxy every client shares the proxy's address: raise it there.")
+	fs.IntVar(&h.maxUnusedClients, "max-unused-clients", 1000, "Dynamically registered OAuth clients that never completed a sign-in (removed 24 h after registering) Herald holds before it refuses new registrations.")
 }
 
 func envOr(key, fallback string) string {
@@ -83,6 +88,7 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 
 	authz, err := oauth.New(oauth.Config{
 		PublicURL: h.publicURL, Namespace: h.namespace, DevMode: dev, AllowedOrigins: h.origins(),
+		MaxRegistrationsPerAddress: h.maxRegistrationsPerAddress, MaxUnusedClients: h.maxUnusedClients,
 	}, mgr.GetClient(), mgr.GetAPIReader())
 	if err != nil {
 		return fmt.Errorf("starting the authorization server: %w", err)

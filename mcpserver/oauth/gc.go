@@ -43,6 +43,7 @@ func (s *Server) Sweep(ctx context.Context) error {
 	now := s.clock.Now()
 	s.tokens.sweep(now)
 	s.limiter.sweep()
+	s.registrations.sweep()
 
 	var grants v1alpha1.MCPGrantList
 	if err := s.apiReader.List(ctx, &grants); err != nil {

@@ -40,6 +40,11 @@ func newHarness(publicURL string) *harness { return newHarnessOn(publicURL, mgr)
 // newHarnessOn builds a replica on m's cache, so a test can give two
 // replicas separate informers as separate pods would have.
 func newHarnessOn(publicURL string, m manager.Manager) *harness {
+	return newHarnessWith(publicURL, m, func(*oauth.Config) {})
+}
+
+// newHarnessWith builds a replica whose configuration edit changed first.
+func newHarnessWith(publicURL string, m manager.Manager, edit func(*oauth.Config)) *harness {
 	ts := httptest.NewUnstartedServer(nil)
 	h := &harness{ts: ts, base: "http://" + ts.Listener.Addr().String(), clock: testclock.NewFakeClock(time.Now())}
 	h.pub = publicURL
@@ -47,8 +52,9 @@ func newHarnessOn(publicURL string, m manager.Manager) *harness {
 		h.pub = h.base
 	}
 	var err error
-	h.srv, err = oauth.New(oauth.Config{PublicURL: h.pub, Namespace: namespace, DevMode: true, Clock: h.clock, AllowedOrigins: []string{"https://allowed.example"}},
-		m.GetClient(), m.GetAPIReader())
+	cfg := oauth.Config{PublicURL: h.pub, Namespace: namespace, DevMode: true, Clock: h.clock, AllowedOrigins: []string{"https://allowed.example"}}
+	edit(&cfg)
+	h.srv, err = oauth.New(cfg, m.GetClient(), m.GetAPIReader())
 	Expect(err).NotTo(HaveOccurred())
 	mux := http.NewServeMux()
 	h.srv.Routes(mux)

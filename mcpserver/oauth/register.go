@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-dev/herald/api/v1alpha1"
 )
@@ -50,6 +52,9 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	spec, code, msg := s.registrationSpec(&req)
 	if code != "" {
 		writeOAuthError(w, http.StatusBadRequest, code, msg)
+		return
+	}
+	if !s.admitRegistration(w, r) {
 		return
 	}
 	id := "mcp-" + randomHex(12)
@@ -107,6 +112,42 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusCreated, resp)
+}
+
+// admitRegistration applies the registration limits, answering 429 or 503
+// with Retry-After itself when one is reached. Only registrations that
+// passed validation count: a refused one stores nothing.
+func (s *Server) admitRegistration(w http.ResponseWriter, r *http.Request) bool {
+	var clients v1alpha1.MCPClientList
+	if err := s.c.List(r.Context(), &clients, client.UnsafeDisableDeepCopy); err != nil {
+		log.Error(err, "listing clients for the registration limit failed")
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "the registration could not be checked; try again")
+		return false
+	}
+	unused := 0
+	for i := range clients.Items {
+		if c := &clients.Items[i]; c.Spec.Dynamic && c.Status.LastAuthorizedAt == nil {
+			unused++
+		}
+	}
+	if unused >= s.cfg.MaxUnusedClients {
+		log.Info("registration refused: too many unused clients", "unused", unused)
+		w.Header().Set("Retry-After", "3600")
+		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", fmt.Sprintf(
+			"Herald holds %d registered clients that never completed a sign-in, its limit; they are removed 24 hours after registering. "+
+				"Try again later, or ask the operator to delete unused ones (kubectl get mcpclients) or raise the limit", unused))
+		return false
+	}
+	addr := clientAddr(r)
+	if ok, wait := s.registrations.take(addr, s.cfg.MaxRegistrationsPerAddress); !ok {
+		log.Info("registration refused by rate limit", "addr", addr)
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+		writeOAuthError(w, http.StatusTooManyRequests, "temporarily_unavailable", fmt.Sprintf(
+			"this address registered %d clients within the last hour, the limit; reuse a registered client_id, or try again in %s",
+			s.cfg.MaxRegistrationsPerAddress, wait.Round(time.Second)))
+		return false
+	}
+	return true
 }
 
 // registrationSpec validates metadata and turns it into an MCPClient spec, or

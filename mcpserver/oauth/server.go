@@ -53,6 +53,14 @@ type Config struct {
 	Clock clock.PassiveClock
 	// OIDC, when set, offers sign-in through an upstream OpenID Connect provider.
 	OIDC *OIDCConfig
+	// MaxRegistrationsPerAddress bounds dynamic client registrations from one
+	// client address per hour; 0 means 30. Behind a proxy every client has
+	// the proxy's address, so raise it there.
+	MaxRegistrationsPerAddress int
+	// MaxUnusedClients bounds the dynamic clients that never completed a
+	// sign-in (removed 24 hours after registering); registration is refused
+	// while there are this many; 0 means 1000.
+	MaxUnusedClients int
 }
 
 // Server is the authorization server plus the /mcp resource-server middleware.
@@ -68,9 +76,11 @@ type Server struct {
 	store    *store
 	pages    *pages
 	limiter  *loginLimiter
-	tokens   *tokenCache
-	lastUse  *useRecorder
-	oidc     *oidcLogin
+	// registrations counts dynamic client registrations per address.
+	registrations *windowLimiter
+	tokens        *tokenCache
+	lastUse       *useRecorder
+	oidc          *oidcLogin
 }
 
 var log = logf.Log.WithName("oauth")
@@ -88,6 +98,15 @@ func New(cfg Config, c client.Client, apiReader client.Reader) (*Server, error) 
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
+	if cfg.MaxRegistrationsPerAddress < 0 || cfg.MaxUnusedClients < 0 {
+		return nil, fmt.Errorf("oauth: registration limits must be positive, or 0 for the defaults")
+	}
+	if cfg.MaxRegistrationsPerAddress == 0 {
+		cfg.MaxRegistrationsPerAddress = defaultMaxRegistrationsPerAddr
+	}
+	if cfg.MaxUnusedClients == 0 {
+		cfg.MaxUnusedClients = defaultMaxUnusedClients
+	}
 	s := &Server{cfg: cfg, public: public, c: c, apiReader: apiReader, clock: cfg.Clock}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -98,6 +117,7 @@ func New(cfg Config, c client.Client, apiReader client.Reader) (*Server, error) 
 	s.store = &store{c: c, r: apiReader, ns: cfg.Namespace, clock: cfg.Clock, mcpURL: s.mcpURL(), onReuse: s.revokeGrantByName}
 	s.pages = mustParsePages()
 	s.limiter = newLoginLimiter(cfg.Clock)
+	s.registrations = newWindowLimiter(cfg.Clock, registrationWindow)
 	s.tokens = newTokenCache()
 	s.lastUse = newUseRecorder()
 	s.provider = s.newProvider()
