@@ -26,6 +26,14 @@ func markStalled(conds *[]metav1.Condition, generation int64, reason, message st
 	return meta.RemoveStatusCondition(conds, socialv1alpha1.ConditionReconciling) || changed
 }
 
+// markNotReady says something outside Herald fails and is retried on its
+// own: Ready=False, neither Reconciling nor Stalled.
+func markNotReady(conds *[]metav1.Condition, generation int64, reason, message string) bool {
+	changed := setCondition(conds, generation, socialv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	changed = meta.RemoveStatusCondition(conds, socialv1alpha1.ConditionReconciling) || changed
+	return meta.RemoveStatusCondition(conds, socialv1alpha1.ConditionStalled) || changed
+}
+
 // markReconciling says the controller is still working: Reconciling=True and
 // Ready=Unknown.
 func markReconciling(conds *[]metav1.Condition, generation int64, reason, message string) bool {

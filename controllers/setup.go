@@ -34,6 +34,9 @@ type Options struct {
 	Publishers publish.Registry
 	// Retry bounds automatic retries; zero fields take DefaultRetryPolicy's.
 	Retry RetryPolicy
+	// FeedClient reads the feeds of feed-triggered workflows; nil means a
+	// client with a 30-second timeout.
+	FeedClient *http.Client
 }
 
 // RetryPolicy says how retryable platform errors are retried.
@@ -124,10 +127,15 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}).SetupWithManager(mgr, o.PostWorkers); err != nil {
 		return fmt.Errorf("setting up the ScheduledPost reconciler: %w", err)
 	}
+	feeds := o.FeedClient
+	if feeds == nil {
+		feeds = &http.Client{Timeout: 30 * time.Second}
+	}
 	if err := (&WorkflowReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("herald-workflow"),
-		Clock:    o.Clock,
+		Client:     mgr.GetClient(),
+		Recorder:   mgr.GetEventRecorder("herald-workflow"),
+		Clock:      o.Clock,
+		FeedClient: feeds,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Workflow reconciler: %w", err)
 	}

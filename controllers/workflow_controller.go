@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -28,16 +29,22 @@ const (
 	ReasonDisabled         = "Disabled"
 	ReasonNextRunScheduled = "Scheduled"
 	ReasonRunQueued        = "RunQueued"
-	ReasonFeedNotPolled    = "FeedTriggerNotSupported"
+	ReasonFeedPolled       = "FeedRead"
+	ReasonFeedBaseline     = "FeedBaseline"
+	ReasonFeedUnreachable  = "FeedUnreachable"
+	ReasonFeedItemsSkipped = "FeedItemsSkipped"
 	annotationScheduleAt   = "social.herald.dev/scheduled-for"
 )
 
-// WorkflowReconciler validates workflows, reports their runs and queues a
-// run of each schedule-triggered workflow at every time its cron names.
+// WorkflowReconciler validates workflows, reports their runs, queues a run
+// of each schedule-triggered workflow at every time its cron names and one
+// for each new item of a feed-triggered workflow's feed.
 type WorkflowReconciler struct {
 	client.Client
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
+	// FeedClient reads feeds.
+	FeedClient *http.Client
 }
 
 // +kubebuilder:rbac:groups=social.herald.dev,resources=workflows,verbs=get;list;watch;update;patch
@@ -101,9 +108,8 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		return ctrl.Result{}, nil
 	case wf.Spec.Trigger.Type == socialv1alpha1.TriggerSchedule:
 		return r.reconcileSchedule(ctx, wf)
-	case wf.Spec.Trigger.Type == socialv1alpha1.TriggerFeed:
-		markStalled(&wf.Status.Conditions, wf.Generation, ReasonFeedNotPolled, "feed triggers are not polled by this version of Herald; run the workflow by hand or on a schedule")
-		return ctrl.Result{}, nil
+	case wf.Spec.Trigger.Type == socialv1alpha1.TriggerFeed && wf.Spec.Trigger.Feed != nil:
+		return r.reconcileFeed(ctx, wf)
 	}
 	markReady(&wf.Status.Conditions, wf.Generation, ReasonValid, "the workflow runs when asked")
 	return ctrl.Result{}, nil

@@ -121,7 +121,7 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	ws := r.workspaceOf(ctx, run.Namespace)
 	run.Status.Posts = run.Status.Posts[:0]
 	for i, tmpl := range spec.Posts {
-		post, err := workflow.RenderPost(tmpl, workflow.Data{Inputs: inputs, Workspace: ws}, run.Status.StartTime.Time)
+		post, err := workflow.RenderPost(tmpl, workflow.Data{Inputs: inputs, Item: feedItem(run.Spec.Item), Workspace: ws}, run.Status.StartTime.Time)
 		if err != nil {
 			r.finish(run, socialv1alpha1.RunFailed, ReasonTemplateFailed, fmt.Sprintf("posts[%d]: %v", i, err))
 			return ctrl.Result{}, nil
@@ -183,4 +183,12 @@ func (r *WorkflowRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named("workflowrun").
 		Complete(r)
+}
+
+// feedItem is what templates see of the feed item a run was queued for.
+func feedItem(it *socialv1alpha1.FeedItem) *workflow.FeedItem {
+	if it == nil {
+		return nil
+	}
+	return &workflow.FeedItem{ID: it.ID, Title: it.Title, Link: it.Link, Summary: it.Summary}
 }

@@ -18,7 +18,8 @@ const (
 	TriggerFeed TriggerType = "feed"
 )
 
-// FeedTrigger polls an RSS or Atom feed.
+// FeedTrigger polls an RSS or Atom feed: each item published after the
+// workflow first read it queues one run.
 type FeedTrigger struct {
 	// url of the feed (http or https).
 	// +required
@@ -184,12 +185,21 @@ type WorkflowStatus struct {
 	// +optional
 	LastRunTime *metav1.Time `json:"lastRunTime,omitempty"`
 
-	// nextRunTime is when a schedule trigger runs next.
+	// nextRunTime is when a schedule trigger runs next, or when a feed
+	// trigger reads its feed next.
 	// +optional
 	NextRunTime *metav1.Time `json:"nextRunTime,omitempty"`
 
-	// lastFeedItem is the id of the newest feed item already turned into a run.
+	// lastPollTime is when a feed trigger last read its feed.
 	// +optional
+	LastPollTime *metav1.Time `json:"lastPollTime,omitempty"`
+
+	// lastFeedItem is the id of the newest feed item seen. The first read of
+	// a feed only records it; each later read queues a run for every item
+	// newer than it (at most 10 a read, oldest first). When it has left the
+	// feed, the newest item becomes the new starting point.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
 	LastFeedItem string `json:"lastFeedItem,omitempty"`
 
 	// conditions: Valid (the spec passed validation) and Ready.

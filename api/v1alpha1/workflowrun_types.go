@@ -55,6 +55,41 @@ type WorkflowRunSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+
+	// item is the feed entry a feed trigger queued this run for; post
+	// templates see it as .Item (.Item.Title, .Item.Link, .Item.Summary).
+	// +optional
+	Item *FeedItem `json:"item,omitempty"`
+}
+
+// FeedItem is one entry of a workflow's RSS or Atom feed.
+type FeedItem struct {
+	// id is the entry's guid or id, else its link: what tells a new entry
+	// from one seen before.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	ID string `json:"id"`
+
+	// title of the entry, as plain text.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Title string `json:"title,omitempty"`
+
+	// link to the entry's page.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	Link string `json:"link,omitempty"`
+
+	// summary of the entry as plain text (markup removed), cut after 2,000
+	// characters.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2001
+	Summary string `json:"summary,omitempty"`
+
+	// published is when the feed says the entry was published, if it says.
+	// +optional
+	Published *metav1.Time `json:"published,omitempty"`
 }
 
 // RunPhase is where a run is.

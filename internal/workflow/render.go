@@ -3,6 +3,7 @@ package workflow
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"text/template"
 	"time"
 
@@ -55,6 +56,9 @@ func render(text string, data Data) (string, error) {
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, data); err != nil {
+		if data.Item == nil && strings.Contains(err.Error(), ".Item") {
+			return "", fmt.Errorf("the template uses .Item, the feed item, which only runs queued by the workflow's feed trigger have: %w", err)
+		}
 		return "", err
 	}
 	if b.Len() == 0 {
