@@ -61,6 +61,19 @@ func newFakeMastodon(token string) *fakeMastodon {
 		f.order = append(f.order, key)
 		platformtest.WriteJSON(w, 200, st)
 	}))
+	f.Handle("DELETE /api/v1/statuses/{id}", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for i, key := range f.order {
+			if st := f.statuses[key]; st["id"] == r.PathValue("id") {
+				delete(f.statuses, key)
+				f.order = append(f.order[:i], f.order[i+1:]...)
+				platformtest.WriteJSON(w, 200, st)
+				return
+			}
+		}
+		platformtest.WriteJSON(w, 404, map[string]any{"error": "Record not found"})
+	}))
 	return f
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -56,7 +55,9 @@ const (
 	ReasonBannedWord         = "BannedWord"
 	ReasonNoPublisher        = "NoPublisher"
 	ReasonSpecChangeIgnored  = "SpecChangedAfterPublishing"
-	ReasonRemoteDelete       = "RemoteDeleteUnsupported"
+	ReasonRemoteDeleted      = "RemoteDeleted"
+	ReasonRemoteDeleteFailed = "RemoteDeleteFailed"
+	ReasonRemoteDeleteRetry  = "RemoteDeleteRetrying"
 )
 
 // ScheduledPostReconciler publishes each post to its profiles at the due
@@ -226,34 +227,6 @@ func (r *ScheduledPostReconciler) reconcileFinalizer(ctx context.Context, post *
 		return nil
 	}
 	return r.Update(ctx, post)
-}
-
-// reconcileDelete handles deletionPolicy DeleteRemote. No adapter can
-// delete a published post yet, so this says so in an event naming what
-// stays online, then lets the object go.
-func (r *ScheduledPostReconciler) reconcileDelete(ctx context.Context, post *socialv1alpha1.ScheduledPost) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(post, DeleteRemoteFinalizer) {
-		return ctrl.Result{}, nil
-	}
-	var online []string
-	for _, d := range post.Status.Deliveries {
-		if d.Phase == socialv1alpha1.DeliveryPublished {
-			where := d.URL
-			if where == "" {
-				where = d.ExternalID
-			}
-			online = append(online, fmt.Sprintf("%s (%s)", d.Profile, where))
-		}
-	}
-	if len(online) > 0 {
-		r.Recorder.Eventf(post, nil, corev1.EventTypeWarning, ReasonRemoteDelete, "DeleteRemote",
-			"deletionPolicy is DeleteRemote, but Herald's publishers cannot delete published posts yet; delete them on the platform by hand: %v", online)
-	}
-	controllerutil.RemoveFinalizer(post, DeleteRemoteFinalizer)
-	if err := r.Update(ctx, post); err != nil && !apierrors.IsNotFound(err) {
-		return ctrl.Result{}, err
-	}
-	return ctrl.Result{}, nil
 }
 
 // SetupWithManager registers the reconciler with workers parallel

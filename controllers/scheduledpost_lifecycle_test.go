@@ -2,11 +2,13 @@ package controllers
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
@@ -90,25 +92,69 @@ var _ = Describe("ScheduledPost retries, cancellation and deletion", func() {
 		Consistently(func() int { return len(fake.statusPosts()) }, time.Second, interval).Should(BeZero())
 	})
 
-	It("holds a DeleteRemote post with a finalizer and says what stays online", func() {
+	It("deletes a DeleteRemote post's published copies where the platform can, and names the rest", func() {
 		fake := newFakeMastodon("tok-delete")
 		mastodonProfile(ns, "masto", fake)
-		post := newPost(ns, "remove-me", fakeClock.Now(), "masto")
+		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+		DeferCleanup(hook.Close)
+		createSecret(ns, "hook-secret", map[string]string{"signingSecret": "hook-signing-secret"})
+		Expect(k8sClient.Create(ctx, &socialv1alpha1.SocialProfile{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook"},
+			Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformWebhook, Handle: "hook", Endpoint: hook.URL,
+				CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: "hook-secret"}},
+		})).To(Succeed())
+		post := newPost(ns, "remove-me", fakeClock.Now(), "masto", "hook")
 		post.Spec.DeletionPolicy = socialv1alpha1.DeletionDeleteRemote
 		Expect(k8sClient.Create(ctx, post)).To(Succeed())
 		got := expectPhase(post, socialv1alpha1.PostPublished)
 		Expect(got.Finalizers).To(ContainElement(DeleteRemoteFinalizer))
+		Expect(fake.Statuses()).To(HaveLen(1))
+		statusID := delivery(Default, got, "masto").ExternalID
 
 		Expect(k8sClient.Delete(ctx, got)).To(Succeed())
 		Eventually(func() bool {
 			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(post), &socialv1alpha1.ScheduledPost{}))
 		}, timeout, interval).Should(BeTrue())
+		Expect(fake.Statuses()).To(BeEmpty(), "the status is gone from the instance")
+		deletes := fake.Find("DELETE /api/v1/statuses/" + statusID)
+		Expect(deletes).NotTo(BeEmpty())
+		Expect(deletes[0].Header.Get("Authorization")).To(Equal("Bearer tok-delete"))
 		Eventually(func() []string { return eventReasonsFor(ns, "ScheduledPost", "remove-me") }, timeout, interval).
-			Should(ContainElement(ReasonRemoteDelete))
+			Should(ContainElements(ReasonRemoteDeleted, ReasonRemoteDeleteFailed))
+		Expect(eventNotes(ns)).To(ContainElement(And(ContainSubstring("delete them on the platform by hand"), ContainSubstring("hook"))))
 
 		By("a Keep post carries no finalizer")
 		keep := newPost(ns, "keep-me", fakeClock.Now().Add(time.Hour), "masto")
 		Expect(k8sClient.Create(ctx, keep)).To(Succeed())
 		Expect(expectPhase(keep, socialv1alpha1.PostScheduled).Finalizers).To(BeEmpty())
+	})
+
+	It("tries again while the platform fails, and after ten minutes lets the post go, naming what stays online", func() {
+		fake := newFakeMastodon("tok-outage")
+		mastodonProfile(ns, "masto-down", fake)
+		post := newPost(ns, "outage", fakeClock.Now(), "masto-down")
+		post.Spec.DeletionPolicy = socialv1alpha1.DeletionDeleteRemote
+		Expect(k8sClient.Create(ctx, post)).To(Succeed())
+		got := expectPhase(post, socialv1alpha1.PostPublished)
+		route := "DELETE /api/v1/statuses/" + delivery(Default, got, "masto-down").ExternalID
+		fake.Override(route, func(w http.ResponseWriter, r *http.Request) {
+			platformtest.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "maintenance"})
+		})
+
+		Expect(k8sClient.Delete(ctx, got)).To(Succeed())
+		Eventually(func() []string { return eventReasonsFor(ns, "ScheduledPost", "outage") }, timeout, interval).
+			Should(ContainElement(ReasonRemoteDeleteRetry))
+		Eventually(func() int { return len(fake.Find(route)) }, timeout, interval).Should(BeNumerically(">=", 2), "tried again")
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(post), got)).To(Succeed())
+		Expect(got.Finalizers).To(ContainElement(DeleteRemoteFinalizer))
+
+		fakeClock.Step(11 * time.Minute)
+		tick(got)
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(post), &socialv1alpha1.ScheduledPost{}))
+		}, timeout, interval).Should(BeTrue())
+		Eventually(func() []string { return eventReasonsFor(ns, "ScheduledPost", "outage") }, timeout, interval).
+			Should(ContainElement(ReasonRemoteDeleteFailed))
+		Expect(fake.Statuses()).To(HaveLen(1), "the status stays online")
 	})
 })

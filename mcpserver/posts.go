@@ -58,7 +58,7 @@ type publishPostArgs struct {
 type deletePostArgs struct {
 	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
 	PostID      string `json:"postId" jsonschema:"the post to cancel or delete" minLength:"1"`
-	Remove      bool   `json:"remove,omitempty" jsonschema:"also delete Herald's record of the post; published copies on the platforms stay"`
+	Remove      bool   `json:"remove,omitempty" jsonschema:"also delete Herald's record of the post; published copies on the platforms stay unless its deletionPolicy is DeleteRemote"`
 }
 
 // PostResult is the output of the tools that return one post.
@@ -182,7 +182,7 @@ func postTools() []Tool {
 		}),
 		declare(Tool{
 			Name: "delete_post", Title: "Cancel or delete a post", Scope: socialv1alpha1.ScopePostsWrite, Destructive: true, Idempotent: true,
-			Description: "Cancels a post: deliveries not yet made will not be made. The record of a post stays (so its published URLs remain visible) unless remove is true. Copies already published on the platforms are not deleted.",
+			Description: "Cancels a post: deliveries not yet made will not be made. The record of a post stays (so its published URLs remain visible) unless remove is true. Copies already published on the platforms stay, unless the post's deletionPolicy (set in Kubernetes) is DeleteRemote: then removing it deletes them where the platform allows.",
 		}, func(ctx context.Context, s *Server, in deletePostArgs) (*DeleteResult, error) {
 			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopePostsWrite)
 			if err != nil {
@@ -203,6 +203,9 @@ func postTools() []Tool {
 				s.settle(ctx, p, true)
 				out.Canceled, out.Removed = true, true
 				out.Message = "The post was deleted from Herald. Anything already published stays on the platforms."
+				if p.Spec.DeletionPolicy == socialv1alpha1.DeletionDeleteRemote {
+					out.Message = "The post was deleted from Herald. Its deletionPolicy is DeleteRemote, so Herald deletes the published copies on the platforms that allow it; the post's Kubernetes events name any that stay."
+				}
 				return out, nil
 			}
 			if _, err := s.changePost(ctx, ws, in.PostID, "", func(p *socialv1alpha1.ScheduledPost) error {

@@ -124,7 +124,10 @@ type ScheduledPostSpec struct {
 	MaxLateness *metav1.Duration `json:"maxLateness,omitempty"`
 
 	// deletionPolicy says whether deleting this object deletes what was
-	// published: Keep (default) or DeleteRemote.
+	// published: Keep (default) or DeleteRemote. DeleteRemote deletes each
+	// published copy through its platform's API where the platform allows
+	// it (all but Slack and generic webhooks), retrying failures for up to
+	// ten minutes, and names what stays online in an event.
 	// +optional
 	// +kubebuilder:default=Keep
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`

@@ -3,6 +3,7 @@ package publish
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 )
 
@@ -67,6 +68,13 @@ func KindOf(err error) ErrorKind {
 		return e.Kind
 	}
 	return Unknown
+}
+
+// IsNotFound reports whether err is a platform's 404: for a deletion, the
+// post is gone already.
+func IsNotFound(err error) bool {
+	var pe *Error
+	return errors.As(err, &pe) && pe.StatusCode == http.StatusNotFound
 }
 
 // IsRetryable reports whether err says nothing was published and trying

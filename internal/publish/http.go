@@ -130,10 +130,10 @@ func (a API) do(ctx context.Context, r Request) (*Response, error) {
 	if a.Client != nil {
 		client = a.Client
 	}
-	if !r.idempotent() {
-		// Following a redirect would turn a POST into a GET and report
-		// success for a post that was never made: stop at the 3xx, which
-		// then fails as Permanent.
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != "" {
+		// Following a redirect would turn a POST or DELETE into a GET and
+		// report success for a post that was never made or never deleted:
+		// stop at the 3xx, which then fails as Permanent.
 		c := *client
 		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 		client = &c

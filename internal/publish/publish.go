@@ -150,6 +150,17 @@ type Publisher interface {
 	SafeRetry() bool
 }
 
+// Deleter is a Publisher that can take a published post down again, for
+// ScheduledPosts whose deletionPolicy is DeleteRemote. Platforms whose API
+// cannot delete what Herald sent (incoming webhooks) do not implement it.
+type Deleter interface {
+	// Delete removes the post the platform knows by externalID, the
+	// Result.ExternalID that Publish returned. A post that is already gone
+	// is not an error. Errors are *Error, as Publish's are: Retryable ones
+	// are tried again later, others are reported and left.
+	Delete(ctx context.Context, p Profile, externalID string) error
+}
+
 // Registry maps each platform to its publisher; the reconcilers look the
 // adapter up by a profile's platform. registry.Default builds the full set.
 type Registry map[Platform]Publisher

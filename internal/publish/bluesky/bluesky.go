@@ -8,6 +8,9 @@
 // 409 (measured against the reference PDS), so after any failed or
 // interrupted createRecord the adapter asks com.atproto.repo.getRecord
 // whether the record exists, and reports it published when it does.
+//
+// Delete removes the post's record with com.atproto.repo.deleteRecord,
+// which succeeds as well for a record that is already gone.
 package bluesky
 
 import (
@@ -18,6 +21,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +50,8 @@ type Publisher struct {
 
 // New returns a Bluesky publisher using client.
 func New(client *http.Client) *Publisher { return &Publisher{Client: client} }
+
+var _ publish.Deleter = (*Publisher)(nil)
 
 type session struct {
 	AccessJwt string `json:"accessJwt"`
@@ -277,6 +283,57 @@ func RecordKey(idempotencyKey string) string {
 		v >>= 5
 	}
 	return string(b[:])
+}
+
+// recordID names one record; it is also the body of deleteRecord.
+type recordID struct {
+	Repo       string `json:"repo"`
+	Collection string `json:"collection"`
+	RKey       string `json:"rkey"`
+}
+
+// didSyntax and recordKeySyntax are atproto's (a record key may not be "."
+// or ".." either).
+var (
+	didSyntax       = regexp.MustCompile(`^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$`)
+	recordKeySyntax = regexp.MustCompile(`^[A-Za-z0-9._:~-]{1,512}$`)
+)
+
+// parsePostURI reads the at://<did>/app.bsky.feed.post/<rkey> URI that
+// Publish returns.
+func parsePostURI(uri string) (recordID, bool) {
+	rest, ok := strings.CutPrefix(uri, "at://")
+	parts := strings.Split(rest, "/")
+	if !ok || len(parts) != 3 {
+		return recordID{}, false
+	}
+	id := recordID{Repo: parts[0], Collection: parts[1], RKey: parts[2]}
+	return id, didSyntax.MatchString(id.Repo) && id.Collection == collection &&
+		recordKeySyntax.MatchString(id.RKey) && id.RKey != "." && id.RKey != ".."
+}
+
+// Delete deletes the post's record from the profile's repository.
+func (p *Publisher) Delete(ctx context.Context, prof publish.Profile, externalID string) error {
+	if externalID == "" {
+		return publish.Errorf(publish.Permanent, "bluesky: cannot delete a post without its at:// URI")
+	}
+	rec, ok := parsePostURI(externalID)
+	if !ok {
+		return publish.Errorf(publish.Permanent, "bluesky: cannot delete %q: it is not the at:// URI of a post (at://<did>/%s/<rkey>)", externalID, collection)
+	}
+	c, err := p.connect(ctx, prof)
+	if err != nil {
+		return err
+	}
+	if rec.Repo != c.sess.DID {
+		// The PDS would refuse it as unauthorized, which would read as
+		// rejected credentials.
+		return publish.Errorf(publish.Permanent, "bluesky: cannot delete %s: it is in the repository of %s, not in that of this profile's account %s", externalID, rec.Repo, c.sess.DID)
+	}
+	// Idempotent: a repeated deletion finds the record gone and succeeds.
+	_, err = p.call(ctx, c, publish.Request{Op: "com.atproto.repo.deleteRecord", Method: http.MethodPost,
+		URL: c.base + "com.atproto.repo.deleteRecord", JSON: rec, Idempotent: true})
+	return err
 }
 
 // SafeRetry is true: a retry creates the record under the same key, which

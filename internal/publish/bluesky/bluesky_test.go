@@ -174,10 +174,16 @@ func TestSessionIsReusedAndRenewed(t *testing.T) {
 	g.Expect(f.Last(t, "POST /xrpc/com.atproto.repo.createRecord").Header.Get("Authorization")).To(Equal("Bearer access-jwt-2"))
 }
 
+func errorBody(_ int, msg string) string {
+	return fmt.Sprintf(`{"error":"SomeError","message":%q}`, msg)
+}
+
+// The app password and the session's token are sent with every call; no
+// error may show them.
+var secrets = []string{"app-pass-word-1234", "access-jwt-1"}
+
 func TestErrors(t *testing.T) {
-	cases := platformtest.StandardCases(func(_ int, msg string) string {
-		return fmt.Sprintf(`{"error":"SomeError","message":%q}`, msg)
-	})
+	cases := platformtest.StandardCases(errorBody)
 	cases = append(cases, platformtest.ErrorCase{Name: "429 with RateLimit-Reset", Status: 429,
 		Header: http.Header{"Ratelimit-Reset": {fmt.Sprint(time.Now().Add(90 * time.Second).Unix())}},
 		Body:   `{"error":"RateLimitExceeded","message":"Rate Limit Exceeded"}`, Kind: publish.Retryable, Message: "RateLimitExceeded: Rate Limit Exceeded"})
@@ -191,7 +197,7 @@ func TestErrors(t *testing.T) {
 		}
 		return err
 	}
-	platformtest.CheckErrors(t, cases[:len(cases)-1], []string{"app-pass-word-1234", "access-jwt-1"}, run)
+	platformtest.CheckErrors(t, cases[:len(cases)-1], secrets, run)
 	t.Run("RateLimit-Reset", func(t *testing.T) {
 		g := NewWithT(t)
 		err := run(t, nil, cases[len(cases)-1].Handler(t))
@@ -202,6 +208,78 @@ func TestErrors(t *testing.T) {
 		g := NewWithT(t)
 		_, err := newPublisher(nil).Publish(context.Background(), publish.Profile{Credentials: publish.Credentials{"identifier": []byte("x")}}, publish.Post{Text: "x"})
 		g.Expect(err).To(MatchError("credentials have no key appPassword"))
+	})
+}
+
+func TestDelete(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakePDS(t)
+	pub := newPublisher(nil)
+	res, err := pub.Publish(context.Background(), profile(f), publish.Post{Text: "bye soon", IdempotencyKey: "uid-3/bsky/1"})
+	g.Expect(err).NotTo(HaveOccurred())
+	rkey := bluesky.RecordKey("uid-3/bsky/1")
+	g.Expect(f.holds(rkey)).To(BeTrue())
+
+	g.Expect(pub.Delete(context.Background(), profile(f), res.ExternalID)).To(Succeed())
+	req := f.Last(t, "POST /xrpc/com.atproto.repo.deleteRecord")
+	g.Expect(req.Header.Get("Authorization")).To(Equal("Bearer access-jwt-1"))
+	g.Expect(req.JSON(t)).To(Equal(map[string]any{"repo": "did:plc:herald", "collection": "app.bsky.feed.post", "rkey": rkey}))
+	g.Expect(f.holds(rkey)).To(BeFalse())
+
+	g.Expect(pub.Delete(context.Background(), profile(f), res.ExternalID)).To(Succeed())
+	g.Expect(f.Find("POST /xrpc/com.atproto.repo.deleteRecord")).To(HaveLen(2))
+	sessions, _ := f.count()
+	g.Expect(sessions).To(Equal(1))
+
+	// An expired session is renewed and the deletion made with the new one.
+	again, err := pub.Publish(context.Background(), profile(f), publish.Post{Text: "x", IdempotencyKey: "uid-3/bsky/2"})
+	g.Expect(err).NotTo(HaveOccurred())
+	f.expireSessions()
+	g.Expect(pub.Delete(context.Background(), profile(f), again.ExternalID)).To(Succeed())
+	sessions, records := f.count()
+	g.Expect(sessions).To(Equal(2))
+	g.Expect(records).To(Equal(0))
+	g.Expect(f.Last(t, "POST /xrpc/com.atproto.repo.deleteRecord").Header.Get("Authorization")).To(Equal("Bearer access-jwt-2"))
+
+	bad := profile(f)
+	bad.Credentials = publish.Credentials{"identifier": []byte(f.identifier), "appPassword": []byte("wrong-password-99")}
+	err = newPublisher(nil).Delete(context.Background(), bad, res.ExternalID)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
+	g.Expect(err.Error()).NotTo(ContainSubstring("wrong-password-99"))
+}
+
+func TestDeleteRefusesOtherURIs(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakePDS(t)
+	rkey := bluesky.RecordKey("k")
+	const notAPost = "not the at:// URI of a post"
+	platformtest.CheckRefusedIDs(t, f.Server, map[string]string{
+		"":   "cannot delete a post without its at:// URI",
+		rkey: notAPost,
+		"https://bsky.app/profile/herald.test/post/" + rkey:     notAPost,
+		"at://did:plc:herald/app.bsky.feed.like/" + rkey:        notAPost,
+		"at://herald.test/app.bsky.feed.post/" + rkey:           notAPost,
+		"at://did:plc:herald/app.bsky.feed.post":                notAPost,
+		"at://did:plc:herald/app.bsky.feed.post/":               notAPost,
+		"at://did:plc:herald/app.bsky.feed.post/" + rkey + "/x": notAPost,
+		"at://did:plc:herald/app.bsky.feed.post/..":             notAPost,
+		"at://did:plc:herald/app.bsky.feed.post/a?b":            notAPost,
+	}, func(uri string) error { return newPublisher(nil).Delete(context.Background(), profile(f), uri) })
+
+	// Another account's post: only the session, which names the account, is asked for.
+	err := newPublisher(nil).Delete(context.Background(), profile(f), "at://did:plc:alice/app.bsky.feed.post/"+rkey)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("did:plc:alice"))
+	g.Expect(f.Routes()).To(Equal([]string{"POST /xrpc/com.atproto.server.createSession"}))
+}
+
+func TestDeleteErrors(t *testing.T) {
+	// A repeated deletion is harmless, so a lost answer is Retryable.
+	cases := platformtest.DeleteCases(platformtest.StandardCases(errorBody), false)
+	platformtest.CheckErrors(t, cases, secrets, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
+		f := newFakePDS(t)
+		f.Override("POST /xrpc/com.atproto.repo.deleteRecord", answer)
+		return newPublisher(client).Delete(context.Background(), profile(f), f.uri(bluesky.RecordKey("k")))
 	})
 }
 

@@ -16,8 +16,9 @@ import (
 // fakePDS follows the atproto XRPC endpoints Herald uses, with the
 // reference PDS's behaviour: errors as {"error","message"}, 401 for a bad
 // password, 400 ExpiredToken for an expired access token, 400
-// RecordNotFound from getRecord, and HTTP 500 (not 409) for a second
-// createRecord with the same rkey.
+// RecordNotFound from getRecord, HTTP 500 (not 409) for a second
+// createRecord with the same rkey, and success from deleteRecord whether or
+// not the record exists.
 type fakePDS struct {
 	*platformtest.Server
 	identifier, password, did, handle string
@@ -106,6 +107,23 @@ func newFakePDS(t *testing.T) *fakePDS {
 		}
 		platformtest.WriteJSON(w, 200, map[string]any{"uri": f.uri(q.Get("rkey")), "cid": "bafyrecord", "value": rec})
 	})
+	f.Handle("POST /xrpc/com.atproto.repo.deleteRecord", authed(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Repo, Collection, Rkey string }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		if in.Repo != f.did || in.Collection != "app.bsky.feed.post" || in.Rkey == "" {
+			xrpcErr(w, 400, "InvalidRequest", "Invalid record")
+			return
+		}
+		f.mu.Lock()
+		_, held := f.records[in.Rkey]
+		delete(f.records, in.Rkey)
+		f.mu.Unlock()
+		if !held {
+			platformtest.WriteJSON(w, 200, map[string]any{})
+			return
+		}
+		platformtest.WriteJSON(w, 200, map[string]any{"commit": map[string]string{"cid": "bafycommit", "rev": "3lrev"}})
+	}))
 	f.Handle("GET /img/{name}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/jpeg")
 		fmt.Fprintf(w, "jpeg:%s", r.PathValue("name"))
@@ -124,6 +142,13 @@ func (f *fakePDS) store(rkey string, rec map[string]any) bool {
 	}
 	f.records[rkey] = rec
 	return true
+}
+
+func (f *fakePDS) holds(rkey string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.records[rkey]
+	return ok
 }
 
 func (f *fakePDS) expireSessions() {

@@ -1,7 +1,8 @@
 // Package discord publishes posts to a Discord channel through a webhook
 // (the Secret's webhookURL): POST <webhook>?wait=true with the text as
 // content and images as embeds, so Discord answers with the message it
-// created.
+// created. Delete removes such a message again (DELETE
+// <webhook>/messages/<id>); one that is already gone counts as deleted.
 package discord
 
 import (
@@ -9,6 +10,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/herald-dev/herald/internal/publish"
@@ -24,21 +27,37 @@ type Publisher struct {
 // New returns a Discord publisher using client.
 func New(client *http.Client) *Publisher { return &Publisher{Client: client} }
 
-// Discord's JSON error codes that mean the webhook itself is gone.
-const unknownWebhook = 10015
+var _ publish.Deleter = (*Publisher)(nil)
 
-func decodeError(_ int, body []byte) publish.Failure {
-	var e struct {
-		Code       int     `json:"code"`
-		RetryAfter float64 `json:"retry_after"`
-	}
+// Discord's JSON error codes that Herald tells apart; both come with 404.
+const (
+	// unknownWebhook means the webhook itself is gone.
+	unknownWebhook = 10015
+	// unknownMessage means the message is gone, which a deletion wants.
+	unknownMessage = 10008
+)
+
+// apiError is Discord's error body.
+type apiError struct {
+	Code       int     `json:"code"`
+	RetryAfter float64 `json:"retry_after"`
+}
+
+func readError(body []byte) apiError {
+	var e apiError
 	_ = json.Unmarshal(body, &e)
+	return e
+}
+
+func (e apiError) failure() publish.Failure {
 	f := publish.Failure{RetryAfter: time.Duration(e.RetryAfter * float64(time.Second))}
 	if e.Code == unknownWebhook {
 		f.Kind = publish.CredentialsRejected
 	}
 	return f
 }
+
+func decodeError(_ int, body []byte) publish.Failure { return readError(body).failure() }
 
 func (p *Publisher) webhook(prof publish.Profile) (publish.API, *url.URL, error) {
 	raw, err := prof.Credentials.Get("webhookURL")
@@ -126,6 +145,39 @@ func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publ
 		res.URL = "https://discord.com/channels/" + guild + "/" + msg.ChannelID + "/" + msg.ID
 	}
 	return res, nil
+}
+
+// Delete deletes a message the webhook sent. The webhook URL's query is
+// kept: Discord finds a message in a thread only with its thread_id.
+func (p *Publisher) Delete(ctx context.Context, prof publish.Profile, externalID string) error {
+	if externalID == "" {
+		return publish.Errorf(publish.Permanent, "discord: cannot delete a message without its id")
+	}
+	if _, err := strconv.ParseUint(externalID, 10, 64); err != nil {
+		return publish.Errorf(publish.Permanent, "discord: cannot delete message %q: Discord message ids are decimal numbers", externalID)
+	}
+	api, u, err := p.webhook(prof)
+	if err != nil {
+		return err
+	}
+	// A message already gone and a webhook that is gone both answer 404;
+	// only the body's code tells them apart.
+	var gone bool
+	api.Decode = func(_ int, body []byte) publish.Failure {
+		e := readError(body)
+		gone = e.Code == unknownMessage
+		return e.failure()
+	}
+	msg := *u
+	msg.Path = strings.TrimRight(u.Path, "/") + "/messages/" + externalID
+	msg.RawPath = ""
+	// Idempotent: a repeated deletion finds the message gone, so a lost
+	// answer is worth retrying.
+	_, err = api.Do(ctx, publish.Request{Op: "DELETE webhook message", Method: http.MethodDelete, URL: msg.String(), Idempotent: true})
+	if gone {
+		return nil
+	}
+	return err
 }
 
 // SafeRetry is false: Discord webhooks have no idempotency key.

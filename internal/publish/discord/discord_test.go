@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,11 +18,21 @@ import (
 
 const hookToken = "discord-webhook-token-XYZ"
 
-// newFakeDiscord follows Discord's webhook resource: GET
+// fakeDiscord follows Discord's webhook resource: GET
 // /api/webhooks/{id}/{token} returns the webhook, POST executes it (a
-// message body only with ?wait=true), errors are {"message","code"}.
-func newFakeDiscord(t *testing.T) *platformtest.Server {
-	f := platformtest.NewServer(t)
+// message body only with ?wait=true), DELETE .../messages/{message}
+// deletes a message the webhook sent (204, or 404 Unknown Message), errors
+// are {"message","code"}.
+type fakeDiscord struct {
+	*platformtest.Server
+
+	mu       sync.Mutex
+	next     int
+	messages map[string]bool
+}
+
+func newFakeDiscord(t *testing.T) *fakeDiscord {
+	f := &fakeDiscord{Server: platformtest.NewServer(t), next: 444, messages: map[string]bool{}}
 	check := func(w http.ResponseWriter, r *http.Request) bool {
 		switch {
 		case r.PathValue("id") != "111":
@@ -41,16 +53,41 @@ func newFakeDiscord(t *testing.T) *platformtest.Server {
 		if !check(w, r) {
 			return
 		}
+		f.mu.Lock()
+		id := strconv.Itoa(f.next)
+		f.next++
+		f.messages[id] = true
+		f.mu.Unlock()
 		if r.URL.Query().Get("wait") != "true" {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		platformtest.WriteJSON(w, 200, map[string]any{"id": "444", "channel_id": "222", "webhook_id": "111", "timestamp": "2026-07-01T09:00:00.000000+00:00"})
+		platformtest.WriteJSON(w, 200, map[string]any{"id": id, "channel_id": "222", "webhook_id": "111", "timestamp": "2026-07-01T09:00:00.000000+00:00"})
+	})
+	f.Handle("DELETE /api/webhooks/{id}/{token}/messages/{message}", func(w http.ResponseWriter, r *http.Request) {
+		if !check(w, r) {
+			return
+		}
+		f.mu.Lock()
+		held := f.messages[r.PathValue("message")]
+		delete(f.messages, r.PathValue("message"))
+		f.mu.Unlock()
+		if !held {
+			platformtest.WriteJSON(w, 404, map[string]any{"message": "Unknown Message", "code": 10008})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	return f
 }
 
-func profile(f *platformtest.Server, token string) publish.Profile {
+func (f *fakeDiscord) holds(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.messages[id]
+}
+
+func profile(f *fakeDiscord, token string) publish.Profile {
 	return publish.Profile{Platform: publish.Discord, Credentials: publish.Credentials{"webhookURL": []byte(f.URL + "/api/webhooks/111/" + token)}}
 }
 
@@ -91,18 +128,75 @@ func TestVerify(t *testing.T) {
 	g.Expect(err.Error()).NotTo(ContainSubstring("wrong-token-value"))
 }
 
-func TestErrors(t *testing.T) {
+// errorCases are the failures every Discord call maps the same way.
+func errorCases() []platformtest.ErrorCase {
 	cases := platformtest.StandardCases(func(_ int, msg string) string { return fmt.Sprintf(`{"message":%q,"code":0}`, msg) })
-	cases = append(cases,
+	return append(cases,
 		platformtest.ErrorCase{Name: "Unknown Webhook means the credential is gone", Status: 404, Body: `{"message":"Unknown Webhook","code":10015}`,
 			Kind: publish.CredentialsRejected, Message: "Unknown Webhook"},
 		platformtest.ErrorCase{Name: "429 with retry_after only in the body", Status: 429, Body: `{"message":"You are being rate limited.","retry_after":1.5,"global":false}`,
 			Kind: publish.Retryable, RetryAfter: 1500 * time.Millisecond, Message: "You are being rate limited."},
 	)
-	platformtest.CheckErrors(t, cases, []string{hookToken}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
+}
+
+func TestErrors(t *testing.T) {
+	platformtest.CheckErrors(t, errorCases(), []string{hookToken}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
 		f := newFakeDiscord(t)
 		f.Override("POST /api/webhooks/111/"+hookToken, answer)
 		_, err := discord.New(client).Publish(context.Background(), profile(f, hookToken), publish.Post{Text: "x"})
 		return err
+	})
+}
+
+func TestDelete(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeDiscord(t)
+	pub := discord.New(nil)
+	res, err := pub.Publish(context.Background(), profile(f, hookToken), publish.Post{Text: "Hello"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.holds(res.ExternalID)).To(BeTrue())
+
+	g.Expect(pub.Delete(context.Background(), profile(f, hookToken), res.ExternalID)).To(Succeed())
+	route := "DELETE /api/webhooks/111/" + hookToken + "/messages/" + res.ExternalID
+	g.Expect(f.Last(t, route).Body).To(BeEmpty())
+	g.Expect(f.holds(res.ExternalID)).To(BeFalse())
+
+	// Discord answers 404 Unknown Message now; the message is gone either way.
+	g.Expect(pub.Delete(context.Background(), profile(f, hookToken), res.ExternalID)).To(Succeed())
+	g.Expect(f.Find(route)).To(HaveLen(2))
+
+	err = pub.Delete(context.Background(), profile(f, "wrong-token-value"), res.ExternalID)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
+	g.Expect(err.Error()).To(ContainSubstring("Invalid Webhook Token"))
+	g.Expect(err.Error()).NotTo(ContainSubstring("wrong-token-value"))
+}
+
+func TestDeleteInThread(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeDiscord(t)
+	prof := profile(f, hookToken)
+	prof.Credentials["webhookURL"] = []byte(f.URL + "/api/webhooks/111/" + hookToken + "?thread_id=555")
+	res, err := discord.New(nil).Publish(context.Background(), prof, publish.Post{Text: "Hello"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(discord.New(nil).Delete(context.Background(), prof, res.ExternalID)).To(Succeed())
+	g.Expect(f.Last(t, "DELETE /api/webhooks/111/"+hookToken+"/messages/"+res.ExternalID).Query.Get("thread_id")).To(Equal("555"))
+}
+
+func TestDeleteRefusesMalformedIDs(t *testing.T) {
+	f := newFakeDiscord(t)
+	const notANumber = "Discord message ids are decimal numbers"
+	platformtest.CheckRefusedIDs(t, f.Server, map[string]string{
+		"": "cannot delete a message without its id", "abc": notANumber, "-444": notANumber, "444/../1": notANumber,
+		"https://discord.com/channels/333/222/444": notANumber,
+	}, func(id string) error { return discord.New(nil).Delete(context.Background(), profile(f, hookToken), id) })
+}
+
+func TestDeleteErrors(t *testing.T) {
+	// A repeated deletion is harmless, so a lost answer is Retryable.
+	cases := platformtest.DeleteCases(errorCases(), false)
+	platformtest.CheckErrors(t, cases, []string{hookToken}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
+		f := newFakeDiscord(t)
+		f.Override("DELETE /api/webhooks/111/"+hookToken+"/messages/444", answer)
+		return discord.New(client).Delete(context.Background(), profile(f, hookToken), "444")
 	})
 }

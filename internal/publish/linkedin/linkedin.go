@@ -1,7 +1,8 @@
 // Package linkedin publishes posts with LinkedIn's Posts API
 // (POST /rest/posts, versioned with the LinkedIn-Version header) as the
 // Secret's authorURN (a member, urn:li:person:…, or an organization,
-// urn:li:organization:…). Images go through the Images API first.
+// urn:li:organization:…). Images go through the Images API first. Delete
+// takes a post down again with DELETE /rest/posts/{URN}.
 package linkedin
 
 import (
@@ -36,6 +37,8 @@ type Publisher struct {
 	// means time.Now.
 	Now func() time.Time
 }
+
+var _ publish.Deleter = (*Publisher)(nil)
 
 // New returns a LinkedIn publisher using client.
 func New(client *http.Client) *Publisher { return &Publisher{Client: client} }
@@ -145,6 +148,33 @@ func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publ
 		result.URL = "https://www.linkedin.com/feed/update/" + url.PathEscape(urn) + "/"
 	}
 	return result, nil
+}
+
+// postURN matches the URNs LinkedIn names posts by: shares, and ugcPosts
+// for posts made through the older UGC Posts API.
+var postURN = regexp.MustCompile(`^urn:li:(share|ugcPost):[0-9]+$`)
+
+// Delete deletes the post. LinkedIn documents the DELETE as idempotent, so
+// a lost answer is retried rather than left Unknown.
+func (p *Publisher) Delete(ctx context.Context, prof publish.Profile, externalID string) error {
+	switch {
+	case externalID == "":
+		return publish.Errorf(publish.Permanent, "linkedin: cannot delete a post without its URN")
+	case !postURN.MatchString(externalID):
+		return publish.Errorf(publish.Permanent, "linkedin: cannot delete %q: a post is named by a URN such as urn:li:share:123 or urn:li:ugcPost:123", externalID)
+	}
+	s, err := p.session(prof)
+	if err != nil {
+		return err
+	}
+	// Rest.li 2.0 reads ':' in a path key as its own syntax, so the URN's
+	// colons must travel as %3A; url.PathEscape would leave them as they are.
+	_, err = s.api.Do(ctx, publish.Request{Op: "DELETE /rest/posts/:urn", Method: http.MethodDelete,
+		URL: s.base + "/rest/posts/" + url.QueryEscape(externalID), Header: s.header, Idempotent: true})
+	if publish.IsNotFound(err) {
+		return nil // deleted already, by Herald or by hand
+	}
+	return err
 }
 
 // uploadImage registers an upload with the Images API, PUTs the bytes to

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,12 +20,22 @@ const token = "linkedin-access-token-abc"
 
 var now = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
 
-// newFakeLinkedIn follows the Posts, Images and userinfo APIs: versioned
+// fakeLinkedIn follows the Posts, Images and userinfo APIs: versioned
 // /rest calls need LinkedIn-Version and X-Restli-Protocol-Version, a
-// created post answers 201 with its URN in x-restli-id, errors are
+// created post answers 201 with its URN in x-restli-id, a deletion names
+// the post by its URL-encoded URN and answers 204, again for a post
+// already deleted and 404 for one it never had, errors are
 // {"status","serviceErrorCode","message"}.
-func newFakeLinkedIn(t *testing.T) *platformtest.Server {
-	f := platformtest.NewServer(t)
+type fakeLinkedIn struct {
+	*platformtest.Server
+
+	mu     sync.Mutex
+	posts  map[string]bool // URN → still online
+	nextID int
+}
+
+func newFakeLinkedIn(t *testing.T) *fakeLinkedIn {
+	f := &fakeLinkedIn{Server: platformtest.NewServer(t), posts: map[string]bool{}, nextID: 7001}
 	authed := func(rest bool, h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			switch {
@@ -54,13 +66,44 @@ func newFakeLinkedIn(t *testing.T) *platformtest.Server {
 		fmt.Fprintf(w, "png:%s", r.PathValue("name"))
 	})
 	f.Handle("POST /rest/posts", authed(true, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-RestLi-Id", "urn:li:share:7001")
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		urn := fmt.Sprintf("urn:li:share:%d", f.nextID)
+		f.posts[urn] = true
+		f.nextID++
+		w.Header().Set("X-RestLi-Id", urn)
 		w.WriteHeader(http.StatusCreated)
+	}))
+	f.Handle("DELETE /rest/posts/{urn}", authed(true, func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(strings.TrimPrefix(r.URL.EscapedPath(), "/rest/posts/"), ":") {
+			platformtest.WriteJSON(w, 400, map[string]any{"status": 400, "message": "Syntax exception in path variables"})
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if _, ok := f.posts[r.PathValue("urn")]; !ok {
+			platformtest.WriteJSON(w, 404, map[string]any{"status": 404, "code": "NOT_FOUND", "message": "Not Found"})
+			return
+		}
+		f.posts[r.PathValue("urn")] = false
+		w.WriteHeader(http.StatusNoContent)
 	}))
 	return f
 }
 
-func newPublisher(f *platformtest.Server, client *http.Client) *linkedin.Publisher {
+// online reports whether LinkedIn still shows the post.
+func (f *fakeLinkedIn) online(urn string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.posts[urn]
+}
+
+// errorBody is LinkedIn's error answer.
+func errorBody(status int, msg string) string {
+	return fmt.Sprintf(`{"status":%d,"serviceErrorCode":100,"message":%q}`, status, msg)
+}
+
+func newPublisher(f *fakeLinkedIn, client *http.Client) *linkedin.Publisher {
 	p := linkedin.New(client)
 	p.BaseURL = f.URL
 	p.Now = func() time.Time { return now }
@@ -143,13 +186,73 @@ func TestCommentary(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	cases := platformtest.StandardCases(func(status int, msg string) string {
-		return fmt.Sprintf(`{"status":%d,"serviceErrorCode":100,"message":%q}`, status, msg)
-	})
+	cases := platformtest.StandardCases(errorBody)
 	platformtest.CheckErrors(t, cases, []string{token}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
 		f := newFakeLinkedIn(t)
 		f.Override("POST /rest/posts", answer)
 		_, err := newPublisher(f, client).Publish(context.Background(), profile("urn:li:person:abc123"), publish.Post{Text: "x"})
 		return err
+	})
+}
+
+func TestDelete(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeLinkedIn(t)
+	pub := newPublisher(f, nil)
+	author := profile("urn:li:person:abc123")
+	res, err := pub.Publish(context.Background(), author, publish.Post{Text: "soon gone"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.online(res.ExternalID)).To(BeTrue())
+
+	g.Expect(pub.Delete(context.Background(), author, res.ExternalID)).To(Succeed())
+	route := "DELETE /rest/posts/" + res.ExternalID
+	req := f.Last(t, route)
+	g.Expect(req.Header.Get("Authorization")).To(Equal("Bearer " + token))
+	g.Expect(req.Header.Get("LinkedIn-Version")).To(Equal(linkedin.DefaultVersion))
+	g.Expect(req.Header.Get("X-Restli-Protocol-Version")).To(Equal("2.0.0"))
+	g.Expect(f.online(res.ExternalID)).To(BeFalse())
+
+	g.Expect(pub.Delete(context.Background(), author, res.ExternalID)).To(Succeed())
+	g.Expect(f.Find(route)).To(HaveLen(2))
+
+	// A post LinkedIn never had, or has purged, answers 404: gone is gone.
+	g.Expect(pub.Delete(context.Background(), author, "urn:li:ugcPost:9")).To(Succeed())
+	g.Expect(f.Find("DELETE /rest/posts/urn:li:ugcPost:9")).To(HaveLen(1))
+}
+
+func TestDeleteWithRejectedToken(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeLinkedIn(t)
+	res, err := newPublisher(f, nil).Publish(context.Background(), profile("urn:li:person:abc123"), publish.Post{Text: "stays"})
+	g.Expect(err).NotTo(HaveOccurred())
+	wrong := profile("urn:li:person:abc123")
+	wrong.Credentials["accessToken"] = []byte("wrong-token")
+	err = newPublisher(f, nil).Delete(context.Background(), wrong, res.ExternalID)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
+	g.Expect(err).To(MatchError(ContainSubstring("Invalid access token")))
+	g.Expect(f.online(res.ExternalID)).To(BeTrue())
+}
+
+func TestDeleteErrors(t *testing.T) {
+	// 404 means deleted (TestDelete), and a DELETE that timed out is safe
+	// to send again.
+	cases := platformtest.DeleteCases(platformtest.StandardCases(errorBody), true)
+	platformtest.CheckErrors(t, cases, []string{token}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
+		f := newFakeLinkedIn(t)
+		f.Override("DELETE /rest/posts/urn:li:share:7001", answer)
+		return newPublisher(f, client).Delete(context.Background(), profile("urn:li:person:abc123"), "urn:li:share:7001")
+	})
+}
+
+func TestDeleteRejectsMalformedURNs(t *testing.T) {
+	f := newFakeLinkedIn(t)
+	platformtest.CheckRefusedIDs(t, f.Server, map[string]string{
+		"":                  "without its URN",
+		"7001":              "named by a URN",
+		"urn:li:share:":     "named by a URN",
+		"urn:li:image:IMG1": "named by a URN",
+		"https://www.linkedin.com/feed/update/urn:li:share:7001/": "named by a URN",
+	}, func(urn string) error {
+		return newPublisher(f, nil).Delete(context.Background(), profile("urn:li:person:abc123"), urn)
 	})
 }

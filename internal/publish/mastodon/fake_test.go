@@ -11,20 +11,21 @@ import (
 
 // fakeMastodon follows the Mastodon REST API: Bearer tokens, v2 media
 // uploads that may be processed asynchronously (202, then 206 until ready),
-// and statuses that honour Idempotency-Key by returning the status created
-// first.
+// statuses that honour Idempotency-Key by returning the status created
+// first, and deletion answering 404 for a status it does not hold.
 type fakeMastodon struct {
 	*platformtest.Server
 	token string
 
 	mu         sync.Mutex
-	statuses   map[string]map[string]any // by Idempotency-Key
+	statuses   map[string]map[string]any // by id
+	keys       map[string]string         // Idempotency-Key → status id
 	nextID     int
 	processing map[string]int // media id → polls left before ready
 }
 
 func newFakeMastodon(t *testing.T, token string) *fakeMastodon {
-	f := &fakeMastodon{Server: platformtest.NewServer(t), token: token, statuses: map[string]map[string]any{}, processing: map[string]int{}}
+	f := &fakeMastodon{Server: platformtest.NewServer(t), token: token, statuses: map[string]map[string]any{}, keys: map[string]string{}, processing: map[string]int{}}
 	f.Handle("GET /api/v1/accounts/verify_credentials", f.authed(func(w http.ResponseWriter, r *http.Request) {
 		platformtest.WriteJSON(w, 200, map[string]any{"id": "109", "username": "herald", "acct": "herald", "url": f.URL + "/@herald"})
 	}))
@@ -66,7 +67,7 @@ func newFakeMastodon(t *testing.T, token string) *fakeMastodon {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		key := r.Header.Get("Idempotency-Key")
-		if st, ok := f.statuses[key]; ok && key != "" {
+		if st, ok := f.statuses[f.keys[key]]; ok && key != "" {
 			platformtest.WriteJSON(w, 200, st)
 			return
 		}
@@ -80,10 +81,31 @@ func newFakeMastodon(t *testing.T, token string) *fakeMastodon {
 		f.nextID++
 		id := fmt.Sprint(1000 + f.nextID)
 		st := map[string]any{"id": id, "url": f.URL + "/@herald/" + id, "created_at": "2026-07-01T09:00:00.000Z", "content": r.PostForm.Get("status")}
-		f.statuses[key] = st
+		f.statuses[id], f.keys[key] = st, id
 		platformtest.WriteJSON(w, 200, st)
 	}))
+	f.Handle("DELETE /api/v1/statuses/{id}", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		st, ok := f.statuses[r.PathValue("id")]
+		if !ok {
+			platformtest.WriteJSON(w, 404, map[string]any{"error": "Record not found"})
+			return
+		}
+		delete(f.statuses, r.PathValue("id"))
+		// Mastodon answers with the deleted status and its source text,
+		// for delete-and-redraft.
+		platformtest.WriteJSON(w, 200, map[string]any{"id": st["id"], "text": st["content"]})
+	}))
 	return f
+}
+
+// holds reports whether the instance still has the status.
+func (f *fakeMastodon) holds(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.statuses[id]
+	return ok
 }
 
 func (f *fakeMastodon) authed(h http.HandlerFunc) http.HandlerFunc {

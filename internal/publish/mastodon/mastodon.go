@@ -1,13 +1,15 @@
 // Package mastodon publishes statuses to a Mastodon instance (the profile's
 // endpoint) with the REST API: media through POST /api/v2/media, the status
 // through POST /api/v1/statuses with an Idempotency-Key, so a retry of the
-// same attempt cannot post twice.
+// same attempt cannot post twice. Delete takes a status down again with
+// DELETE /api/v1/statuses/:id.
 package mastodon
 
 import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -27,6 +29,8 @@ type Publisher struct {
 	// fails Retryable without having posted.
 	MaxPolls int
 }
+
+var _ publish.Deleter = (*Publisher)(nil)
 
 // New returns a Mastodon publisher using client.
 func New(client *http.Client) *Publisher { return &Publisher{Client: client} }
@@ -171,6 +175,31 @@ func (p *Publisher) upload(ctx context.Context, s *session, m publish.Media) (st
 		}
 	}
 	return a.ID, nil
+}
+
+// statusID matches the status ids of servers with the Mastodon API:
+// numbers on Mastodon, base62 on Pleroma and Akkoma, ULIDs on GoToSocial.
+var statusID = regexp.MustCompile(`^[0-9A-Za-z]+$`)
+
+// Delete deletes the status. Sending the DELETE again cannot do more harm
+// than the first, so a lost answer is retried rather than left Unknown.
+func (p *Publisher) Delete(ctx context.Context, prof publish.Profile, externalID string) error {
+	switch {
+	case externalID == "":
+		return publish.Errorf(publish.Permanent, "mastodon: cannot delete a status without its id")
+	case !statusID.MatchString(externalID):
+		return publish.Errorf(publish.Permanent, "mastodon: cannot delete status %q: a status id is letters and digits only", externalID)
+	}
+	s, err := p.session(prof)
+	if err != nil {
+		return err
+	}
+	_, err = s.api.Do(ctx, publish.Request{Op: "DELETE /api/v1/statuses/:id", Method: http.MethodDelete,
+		URL: s.base + "/api/v1/statuses/" + externalID, Header: s.auth, Idempotent: true})
+	if publish.IsNotFound(err) {
+		return nil // deleted already, by Herald or by hand
+	}
+	return err
 }
 
 func (p *Publisher) pollInterval() time.Duration {

@@ -89,8 +89,11 @@ func TestRetryWithTheSameKeyDoesNotDuplicate(t *testing.T) {
 	g.Expect(pub.SafeRetry()).To(BeTrue())
 }
 
+// errorBody is Mastodon's error answer.
+func errorBody(_ int, msg string) string { return fmt.Sprintf(`{"error":%q}`, msg) }
+
 func TestErrors(t *testing.T) {
-	cases := platformtest.StandardCases(func(_ int, msg string) string { return fmt.Sprintf(`{"error":%q}`, msg) })
+	cases := platformtest.StandardCases(errorBody)
 	cases = append(cases, platformtest.ErrorCase{Name: "429 with Mastodon's reset header", Status: 429,
 		Header: http.Header{"X-Ratelimit-Reset": {time.Now().Add(time.Hour).UTC().Format(time.RFC3339Nano)}},
 		Body:   `{"error":"Too many requests"}`, Kind: publish.Retryable, Message: "Too many requests"})
@@ -121,4 +124,53 @@ func TestErrors(t *testing.T) {
 		_, err := newPublisher(nil).Publish(context.Background(), publish.Profile{Endpoint: "https://m.example"}, publish.Post{Text: "x"})
 		g.Expect(err).To(MatchError("credentials have no key accessToken"))
 	})
+}
+
+func TestDelete(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeMastodon(t, token)
+	pub := newPublisher(nil)
+	res, err := pub.Publish(context.Background(), profile(f.URL), publish.Post{Text: "soon gone", IdempotencyKey: "k"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.holds(res.ExternalID)).To(BeTrue())
+
+	g.Expect(pub.Delete(context.Background(), profile(f.URL), res.ExternalID)).To(Succeed())
+	route := "DELETE /api/v1/statuses/" + res.ExternalID
+	g.Expect(f.Last(t, route).Header.Get("Authorization")).To(Equal("Bearer " + token))
+	g.Expect(f.holds(res.ExternalID)).To(BeFalse())
+
+	// The instance answers 404 now; the status is gone, which is what was asked.
+	g.Expect(pub.Delete(context.Background(), profile(f.URL), res.ExternalID)).To(Succeed())
+	g.Expect(f.Find(route)).To(HaveLen(2))
+}
+
+func TestDeleteWithRejectedToken(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeMastodon(t, token)
+	res, err := newPublisher(nil).Publish(context.Background(), profile(f.URL), publish.Post{Text: "stays"})
+	g.Expect(err).NotTo(HaveOccurred())
+	err = newPublisher(nil).Delete(context.Background(), publish.Profile{Endpoint: f.URL, Credentials: publish.Credentials{"accessToken": []byte("wrong-token")}}, res.ExternalID)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
+	g.Expect(err.Error()).To(ContainSubstring("The access token is invalid"))
+	g.Expect(f.holds(res.ExternalID)).To(BeTrue())
+}
+
+func TestDeleteErrors(t *testing.T) {
+	// 404 means deleted (TestDelete), and a DELETE that timed out is safe
+	// to send again.
+	cases := platformtest.DeleteCases(platformtest.StandardCases(errorBody), true)
+	platformtest.CheckErrors(t, cases, []string{token}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
+		f := newFakeMastodon(t, token)
+		f.Override("DELETE /api/v1/statuses/1001", answer)
+		return newPublisher(client).Delete(context.Background(), profile(f.URL), "1001")
+	})
+}
+
+func TestDeleteRejectsMalformedIDs(t *testing.T) {
+	f := newFakeMastodon(t, token)
+	platformtest.CheckRefusedIDs(t, f.Server, map[string]string{
+		"":                                  "without its id",
+		"https://fake.example/@herald/1001": "letters and digits only",
+		"1001/../../accounts/109":           "letters and digits only",
+	}, func(id string) error { return newPublisher(nil).Delete(context.Background(), profile(f.URL), id) })
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,34 @@ func StandardCases(body func(status int, message string) string) []ErrorCase {
 		c("500", http.StatusInternalServerError, publish.Retryable),
 		c("503", http.StatusServiceUnavailable, publish.Retryable),
 		{Name: "timeout after sending", Timeout: true, Kind: publish.Unknown, Message: "may or may not have taken effect"},
+	}
+}
+
+// DeleteCases adapts failure cases to a deletion: sending a DELETE again
+// cannot do more than the first, so a lost answer is Retryable rather than
+// Unknown; and where notFoundIsDeleted, the 404 case is left out, since a
+// post already gone counts as deleted.
+func DeleteCases(cases []ErrorCase, notFoundIsDeleted bool) []ErrorCase {
+	out := slices.DeleteFunc(slices.Clone(cases), func(c ErrorCase) bool {
+		return c.Timeout || (notFoundIsDeleted && c.Status == http.StatusNotFound)
+	})
+	return append(out, ErrorCase{Name: "timeout after sending", Timeout: true, Kind: publish.Retryable, Message: "no answer"})
+}
+
+// CheckRefusedIDs asserts that deleting each id in refused fails as
+// Permanent with a message containing refused[id], and that fake received
+// no request: an id the platform could not have given is refused before
+// any call.
+func CheckRefusedIDs(t *testing.T, fake *Server, refused map[string]string, del func(id string) error) {
+	t.Helper()
+	for id, want := range refused {
+		err := del(id)
+		if publish.KindOf(err) != publish.Permanent || err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Delete(%q) = %v; want a Permanent error containing %q", id, err, want)
+		}
+	}
+	if routes := fake.Routes(); len(routes) > 0 {
+		t.Errorf("refused ids still reached the platform: %v", routes)
 	}
 }
 

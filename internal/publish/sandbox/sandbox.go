@@ -1,6 +1,7 @@
 // Package sandbox is Herald's built-in platform: posts are recorded in an
 // in-memory Feed that a person (or a test) can read over HTTP, so Herald can
-// be tried and benchmarked without any social account.
+// be tried and benchmarked without any social account. Deleting a post
+// removes it from the feed; its id is never given to another post.
 package sandbox
 
 import (
@@ -43,7 +44,9 @@ type Feed struct {
 	// Now is the clock for PublishedAt; nil means time.Now.
 	Now func() time.Time
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// entries[n-1] is the entry with id n; a removed one is left as a zero
+	// Entry, so ids, and the URLs made of them, are never reused.
 	entries []Entry
 	byKey   map[string]int
 }
@@ -81,18 +84,54 @@ func (f *Feed) Add(profile string, post publish.Post) Entry {
 func (f *Feed) List() []Entry {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]Entry(nil), f.entries...)
+	out := make([]Entry, 0, len(f.entries))
+	for _, e := range f.entries {
+		if e.ID != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Get returns the entry with id.
 func (f *Feed) Get(id string) (Entry, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n, err := strconv.Atoi(id)
-	if err != nil || n < 1 || n > len(f.entries) {
+	i, ok := f.index(id)
+	if !ok {
 		return Entry{}, false
 	}
-	return f.entries[n-1], true
+	return f.entries[i], true
+}
+
+// Remove removes the entry with id, if there is one. Its idempotency key is
+// forgotten with it: a post sent again with that key is recorded anew.
+func (f *Feed) Remove(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i, ok := f.index(id)
+	if !ok {
+		return
+	}
+	if key := f.entries[i].IdempotencyKey; key != "" {
+		delete(f.byKey, key)
+	}
+	f.entries[i] = Entry{}
+}
+
+// index returns where the entry with id is kept; f.mu must be held.
+func (f *Feed) index(id string) (int, bool) {
+	n, ok := entryNumber(id)
+	if !ok || n > len(f.entries) || f.entries[n-1].ID == "" {
+		return 0, false
+	}
+	return n - 1, true
+}
+
+// entryNumber reads an entry id: a whole number from 1.
+func entryNumber(id string) (int, bool) {
+	n, err := strconv.Atoi(id)
+	return n, err == nil && n >= 1
 }
 
 // Handler serves the feed as JSON under basePath (normally "/sandbox"):
@@ -138,6 +177,8 @@ type Publisher struct {
 // New returns a publisher recording into feed.
 func New(feed *Feed) *Publisher { return &Publisher{Feed: feed} }
 
+var _ publish.Deleter = (*Publisher)(nil)
+
 // Verify accepts any profile: the sandbox has no accounts to check.
 func (p *Publisher) Verify(_ context.Context, prof publish.Profile) (publish.Account, error) {
 	return publish.Account{ID: prof.Handle, Handle: prof.Handle, URL: strings.TrimRight(p.Feed.BaseURL, "/") + "/sandbox/"}, nil
@@ -153,6 +194,19 @@ func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publ
 	}
 	e := p.Feed.Add(prof.Handle, post)
 	return publish.Result{ExternalID: e.ID, URL: e.URL, PublishedAt: e.PublishedAt}, nil
+}
+
+// Delete removes the post from the feed; one that is not there is already
+// gone. Latency, which benchmarks publishing, does not apply.
+func (p *Publisher) Delete(_ context.Context, _ publish.Profile, externalID string) error {
+	if externalID == "" {
+		return publish.Errorf(publish.Permanent, "sandbox: cannot delete a post without its id")
+	}
+	if _, ok := entryNumber(externalID); !ok {
+		return publish.Errorf(publish.Permanent, "sandbox: cannot delete post %q: sandbox post ids are whole numbers from 1", externalID)
+	}
+	p.Feed.Remove(externalID)
+	return nil
 }
 
 // SafeRetry is true: the feed deduplicates by idempotency key.

@@ -99,3 +99,47 @@ func TestLatencyHonoursContext(t *testing.T) {
 	g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
 	g.Expect(feed.List()).To(BeEmpty())
 }
+
+func TestDelete(t *testing.T) {
+	g := NewWithT(t)
+	feed := &sandbox.Feed{}
+	srv := httptest.NewServer(feed.Handler("/sandbox"))
+	defer srv.Close()
+	feed.BaseURL = srv.URL
+	pub := sandbox.New(feed)
+	prof := publish.Profile{Platform: publish.Sandbox, Handle: "demo"}
+	first, err := pub.Publish(context.Background(), prof, publish.Post{Text: "first", IdempotencyKey: "k1"})
+	g.Expect(err).NotTo(HaveOccurred())
+	second, err := pub.Publish(context.Background(), prof, publish.Post{Text: "second", IdempotencyKey: "k2"})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	g.Expect(pub.Delete(context.Background(), prof, first.ExternalID)).To(Succeed())
+	getJSON(t, first.URL, http.StatusNotFound, nil)
+	var list struct{ Posts []sandbox.Entry }
+	getJSON(t, srv.URL+"/sandbox/", http.StatusOK, &list)
+	g.Expect(list.Posts).To(HaveLen(1))
+	g.Expect(list.Posts[0].ID).To(Equal(second.ExternalID))
+	_, found := feed.Get(first.ExternalID)
+	g.Expect(found).To(BeFalse())
+
+	// Deleting again, or a post that never was, finds nothing to delete.
+	g.Expect(pub.Delete(context.Background(), prof, first.ExternalID)).To(Succeed())
+	g.Expect(pub.Delete(context.Background(), prof, "99")).To(Succeed())
+	g.Expect(feed.List()).To(HaveLen(1))
+
+	// The deleted post's id is not reused, and its key no longer finds it.
+	again, err := pub.Publish(context.Background(), prof, publish.Post{Text: "first again", IdempotencyKey: "k1"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(again.ExternalID).To(Equal("3"))
+	g.Expect(feed.List()).To(HaveLen(2))
+
+	err = pub.Delete(context.Background(), prof, "")
+	g.Expect(err).To(MatchError("sandbox: cannot delete a post without its id"))
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	for _, id := range []string{"abc", "0", "-1", first.URL} {
+		err := pub.Delete(context.Background(), prof, id)
+		g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent), "id %q", id)
+		g.Expect(err.Error()).To(ContainSubstring("sandbox post ids are whole numbers from 1"))
+	}
+	g.Expect(feed.List()).To(HaveLen(2))
+}

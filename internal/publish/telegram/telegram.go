@@ -3,6 +3,8 @@
 // Secret's chatID. Text goes through sendMessage; one attachment through
 // sendPhoto, sendVideo or sendAnimation with the text as caption; several
 // through sendMediaGroup. Telegram fetches the media from their URLs.
+// Delete uses deleteMessage, which Telegram allows a bot only for messages
+// younger than 48 hours and where it has the right to delete them.
 package telegram
 
 import (
@@ -32,6 +34,8 @@ type Publisher struct {
 
 // New returns a Telegram publisher using client.
 func New(client *http.Client) *Publisher { return &Publisher{Client: client} }
+
+var _ publish.Deleter = (*Publisher)(nil)
 
 // envelope is every Bot API answer: {ok, result} or {ok:false, error_code,
 // description, parameters}.
@@ -81,7 +85,7 @@ func (p *Publisher) bot(prof publish.Profile, needChat bool) (*bot, error) {
 func (b *bot) call(ctx context.Context, method string, params map[string]any, out any) error {
 	var env envelope
 	if _, err := b.api.Do(ctx, publish.Request{Op: method, Method: http.MethodPost, URL: b.base + method, JSON: params,
-		Idempotent: strings.HasPrefix(method, "get"), Out: &env}); err != nil {
+		Idempotent: idempotent(method), Out: &env}); err != nil {
 		return err
 	}
 	if !env.OK {
@@ -93,12 +97,18 @@ func (b *bot) call(ctx context.Context, method string, params map[string]any, ou
 	}
 	if err := json.Unmarshal(env.Result, out); err != nil {
 		kind := publish.Unknown
-		if strings.HasPrefix(method, "get") {
+		if idempotent(method) {
 			kind = publish.Permanent
 		}
 		return publish.Errorf(kind, "telegram %s: unexpected result: %v", method, err)
 	}
 	return nil
+}
+
+// idempotent reports whether calling method again cannot act twice: reads,
+// and deleteMessage, which then finds nothing to delete.
+func idempotent(method string) bool {
+	return strings.HasPrefix(method, "get") || method == "deleteMessage"
 }
 
 type chat struct {
@@ -203,6 +213,47 @@ func messageURL(m message) string {
 		return fmt.Sprintf("https://t.me/c/%s/%d", strings.TrimPrefix(id, "-100"), m.MessageID)
 	}
 	return ""
+}
+
+// Telegram's descriptions of the deleteMessage refusals Herald tells apart;
+// both come with 400, like every other bad request.
+const (
+	messageGone        = "message to delete not found"
+	messageUndeletable = "message can't be deleted"
+)
+
+// Delete deletes the message Publish reported. Of an album that is its
+// first message only: Publish reports no other.
+func (p *Publisher) Delete(ctx context.Context, prof publish.Profile, externalID string) error {
+	if externalID == "" {
+		return publish.Errorf(publish.Permanent, "telegram: cannot delete a message without its id")
+	}
+	id, err := strconv.ParseInt(externalID, 10, 64)
+	if err != nil || id <= 0 {
+		return publish.Errorf(publish.Permanent, "telegram: cannot delete message %q: Telegram message ids are positive whole numbers", externalID)
+	}
+	b, err := p.bot(prof, true)
+	if err != nil {
+		return err
+	}
+	var gone bool
+	b.api.Decode = func(status int, body []byte) publish.Failure {
+		f := decodeError(status, body)
+		switch {
+		case strings.Contains(f.Message, messageGone):
+			gone = true
+		case strings.Contains(f.Message, messageUndeletable):
+			f.Kind = publish.Permanent
+			f.Message += ": a bot may delete only messages younger than 48 hours, and only where it has the right to; delete it by hand in Telegram"
+		}
+		return f
+	}
+	var deleted bool
+	err = b.call(ctx, "deleteMessage", map[string]any{"chat_id": b.chatID, "message_id": id}, &deleted)
+	if gone {
+		return nil
+	}
+	return err
 }
 
 // SafeRetry is false: the Bot API has no idempotency key.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,11 +18,19 @@ import (
 
 const botToken = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
-// newFakeBotAPI follows the Bot API: POST /bot<token>/<method> with JSON,
+// fakeBotAPI follows the Bot API: POST /bot<token>/<method> with JSON,
 // answers {ok:true,result} or {ok:false,error_code,description,parameters}
-// with the matching HTTP status.
-func newFakeBotAPI(t *testing.T) *platformtest.Server {
-	f := platformtest.NewServer(t)
+// with the matching HTTP status. deleteMessage deletes a message the bot
+// sent, and answers 400 "message to delete not found" for any other.
+type fakeBotAPI struct {
+	*platformtest.Server
+
+	mu       sync.Mutex
+	messages map[float64]bool
+}
+
+func newFakeBotAPI(t *testing.T) *fakeBotAPI {
+	f := &fakeBotAPI{Server: platformtest.NewServer(t), messages: map[float64]bool{}}
 	fail := func(w http.ResponseWriter, code int, desc string) {
 		platformtest.WriteJSON(w, code, map[string]any{"ok": false, "error_code": code, "description": desc})
 	}
@@ -38,7 +47,10 @@ func newFakeBotAPI(t *testing.T) *platformtest.Server {
 			fail(w, 400, "Bad Request: chat not found")
 			return
 		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
 		msg := func(id int) map[string]any {
+			f.messages[float64(id)] = true
 			return map[string]any{"message_id": id, "date": 1782896400, "chat": channel}
 		}
 		switch r.PathValue("method") {
@@ -50,6 +62,14 @@ func newFakeBotAPI(t *testing.T) *platformtest.Server {
 			ok(msg(42))
 		case "sendMediaGroup":
 			ok([]any{msg(43), msg(44)})
+		case "deleteMessage":
+			id, _ := in["message_id"].(float64)
+			if !f.messages[id] {
+				fail(w, 400, "Bad Request: message to delete not found")
+				return
+			}
+			delete(f.messages, id)
+			ok(true)
 		default:
 			fail(w, 404, "Not Found")
 		}
@@ -57,7 +77,13 @@ func newFakeBotAPI(t *testing.T) *platformtest.Server {
 	return f
 }
 
-func newPublisher(f *platformtest.Server, client *http.Client) *telegram.Publisher {
+func (f *fakeBotAPI) holds(id int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.messages[float64(id)]
+}
+
+func newPublisher(f *fakeBotAPI, client *http.Client) *telegram.Publisher {
 	p := telegram.New(client)
 	p.BaseURL = f.URL
 	return p
@@ -114,19 +140,26 @@ func TestVerify(t *testing.T) {
 	g.Expect(err.Error()).To(ContainSubstring("getChat"))
 }
 
-func TestErrors(t *testing.T) {
-	body := func(status int, msg string) string {
-		return fmt.Sprintf(`{"ok":false,"error_code":%d,"description":%q}`, status, msg)
-	}
-	cases := append(platformtest.StandardCases(body),
+func errorBody(status int, msg string) string {
+	return fmt.Sprintf(`{"ok":false,"error_code":%d,"description":%q}`, status, msg)
+}
+
+// errorCases are the failures every Bot API method maps the same way.
+func errorCases() []platformtest.ErrorCase {
+	return append(platformtest.StandardCases(errorBody),
 		platformtest.ErrorCase{Name: "429 with parameters.retry_after", Status: 429,
 			Body: `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 35","parameters":{"retry_after":35}}`,
 			Kind: publish.Retryable, RetryAfter: 35 * time.Second, Message: "Too Many Requests: retry after 35"},
 		platformtest.ErrorCase{Name: "bot removed from the channel", Status: 403,
-			Body: body(403, "Forbidden: bot is not a member of the channel chat"), Kind: publish.CredentialsRejected, Message: "bot is not a member"},
+			Body: errorBody(403, "Forbidden: bot is not a member of the channel chat"), Kind: publish.CredentialsRejected, Message: "bot is not a member"},
 	)
-	// The token is part of every request URL; no error may show it.
-	platformtest.CheckErrors(t, cases, []string{botToken, "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
+}
+
+// The token is part of every request URL; no error may show it.
+var secrets = []string{botToken, "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"}
+
+func TestErrors(t *testing.T) {
+	platformtest.CheckErrors(t, errorCases(), secrets, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
 		f := newFakeBotAPI(t)
 		f.Override("POST /bot"+botToken+"/sendMessage", answer)
 		_, err := newPublisher(f, client).Publish(context.Background(), prof, publish.Post{Text: "x"})
@@ -144,5 +177,59 @@ func TestErrors(t *testing.T) {
 		g := NewWithT(t)
 		_, err := telegram.New(nil).Publish(context.Background(), publish.Profile{Credentials: publish.Credentials{"botToken": []byte(botToken)}}, publish.Post{Text: "x"})
 		g.Expect(err).To(MatchError("credentials have no key chatID"))
+	})
+}
+
+func TestDelete(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeBotAPI(t)
+	pub := newPublisher(f, nil)
+	res, err := pub.Publish(context.Background(), prof, publish.Post{Text: "Hello"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.holds(42)).To(BeTrue())
+
+	g.Expect(pub.Delete(context.Background(), prof, res.ExternalID)).To(Succeed())
+	route := "POST /bot" + botToken + "/deleteMessage"
+	g.Expect(f.Last(t, route).JSON(t)).To(Equal(map[string]any{"chat_id": "@heraldnews", "message_id": 42.0}))
+	g.Expect(f.holds(42)).To(BeFalse())
+
+	// Telegram answers "message to delete not found" now; it is gone either way.
+	g.Expect(pub.Delete(context.Background(), prof, res.ExternalID)).To(Succeed())
+	g.Expect(f.Find(route)).To(HaveLen(2))
+
+	wrongToken := publish.Profile{Credentials: publish.Credentials{"botToken": []byte("123456789:wrong-token-value"), "chatID": []byte("@heraldnews")}}
+	err = pub.Delete(context.Background(), wrongToken, res.ExternalID)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
+	g.Expect(err.Error()).To(ContainSubstring("deleteMessage"))
+	g.Expect(err.Error()).NotTo(ContainSubstring("wrong-token-value"))
+}
+
+func TestDeleteTooLate(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeBotAPI(t)
+	f.Override("POST /bot"+botToken+"/deleteMessage", platformtest.ErrorCase{Status: 400, Body: errorBody(400, "Bad Request: message can't be deleted")}.Handler(t))
+	err := newPublisher(f, nil).Delete(context.Background(), prof, "42")
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("message can't be deleted"))
+	g.Expect(err.Error()).To(ContainSubstring("48 hours"))
+	g.Expect(err.Error()).To(ContainSubstring("delete it by hand"))
+}
+
+func TestDeleteRefusesMalformedIDs(t *testing.T) {
+	f := newFakeBotAPI(t)
+	const notAnID = "Telegram message ids are positive whole numbers"
+	platformtest.CheckRefusedIDs(t, f.Server, map[string]string{
+		"": "cannot delete a message without its id", "abc": notAnID, "0": notAnID, "-42": notAnID, "4.2": notAnID,
+		"https://t.me/heraldnews/42": notAnID,
+	}, func(id string) error { return newPublisher(f, nil).Delete(context.Background(), prof, id) })
+}
+
+func TestDeleteErrors(t *testing.T) {
+	// A repeated deletion is harmless, so a lost answer is Retryable.
+	cases := platformtest.DeleteCases(errorCases(), false)
+	platformtest.CheckErrors(t, cases, secrets, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
+		f := newFakeBotAPI(t)
+		f.Override("POST /bot"+botToken+"/deleteMessage", answer)
+		return newPublisher(f, client).Delete(context.Background(), prof, "42")
 	})
 }

@@ -1,12 +1,14 @@
 // Package x publishes posts to X with API v2: POST /2/tweets with an OAuth
 // 2.0 user access token (Bearer), images first through POST
-// /2/media/upload (alt text through POST /2/media/metadata).
+// /2/media/upload (alt text through POST /2/media/metadata). Delete takes a
+// post down again with DELETE /2/tweets/:id.
 package x
 
 import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -27,6 +29,8 @@ type Publisher struct {
 	// means time.Now.
 	Now func() time.Time
 }
+
+var _ publish.Deleter = (*Publisher)(nil)
 
 // New returns an X publisher using client.
 func New(client *http.Client) *Publisher { return &Publisher{Client: client} }
@@ -143,6 +147,42 @@ func (p *Publisher) upload(ctx context.Context, s *session, m publish.Media) (st
 		}
 	}
 	return up.Data.ID, nil
+}
+
+// postID matches X's post ids, which are decimal numbers.
+var postID = regexp.MustCompile(`^[0-9]+$`)
+
+// Delete deletes the post. Sending the DELETE again cannot do more harm
+// than the first, so a lost answer is retried rather than left Unknown.
+func (p *Publisher) Delete(ctx context.Context, prof publish.Profile, externalID string) error {
+	switch {
+	case externalID == "":
+		return publish.Errorf(publish.Permanent, "x: cannot delete a post without its id")
+	case !postID.MatchString(externalID):
+		return publish.Errorf(publish.Permanent, "x: cannot delete post %q: an X post id is a number", externalID)
+	}
+	s, err := p.session(prof)
+	if err != nil {
+		return err
+	}
+	var answer struct {
+		Data struct {
+			Deleted bool `json:"deleted"`
+		} `json:"data"`
+	}
+	_, err = s.api.Do(ctx, publish.Request{Op: "DELETE /2/tweets/:id", Method: http.MethodDelete, URL: s.base + "/2/tweets/" + externalID,
+		Header: s.auth, Idempotent: true, Out: &answer})
+	switch {
+	case publish.IsNotFound(err):
+		return nil // deleted already, by Herald or by hand
+	case err != nil:
+		return err
+	case !answer.Data.Deleted:
+		// X can answer 200 without having deleted the post; only the
+		// body says so.
+		return publish.Errorf(publish.Permanent, "x: DELETE /2/tweets/:id: X answered deleted: false; post %s is still online", externalID)
+	}
+	return nil
 }
 
 // SafeRetry is false: X has no idempotency key for posts.

@@ -2,9 +2,11 @@ package x_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,11 +21,21 @@ const token = "x-user-access-token-777"
 
 var now = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
 
-// newFakeX follows X API v2: Bearer user tokens, problem-details errors
+// fakeX follows X API v2: Bearer user tokens, problem-details errors
 // ({"title","detail","type","status"}), POST /2/tweets answering 201
-// {"data":{"id","text"}}, POST /2/media/upload taking multipart "media".
-func newFakeX(t *testing.T) *platformtest.Server {
-	f := platformtest.NewServer(t)
+// {"data":{"id","text"}}, DELETE /2/tweets/:id answering
+// {"data":{"deleted":true}} or 404 for a post it does not hold, POST
+// /2/media/upload taking multipart "media".
+type fakeX struct {
+	*platformtest.Server
+
+	mu     sync.Mutex
+	posts  map[string]string // text by id
+	nextID int64
+}
+
+func newFakeX(t *testing.T) *fakeX {
+	f := &fakeX{Server: platformtest.NewServer(t), posts: map[string]string{}, nextID: 1445880548472328192}
 	authed := func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Authorization") != "Bearer "+token {
@@ -51,12 +63,43 @@ func newFakeX(t *testing.T) *platformtest.Server {
 		fmt.Fprint(w, "png")
 	})
 	f.Handle("POST /2/tweets", authed(func(w http.ResponseWriter, r *http.Request) {
-		platformtest.WriteJSON(w, 201, map[string]any{"data": map[string]any{"id": "1445880548472328192", "text": "hello"}})
+		var body struct{ Text string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		id := strconv.FormatInt(f.nextID, 10)
+		f.posts[id] = body.Text
+		f.nextID++
+		platformtest.WriteJSON(w, 201, map[string]any{"data": map[string]any{"id": id, "text": body.Text}})
+	}))
+	f.Handle("DELETE /2/tweets/{id}", authed(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		id := r.PathValue("id")
+		if _, ok := f.posts[id]; !ok {
+			platformtest.WriteJSON(w, 404, problem(404, "Could not find tweet with id: ["+id+"]."))
+			return
+		}
+		delete(f.posts, id)
+		platformtest.WriteJSON(w, 200, map[string]any{"data": map[string]any{"deleted": true}})
 	}))
 	return f
 }
 
-func newPublisher(f *platformtest.Server, client *http.Client) *x.Publisher {
+// holds reports whether X still has the post.
+func (f *fakeX) holds(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.posts[id]
+	return ok
+}
+
+// problem is X's problem-details error answer.
+func problem(status int, msg string) string {
+	return fmt.Sprintf(`{"title":"Error","type":"about:blank","status":%d,"detail":%q}`, status, msg)
+}
+
+func newPublisher(f *fakeX, client *http.Client) *x.Publisher {
 	p := x.New(client)
 	p.BaseURL = f.URL
 	p.Now = func() time.Time { return now }
@@ -104,9 +147,6 @@ func TestVerify(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	problem := func(status int, msg string) string {
-		return fmt.Sprintf(`{"title":"Error","type":"about:blank","status":%d,"detail":%q}`, status, msg)
-	}
 	reset := time.Now().Add(15 * time.Minute).Unix()
 	cases := append(platformtest.StandardCases(problem),
 		platformtest.ErrorCase{Name: "duplicate content is not a credentials problem", Status: 403,
@@ -128,4 +168,64 @@ func TestErrors(t *testing.T) {
 		g.Expect(publish.IsRetryable(err)).To(BeTrue())
 		g.Expect(publish.RetryAfter(err)).To(BeNumerically("~", 15*time.Minute, 5*time.Second))
 	})
+}
+
+func TestDelete(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeX(t)
+	pub := newPublisher(f, nil)
+	res, err := pub.Publish(context.Background(), prof, publish.Post{Text: "soon gone"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.holds(res.ExternalID)).To(BeTrue())
+
+	g.Expect(pub.Delete(context.Background(), prof, res.ExternalID)).To(Succeed())
+	route := "DELETE /2/tweets/" + res.ExternalID
+	g.Expect(f.Last(t, route).Header.Get("Authorization")).To(Equal("Bearer " + token))
+	g.Expect(f.holds(res.ExternalID)).To(BeFalse())
+
+	// X answers 404 now; the post is gone, which is what was asked.
+	g.Expect(pub.Delete(context.Background(), prof, res.ExternalID)).To(Succeed())
+	g.Expect(f.Find(route)).To(HaveLen(2))
+}
+
+func TestDeleteWithRejectedToken(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeX(t)
+	res, err := newPublisher(f, nil).Publish(context.Background(), prof, publish.Post{Text: "stays"})
+	g.Expect(err).NotTo(HaveOccurred())
+	wrong := publish.Profile{Platform: publish.X, Credentials: publish.Credentials{"accessToken": []byte("wrong-token")}}
+	err = newPublisher(f, nil).Delete(context.Background(), wrong, res.ExternalID)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
+	g.Expect(f.holds(res.ExternalID)).To(BeTrue())
+}
+
+func TestDeleteNotDeleted(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeX(t)
+	f.Override("DELETE /2/tweets/1445880548472328192", func(w http.ResponseWriter, r *http.Request) {
+		platformtest.WriteJSON(w, 200, map[string]any{"data": map[string]any{"deleted": false}})
+	})
+	err := newPublisher(f, nil).Delete(context.Background(), prof, "1445880548472328192")
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err).To(MatchError(ContainSubstring("deleted: false")))
+}
+
+func TestDeleteErrors(t *testing.T) {
+	// 404 means deleted (TestDelete), and a DELETE that timed out is safe
+	// to send again.
+	cases := platformtest.DeleteCases(platformtest.StandardCases(problem), true)
+	platformtest.CheckErrors(t, cases, []string{token}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
+		f := newFakeX(t)
+		f.Override("DELETE /2/tweets/1445880548472328192", answer)
+		return newPublisher(f, client).Delete(context.Background(), prof, "1445880548472328192")
+	})
+}
+
+func TestDeleteRejectsMalformedIDs(t *testing.T) {
+	f := newFakeX(t)
+	platformtest.CheckRefusedIDs(t, f.Server, map[string]string{
+		"": "without its id",
+		"https://x.com/heraldhq/status/1445880548472328192": "is a number",
+		"urn:li:share:7001": "is a number",
+	}, func(id string) error { return newPublisher(f, nil).Delete(context.Background(), prof, id) })
 }
