@@ -268,4 +268,31 @@ var _ = Describe("The Bluesky adapter against the reference PDS", func() {
 		Expect(withRKey(recs, rkey)).To(HaveLen(1))
 		expectFacets(getRecord(Default, rkey))
 	})
+
+	It("deletes the record of a DeleteRemote post when its object is deleted", func() {
+		stop, _ := startManager(publishers(), nil)
+		defer stop()
+		profile := blueskyProfile("bsky-delete", "bsky")
+		before := len(listPosts(Default))
+		deletes := len(traffic.statuses("com.atproto.repo.deleteRecord"))
+		post := &socialv1alpha1.ScheduledPost{
+			ObjectMeta: metav1.ObjectMeta{Namespace: profile.Namespace, Name: "short-lived"},
+			Spec: socialv1alpha1.ScheduledPostSpec{Text: "Here for a moment", Profiles: []string{profile.Name},
+				ScheduledAt: fakeClock.Now().Format(time.RFC3339), DeletionPolicy: socialv1alpha1.DeletionDeleteRemote},
+		}
+		Expect(k8sClient.Create(ctx, post)).To(Succeed())
+		got := expectPhase(post, socialv1alpha1.PostPublished)
+		uri := delivery(Default, got, profile.Name).ExternalID
+		rkey := uri[strings.LastIndex(uri, "/")+1:]
+		Expect(withRKey(listPosts(Default), rkey)).To(HaveLen(1))
+
+		Expect(k8sClient.Delete(ctx, got)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(post), &socialv1alpha1.ScheduledPost{})).NotTo(Succeed())
+		}, timeout, interval).Should(Succeed())
+		Expect(traffic.statuses("com.atproto.repo.deleteRecord")[deletes:]).To(Equal([]int{200}))
+		recs := listPosts(Default)
+		Expect(withRKey(recs, rkey)).To(BeEmpty(), "listRecords no longer has the post")
+		Expect(recs).To(HaveLen(before))
+	})
 })
