@@ -18,8 +18,8 @@ import (
 )
 
 const (
-	// annotationRemoteDeleteStarted records when Herald first tried to
-	// delete a post's published copies, on the object being deleted.
+	// annotationRemoteDeleteStarted records when deleting a post's
+	// published copies first failed, on the object being deleted.
 	annotationRemoteDeleteStarted = "social.herald.dev/remote-delete-started"
 	// remoteDeleteDeadline bounds how long platforms failing retryably
 	// hold a deleted post: after it, Herald reports what stays online and
@@ -36,18 +36,18 @@ func (r *ScheduledPostReconciler) reconcileDelete(ctx context.Context, post *soc
 	if !controllerutil.ContainsFinalizer(post, DeleteRemoteFinalizer) {
 		return ctrl.Result{}, nil
 	}
+	// A fresh read: the cache can still hold the finalizer that a
+	// reconcile a moment ago removed after deleting everything.
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(post), post); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !controllerutil.ContainsFinalizer(post, DeleteRemoteFinalizer) {
+		return ctrl.Result{}, nil
+	}
 	now := r.Clock.Now()
 	started, err := time.Parse(time.RFC3339, post.Annotations[annotationRemoteDeleteStarted])
 	if err != nil {
 		started = now
-		metaPatch := client.MergeFrom(post.DeepCopy())
-		if post.Annotations == nil {
-			post.Annotations = map[string]string{}
-		}
-		post.Annotations[annotationRemoteDeleteStarted] = now.UTC().Format(time.RFC3339)
-		if err := r.Patch(ctx, post, metaPatch); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
 	}
 	patient := now.Sub(started) < remoteDeleteDeadline
 
@@ -73,6 +73,17 @@ func (r *ScheduledPostReconciler) reconcileDelete(ctx context.Context, post *soc
 		}
 	}
 	if len(retrying) > 0 {
+		if _, ok := post.Annotations[annotationRemoteDeleteStarted]; !ok {
+			// The deadline counts from the first failure, across restarts.
+			metaPatch := client.MergeFrom(post.DeepCopy())
+			if post.Annotations == nil {
+				post.Annotations = map[string]string{}
+			}
+			post.Annotations[annotationRemoteDeleteStarted] = started.UTC().Format(time.RFC3339)
+			if err := r.Patch(ctx, post, metaPatch); err != nil {
+				return ctrl.Result{}, client.IgnoreNotFound(err)
+			}
+		}
 		r.Recorder.Eventf(post, nil, corev1.EventTypeWarning, ReasonRemoteDeleteRetry, "DeleteRemote",
 			"trying again in %s: %s", wait.Round(time.Second), strings.Join(retrying, "; "))
 		return ctrl.Result{RequeueAfter: wait}, nil

@@ -117,7 +117,7 @@ var _ = Describe("ScheduledPost retries, cancellation and deletion", func() {
 		}, timeout, interval).Should(BeTrue())
 		Expect(fake.Statuses()).To(BeEmpty(), "the status is gone from the instance")
 		deletes := fake.Find("DELETE /api/v1/statuses/" + statusID)
-		Expect(deletes).NotTo(BeEmpty())
+		Expect(deletes).To(HaveLen(1), "deleted once")
 		Expect(deletes[0].Header.Get("Authorization")).To(Equal("Bearer tok-delete"))
 		Eventually(func() []string { return eventReasonsFor(ns, "ScheduledPost", "remove-me") }, timeout, interval).
 			Should(ContainElements(ReasonRemoteDeleted, ReasonRemoteDeleteFailed))
