@@ -131,11 +131,20 @@ func (a API) do(ctx context.Context, r Request) (*Response, error) {
 		client = a.Client
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != "" {
-		// Following a redirect would turn a POST or DELETE into a GET and
-		// report success for a post that was never made or never deleted:
-		// stop at the 3xx, which then fails as Permanent.
+		// A 301, 302 or 303 turns a POST, PUT or DELETE into a GET, which
+		// would report success for a post never made or never deleted: stop
+		// at it, and it fails as Permanent. A 307 or 308 repeats the same
+		// request elsewhere, which only a call that cannot act twice may
+		// follow.
 		c := *client
-		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		idempotent := r.idempotent()
+		c.CheckRedirect = func(next *http.Request, via []*http.Request) error {
+			if !idempotent || len(via) >= 10 || next.Response == nil ||
+				(next.Response.StatusCode != http.StatusTemporaryRedirect && next.Response.StatusCode != http.StatusPermanentRedirect) {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
 		client = &c
 	}
 	res, err := client.Do(req)

@@ -131,6 +131,26 @@ func TestTransportFailures(t *testing.T) {
 		g.Expect(err.Error()).To(ContainSubstring("HTTP 302"))
 		g.Expect(srv.Routes()).To(Equal([]string{"POST /old"}))
 	})
+	t.Run("an idempotent DELETE follows a 307 but not a 303", func(t *testing.T) {
+		g := NewWithT(t)
+		srv := platformtest.NewServer(t)
+		srv.Handle("DELETE /moved", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/here", http.StatusTemporaryRedirect)
+		})
+		srv.Handle("DELETE /here", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+		srv.Handle("DELETE /seeother", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/here", http.StatusSeeOther) })
+		del := func(path string) error {
+			_, err := publish.API{Platform: "test"}.Do(context.Background(),
+				publish.Request{Op: "DELETE", Method: http.MethodDelete, URL: srv.URL + path, Idempotent: true})
+			return err
+		}
+		g.Expect(del("/moved")).To(Succeed())
+		g.Expect(srv.Routes()).To(Equal([]string{"DELETE /moved", "DELETE /here"}), "the same method at the new place")
+		err := del("/seeother")
+		g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+		g.Expect(err.Error()).To(ContainSubstring("HTTP 303"))
+		g.Expect(srv.Routes()).To(HaveLen(3), "no GET after the 303")
+	})
 	t.Run("a cancelled context before sending is retryable", func(t *testing.T) {
 		g := NewWithT(t)
 		ctx, cancel := context.WithCancel(context.Background())
