@@ -136,6 +136,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Recorder:   mgr.GetEventRecorder("herald-workflow"),
 		Clock:      o.Clock,
 		FeedClient: feeds,
+		Workers:    o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Workflow reconciler: %w", err)
 	}

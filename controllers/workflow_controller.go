@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -45,6 +46,10 @@ type WorkflowReconciler struct {
 	Clock    clock.PassiveClock
 	// FeedClient reads feeds.
 	FeedClient *http.Client
+	// Workers is how many workflows are reconciled at once: a feed read
+	// holds its worker for up to the client's timeout, and must not hold
+	// every other workflow's schedule with it.
+	Workers int
 }
 
 // +kubebuilder:rbac:groups=social.herald.dev,resources=workflows,verbs=get;list;watch;update;patch
@@ -199,6 +204,7 @@ func (r *WorkflowReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&socialv1alpha1.Workflow{}).
 		Watches(&socialv1alpha1.WorkflowRun{}, toWorkflow).
 		Watches(&socialv1alpha1.SocialProfile{}, toNamespace).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named("workflow").
 		Complete(r)
 }

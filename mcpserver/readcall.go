@@ -86,11 +86,10 @@ func (s *Server) callReadTool(ctx context.Context, msg rpcProbe) (call readCall,
 	return call, true
 }
 
-// appendReadCall appends the JSON-RPC response for a read tool's outcome;
-// ok is false when it holds something appendToolResult cannot write.
-func appendReadCall(out []byte, id json.RawMessage, call readCall) ([]byte, bool) {
+// appendReadCall appends the JSON-RPC response for a read tool's outcome.
+func appendReadCall(out []byte, id json.RawMessage, call readCall) []byte {
 	if call.panic != nil {
-		return append(out, rpcError(id, mcp.INTERNAL_ERROR, call.panic.Error())...), true
+		return append(out, rpcError(id, mcp.INTERNAL_ERROR, call.panic.Error())...)
 	}
 	if e, ok := call.out.(interface{ EncodedJSON() ([]byte, []byte) }); ok && call.err == nil {
 		raw, text := e.EncodedJSON()
@@ -100,7 +99,11 @@ func appendReadCall(out []byte, id json.RawMessage, call readCall) ([]byte, bool
 		out = append(out, text...)
 		out = append(out, `"}],"structuredContent":`...)
 		out = append(out, raw...)
-		return append(out, "}}"...), true
+		return append(out, "}}"...)
 	}
-	return appendToolResult(out, id, result(call.out, call.err))
+	written, ok := appendToolResult(out, id, result(call.out, call.err))
+	if !ok { // result() makes only what appendToolResult writes
+		return append(out, rpcError(id, mcp.INTERNAL_ERROR, "Herald could not write the result")...)
+	}
+	return written
 }

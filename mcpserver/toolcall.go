@@ -54,11 +54,7 @@ func (s *Server) serveToolCall(w http.ResponseWriter, r *http.Request, body []by
 	defer responseBuffers.Put(buf)
 	var out []byte
 	if call, ran := s.callReadTool(ctx, msg); ran {
-		var ok bool
-		if out, ok = appendReadCall((*buf)[:0], msg.ID, call); !ok {
-			res := result(call.out, call.err)
-			out = marshalResponse(msg.ID, mcp.JSONRPCResponse{JSONRPC: mcp.JSONRPC_VERSION, ID: requestID(msg.ID), Result: res})
-		}
+		out = appendReadCall((*buf)[:0], msg.ID, call)
 	} else {
 		resp := s.mcp.HandleMessage(ctx, body)
 		var ok bool
@@ -84,13 +80,6 @@ func marshalResponse(id json.RawMessage, resp any) []byte {
 		return rpcError(id, mcp.INTERNAL_ERROR, "Herald could not encode the result: "+err.Error())
 	}
 	return out
-}
-
-// requestID is a JSON-RPC id as mcp-go holds one.
-func requestID(raw json.RawMessage) mcp.RequestId {
-	var id mcp.RequestId
-	_ = json.Unmarshal(raw, &id) // the probe already read it as JSON
-	return id
 }
 
 // responseBuffers holds the buffers responses are written into; a page of
