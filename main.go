@@ -1,5 +1,6 @@
 // Command herald is the Herald operator: the reconcilers for Herald's custom
-// resources and, in later releases, the MCP server AI assistants connect to.
+// resources and the MCP server (with its OAuth authorization server) that AI
+// assistants connect to, in one process.
 package main
 
 import (

@@ -61,7 +61,8 @@ const (
 )
 
 // ScheduledPostReconciler publishes each post to its profiles at the due
-// time, at most once per profile (DESIGN.md, "Publishing semantics").
+// time, at most once per profile: each delivery is claimed in status before
+// its platform is called, and its outcome is written at once.
 type ScheduledPostReconciler struct {
 	client.Client
 	// APIReader gives the fresh reads a claim is made on, and reads Secrets.

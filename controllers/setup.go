@@ -73,8 +73,8 @@ const (
 	// IndexProfileSecret indexes SocialProfiles by the name of their
 	// credentials Secret, to find the profiles a changed Secret affects.
 	IndexProfileSecret = "spec.credentialsSecretRef.name"
-	// IndexPostProfile indexes ScheduledPosts by each profile they name.
-	IndexPostProfile = "spec.profiles"
+	// IndexRunWorkflow indexes WorkflowRuns by the Workflow they run.
+	IndexRunWorkflow = "spec.workflowRef.name"
 )
 
 // CacheOptions returns the cache settings the manager needs: managedFields
@@ -162,13 +162,13 @@ func setupIndexes(mgr ctrl.Manager) error {
 	}); err != nil {
 		return fmt.Errorf("indexing SocialProfiles by Secret: %w", err)
 	}
-	if err := idx.IndexField(ctx, &socialv1alpha1.ScheduledPost{}, IndexPostProfile, func(o client.Object) []string {
-		if p, ok := o.(*socialv1alpha1.ScheduledPost); ok {
-			return p.Spec.Profiles
+	if err := idx.IndexField(ctx, &socialv1alpha1.WorkflowRun{}, IndexRunWorkflow, func(o client.Object) []string {
+		if run, ok := o.(*socialv1alpha1.WorkflowRun); ok {
+			return []string{run.Spec.WorkflowRef.Name}
 		}
 		return nil
 	}); err != nil {
-		return fmt.Errorf("indexing ScheduledPosts by profile: %w", err)
+		return fmt.Errorf("indexing WorkflowRuns by workflow: %w", err)
 	}
 	return nil
 }

@@ -95,12 +95,12 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 
 	// 3. Report the newest run.
 	runs := &socialv1alpha1.WorkflowRunList{}
-	if err := r.List(ctx, runs, client.InNamespace(wf.Namespace)); err != nil {
+	if err := r.List(ctx, runs, client.InNamespace(wf.Namespace), client.MatchingFields{IndexRunWorkflow: wf.Name}); err != nil {
 		return ctrl.Result{}, err
 	}
 	for i := range runs.Items {
 		run := &runs.Items[i]
-		if run.Spec.WorkflowRef.Name == wf.Name && (wf.Status.LastRunTime == nil || wf.Status.LastRunTime.Before(&run.CreationTimestamp)) {
+		if wf.Status.LastRunTime == nil || wf.Status.LastRunTime.Before(&run.CreationTimestamp) {
 			wf.Status.LastRun, wf.Status.LastRunTime = run.Name, run.CreationTimestamp.DeepCopy()
 		}
 	}

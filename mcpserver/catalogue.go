@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -141,20 +140,4 @@ func result(out any, err error) *mcp.CallToolResult {
 		text = r.Text()
 	}
 	return &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent(text)}, RawStructuredContent: raw}
-}
-
-// scopesOf lists the distinct scopes the catalogue uses, sorted.
-func scopesOf(tools []Tool) []string {
-	seen := map[string]bool{}
-	for _, t := range tools {
-		if t.Scope != "" {
-			seen[string(t.Scope)] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for s := range seen {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
 }
