@@ -11,11 +11,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // workspaces name IANA zones; distroless images carry no zoneinfo
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -27,6 +30,7 @@ import (
 	"github.com/herald-dev/herald/controllers"
 	"github.com/herald-dev/herald/internal/controlplane"
 	"github.com/herald-dev/herald/internal/devmode"
+	"github.com/herald-dev/herald/internal/leader"
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
 	"github.com/herald-dev/herald/internal/scheme"
@@ -38,7 +42,7 @@ type options struct {
 	dataDir       string
 	metricsAddr   string
 	probeAddr     string
-	leaderElect   bool
+	leaderElect   autoBool
 	kubeAPIQPS    float64
 	kubeAPIBurst  int
 	maxConcurrent int
@@ -52,7 +56,7 @@ func main() {
 	flag.StringVar(&o.dataDir, "data-dir", ".herald", "Development mode: folder for the embedded control plane's data and the admin kubeconfig.")
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", "0", "Address of the Prometheus metrics endpoint, such as :8443; 0 disables it.")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
-	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect one active controller among replicas, so several can run for availability.")
+	flag.Var(&o.leaderElect, "leader-elect", "Elect one active controller among replicas, so several can run for availability. On by default against a cluster, off for the embedded control plane of --dev.")
 	flag.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 2000, "Requests per second Herald may send to the Kubernetes API server (client side; sized so publishing is bounded by the API server, see docs/benchmarks.md); the server's priority and fairness still applies.")
 	flag.IntVar(&o.kubeAPIBurst, "kube-api-burst", 4000, "Burst above --kube-api-qps the client allows.")
 	flag.IntVar(&o.maxConcurrent, "max-concurrent-reconciles", 4, "Objects of one kind reconciled in parallel.")
@@ -78,21 +82,38 @@ func main() {
 func run(ctx context.Context, o options) error {
 	log := ctrl.Log.WithName("herald")
 
-	cfg, stop, err := restConfig(o)
+	cfg, embedded, stop, err := restConfig(o)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	cfg.QPS, cfg.Burst = float32(o.kubeAPIQPS), o.kubeAPIBurst
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme.New(),
-		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
-		Cache:                  controllers.CacheOptions(),
-		HealthProbeBindAddress: o.probeAddr,
-		LeaderElection:         o.leaderElect,
-		LeaderElectionID:       "herald.social.herald.dev",
-	})
+	// Calls in flight finish and write their outcomes before the process
+	// exits, within timing.InFlight(); the grace period waits for them.
+	timing := controllers.DefaultTiming
+	grace := timing.InFlight() + 15*time.Second
+	identity := controllers.ProcessIdentity()
+	mgrOpts := ctrl.Options{
+		Scheme:                  scheme.New(),
+		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		Cache:                   controllers.CacheOptions(),
+		HealthProbeBindAddress:  o.probeAddr,
+		GracefulShutdownTimeout: &grace,
+	}
+	var leading func() bool
+	if o.leaderElect.or(!embedded) {
+		lock, err := leaderLock(cfg, o.http.namespace, identity)
+		if err != nil {
+			return err
+		}
+		leading = lock.Leading
+		mgrOpts.LeaderElection = true
+		mgrOpts.LeaderElectionResourceLockInterface = lock
+		mgrOpts.LeaseDuration = &lock.LeaseDuration
+		mgrOpts.LeaderElectionReleaseOnCancel = true
+	}
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
@@ -104,6 +125,10 @@ func run(ctx context.Context, o options) error {
 		MaxConcurrentReconciles: o.maxConcurrent,
 		PostWorkers:             o.postWorkers,
 		Publishers:              publishers,
+		Timing:                  timing,
+		Identity:                identity,
+		Leading:                 leading,
+		RetryHint:               "the MCP tool " + o.http.toolPrefix + "_retry_post",
 	}); err != nil {
 		return err
 	}
@@ -136,29 +161,29 @@ func run(ctx context.Context, o options) error {
 }
 
 // restConfig finds the cluster to run against. In development mode with no
-// cluster configured it starts the embedded control plane; the returned stop
-// function shuts it down.
-func restConfig(o options) (*rest.Config, func(), error) {
+// cluster configured it starts the embedded control plane (embedded is
+// then true); the returned stop function shuts it down.
+func restConfig(o options) (cfg *rest.Config, embedded bool, stop func(), err error) {
 	nothing := func() {}
 	configured := flag.Lookup(ctrlconfig.KubeconfigFlagName).Value.String() != "" ||
 		os.Getenv("KUBECONFIG") != "" || os.Getenv("KUBERNETES_SERVICE_HOST") != ""
 	if !o.dev || configured {
 		cfg, err := ctrl.GetConfig()
 		if err != nil {
-			return nil, nothing, fmt.Errorf("finding the cluster: %w (without one, run with --dev to start an embedded control plane)", err)
+			return nil, false, nothing, fmt.Errorf("finding the cluster: %w (without one, run with --dev to start an embedded control plane)", err)
 		}
-		return cfg, nothing, nil
+		return cfg, false, nothing, nil
 	}
 
 	log := ctrl.Log.WithName("controlplane")
 	assets, err := controlplane.AssetsDir()
 	if err != nil {
-		return nil, nothing, err
+		return nil, false, nothing, err
 	}
 	start := time.Now()
 	cluster, err := controlplane.Start(o.dataDir, assets)
 	if err != nil {
-		return nil, nothing, err
+		return nil, false, nothing, err
 	}
 	kubeconfig, _ := filepath.Abs(cluster.KubeconfigPath)
 	log.Info("embedded control plane is up", "took", time.Since(start).Round(10*time.Millisecond).String(), "data", o.dataDir)
@@ -168,11 +193,57 @@ func restConfig(o options) (*rest.Config, func(), error) {
   try:        kubectl --kubeconfig %s get herald -A
 
 `, kubeconfig, cluster.KubeconfigPath)
-	return cluster.Config, func() {
+	return cluster.Config, true, func() {
 		if err := cluster.Stop(); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error(err, "stopping the embedded control plane")
 			return
 		}
 		log.Info("embedded control plane stopped; its data stays in " + o.dataDir)
 	}, nil
+}
+
+// leaderLock is the Lease replicas elect a leader with, in Herald's own
+// namespace, wrapped so the publishing reconciler can ask before each send
+// whether this process still holds it.
+func leaderLock(cfg *rest.Config, namespace, identity string) (*leader.Lock, error) {
+	cs, err := kubernetes.NewForConfig(rest.CopyConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, namespace, "herald.social.herald.dev",
+		cs.CoreV1(), cs.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: identity})
+	if err != nil {
+		return nil, fmt.Errorf("making the leader election lock: %w", err)
+	}
+	return &leader.Lock{Interface: lock, LeaseDuration: 15 * time.Second}, nil
+}
+
+// autoBool is a boolean flag whose default depends on where Herald runs:
+// unset, it takes the value or() is given.
+type autoBool struct{ set, value bool }
+
+func (b *autoBool) String() string {
+	if !b.set {
+		return "auto"
+	}
+	return strconv.FormatBool(b.value)
+}
+
+func (b *autoBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", s)
+	}
+	b.set, b.value = true, v
+	return nil
+}
+
+func (b *autoBool) IsBoolFlag() bool { return true }
+
+// or returns the flag's value, or fallback when it was not set.
+func (b *autoBool) or(fallback bool) bool {
+	if !b.set {
+		return fallback
+	}
+	return b.value
 }

@@ -98,7 +98,7 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 	}
 	mcp, err := mcpserver.New(mcpserver.Options{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(), ToolPrefix: h.toolPrefix,
-		PublicURL: h.publicURL, AllowedOrigins: h.origins(), DevMode: dev, Authenticate: authz.RequireToken,
+		Authenticate: authz.RequireToken,
 	})
 	if err != nil {
 		return err

@@ -14,17 +14,19 @@ import (
 	"github.com/herald-dev/herald/internal/testenv"
 )
 
-// startCrashManager starts a manager that only sees posts labelled for the
-// crash tests. hook, when set, wraps platform's publisher in
-// crashAfterSend. It returns a function that stops the manager and waits
-// for it, and a channel closed when it has stopped.
+// startCrashManager starts a manager, a process of its own, that only sees
+// posts labelled for the crash tests. hook, when set, wraps platform's
+// publisher in CrashAfterSend, which kills the process once the platform
+// has the post. It returns a function that stops the manager and waits for
+// it, and a channel closed when it has stopped.
 func startCrashManager(hook publish.Platform) (func(), <-chan struct{}) {
 	mctx, stop := context.WithCancel(ctx)
+	proc := &testenv.Process{}
 	pubs := testPublishers()
 	if hook != "" {
-		pubs[hook] = &testenv.CrashAfterSend{Publisher: pubs[hook], Stop: stop}
+		pubs[hook] = &testenv.CrashAfterSend{Publisher: pubs[hook], Kill: proc.Kill, Stop: stop}
 	}
-	mgr := newTestManager(labels.SelectorFromSet(labels.Set{LabelTestManager: "crash"}), pubs)
+	mgr := newTestManager(labels.SelectorFromSet(labels.Set{LabelTestManager: "crash"}), pubs, proc.Config(cfg))
 	done := make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
@@ -46,7 +48,7 @@ var _ = Describe("A manager stopped between claim and outcome", func() {
 		fake := newFakeMastodon("tok-crash")
 		mastodonProfile(ns, "masto", fake)
 
-		_, crashed := startCrashManager(publish.Mastodon)
+		_, crashed := startCrashManager(publish.Platform("mastodon"))
 		post := crashPost(ns, "interrupted", "masto")
 		Expect(k8sClient.Create(ctx, post)).To(Succeed())
 		Eventually(crashed, timeout).Should(BeClosed(), "the hook stops the manager after the platform got the post")
@@ -57,9 +59,12 @@ var _ = Describe("A manager stopped between claim and outcome", func() {
 		Expect(d.Attempts).To(BeEquivalentTo(1))
 		Expect(fake.Statuses()).To(HaveLen(1))
 
-		By("a new manager resumes the attempt")
+		By("a new manager waits for the claim to lapse, then resumes the attempt")
 		stop, _ := startCrashManager("")
 		defer stop()
+		Consistently(fake.statusPosts, time.Second, interval).Should(HaveLen(1), "the claim holds until its deadline")
+		fakeClock.Step(DefaultTiming.ClaimTTL)
+		tick(got)
 		got = expectPhase(post, socialv1alpha1.PostPublished)
 		resumed := delivery(Default, got, "masto")
 		Expect(resumed.AttemptID).To(Equal(d.AttemptID), "same attempt, so same key")
@@ -78,7 +83,7 @@ var _ = Describe("A manager stopped between claim and outcome", func() {
 		fake := newFakeDiscord()
 		discordProfile(ns, "disc", fake)
 
-		_, crashed := startCrashManager(publish.Discord)
+		_, crashed := startCrashManager(publish.Platform("discord"))
 		post := crashPost(ns, "interrupted", "disc")
 		Expect(k8sClient.Create(ctx, post)).To(Succeed())
 		Eventually(crashed, timeout).Should(BeClosed())
@@ -86,9 +91,11 @@ var _ = Describe("A manager stopped between claim and outcome", func() {
 		Expect(d.Phase).To(Equal(socialv1alpha1.DeliveryPublishing))
 		Expect(fake.messages.Load()).To(BeEquivalentTo(1))
 
-		By("a new manager cannot know whether it was published, and says so")
+		By("once the claim lapses, a new manager cannot know whether it was published, and says so")
 		stop, _ := startCrashManager("")
 		defer stop()
+		fakeClock.Step(DefaultTiming.ClaimTTL)
+		tick(getPost(Default, post))
 		got := expectPhase(post, socialv1alpha1.PostUnknown)
 		unknown := delivery(Default, got, "disc")
 		Expect(unknown.Phase).To(Equal(socialv1alpha1.DeliveryUnknown))
@@ -103,9 +110,10 @@ var _ = Describe("A manager stopped between claim and outcome", func() {
 		tick(got)
 		Consistently(fake.messages.Load, 2*time.Second, interval).Should(BeEquivalentTo(1), "never posted twice")
 
-		By("a person asks for a retry: it is sent once more, as a new attempt")
+		By("a person checks the account and asks for a retry of that profile: it is sent once more, as a new attempt")
 		got = getPost(Default, post)
 		got.Annotations[socialv1alpha1.AnnotationRetryRequestedAt] = "2026-07-01T10:00:00Z"
+		got.Annotations[socialv1alpha1.AnnotationRetryProfiles] = "disc"
 		Expect(k8sClient.Update(ctx, got)).To(Succeed())
 		got = expectPhase(post, socialv1alpha1.PostPublished)
 		Expect(got.Status.LastHandledRetry).To(Equal("2026-07-01T10:00:00Z"))

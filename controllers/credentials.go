@@ -25,19 +25,6 @@ const (
 	ReasonVerified            = "Verified"
 )
 
-// requiredKeys are the Secret keys each platform needs (DESIGN.md, "Field
-// names"); the sandbox needs none.
-var requiredKeys = map[socialv1alpha1.Platform][]string{
-	socialv1alpha1.PlatformWebhook:  {"signingSecret"},
-	socialv1alpha1.PlatformMastodon: {"accessToken"},
-	socialv1alpha1.PlatformBluesky:  {"identifier", "appPassword"},
-	socialv1alpha1.PlatformDiscord:  {"webhookURL"},
-	socialv1alpha1.PlatformSlack:    {"webhookURL"},
-	socialv1alpha1.PlatformTelegram: {"botToken", "chatID"},
-	socialv1alpha1.PlatformLinkedIn: {"accessToken", "authorURN"},
-	socialv1alpha1.PlatformX:        {"accessToken"},
-}
-
 // credentialsError is why a profile's credentials could not be loaded: a
 // reason for conditions and a message saying what to do. It never holds a
 // secret value, only names.
@@ -48,23 +35,19 @@ type credentialsError struct {
 func (e *credentialsError) Error() string { return e.Message }
 
 // loadProfile builds the publisher's view of a profile, reading its Secret
-// with reader. Secrets are read from the API server, not the cache:
-// caching every Secret in the cluster would keep all of them in the
-// operator's memory. A missing Secret or key is a *credentialsError; other
-// errors are the API server's.
-func loadProfile(ctx context.Context, reader client.Reader, p *socialv1alpha1.SocialProfile) (publish.Profile, error) {
+// with reader and checking it holds the keys its platform declares (info).
+// Secrets are read from the API server, not the cache: caching every
+// Secret in the cluster would keep all of them in the operator's memory. A
+// missing Secret or key is a *credentialsError; other errors are the API
+// server's.
+func loadProfile(ctx context.Context, reader client.Reader, p *socialv1alpha1.SocialProfile, info publish.Info) (publish.Profile, error) {
 	prof := publish.Profile{
 		Platform: publish.Platform(p.Spec.Platform),
 		Handle:   p.Spec.Handle,
 		Endpoint: p.Spec.Endpoint,
 	}
-	if p.Spec.CharacterLimit != nil {
-		prof.CharacterLimit = int(*p.Spec.CharacterLimit)
-	} else if p.Status.CharacterLimit > 0 {
-		prof.CharacterLimit = int(p.Status.CharacterLimit)
-	}
 	if p.Spec.CredentialsSecretRef == nil {
-		if keys := requiredKeys[p.Spec.Platform]; len(keys) > 0 {
+		if keys := info.CredentialKeys; len(keys) > 0 {
 			return prof, &credentialsError{Reason: ReasonSecretNotFound, Message: fmt.Sprintf(
 				"SocialProfile %s/%s names no Secret; set spec.credentialsSecretRef.name to a Secret with key(s) %s",
 				p.Namespace, p.Name, strings.Join(keys, ", "))}
@@ -77,12 +60,12 @@ func loadProfile(ctx context.Context, reader client.Reader, p *socialv1alpha1.So
 		if apierrors.IsNotFound(err) {
 			return prof, &credentialsError{Reason: ReasonSecretNotFound, Message: fmt.Sprintf(
 				"Secret %s/%s named by SocialProfile %s does not exist; create it with key(s) %s",
-				p.Namespace, name, p.Name, strings.Join(requiredKeys[p.Spec.Platform], ", "))}
+				p.Namespace, name, p.Name, strings.Join(info.CredentialKeys, ", "))}
 		}
 		return prof, fmt.Errorf("reading Secret %s/%s: %w", p.Namespace, name, err)
 	}
 	var missing []string
-	for _, k := range requiredKeys[p.Spec.Platform] {
+	for _, k := range info.CredentialKeys {
 		if len(strings.TrimSpace(string(secret.Data[k]))) == 0 {
 			missing = append(missing, k)
 		}

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/post"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/internal/testenv"
 )
@@ -198,9 +199,9 @@ func getPost(g Gomega, post *socialv1alpha1.ScheduledPost) *socialv1alpha1.Sched
 }
 
 // delivery returns the post's delivery to profile, failing when absent.
-func delivery(g Gomega, post *socialv1alpha1.ScheduledPost, profile string) socialv1alpha1.Delivery {
-	d := findDelivery(post.Status.Deliveries, profile)
-	g.Expect(d).NotTo(BeNil(), "no delivery for %s in %+v", profile, post.Status.Deliveries)
+func delivery(g Gomega, p *socialv1alpha1.ScheduledPost, profile string) socialv1alpha1.Delivery {
+	d := post.Find(p.Status.Deliveries, profile)
+	g.Expect(d).NotTo(BeNil(), "no delivery for %s in %+v", profile, p.Status.Deliveries)
 	return *d
 }
 
@@ -232,7 +233,7 @@ func tick(obj client.Object) {
 func directReconcile(post *socialv1alpha1.ScheduledPost) ctrl.Result {
 	r := &ScheduledPostReconciler{
 		Client: k8sClient, APIReader: k8sClient, Recorder: &events.FakeRecorder{},
-		Clock: fakeClock, Publishers: testPublishers(), Retry: testRetry,
+		Clock: fakeClock, Publishers: testPublishers(), Retry: testRetry, Timing: DefaultTiming, Identity: "direct",
 	}
 	res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(post)})
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())

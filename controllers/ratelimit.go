@@ -9,21 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/publish"
 )
-
-// defaultPostsPerHour is each platform's documented posting limit for one
-// account, rounded down; 0 means Herald does not limit (the sandbox, and
-// webhooks whose receiver is the user's own). A profile's
-// spec.postsPerHour replaces it.
-var defaultPostsPerHour = map[socialv1alpha1.Platform]int{
-	socialv1alpha1.PlatformMastodon: 100,  // 300 statuses per 3 hours
-	socialv1alpha1.PlatformBluesky:  1666, // 5000 write points per hour, 3 per record
-	socialv1alpha1.PlatformX:        50,   // well under 100 per 15 minutes per user
-	socialv1alpha1.PlatformLinkedIn: 6,    // 150 member posts per day
-	socialv1alpha1.PlatformDiscord:  1800, // 30 per minute per webhook
-	socialv1alpha1.PlatformSlack:    3600, // 1 per second per webhook
-	socialv1alpha1.PlatformTelegram: 1200, // 20 per minute in a group
-}
 
 // profileLimiters holds one token bucket per SocialProfile (by UID, so a
 // profile deleted and recreated under the same name starts afresh). A
@@ -39,20 +26,20 @@ type limiterEntry struct {
 	lim     *rate.Limiter
 }
 
-// postsPerHour returns the profile's limit, 0 for none.
-func postsPerHour(p *socialv1alpha1.SocialProfile) int {
+// postsPerHour returns the profile's limit: its own, else the platform's
+// documented one (info); 0 for none.
+func postsPerHour(p *socialv1alpha1.SocialProfile, info publish.Info) int {
 	if p.Spec.PostsPerHour != nil {
 		return int(*p.Spec.PostsPerHour)
 	}
-	return defaultPostsPerHour[p.Spec.Platform]
+	return info.PostsPerHour
 }
 
-// reserve takes a token for one post to p at now (the reconciler's clock,
-// so tests can move time). It returns 0 and a function that gives the
-// token back (for a claim that lost a conflict), or how long to wait
-// before a token is free.
-func (l *profileLimiters) reserve(p *socialv1alpha1.SocialProfile, now time.Time) (time.Duration, func()) {
-	perHour := postsPerHour(p)
+// reserve takes a token for one post to p, whose limit is perHour, at now
+// (the reconciler's clock, so tests can move time). It returns 0 and a
+// function that gives the token back (for a claim that lost a conflict),
+// or how long to wait before a token is free.
+func (l *profileLimiters) reserve(p *socialv1alpha1.SocialProfile, perHour int, now time.Time) (time.Duration, func()) {
 	if perHour <= 0 {
 		return 0, func() {}
 	}

@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/post"
 	"github.com/herald-dev/herald/internal/publish"
 )
 
@@ -25,13 +25,14 @@ import (
 // until Herald has dealt with what it published.
 const DeleteRemoteFinalizer = "social.herald.dev/delete-remote"
 
-// defaultMaxLateness applies when spec.maxLateness is unset (the API
-// server defaults it, so only objects from old clients).
-const defaultMaxLateness = 15 * time.Minute
-
 // conflictRetry is how soon a reconcile that lost an optimistic-concurrency
 // race looks again, once the cache has caught up.
 const conflictRetry = 200 * time.Millisecond
+
+// minRequeue is the shortest wait a reconcile asks for: a wait that has
+// already run out (a call that took longer than its backoff) must still
+// bring the post back, and RequeueAfter 0 would not.
+const minRequeue = 50 * time.Millisecond
 
 // Reasons the ScheduledPost reconciler uses in conditions and events.
 const (
@@ -46,18 +47,21 @@ const (
 	ReasonRetriesExhausted   = "RetriesExhausted"
 	ReasonRetryRequested     = "RetryRequested"
 	ReasonMissedDeadline     = "MissedDeadline"
-	ReasonDeliveryUnknown    = "DeliveryUnknown"
+	ReasonDeliveryUnknown    = post.ReasonDeliveryUnknown
+	ReasonDueAgain           = post.ReasonDueAgain
 	ReasonResumed            = "ResumedInterrupted"
 	ReasonRateLimited        = "RateLimited"
 	ReasonInvalidSchedule    = "InvalidSchedule"
 	ReasonProfileNotFound    = "ProfileNotFound"
 	ReasonBrandKitNotFound   = "BrandKitNotFound"
-	ReasonBannedWord         = "BannedWord"
+	ReasonBannedWord         = post.ProblemBannedWord
 	ReasonNoPublisher        = "NoPublisher"
+	ReasonNotLeading         = "NotLeading"
 	ReasonSpecChangeIgnored  = "SpecChangedAfterPublishing"
 	ReasonRemoteDeleted      = "RemoteDeleted"
 	ReasonRemoteDeleteFailed = "RemoteDeleteFailed"
 	ReasonRemoteDeleteRetry  = "RemoteDeleteRetrying"
+	ReasonRemoteDeleteWait   = "RemoteDeleteWaiting"
 )
 
 // ScheduledPostReconciler publishes each post to its profiles at the due
@@ -71,8 +75,21 @@ type ScheduledPostReconciler struct {
 	Clock      clock.PassiveClock
 	Publishers publish.Registry
 	Retry      RetryPolicy
+	Timing     Timing
+	// Identity names this process in the claims it writes; it must differ
+	// between processes (main.go uses the host name and a random suffix).
+	Identity string
+	// Leading reports whether this process still holds the leader lease;
+	// a claim's holder asks just before each send, so a leader that was
+	// paused past its lease never sends. Nil means no election (one
+	// process): always true.
+	Leading func() bool
+	// RetryHint says, in messages, how a person asks for a retry besides
+	// the annotation, such as "the MCP tool ocoya_retry_post".
+	RetryHint string
 
 	limiters profileLimiters
+	attempts localAttempts
 }
 
 // +kubebuilder:rbac:groups=social.herald.dev,resources=scheduledposts,verbs=get;list;watch;update;patch
@@ -87,36 +104,40 @@ type ScheduledPostReconciler struct {
 // then claims and publishes each delivery, writing every outcome at once.
 func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	// 1. Fetch the post from the cache; a deleted one needs nothing more.
-	post := &socialv1alpha1.ScheduledPost{}
-	if err := r.Get(ctx, req.NamespacedName, post); err != nil {
+	p := &socialv1alpha1.ScheduledPost{}
+	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 
-	// 2. Deletion, and the finalizer that only DeleteRemote needs.
-	if !post.DeletionTimestamp.IsZero() {
-		return r.reconcileDelete(ctx, post)
-	}
-	if err := r.reconcileFinalizer(ctx, post); err != nil {
-		return ctrl.Result{}, err
-	}
-
-	// 3. Decide on the cached copy; act on a fresh one. A post that may
+	// 2. Decide on the cached copy; act on a fresh one. A post that may
 	// call a platform is read again from the API server, so the claim
 	// below starts from the latest resourceVersion instead of failing on
-	// the cache's lag. Posts far from due never get here.
+	// the cache's lag, and a deletion the cache has not seen yet stops it.
+	// Posts far from due never get here.
 	now := r.Clock.Now()
-	if needsFreshRead(post, now) {
-		if err := r.APIReader.Get(ctx, req.NamespacedName, post); err != nil {
+	if needsFreshRead(p, now) {
+		if err := r.APIReader.Get(ctx, req.NamespacedName, p); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 	}
 
+	// 3. Deletion, and the finalizer that only DeleteRemote needs.
+	if !p.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, p)
+	}
+	if err := r.reconcileFinalizer(ctx, p); err != nil {
+		return ctrl.Result{}, err
+	}
+
 	// 4. Whatever happens below, write what changed in the status at the
 	// end, with the resourceVersion read: a stale copy gets a conflict and
-	// is looked at again, never written over newer state.
-	s := &postState{post: post, base: post.DeepCopy()}
+	// is looked at again, never written over newer state. The write (and
+	// any outcome it carries) is made even when shutdown has begun.
+	s := newPostState(p)
 	defer func() {
-		if err := r.writeStatus(ctx, s); err != nil {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.Timing.WriteTimeout)
+		defer cancel()
+		if err := r.commit(wctx, s); err != nil {
 			if apierrors.IsConflict(err) {
 				result = ctrl.Result{RequeueAfter: conflictRetry}
 				return
@@ -128,29 +149,31 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 	}()
 
-	// 5. One delivery per profile; note edits made after publishing began.
-	r.mirrorDeliveries(post)
-	r.noteSpecChange(post)
+	// 5. What the spec alone decides: one delivery per profile, deliveries
+	// made due again by a new time, stopped by a cancel; edits made after
+	// publishing began are noted.
+	s.noteAll(post.ApplySpec(p, now))
+	r.noteSpecChange(s)
 
-	// 6. Canceled and draft posts are never published.
-	if post.Spec.Canceled {
-		r.cancel(post)
+	// 6. Canceled and draft posts are never published; a claim still in
+	// flight is left to its holder, and looked at once it lapses.
+	if p.Spec.Canceled {
+		return s.untilClaimsLapse(now), nil
+	}
+	if p.Spec.Draft {
 		return ctrl.Result{}, nil
 	}
-	if post.Spec.Draft {
-		return ctrl.Result{}, nil
-	}
 
-	// 7. A person asked to retry failed or Unknown deliveries.
-	r.handleRetryRequest(post, now)
+	// 7. A person asked to retry some deliveries.
+	r.handleRetryRequest(s, now)
 
 	// 8. Before the due time: come back exactly then.
-	due, err := dueTime(post)
+	due, err := post.Due(&p.Spec)
 	if err != nil {
 		s.invalid = err.Error()
 		return ctrl.Result{}, nil
 	}
-	if now.Before(due) && !anyStarted(post) {
+	if now.Before(due) && !post.AnyStarted(p) && !s.retrying() {
 		return ctrl.Result{RequeueAfter: due.Sub(now)}, nil
 	}
 
@@ -158,55 +181,34 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	return r.deliver(ctx, s, due, now)
 }
 
-// dueTime parses spec.scheduledAt; the API server has checked its form,
-// so an error here means an object written before that validation.
-func dueTime(post *socialv1alpha1.ScheduledPost) (time.Time, error) {
-	due, err := time.Parse(time.RFC3339, post.Spec.ScheduledAt)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("spec.scheduledAt %q is not an RFC 3339 time with an offset, such as 2026-07-01T09:00:00Z; fix it to schedule the post", post.Spec.ScheduledAt)
-	}
-	return due, nil
-}
-
-func maxLateness(post *socialv1alpha1.ScheduledPost) time.Duration {
-	if post.Spec.MaxLateness != nil && post.Spec.MaxLateness.Duration > 0 {
-		return post.Spec.MaxLateness.Duration
-	}
-	return defaultMaxLateness
-}
-
 // needsFreshRead reports whether this reconcile may call a platform or
 // settle an interrupted attempt: the post is due (or a retry was
 // requested) and some delivery is not final.
-func needsFreshRead(post *socialv1alpha1.ScheduledPost, now time.Time) bool {
-	if retryRequested(post) {
+func needsFreshRead(p *socialv1alpha1.ScheduledPost, now time.Time) bool {
+	if retryRequested(p) {
 		return true
 	}
-	if post.Spec.Draft {
+	if p.Spec.Draft {
 		return false
 	}
-	for _, d := range post.Status.Deliveries {
+	for _, d := range p.Status.Deliveries {
 		if d.Phase == socialv1alpha1.DeliveryPublishing {
 			return true // settle it even when canceled
 		}
 	}
-	if post.Spec.Canceled {
+	if p.Spec.Canceled {
 		return false
 	}
-	due, err := dueTime(post)
+	due, err := post.Due(&p.Spec)
 	if err != nil || now.Before(due) {
 		return false
 	}
-	if len(post.Status.Deliveries) != len(post.Spec.Profiles) {
+	if len(p.Status.Deliveries) != len(p.Spec.Profiles) || p.Generation != p.Status.ObservedGeneration {
 		return true
 	}
-	for _, d := range post.Status.Deliveries {
+	for _, d := range p.Status.Deliveries {
 		switch d.Phase {
-		case socialv1alpha1.DeliveryPending:
-			if d.NextAttemptAt == nil || !now.Before(d.NextAttemptAt.Time) {
-				return true
-			}
-		case socialv1alpha1.DeliveryRetrying:
+		case socialv1alpha1.DeliveryPending, socialv1alpha1.DeliveryRetrying:
 			if d.NextAttemptAt == nil || !now.Before(d.NextAttemptAt.Time) {
 				return true
 			}
@@ -217,17 +219,22 @@ func needsFreshRead(post *socialv1alpha1.ScheduledPost, now time.Time) bool {
 
 // reconcileFinalizer keeps the finalizer exactly while deletionPolicy is
 // DeleteRemote: other posts can be deleted without Herald.
-func (r *ScheduledPostReconciler) reconcileFinalizer(ctx context.Context, post *socialv1alpha1.ScheduledPost) error {
+func (r *ScheduledPostReconciler) reconcileFinalizer(ctx context.Context, p *socialv1alpha1.ScheduledPost) error {
 	var changed bool
-	if post.Spec.DeletionPolicy == socialv1alpha1.DeletionDeleteRemote {
-		changed = controllerutil.AddFinalizer(post, DeleteRemoteFinalizer)
+	if p.Spec.DeletionPolicy == socialv1alpha1.DeletionDeleteRemote {
+		changed = controllerutil.AddFinalizer(p, DeleteRemoteFinalizer)
 	} else {
-		changed = controllerutil.RemoveFinalizer(post, DeleteRemoteFinalizer)
+		changed = controllerutil.RemoveFinalizer(p, DeleteRemoteFinalizer)
 	}
 	if !changed {
 		return nil
 	}
-	return r.Update(ctx, post)
+	return r.Update(ctx, p)
+}
+
+// leading reports whether this process may send now.
+func (r *ScheduledPostReconciler) leading() bool {
+	return r.Leading == nil || r.Leading()
 }
 
 // SetupWithManager registers the reconciler with workers parallel

@@ -7,30 +7,31 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
-	"github.com/herald-dev/herald/internal/compose"
 	"github.com/herald-dev/herald/internal/metrics"
+	"github.com/herald-dev/herald/internal/post"
 	"github.com/herald-dev/herald/internal/publish"
 )
-
-// publishTimeout bounds one platform call, media uploads included, so a
-// platform that never answers cannot hold a worker; the adapters' HTTP
-// client timeouts normally end a call long before.
-const publishTimeout = 5 * time.Minute
 
 // errClaimLost means another writer changed the post between the read and
 // the claim: nothing was sent, and the post is looked at again.
 var errClaimLost = errors.New("claim lost to a concurrent update")
+
+// errSettledElsewhere means a delivery no longer holds this process's
+// claim when its outcome is written: someone else settled it.
+var errSettledElsewhere = errors.New("the delivery was settled by another process")
 
 // deliver walks the deliveries of a due post: misses those too late,
 // settles interrupted attempts, and publishes those whose time has come.
@@ -40,7 +41,8 @@ var errClaimLost = errors.New("claim lost to a concurrent update")
 func (r *ScheduledPostReconciler) deliver(ctx context.Context, s *postState, due, now time.Time) (ctrl.Result, error) {
 	var wait time.Duration
 	soonest := func(d time.Duration) {
-		if d > 0 && (wait == 0 || d < wait) {
+		d = max(d, minRequeue)
+		if wait == 0 || d < wait {
 			wait = d
 		}
 	}
@@ -50,35 +52,43 @@ func (r *ScheduledPostReconciler) deliver(ctx context.Context, s *postState, due
 	}
 	for _, name := range profiles {
 		// Each write below replaces s.post, so look the delivery up afresh.
-		d := findDelivery(s.post.Status.Deliveries, name)
+		d := post.Find(s.post.Status.Deliveries, name)
 		if d == nil {
 			continue
 		}
 		switch d.Phase {
-		case socialv1alpha1.DeliveryPending:
-			if now.Before(due) {
+		case socialv1alpha1.DeliveryPending, socialv1alpha1.DeliveryRetrying:
+			switch {
+			case d.Phase == socialv1alpha1.DeliveryPending && now.Before(due):
 				soonest(due.Sub(now))
 				continue
-			}
-			if late := now.Sub(due); late > maxLateness(s.post) {
-				r.miss(s.post, d, due, late)
-				continue
-			}
-			if d.NextAttemptAt != nil && now.Before(d.NextAttemptAt.Time) {
+			case d.NextAttemptAt != nil && now.Before(d.NextAttemptAt.Time):
 				soonest(d.NextAttemptAt.Sub(now))
 				continue
-			}
-		case socialv1alpha1.DeliveryRetrying:
-			if d.NextAttemptAt != nil && now.Before(d.NextAttemptAt.Time) {
-				soonest(d.NextAttemptAt.Sub(now))
+			case now.After(post.SendBy(&s.post.Spec, d, due)):
+				r.tooLate(s, d, due, now)
 				continue
 			}
 		case socialv1alpha1.DeliveryPublishing:
-			// Claimed earlier but its outcome never written: the process
-			// stopped mid-attempt. Only a platform that deduplicates by
-			// the attempt's key may be called again.
-			if !r.resumeInterrupted(s.post, d) {
+			if out := r.attempts.outcome(attemptKey(s.post, d)); out != nil && d.ClaimedBy == r.Identity {
+				// This process made the call; only writing its outcome failed.
+				next, err := r.writeOutcome(ctx, s, name, d.AttemptID, out, due)
+				if err != nil && !errors.Is(err, errSettledElsewhere) {
+					return ctrl.Result{}, err
+				}
+				if next > 0 {
+					soonest(next)
+				}
 				continue
+			}
+			if !r.ownUnsentClaim(s.post, d) {
+				if post.ClaimLive(d, now) {
+					soonest(d.ClaimExpiresAt.Sub(now)) // its holder writes the outcome
+					continue
+				}
+				if !r.resumeInterrupted(s, d, due, now) {
+					continue
+				}
 			}
 		default:
 			continue
@@ -90,66 +100,103 @@ func (r *ScheduledPostReconciler) deliver(ctx context.Context, s *postState, due
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		soonest(next)
+		if next > 0 {
+			soonest(next)
+		}
 	}
 	return ctrl.Result{RequeueAfter: wait}, nil
 }
 
-// miss marks a delivery that was never tried and is now too late.
-func (r *ScheduledPostReconciler) miss(post *socialv1alpha1.ScheduledPost, d *socialv1alpha1.Delivery, due time.Time, late time.Duration) {
-	d.Phase, d.NextAttemptAt = socialv1alpha1.DeliveryMissed, nil
-	d.LastError = fmt.Sprintf("due at %s but not published until %s later, beyond maxLateness %s; stale content is not published. Set a new spec.scheduledAt, or retry to publish it anyway.",
-		due.UTC().Format(time.RFC3339), late.Round(time.Second), maxLateness(post))
-	metrics.PostsFailed.WithLabelValues(string(d.Platform), ReasonMissedDeadline).Inc()
-	r.Recorder.Eventf(post, nil, corev1.EventTypeWarning, ReasonMissedDeadline, "Publish", "profile %s: %s", d.Profile, d.LastError)
+// tooLate ends a delivery whose time to be sent has passed (maxLateness,
+// counted as post.SendBy says): Missed, or Unknown when an earlier attempt
+// may have been published.
+func (r *ScheduledPostReconciler) tooLate(s *postState, d *socialv1alpha1.Delivery, due, now time.Time) {
+	limit := post.MaxLateness(&s.post.Spec)
+	if d.AttemptStartedAt == nil {
+		s.end(d, socialv1alpha1.DeliveryMissed, ReasonMissedDeadline, ReasonMissedDeadline, fmt.Sprintf(
+			"due at %s but not published until %s later, beyond maxLateness %s; stale content is not published. Set a new spec.scheduledAt to publish it then, or %s",
+			due.UTC().Format(time.RFC3339), now.Sub(due).Round(time.Second), limit, r.retryHow()))
+		return
+	}
+	msg := fmt.Sprintf("first sent at %s and still not published %s later, beyond maxLateness %s; stale content is not sent again (last error: %s)",
+		d.AttemptStartedAt.UTC().Format(time.RFC3339), now.Sub(d.AttemptStartedAt.Time).Round(time.Second), limit, d.LastError)
+	if d.Ambiguous {
+		s.end(d, socialv1alpha1.DeliveryUnknown, ReasonDeliveryUnknown, ReasonDeliveryUnknown,
+			msg+". An attempt got no clear answer, so it may be online: check the account, then "+r.retryHow())
+		return
+	}
+	s.end(d, socialv1alpha1.DeliveryMissed, ReasonMissedDeadline, ReasonMissedDeadline, msg+". "+r.retryHow())
 }
 
-// resumeInterrupted decides what happens to an attempt whose outcome was
-// never written. It reports whether to send again, with the same attempt
-// id and so the same idempotency key; otherwise the delivery is Unknown
-// and waits for a person.
-func (r *ScheduledPostReconciler) resumeInterrupted(post *socialv1alpha1.ScheduledPost, d *socialv1alpha1.Delivery) bool {
-	pub, err := r.Publishers.For(publish.Platform(d.Platform))
-	if err == nil && pub.SafeRetry() && d.AttemptID != "" {
-		metrics.PublishRetries.WithLabelValues(string(d.Platform)).Inc()
-		r.Recorder.Eventf(post, nil, corev1.EventTypeNormal, ReasonResumed, "Publish",
-			"profile %s: attempt %s was interrupted; sending it again with the same idempotency key, which %s deduplicates", d.Profile, d.AttemptID, d.Platform)
+// resumeInterrupted decides what happens to an attempt whose claim lapsed
+// without an outcome: its holder stopped mid-call. It reports whether to
+// send again, with the same attempt id and so the same idempotency key,
+// which only a platform that recognises a repeat, still within its window
+// and maxLateness, allows; otherwise the delivery is Unknown and waits for
+// a person.
+func (r *ScheduledPostReconciler) resumeInterrupted(s *postState, d *socialv1alpha1.Delivery, due, now time.Time) bool {
+	info := r.Publishers.Info(publish.Platform(d.Platform))
+	var started time.Time
+	if d.AttemptStartedAt != nil {
+		started = d.AttemptStartedAt.Time
+	}
+	d.Ambiguous = true
+	var why string
+	switch {
+	case d.AttemptID == "":
+		why = "it carries no attempt id to send it again under"
+	case !info.Resend.Safe(started, now):
+		why = noResend(info)
+	case now.After(post.SendBy(&s.post.Spec, d, due)):
+		why = fmt.Sprintf("it is now later than its maxLateness %s", post.MaxLateness(&s.post.Spec))
+	default:
+		s.announce(announcement{reason: ReasonResumed, action: "Publish", retried: string(d.Platform), note: fmt.Sprintf(
+			"profile %s: attempt %s was interrupted; sending it again with the same idempotency key, which %s recognises (%s)", d.Profile, d.AttemptID, info.Name(), info.Resend.By)})
 		return true
 	}
-	d.Phase = socialv1alpha1.DeliveryUnknown
-	d.LastError = fmt.Sprintf("attempt %s was interrupted after it was claimed; %s has no idempotency key, so Herald cannot tell whether it was published and will not send it again on its own. Check the account, then retry with ocoya_retry_post (or set the annotation %s) if it is not there.",
-		d.AttemptID, d.Platform, socialv1alpha1.AnnotationRetryRequestedAt)
-	metrics.PostsFailed.WithLabelValues(string(d.Platform), ReasonDeliveryUnknown).Inc()
-	r.Recorder.Eventf(post, nil, corev1.EventTypeWarning, ReasonDeliveryUnknown, "Publish", "profile %s: %s", d.Profile, d.LastError)
+	s.end(d, socialv1alpha1.DeliveryUnknown, ReasonDeliveryUnknown, ReasonDeliveryUnknown, fmt.Sprintf(
+		"attempt %s was interrupted after it was claimed, and its outcome was never written; %s. Check the account, then %s", d.AttemptID, why, r.retryHow()))
 	return false
 }
 
-// cannotSend ends a delivery that cannot be sent as it stands. For an
-// interrupted attempt being resumed that is Unknown, not Failed: its first
-// call may have landed.
-func (r *ScheduledPostReconciler) cannotSend(post *socialv1alpha1.ScheduledPost, d *socialv1alpha1.Delivery, platform socialv1alpha1.Platform, reason, msg string) {
-	if d.Phase != socialv1alpha1.DeliveryPublishing {
-		r.failDelivery(post, d, platform, reason, msg)
+// noResend says why an attempt whose outcome is unknown is not sent again.
+func noResend(info publish.Info) string {
+	if info.Resend.By == "" {
+		return fmt.Sprintf("%s has no idempotency key or other way to recognise a repeated post, so Herald cannot tell whether it was published and will not send it again on its own", info.Name())
+	}
+	return fmt.Sprintf("%s: %s, and that time has passed, so Herald will not send it again on its own", info.Name(), info.Resend.Describe())
+}
+
+// cannotSend ends a delivery that cannot be sent as it stands: Failed, or
+// Unknown for one that may already be online (an interrupted attempt being
+// resumed, an earlier attempt without a clear answer).
+func (r *ScheduledPostReconciler) cannotSend(s *postState, d *socialv1alpha1.Delivery, platform socialv1alpha1.Platform, reason, msg string) {
+	if platform != "" {
+		d.Platform = platform
+	}
+	if post.MayBeOnline(d) {
+		s.end(d, socialv1alpha1.DeliveryUnknown, ReasonDeliveryUnknown, ReasonDeliveryUnknown, fmt.Sprintf(
+			"an earlier attempt may have been published, and it cannot be sent again (%s); check the account, then %s", msg, r.retryHow()))
 		return
 	}
-	d.Phase, d.NextAttemptAt = socialv1alpha1.DeliveryUnknown, nil
-	d.LastError = fmt.Sprintf("attempt %s was interrupted and cannot be sent again (%s); it may or may not have been published, so check the account, then retry if it is not there", d.AttemptID, msg)
-	metrics.PostsFailed.WithLabelValues(string(d.Platform), ReasonDeliveryUnknown).Inc()
-	r.Recorder.Eventf(post, nil, corev1.EventTypeWarning, ReasonDeliveryUnknown, "Publish", "profile %s: %s", d.Profile, d.LastError)
+	s.end(d, socialv1alpha1.DeliveryFailed, reason, reason, msg)
 }
 
 // attempt makes one call for one delivery: check it can be sent, take a
-// rate-limit token, claim it in status, call the platform, write the
-// outcome. It returns how soon the delivery wants another look (0: none).
+// rate-limit token, claim it in status, check this process still leads,
+// call the platform, write the outcome. It returns how soon the delivery
+// wants another look (0: none).
 func (r *ScheduledPostReconciler) attempt(ctx context.Context, s *postState, name string, due time.Time) (time.Duration, error) {
-	post := s.post
-	d := findDelivery(post.Status.Deliveries, name)
+	p := s.post
+	d := post.Find(p.Status.Deliveries, name)
+	ownUnsent := r.ownUnsentClaim(p, d)
+	resending := d.Phase == socialv1alpha1.DeliveryPublishing
 
 	// 1. What to send and where; problems here are the user's to fix.
 	profile := &socialv1alpha1.SocialProfile{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: post.Namespace, Name: name}, profile); err != nil {
+	if err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: name}, profile); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.cannotSend(post, d, "", ReasonProfileNotFound, fmt.Sprintf("SocialProfile %s/%s does not exist; create it, or remove %s from spec.profiles", post.Namespace, name, name))
+			r.cannotSend(s, d, "", ReasonProfileNotFound, fmt.Sprintf("SocialProfile %s/%s does not exist; create it, or remove %s from spec.profiles", p.Namespace, name, name))
 			return 0, nil
 		}
 		return 0, err
@@ -157,35 +204,31 @@ func (r *ScheduledPostReconciler) attempt(ctx context.Context, s *postState, nam
 	platform := profile.Spec.Platform
 	pub, err := r.Publishers.For(publish.Platform(platform))
 	if err != nil {
-		r.cannotSend(post, d, platform, ReasonNoPublisher, fmt.Sprintf("Herald has no publisher for platform %s", platform))
+		r.cannotSend(s, d, platform, ReasonNoPublisher, fmt.Sprintf("Herald has no publisher for platform %s", platform))
 		return 0, nil
 	}
+	info := pub.Info()
 	var kit *socialv1alpha1.BrandKit
-	if post.Spec.BrandKit != "" {
+	if p.Spec.BrandKit != "" {
 		kit = &socialv1alpha1.BrandKit{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: post.Namespace, Name: post.Spec.BrandKit}, kit); err != nil {
+		if err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.BrandKit}, kit); err != nil {
 			if apierrors.IsNotFound(err) {
-				r.cannotSend(post, d, platform, ReasonBrandKitNotFound, fmt.Sprintf("BrandKit %s/%s named by spec.brandKit does not exist; create it or clear spec.brandKit", post.Namespace, post.Spec.BrandKit))
+				r.cannotSend(s, d, platform, ReasonBrandKitNotFound, fmt.Sprintf("BrandKit %s/%s named by spec.brandKit does not exist; create it or clear spec.brandKit", p.Namespace, p.Spec.BrandKit))
 				return 0, nil
 			}
 			return 0, err
 		}
 	}
-	rendered := compose.ForProfile(&post.Spec, profile, kit)
-	if w := compose.BannedWordIn(rendered.Text, kit); w != "" {
-		r.cannotSend(post, d, platform, ReasonBannedWord, fmt.Sprintf("the text for profile %s contains %q, a banned word of BrandKit %s; edit the text or the kit", name, w, kit.Name))
-		return 0, nil
-	}
+	rendered := post.Render(&p.Spec, profile, kit, info)
 	if len(rendered.Problems) > 0 {
-		r.cannotSend(post, d, platform, rendered.Problems[0].Code, fmt.Sprintf("the text for profile %s does not fit: %s Shorten the text, or add a variant for profile %s or platform %s.",
-			name, rendered.Message(), name, profile.Spec.Platform))
+		r.cannotSend(s, d, platform, rendered.Problems[0].Code, fmt.Sprintf("the text for profile %s cannot be published: %s Edit the post, or add a variant for profile %s or platform %s.",
+			name, rendered.Message(), name, platform))
 		return 0, nil
 	}
-	text, media := rendered.Text, rendered.Media
-	prof, err := loadProfile(ctx, r.APIReader, profile)
+	prof, err := loadProfile(ctx, r.APIReader, profile, info)
 	var cerr *credentialsError
 	if errors.As(err, &cerr) {
-		r.cannotSend(post, d, platform, cerr.Reason, fmt.Sprintf("SocialProfile %s cannot publish: %s", name, cerr.Message))
+		r.cannotSend(s, d, platform, cerr.Reason, fmt.Sprintf("SocialProfile %s cannot publish: %s", name, cerr.Message))
 		return 0, nil
 	}
 	if err != nil {
@@ -193,134 +236,209 @@ func (r *ScheduledPostReconciler) attempt(ctx context.Context, s *postState, nam
 	}
 
 	// 2. The profile's rate limit: wait by requeueing, never in a worker.
+	// Sending an interrupted attempt again is the same post, not another.
 	now := r.Clock.Now()
-	wait, giveBack := r.limiters.reserve(profile, now)
-	if wait > 0 {
-		next := metav1.NewTime(ceilSecond(now.Add(wait)))
-		msg := fmt.Sprintf("waiting for the rate limit of %d posts per hour on profile %s", postsPerHour(profile), name)
-		if d.LastError != msg { // announce the wait once, not on every look
-			r.Recorder.Eventf(post, nil, corev1.EventTypeNormal, ReasonRateLimited, "Publish", "profile %s: %s, until %s", name, msg, next.UTC().Format(time.RFC3339))
+	giveBack := func() {}
+	if !resending {
+		wait, back := r.limiters.reserve(profile, postsPerHour(profile, info), now)
+		if wait > 0 {
+			next := metav1.NewTime(ceilSecond(now.Add(wait)))
+			msg := fmt.Sprintf("waiting for the rate limit of %d posts per hour on profile %s", postsPerHour(profile, info), name)
+			if d.LastError != msg { // announce the wait once, not on every look
+				s.announce(announcement{reason: ReasonRateLimited, action: "Publish", note: fmt.Sprintf("profile %s: %s, until %s", name, msg, next.UTC().Format(time.RFC3339))})
+			}
+			d.NextAttemptAt, d.LastError = &next, msg
+			return next.Sub(now), nil
 		}
-		d.NextAttemptAt, d.LastError = &next, msg
-		return next.Sub(now), nil
+		giveBack = back
 	}
 
-	// 3. Claim: record the attempt before calling the platform. Update
-	// carries the resourceVersion read, so of two writers only one wins.
+	// 3. Once shutdown has begun, nothing new is claimed.
+	if ctx.Err() != nil {
+		giveBack()
+		return 0, nil
+	}
+
+	// 4. Claim: record the attempt, its holder and its deadline before
+	// calling the platform. Update carries the resourceVersion read, so of
+	// two writers only one wins.
+	before := d.DeepCopy()
 	if d.AttemptID == "" {
 		d.AttemptID = utilrand.String(10)
 	}
-	d.Phase, d.Platform, d.LastError = socialv1alpha1.DeliveryPublishing, platform, ""
-	d.Attempts++
-	d.NextAttemptAt = nil
+	d.Phase, d.Platform, d.LastError, d.NextAttemptAt = socialv1alpha1.DeliveryPublishing, platform, "", nil
+	if !ownUnsent {
+		d.Attempts++
+	}
 	at := metav1.NewTime(now)
 	d.LastAttemptAt = &at
-	attemptID, attempts := d.AttemptID, d.Attempts
-	if err := r.writeStatus(ctx, s); err != nil {
+	if d.AttemptStartedAt == nil {
+		d.AttemptStartedAt = &at
+	}
+	expires := metav1.NewTime(now.Add(r.Timing.ClaimTTL))
+	d.ClaimedBy, d.ClaimExpiresAt = r.Identity, &expires
+	attemptID, key := d.AttemptID, attemptKey(p, d)
+	if err := r.commit(ctx, s); err != nil {
 		giveBack()
+		// The write may have been made although its answer says otherwise:
+		// remember that nothing was sent under this claim.
+		r.attempts.claimed(key)
 		if apierrors.IsConflict(err) {
 			return 0, errClaimLost
 		}
 		return 0, err
 	}
+	r.attempts.claimed(key)
 
-	// 4. Call the platform.
+	// 5. Send only while this process leads, and while the claim holds
+	// for the whole call and the outcome's write.
+	now = r.Clock.Now()
+	callFor := min(r.Timing.CallTimeout, expires.Sub(now)-r.Timing.WriteTimeout)
+	if !r.leading() || callFor <= 0 {
+		r.attempts.forget(key)
+		return 0, r.releaseClaim(ctx, s, name, attemptID, *before)
+	}
+
+	// 6. Call the platform, on a context shutdown does not cancel: a call
+	// in flight finishes, within its bound, and its outcome is written.
+	r.attempts.sending(key)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callFor)
 	metrics.DeliveriesInFlight.Inc()
 	callAt := r.Clock.Now()
-	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
-	res, perr := pub.Publish(pctx, prof, publish.Post{Text: text, Media: media, IdempotencyKey: IdempotencyKey(post.UID, name, attemptID)})
-	cancel()
+	res, perr := pub.Publish(cctx, prof, publish.Post{Text: rendered.Text, Media: rendered.Media, IdempotencyKey: IdempotencyKey(p.UID, name, attemptID)})
 	metrics.DeliveriesInFlight.Dec()
+	cancel()
+	out := &callOutcome{res: res, err: perr, callAt: callAt}
+	r.attempts.answered(key, out)
 
-	// 5. Write the outcome at once. A conflict here (someone edited the
-	// post meanwhile) must not lose it: re-read and apply it again, as long
-	// as the delivery still holds this attempt.
-	var next time.Duration
-	apply := func(d *socialv1alpha1.Delivery) {
-		next = r.outcome(s.post, d, pub, attempts, res, perr, callAt, due)
+	// 7. Write the outcome at once, even when shutdown has begun. If the
+	// write fails, the outcome stays in memory and the next look writes it.
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), r.Timing.WriteTimeout)
+	defer wcancel()
+	next, err := r.writeOutcome(wctx, s, name, attemptID, out, due)
+	if errors.Is(err, errSettledElsewhere) {
+		return 0, nil
 	}
-	return next, r.writeOutcome(ctx, s, name, attemptID, apply)
+	return next, err
 }
 
-// writeOutcome applies the outcome to the delivery and writes it, retrying
-// on conflicts with fresh reads.
-func (r *ScheduledPostReconciler) writeOutcome(ctx context.Context, s *postState, name, attemptID string, apply func(*socialv1alpha1.Delivery)) error {
-	for try := 0; ; try++ {
-		d := findDelivery(s.post.Status.Deliveries, name)
-		if d == nil || d.AttemptID != attemptID || d.Phase != socialv1alpha1.DeliveryPublishing {
-			return nil // settled by someone else; theirs stands
-		}
-		apply(d)
-		err := r.writeStatus(ctx, s)
-		if !apierrors.IsConflict(err) || try >= 5 {
-			return err
-		}
-		fresh := &socialv1alpha1.ScheduledPost{}
-		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(s.post), fresh); err != nil {
-			return err
-		}
-		s.post, s.base = fresh, fresh.DeepCopy()
+// releaseClaim undoes a claim this process made but will not send under
+// (it no longer leads, or the claim would lapse during the call): the
+// delivery goes back to what it was, so whoever leads next sends it as if
+// it had never been claimed. If the claim was taken over meanwhile, the
+// resourceVersion refuses the write and theirs stands.
+func (r *ScheduledPostReconciler) releaseClaim(ctx context.Context, s *postState, name, attemptID string, before socialv1alpha1.Delivery) error {
+	d := post.Find(s.post.Status.Deliveries, name)
+	if d == nil || d.AttemptID != attemptID || d.ClaimedBy != r.Identity {
+		return nil
 	}
+	*d = before
+	s.announce(announcement{reason: ReasonNotLeading, action: "Publish", note: fmt.Sprintf(
+		"profile %s: not sent, because this Herald process no longer holds the leader lease (or its claim would lapse during the call); the leader sends it", name)})
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.Timing.WriteTimeout)
+	defer cancel()
+	return client.IgnoreNotFound(r.commit(wctx, s))
+}
+
+// writeOutcome applies the outcome of the call to the delivery and writes
+// it. A conflict (someone edited the post meanwhile) must not lose it: it
+// reads the post again and applies the outcome anew, as long as the
+// delivery still holds this process's claim on the attempt. Once written,
+// the outcome is forgotten.
+func (r *ScheduledPostReconciler) writeOutcome(ctx context.Context, s *postState, name, attemptID string, out *callOutcome, due time.Time) (time.Duration, error) {
+	var next time.Duration
+	fresh := false
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if fresh {
+			p := &socialv1alpha1.ScheduledPost{}
+			if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(s.post), p); err != nil {
+				return err
+			}
+			s.reset(p)
+		}
+		fresh = true
+		d := post.Find(s.post.Status.Deliveries, name)
+		if d == nil || d.AttemptID != attemptID || d.Phase != socialv1alpha1.DeliveryPublishing || d.ClaimedBy != r.Identity {
+			return errSettledElsewhere
+		}
+		key := attemptKey(s.post, d)
+		next = r.outcome(s, d, out, due)
+		if err := r.commit(ctx, s); err != nil {
+			return err
+		}
+		r.attempts.forget(key)
+		return nil
+	})
+	return next, err
 }
 
 // outcome records what the platform answered and returns how soon to try
-// again (0: the delivery is final).
-func (r *ScheduledPostReconciler) outcome(post *socialv1alpha1.ScheduledPost, d *socialv1alpha1.Delivery, pub publish.Publisher,
-	attempts int32, res publish.Result, err error, callAt, due time.Time) time.Duration {
+// again (0: the delivery is final). An attempt without a clear answer
+// (Unknown) marks the delivery ambiguous: from then on it ends Published
+// or Unknown, never Failed, since one of its calls may have landed.
+func (r *ScheduledPostReconciler) outcome(s *postState, d *socialv1alpha1.Delivery, out *callOutcome, due time.Time) time.Duration {
 	platform := string(d.Platform)
+	info := r.Publishers.Info(publish.Platform(d.Platform))
+	d.ClaimedBy, d.ClaimExpiresAt = "", nil
+	err := out.err
 	kind := publish.KindOf(err)
+	if kind == publish.Unknown {
+		d.Ambiguous = true
+	}
+	var firstSent time.Time
+	if d.AttemptStartedAt != nil {
+		firstSent = d.AttemptStartedAt.Time
+	}
+	now := r.Clock.Now()
 	switch {
 	case err == nil:
-		d.Phase, d.ExternalID, d.URL, d.LastError = socialv1alpha1.DeliveryPublished, res.ExternalID, res.URL, ""
-		at := res.PublishedAt
+		d.Phase, d.ExternalID, d.URL, d.LastError, d.NextAttemptAt = socialv1alpha1.DeliveryPublished, out.res.ExternalID, out.res.URL, "", nil
+		at := out.res.PublishedAt
 		if at.IsZero() {
-			at = callAt
+			at = out.callAt
 		}
 		t := metav1.NewTime(at)
 		d.PublishedAt = &t
-		metrics.PostsPublished.WithLabelValues(platform).Inc()
-		metrics.PublishLateness.Observe(callAt.Sub(due).Seconds())
-		where := res.URL
+		where := out.res.URL
 		if where == "" {
-			where = res.ExternalID
+			where = out.res.ExternalID
 		}
-		r.Recorder.Eventf(post, nil, corev1.EventTypeNormal, ReasonPublished, "Publish", "profile %s: published on %s %s", d.Profile, platform, where)
+		s.announce(announcement{reason: ReasonPublished, action: "Publish", published: platform, lateness: out.callAt.Sub(due),
+			note: fmt.Sprintf("profile %s: published on %s %s", d.Profile, platform, where)})
 		return 0
-	case kind == publish.Retryable || (kind == publish.Unknown && pub.SafeRetry() && attempts < r.Retry.MaxAttempts):
-		if attempts >= r.Retry.MaxAttempts {
-			d.Phase, d.NextAttemptAt = socialv1alpha1.DeliveryFailed, nil
-			d.LastError = fmt.Sprintf("gave up after %d attempts; the last one failed: %v", attempts, err)
-			metrics.PostsFailed.WithLabelValues(platform, ReasonRetriesExhausted).Inc()
-			r.Recorder.Eventf(post, nil, corev1.EventTypeWarning, ReasonRetriesExhausted, "Publish", "profile %s: %s", d.Profile, d.LastError)
+	case kind == publish.Retryable || (kind == publish.Unknown && info.Resend.Safe(firstSent, now)):
+		if d.Attempts >= r.Retry.MaxAttempts {
+			r.giveUp(s, d, fmt.Sprintf("gave up after %d attempts; the last one failed: %v", d.Attempts, err))
 			return 0
 		}
 		// The same attempt id is kept, so the retry carries the same
 		// idempotency key: where the first call did land, it dedupes.
-		next := metav1.NewTime(ceilSecond(callAt.Add(r.backoff(attempts, publish.RetryAfter(err)))))
-		wait := next.Sub(r.Clock.Now())
+		next := metav1.NewTime(ceilSecond(out.callAt.Add(r.backoff(d.Attempts, publish.RetryAfter(err)))))
 		d.Phase, d.NextAttemptAt, d.LastError = socialv1alpha1.DeliveryRetrying, &next, err.Error()
-		metrics.PublishRetries.WithLabelValues(platform).Inc()
-		r.Recorder.Eventf(post, nil, corev1.EventTypeNormal, ReasonRetryScheduled, "Publish", "profile %s: attempt %d failed (%v); trying again at %s",
-			d.Profile, attempts, err, next.UTC().Format(time.RFC3339))
-		return wait
+		s.announce(announcement{reason: ReasonRetryScheduled, action: "Publish", retried: platform, note: fmt.Sprintf(
+			"profile %s: attempt %d failed (%v); trying again at %s", d.Profile, d.Attempts, err, next.UTC().Format(time.RFC3339))})
+		return next.Sub(now)
 	case kind == publish.Unknown:
-		// Either the platform has no idempotency key, or the attempts ran
-		// out: the last call may have landed, so it is not Failed.
-		why := fmt.Sprintf("%s has no idempotency key, so Herald will not send it again on its own", platform)
-		if pub.SafeRetry() {
-			why = fmt.Sprintf("that was attempt %d of %d, so Herald stops here", attempts, r.Retry.MaxAttempts)
-		}
-		d.Phase, d.NextAttemptAt = socialv1alpha1.DeliveryUnknown, nil
-		d.LastError = fmt.Sprintf("%v. %s; check the account, then retry if it is not there.", err, why)
-		metrics.PostsFailed.WithLabelValues(platform, ReasonDeliveryUnknown).Inc()
-		r.Recorder.Eventf(post, nil, corev1.EventTypeWarning, ReasonDeliveryUnknown, "Publish", "profile %s: %s", d.Profile, d.LastError)
+		s.end(d, socialv1alpha1.DeliveryUnknown, ReasonDeliveryUnknown, ReasonDeliveryUnknown, fmt.Sprintf("%v. %s; check the account, then %s", err, noResend(info), r.retryHow()))
 		return 0
-	default: // Permanent, CredentialsRejected
-		d.Phase, d.NextAttemptAt, d.LastError = socialv1alpha1.DeliveryFailed, nil, err.Error()
-		metrics.PostsFailed.WithLabelValues(platform, string(kind)).Inc()
-		r.Recorder.Eventf(post, nil, corev1.EventTypeWarning, ReasonPublishFailed, "Publish", "profile %s: %s", d.Profile, d.LastError)
+	case d.Ambiguous:
+		r.giveUp(s, d, fmt.Sprintf("the platform now refuses the post: %v", err))
 		return 0
 	}
+	// Permanent, CredentialsRejected: nothing was published.
+	s.end(d, socialv1alpha1.DeliveryFailed, ReasonPublishFailed, string(kind), err.Error())
+	return 0
+}
+
+// giveUp ends a delivery that will not be tried again on its own: Failed,
+// or Unknown when an earlier attempt got no clear answer and may be online.
+func (r *ScheduledPostReconciler) giveUp(s *postState, d *socialv1alpha1.Delivery, msg string) {
+	if d.Ambiguous {
+		s.end(d, socialv1alpha1.DeliveryUnknown, ReasonDeliveryUnknown, ReasonDeliveryUnknown,
+			msg+". An earlier attempt got no clear answer, so the post may be online: check the account, then "+r.retryHow())
+		return
+	}
+	s.end(d, socialv1alpha1.DeliveryFailed, ReasonRetriesExhausted, ReasonRetriesExhausted, msg)
 }
 
 // backoff returns the wait before the next attempt: exponential from
@@ -354,4 +472,82 @@ func ceilSecond(t time.Time) time.Time {
 func IdempotencyKey(postUID types.UID, profile, attemptID string) string {
 	sum := sha256.Sum256([]byte(string(postUID) + "/" + profile + "/" + attemptID))
 	return "herald-" + hex.EncodeToString(sum[:16])
+}
+
+// callOutcome is what one platform call answered.
+type callOutcome struct {
+	res    publish.Result
+	err    error
+	callAt time.Time
+}
+
+// localAttempts remembers, for the claims this process made, whether it
+// sent under them and what the platform answered, until the outcome is
+// written. A write that fails (the API server unavailable for longer than
+// the write's bound) must not lose a post that went out; and a claim whose
+// write failed, although it was made, must not be taken for one sent.
+type localAttempts struct {
+	mu sync.Mutex
+	m  map[string]*localAttempt
+}
+
+type localAttempt struct {
+	sent    bool
+	outcome *callOutcome
+}
+
+// attemptKey names one claim: the post, the profile, the attempt and the
+// call it is for.
+func attemptKey(p *socialv1alpha1.ScheduledPost, d *socialv1alpha1.Delivery) string {
+	return string(p.UID) + "/" + d.Profile + "/" + d.AttemptID + "/" + strconv.Itoa(int(d.Attempts))
+}
+
+func (l *localAttempts) update(key string, f func(*localAttempt)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string]*localAttempt{}
+	}
+	a := l.m[key]
+	if a == nil {
+		a = &localAttempt{}
+		l.m[key] = a
+	}
+	f(a)
+}
+
+func (l *localAttempts) claimed(key string) { l.update(key, func(*localAttempt) {}) }
+func (l *localAttempts) sending(key string) { l.update(key, func(a *localAttempt) { a.sent = true }) }
+func (l *localAttempts) answered(key string, out *callOutcome) {
+	l.update(key, func(a *localAttempt) { a.sent, a.outcome = true, out })
+}
+
+func (l *localAttempts) forget(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.m, key)
+}
+
+func (l *localAttempts) get(key string) (localAttempt, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if a, ok := l.m[key]; ok {
+		return *a, true
+	}
+	return localAttempt{}, false
+}
+
+func (l *localAttempts) outcome(key string) *callOutcome {
+	a, _ := l.get(key)
+	return a.outcome
+}
+
+// ownUnsentClaim reports whether d is Publishing under a claim this process
+// made and never sent under: it may send it now.
+func (r *ScheduledPostReconciler) ownUnsentClaim(p *socialv1alpha1.ScheduledPost, d *socialv1alpha1.Delivery) bool {
+	if d.Phase != socialv1alpha1.DeliveryPublishing || d.ClaimedBy != r.Identity || r.Identity == "" {
+		return false
+	}
+	a, ok := r.attempts.get(attemptKey(p, d))
+	return ok && !a.sent
 }

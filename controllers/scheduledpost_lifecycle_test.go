@@ -19,10 +19,10 @@ var _ = Describe("ScheduledPost retries, cancellation and deletion", func() {
 	var ns string
 	BeforeEach(func() { ns = newNamespace("lifecycle") })
 
-	It("backs off exponentially on 5xx and fails after the last attempt", func() {
-		fake := newFakeMastodon("tok-5xx")
+	It("backs off exponentially while the platform refuses for now (429, nothing created), and fails after the last attempt", func() {
+		fake := newFakeMastodon("tok-429")
 		mastodonProfile(ns, "masto", fake)
-		fake.failNext(10, http.StatusServiceUnavailable, nil, "Service Unavailable")
+		fake.failNext(10, http.StatusTooManyRequests, nil, "Too many requests")
 		post := newPost(ns, "flaky", fakeClock.Now(), "masto")
 		Expect(k8sClient.Create(ctx, post)).To(Succeed())
 
@@ -50,7 +50,7 @@ var _ = Describe("ScheduledPost retries, cancellation and deletion", func() {
 		fakeClock.Step(3 * time.Second)
 		tick(post)
 		d = waitAttempt(3, socialv1alpha1.DeliveryFailed)
-		Expect(d.LastError).To(SatisfyAll(ContainSubstring("gave up after 3 attempts"), ContainSubstring("Service Unavailable")))
+		Expect(d.LastError).To(SatisfyAll(ContainSubstring("gave up after 3 attempts"), ContainSubstring("Too many requests")))
 		Expect(expectPhase(post, socialv1alpha1.PostFailed)).NotTo(BeNil())
 		Expect(fake.statusPosts()).To(HaveLen(3))
 		Eventually(func() []string { return eventReasonsFor(ns, "ScheduledPost", "flaky") }, timeout, interval).

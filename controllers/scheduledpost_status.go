@@ -11,211 +11,237 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/metrics"
+	"github.com/herald-dev/herald/internal/post"
 )
 
-// postState is the post being reconciled and the status last written (or
-// read), so writeStatus only writes what changed.
+// postState is the post being reconciled, the status last written (or
+// read), and what becomes true once the next write commits: events and
+// metrics wait for it, so nothing is announced that was not written, and
+// nothing twice when a write is retried.
 type postState struct {
 	post *socialv1alpha1.ScheduledPost
 	base *socialv1alpha1.ScheduledPost
 	// invalid, when set, is why the post cannot be scheduled at all.
 	invalid string
+	pending []announcement
 }
 
-// writeStatus sums up the deliveries into the phase and conditions and,
-// when the status changed, writes it with Update: the resourceVersion of
-// the copy read makes a stale copy fail with a conflict. On success the
-// base moves on, so later writes in the same reconcile see the new version.
-func (r *ScheduledPostReconciler) writeStatus(ctx context.Context, s *postState) error {
+// announcement is an event, and the metrics that go with it, about a
+// transition not yet written.
+type announcement struct {
+	warning              bool
+	reason, action, note string
+	// failed and retried name the platform whose failure (with
+	// failedReason) or retry to count; published the platform whose
+	// publication to count, with its lateness.
+	failed, failedReason, retried, published string
+	lateness                                 time.Duration
+}
+
+func newPostState(p *socialv1alpha1.ScheduledPost) *postState {
+	return &postState{post: p, base: p.DeepCopy()}
+}
+
+// reset starts over from a fresh copy of the post: what was pending
+// belonged to transitions on the old copy.
+func (s *postState) reset(fresh *socialv1alpha1.ScheduledPost) {
+	s.post, s.base, s.pending = fresh, fresh.DeepCopy(), nil
+}
+
+func (s *postState) announce(a announcement) { s.pending = append(s.pending, a) }
+
+// noteAll announces what post.ApplySpec did.
+func (s *postState) noteAll(notes []post.Note) {
+	for _, n := range notes {
+		a := announcement{warning: n.Warning, reason: n.Reason, action: "Reconcile", note: fmt.Sprintf("profile %s: %s", n.Profile, n.Message)}
+		if n.Reason == post.ReasonDeliveryUnknown {
+			if d := post.Find(s.post.Status.Deliveries, n.Profile); d != nil {
+				a.failed, a.failedReason = string(d.Platform), ReasonDeliveryUnknown
+			}
+		}
+		s.announce(a)
+	}
+}
+
+// retrying reports whether some delivery waits for a retry a person asked for.
+func (s *postState) retrying() bool {
+	return slices.ContainsFunc(s.post.Status.Deliveries, func(d socialv1alpha1.Delivery) bool {
+		return d.Phase == socialv1alpha1.DeliveryRetrying
+	})
+}
+
+// untilClaimsLapse asks to look again when the first claim still in flight
+// lapses, so one whose holder never wrote an outcome is settled.
+func (s *postState) untilClaimsLapse(now time.Time) ctrl.Result {
+	var wait time.Duration
+	for i := range s.post.Status.Deliveries {
+		d := &s.post.Status.Deliveries[i]
+		if post.ClaimLive(d, now) {
+			if w := d.ClaimExpiresAt.Sub(now); wait == 0 || w < wait {
+				wait = w
+			}
+		}
+	}
+	if wait == 0 {
+		return ctrl.Result{}
+	}
+	return ctrl.Result{RequeueAfter: max(wait, minRequeue)}
+}
+
+// end makes a delivery final without being published: phase and message,
+// its claim released, announced as a warning with reason and counted as
+// failed with metricReason (the error's kind, where the event names the
+// transition).
+func (s *postState) end(d *socialv1alpha1.Delivery, phase socialv1alpha1.DeliveryPhase, reason, metricReason, msg string) {
+	d.Phase, d.NextAttemptAt, d.LastError = phase, nil, msg
+	d.ClaimedBy, d.ClaimExpiresAt = "", nil
+	s.announce(announcement{warning: true, reason: reason, action: "Publish", note: fmt.Sprintf("profile %s: %s", d.Profile, msg),
+		failed: string(d.Platform), failedReason: metricReason})
+}
+
+// commit sums up the deliveries into the phase and conditions and, when
+// the status changed, writes it with Update: the resourceVersion of the
+// copy read makes a stale copy fail with a conflict. On success the base
+// moves on and what was pending is announced. On failure nothing of it
+// stands: the status goes back to the one stored, so no later write
+// persists a transition that was not written (a claim whose write failed
+// must not be written by the deferred write as if it had been made).
+func (r *ScheduledPostReconciler) commit(ctx context.Context, s *postState) error {
 	r.summarize(s)
 	s.post.Status.ObservedGeneration = s.post.Generation
-	if equality.Semantic.DeepEqual(s.base.Status, s.post.Status) {
-		return nil
+	if !equality.Semantic.DeepEqual(s.base.Status, s.post.Status) {
+		if err := r.Status().Update(ctx, s.post); err != nil {
+			s.post.Status = *s.base.Status.DeepCopy()
+			s.pending = nil
+			return err
+		}
+		if old, cur := s.base.Status.Phase, s.post.Status.Phase; old != cur && phaseNeedsEvent(s.post, cur) {
+			s.announce(r.phaseAnnouncement(s.post, cur))
+		}
+		s.base = s.post.DeepCopy()
 	}
-	if err := r.Status().Update(ctx, s.post); err != nil {
-		return err
+	for _, a := range s.pending {
+		r.emit(s.post, a)
 	}
-	if old, cur := s.base.Status.Phase, s.post.Status.Phase; old != cur && phaseNeedsEvent(s.post, cur) {
-		r.phaseEvent(s.post, cur)
-	}
-	s.base = s.post.DeepCopy()
+	s.pending = nil
 	return nil
 }
 
-// mirrorDeliveries keeps one delivery per profile. Until publishing starts
-// the list follows spec.profiles exactly; afterwards added profiles get a
-// new delivery and removed ones are canceled if not yet final, so nothing
-// already sent is forgotten.
-func (r *ScheduledPostReconciler) mirrorDeliveries(post *socialv1alpha1.ScheduledPost) {
-	st := &post.Status
-	started := anyStarted(post)
-	var out []socialv1alpha1.Delivery
-	for _, name := range post.Spec.Profiles {
-		if d := findDelivery(st.Deliveries, name); d != nil {
-			out = append(out, *d)
-		} else {
-			out = append(out, socialv1alpha1.Delivery{Profile: name, Phase: socialv1alpha1.DeliveryPending})
-		}
+// emit records an announcement whose transition is written.
+func (r *ScheduledPostReconciler) emit(p *socialv1alpha1.ScheduledPost, a announcement) {
+	switch {
+	case a.published != "":
+		metrics.PostsPublished.WithLabelValues(a.published).Inc()
+		metrics.PublishLateness.Observe(a.lateness.Seconds())
+	case a.failed != "" || a.failedReason != "":
+		metrics.PostsFailed.WithLabelValues(a.failed, a.failedReason).Inc()
 	}
-	if started {
-		for _, d := range st.Deliveries {
-			if slices.Contains(post.Spec.Profiles, d.Profile) {
-				continue
-			}
-			if d.Phase == socialv1alpha1.DeliveryPending || d.Phase == socialv1alpha1.DeliveryRetrying {
-				d.Phase, d.NextAttemptAt = socialv1alpha1.DeliveryCanceled, nil
-				d.LastError = "profile was removed from spec.profiles before it was published"
-			}
-			out = append(out, d)
-		}
+	if a.retried != "" {
+		metrics.PublishRetries.WithLabelValues(a.retried).Inc()
 	}
-	st.Deliveries = out
-}
-
-func findDelivery(ds []socialv1alpha1.Delivery, profile string) *socialv1alpha1.Delivery {
-	for i := range ds {
-		if ds[i].Profile == profile {
-			return &ds[i]
-		}
+	if a.reason == "" {
+		return
 	}
-	return nil
-}
-
-// anyStarted reports whether some delivery got past Pending: from then on
-// the post's spec no longer changes what was sent.
-func anyStarted(post *socialv1alpha1.ScheduledPost) bool {
-	for _, d := range post.Status.Deliveries {
-		if d.Phase != socialv1alpha1.DeliveryPending || d.Attempts > 0 {
-			return true
-		}
+	typ := corev1.EventTypeNormal
+	if a.warning {
+		typ = corev1.EventTypeWarning
 	}
-	return false
+	r.Recorder.Eventf(p, nil, typ, a.reason, a.action, "%s", a.note)
 }
 
 // noteSpecChange sets SpecChangeIgnored when the spec changed after
 // publishing started: what was delivered keeps what was sent.
-func (r *ScheduledPostReconciler) noteSpecChange(post *socialv1alpha1.ScheduledPost) {
-	st := &post.Status
-	if st.ObservedGeneration == 0 || post.Generation <= st.ObservedGeneration || !anyStarted(post) {
+func (r *ScheduledPostReconciler) noteSpecChange(s *postState) {
+	p := s.post
+	st := &p.Status
+	if st.ObservedGeneration == 0 || p.Generation <= st.ObservedGeneration || !post.AnyStarted(p) {
 		return
 	}
-	msg := fmt.Sprintf("the spec changed (generation %d) after publishing started; deliveries already made keep what was sent, and only deliveries not yet published use the new spec", post.Generation)
-	if setCondition(&st.Conditions, post.Generation, socialv1alpha1.ConditionSpecIgnored, metav1.ConditionTrue, ReasonSpecChangeIgnored, msg) {
-		r.Recorder.Eventf(post, nil, corev1.EventTypeNormal, ReasonSpecChangeIgnored, "Reconcile", msg)
-	}
-}
-
-// cancel stops every delivery not yet made. An attempt that was in flight
-// cannot be recalled: its outcome is Unknown.
-func (r *ScheduledPostReconciler) cancel(post *socialv1alpha1.ScheduledPost) {
-	for i := range post.Status.Deliveries {
-		d := &post.Status.Deliveries[i]
-		switch d.Phase {
-		case socialv1alpha1.DeliveryPending, socialv1alpha1.DeliveryRetrying:
-			d.Phase, d.NextAttemptAt, d.LastError = socialv1alpha1.DeliveryCanceled, nil, "canceled before it was published"
-		case socialv1alpha1.DeliveryPublishing:
-			d.Phase = socialv1alpha1.DeliveryUnknown
-			d.LastError = "canceled while an attempt was in flight; it may or may not have been published, check the platform"
-			r.Recorder.Eventf(post, nil, corev1.EventTypeWarning, ReasonDeliveryUnknown, "Cancel", "profile %s: %s", d.Profile, d.LastError)
-		}
+	msg := fmt.Sprintf("the spec changed (generation %d) after publishing started; deliveries already made keep what was sent, and only deliveries not yet published use the new spec", p.Generation)
+	if setCondition(&st.Conditions, p.Generation, socialv1alpha1.ConditionSpecIgnored, metav1.ConditionTrue, ReasonSpecChangeIgnored, msg) {
+		s.announce(announcement{reason: ReasonSpecChangeIgnored, action: "Reconcile", note: msg})
 	}
 }
 
 // retryRequested reports whether the retry annotation holds a value not
 // yet acted on.
-func retryRequested(post *socialv1alpha1.ScheduledPost) bool {
-	v := post.Annotations[socialv1alpha1.AnnotationRetryRequestedAt]
-	return v != "" && v != post.Status.LastHandledRetry
+func retryRequested(p *socialv1alpha1.ScheduledPost) bool {
+	v := p.Annotations[socialv1alpha1.AnnotationRetryRequestedAt]
+	return v != "" && v != p.Status.LastHandledRetry
 }
 
-// handleRetryRequest turns Failed, Unknown and Missed deliveries into
-// Retrying, due now, with a fresh attempt (a new idempotency key: a person
-// decided to send again) and a fresh count of attempts.
-func (r *ScheduledPostReconciler) handleRetryRequest(post *socialv1alpha1.ScheduledPost, now time.Time) {
-	if !retryRequested(post) {
+// handleRetryRequest makes the deliveries a retry request takes due now,
+// each as a new attempt (a new idempotency key: a person decided to send
+// again) with a fresh count of attempts. Without names it takes the Failed
+// and Missed deliveries; an Unknown one only when named.
+func (r *ScheduledPostReconciler) handleRetryRequest(s *postState, now time.Time) {
+	p := s.post
+	if !retryRequested(p) {
 		return
 	}
-	post.Status.LastHandledRetry = post.Annotations[socialv1alpha1.AnnotationRetryRequestedAt]
-	var retried []string
-	at := metav1.NewTime(now)
-	for i := range post.Status.Deliveries {
-		d := &post.Status.Deliveries[i]
-		switch d.Phase {
-		case socialv1alpha1.DeliveryFailed, socialv1alpha1.DeliveryUnknown, socialv1alpha1.DeliveryMissed:
-			d.Phase, d.NextAttemptAt, d.AttemptID, d.Attempts, d.LastError = socialv1alpha1.DeliveryRetrying, &at, "", 0, ""
+	p.Status.LastHandledRetry = p.Annotations[socialv1alpha1.AnnotationRetryRequestedAt]
+	named := post.RetryProfiles(p)
+	var retried, refused []string
+	for i := range p.Status.Deliveries {
+		d := &p.Status.Deliveries[i]
+		isNamed := slices.Contains(named, d.Profile)
+		if len(named) > 0 && !isNamed {
+			continue
+		}
+		ok, why := post.Retryable(d, isNamed)
+		switch {
+		case ok:
+			post.Retry(d, now)
 			retried = append(retried, d.Profile)
+		case isNamed || d.Phase == socialv1alpha1.DeliveryUnknown:
+			refused = append(refused, fmt.Sprintf("%s (%s)", d.Profile, why))
 		}
 	}
-	if len(retried) == 0 {
-		r.Recorder.Eventf(post, nil, corev1.EventTypeNormal, ReasonRetryRequested, "Retry", "retry requested, but no delivery is Failed, Unknown or Missed")
-		return
+	for _, name := range named {
+		if post.Find(p.Status.Deliveries, name) == nil {
+			refused = append(refused, fmt.Sprintf("%s (the post has no delivery to it)", name))
+		}
 	}
-	r.Recorder.Eventf(post, nil, corev1.EventTypeNormal, ReasonRetryRequested, "Retry", "retrying the deliveries to %s as requested", strings.Join(retried, ", "))
+	msg := "retry requested, but no delivery is Failed or Missed"
+	if len(retried) > 0 {
+		msg = "retrying the deliveries to " + strings.Join(retried, ", ") + " as requested"
+	}
+	if len(refused) > 0 {
+		msg += "; not retried: " + strings.Join(refused, "; ")
+	}
+	s.announce(announcement{warning: len(retried) == 0, reason: ReasonRetryRequested, action: "Retry", note: msg})
 }
 
 // summarize sets the phase and the Ready and Published conditions from the
 // deliveries.
 func (r *ScheduledPostReconciler) summarize(s *postState) {
-	post := s.post
-	st := &post.Status
-	gen := post.Generation
-	count := map[socialv1alpha1.DeliveryPhase]int{}
-	waiting := 0 // due, but held back by a rate limit
-	for _, d := range st.Deliveries {
-		count[d.Phase]++
-		if d.Phase == socialv1alpha1.DeliveryPending && d.NextAttemptAt != nil {
-			waiting++
-		}
-	}
-	n := len(st.Deliveries)
-	inFlight := count[socialv1alpha1.DeliveryPublishing] + count[socialv1alpha1.DeliveryRetrying]
-	pending := count[socialv1alpha1.DeliveryPending]
-	published := count[socialv1alpha1.DeliveryPublished]
-
-	var phase socialv1alpha1.PostPhase
-	switch {
-	case s.invalid != "":
-		phase = socialv1alpha1.PostFailed
-	case post.Spec.Draft && !anyStarted(post):
-		phase = socialv1alpha1.PostDraft
-	case n == 0 && post.Spec.Canceled:
-		phase = socialv1alpha1.PostCanceled
-	case pending == n && waiting == 0:
-		phase = socialv1alpha1.PostScheduled
-		if post.Spec.Canceled {
-			phase = socialv1alpha1.PostCanceled
-		}
-	case inFlight > 0 || pending > 0:
-		phase = socialv1alpha1.PostPublishing
-	case count[socialv1alpha1.DeliveryUnknown] > 0:
-		phase = socialv1alpha1.PostUnknown
-	case published == n:
-		phase = socialv1alpha1.PostPublished
-	case published > 0:
-		phase = socialv1alpha1.PostPartiallyPublished
-	case count[socialv1alpha1.DeliveryCanceled] == n:
-		phase = socialv1alpha1.PostCanceled
-	case count[socialv1alpha1.DeliveryMissed]+count[socialv1alpha1.DeliveryCanceled] == n:
-		phase = socialv1alpha1.PostMissed
-	default:
+	p := s.post
+	st := &p.Status
+	gen := p.Generation
+	phase := post.Phase(p)
+	if s.invalid != "" {
 		phase = socialv1alpha1.PostFailed
 	}
 	st.Phase = phase
+	n := len(st.Deliveries)
+	published := len(deliveryList(st.Deliveries, socialv1alpha1.DeliveryPublished))
 
 	if phase == socialv1alpha1.PostPublished {
 		setCondition(&st.Conditions, gen, socialv1alpha1.ConditionPublished, metav1.ConditionTrue, ReasonPublished, fmt.Sprintf("published to %d profile(s)", n))
 	} else {
-		setCondition(&st.Conditions, gen, socialv1alpha1.ConditionPublished, metav1.ConditionFalse, string(phase), publishedMessage(phase, count, n))
+		setCondition(&st.Conditions, gen, socialv1alpha1.ConditionPublished, metav1.ConditionFalse, string(phase),
+			fmt.Sprintf("%s: %d of %d profile(s) published", phase, published, n))
 	}
 
 	switch phase {
 	case socialv1alpha1.PostPublished:
 		markReady(&st.Conditions, gen, ReasonPublished, fmt.Sprintf("published to %s", strings.Join(deliveryList(st.Deliveries, socialv1alpha1.DeliveryPublished), ", ")))
 	case socialv1alpha1.PostScheduled:
-		markReady(&st.Conditions, gen, ReasonScheduled, fmt.Sprintf("publishes at %s to %s", post.Spec.ScheduledAt, strings.Join(post.Spec.Profiles, ", ")))
+		markReady(&st.Conditions, gen, ReasonScheduled, fmt.Sprintf("publishes at %s to %s", p.Spec.ScheduledAt, strings.Join(p.Spec.Profiles, ", ")))
 	case socialv1alpha1.PostDraft:
 		markReady(&st.Conditions, gen, ReasonDraft, "draft: nothing is published until spec.draft is false")
 	case socialv1alpha1.PostCanceled:
@@ -223,16 +249,12 @@ func (r *ScheduledPostReconciler) summarize(s *postState) {
 	case socialv1alpha1.PostPublishing:
 		markReconciling(&st.Conditions, gen, ReasonPublishing, publishingMessage(st.Deliveries))
 	default:
-		reason, msg := string(phase), problemsMessage(st.Deliveries)
+		reason, msg := string(phase), r.problemsMessage(st.Deliveries)
 		if s.invalid != "" {
 			reason, msg = ReasonInvalidSchedule, s.invalid
 		}
 		markStalled(&st.Conditions, gen, reason, msg)
 	}
-}
-
-func publishedMessage(phase socialv1alpha1.PostPhase, count map[socialv1alpha1.DeliveryPhase]int, n int) string {
-	return fmt.Sprintf("%s: %d of %d profile(s) published", phase, count[socialv1alpha1.DeliveryPublished], n)
 }
 
 func deliveryList(ds []socialv1alpha1.Delivery, phase socialv1alpha1.DeliveryPhase) []string {
@@ -267,7 +289,7 @@ func publishingMessage(ds []socialv1alpha1.Delivery) string {
 
 // problemsMessage lists each delivery that did not publish with its
 // reason, and how to try again.
-func problemsMessage(ds []socialv1alpha1.Delivery) string {
+func (r *ScheduledPostReconciler) problemsMessage(ds []socialv1alpha1.Delivery) string {
 	var parts []string
 	for _, d := range ds {
 		switch d.Phase {
@@ -275,8 +297,17 @@ func problemsMessage(ds []socialv1alpha1.Delivery) string {
 			parts = append(parts, fmt.Sprintf("%s %s: %s", d.Profile, d.Phase, d.LastError))
 		}
 	}
-	return truncate(strings.Join(parts, "; ") + ". After fixing the cause (or checking the platform, for Unknown), retry with ocoya_retry_post or set the annotation " +
-		socialv1alpha1.AnnotationRetryRequestedAt + " to a new value.")
+	return truncate(strings.Join(parts, "; ") + ". After fixing the cause (or checking the platform, for Unknown), " + r.retryHow())
+}
+
+// retryHow says how a person asks for a retry.
+func (r *ScheduledPostReconciler) retryHow() string {
+	how := fmt.Sprintf("retry by setting the annotation %s to a new value (with %s naming the profiles; an Unknown delivery is retried only when named)",
+		socialv1alpha1.AnnotationRetryRequestedAt, socialv1alpha1.AnnotationRetryProfiles)
+	if r.RetryHint != "" {
+		how += ", or with " + r.RetryHint
+	}
+	return how + "."
 }
 
 // truncate keeps a condition message within the API's 32768 bytes.
@@ -294,38 +325,25 @@ func truncate(s string) string {
 // RateLimited or Resumed when it lasts); a one-profile post's Published is
 // its delivery's Published event, written a moment before. Both are on
 // the hot path of every due post, and an event is an API write.
-func phaseNeedsEvent(post *socialv1alpha1.ScheduledPost, phase socialv1alpha1.PostPhase) bool {
+func phaseNeedsEvent(p *socialv1alpha1.ScheduledPost, phase socialv1alpha1.PostPhase) bool {
 	switch phase {
 	case socialv1alpha1.PostPublishing:
 		return false
 	case socialv1alpha1.PostPublished:
-		return len(post.Status.Deliveries) > 1
+		return len(p.Status.Deliveries) > 1
 	}
 	return true
 }
 
-// phaseEvent announces the post's new phase.
-func (r *ScheduledPostReconciler) phaseEvent(post *socialv1alpha1.ScheduledPost, phase socialv1alpha1.PostPhase) {
-	typ := corev1.EventTypeNormal
+// phaseAnnouncement announces the post's new phase.
+func (r *ScheduledPostReconciler) phaseAnnouncement(p *socialv1alpha1.ScheduledPost, phase socialv1alpha1.PostPhase) announcement {
+	a := announcement{reason: string(phase), action: "Reconcile", note: string(phase)}
 	switch phase {
 	case socialv1alpha1.PostFailed, socialv1alpha1.PostPartiallyPublished, socialv1alpha1.PostMissed, socialv1alpha1.PostUnknown:
-		typ = corev1.EventTypeWarning
+		a.warning = true
 	}
-	c := meta.FindStatusCondition(post.Status.Conditions, socialv1alpha1.ConditionReady)
-	msg := string(phase)
-	if c != nil {
-		msg = c.Message
+	if c := meta.FindStatusCondition(p.Status.Conditions, socialv1alpha1.ConditionReady); c != nil {
+		a.note = c.Message
 	}
-	r.Recorder.Eventf(post, nil, typ, string(phase), "Reconcile", "%s", msg)
-}
-
-// failDelivery ends a delivery that will not be published without a
-// person: Failed with the reason's words.
-func (r *ScheduledPostReconciler) failDelivery(post *socialv1alpha1.ScheduledPost, d *socialv1alpha1.Delivery, platform socialv1alpha1.Platform, reason, msg string) {
-	d.Phase, d.NextAttemptAt, d.LastError = socialv1alpha1.DeliveryFailed, nil, msg
-	if platform != "" {
-		d.Platform = platform
-	}
-	metrics.PostsFailed.WithLabelValues(string(d.Platform), reason).Inc()
-	r.Recorder.Eventf(post, nil, corev1.EventTypeWarning, reason, "Publish", "profile %s: %s", d.Profile, msg)
+	return a
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -34,6 +36,17 @@ type Options struct {
 	Publishers publish.Registry
 	// Retry bounds automatic retries; zero fields take DefaultRetryPolicy's.
 	Retry RetryPolicy
+	// Timing bounds each platform call and the claims made for it; zero
+	// fields take DefaultTiming's.
+	Timing Timing
+	// Identity names this process in the claims it writes; empty means
+	// the host name and a random suffix.
+	Identity string
+	// Leading reports whether this process holds the leader lease (see
+	// ScheduledPostReconciler.Leading); nil when there is no election.
+	Leading func() bool
+	// RetryHint names, for messages, the MCP tool that retries a post.
+	RetryHint string
 	// FeedClient reads the feeds of feed-triggered workflows; nil means a
 	// client with a 30-second timeout.
 	FeedClient *http.Client
@@ -53,6 +66,43 @@ type RetryPolicy struct {
 
 // DefaultRetryPolicy is used for the fields of Options.Retry left zero.
 var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 5, Backoff: 30 * time.Second, MaxBackoff: 15 * time.Minute}
+
+// Timing bounds a delivery's work after it is claimed. A call and the
+// writes after it run on a context that shutdown does not cancel, so
+// InFlight is how long stopping can take; the manager's graceful shutdown
+// (and a pod's terminationGracePeriodSeconds) must be longer.
+type Timing struct {
+	// CallTimeout bounds one platform call, media uploads included.
+	CallTimeout time.Duration
+	// WriteTimeout bounds each status write made after a call.
+	WriteTimeout time.Duration
+	// ClaimTTL is how long a claim holds: its holder sends and writes the
+	// outcome within it, and only after it may another process take the
+	// delivery over. It must exceed CallTimeout plus WriteTimeout.
+	ClaimTTL time.Duration
+}
+
+// DefaultTiming is used for the fields of Options.Timing left zero: a
+// call may take 40 s and the writes after it 10 s each, so shutdown waits
+// at most InFlight (a minute) for calls in flight.
+var DefaultTiming = Timing{CallTimeout: 40 * time.Second, WriteTimeout: 10 * time.Second, ClaimTTL: 2 * time.Minute}
+
+// InFlight is the longest a call in flight keeps running once shutdown
+// begins: the call, its outcome's write, and the reconcile's last write.
+func (t Timing) InFlight() time.Duration { return t.CallTimeout + 2*t.WriteTimeout }
+
+func (t Timing) withDefaults() Timing {
+	if t.CallTimeout <= 0 {
+		t.CallTimeout = DefaultTiming.CallTimeout
+	}
+	if t.WriteTimeout <= 0 {
+		t.WriteTimeout = DefaultTiming.WriteTimeout
+	}
+	if t.ClaimTTL <= t.CallTimeout+t.WriteTimeout {
+		t.ClaimTTL = max(DefaultTiming.ClaimTTL, 2*(t.CallTimeout+t.WriteTimeout))
+	}
+	return t
+}
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxAttempts <= 0 {
@@ -117,6 +167,9 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}).SetupWithManager(mgr, o.MaxConcurrentReconciles); err != nil {
 		return fmt.Errorf("setting up the SocialProfile reconciler: %w", err)
 	}
+	if o.Identity == "" {
+		o.Identity = ProcessIdentity()
+	}
 	if err := (&ScheduledPostReconciler{
 		Client:     mgr.GetClient(),
 		APIReader:  mgr.GetAPIReader(),
@@ -124,6 +177,10 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Clock:      o.Clock,
 		Publishers: o.Publishers,
 		Retry:      o.Retry.withDefaults(),
+		Timing:     o.Timing.withDefaults(),
+		Identity:   o.Identity,
+		Leading:    o.Leading,
+		RetryHint:  o.RetryHint,
 	}).SetupWithManager(mgr, o.PostWorkers); err != nil {
 		return fmt.Errorf("setting up the ScheduledPost reconciler: %w", err)
 	}
@@ -149,6 +206,17 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		return fmt.Errorf("setting up the WorkflowRun reconciler: %w", err)
 	}
 	return nil
+}
+
+// ProcessIdentity names this process among replicas: the host name (a
+// pod's name) and a random suffix, so a restarted process is never taken
+// for the one before it.
+func ProcessIdentity() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "herald"
+	}
+	return host + "_" + utilrand.String(8)
 }
 
 func setupIndexes(mgr ctrl.Manager) error {

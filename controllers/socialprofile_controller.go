@@ -21,8 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/post"
 	"github.com/herald-dev/herald/internal/publish"
-	"github.com/herald-dev/herald/internal/publish/rules"
 )
 
 const (
@@ -79,7 +79,8 @@ func (r *SocialProfileReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 
 	// 3. Load the credentials; a missing Secret or key waits for the Secret
 	// to change (the Secret watch brings the profile back).
-	prof, err := loadProfile(ctx, r.APIReader, p)
+	info := r.Publishers.Info(publish.Platform(p.Spec.Platform))
+	prof, err := loadProfile(ctx, r.APIReader, p, info)
 	var cerr *credentialsError
 	if errors.As(err, &cerr) {
 		r.stalled(p, cerr.Reason, cerr.Message)
@@ -103,7 +104,7 @@ func (r *SocialProfileReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 
 	// 5. Record the account and come back after verifyInterval.
-	r.verified(p, acct)
+	r.verified(p, acct, info)
 	return ctrl.Result{RequeueAfter: verifyInterval(p)}, nil
 }
 
@@ -147,18 +148,15 @@ func (r *SocialProfileReconciler) verifyFailed(p *socialv1alpha1.SocialProfile, 
 	}
 }
 
-func (r *SocialProfileReconciler) verified(p *socialv1alpha1.SocialProfile, acct publish.Account) {
+func (r *SocialProfileReconciler) verified(p *socialv1alpha1.SocialProfile, acct publish.Account, info publish.Info) {
 	p.Status.AccountID = acct.ID
 	p.Status.Handle = acct.Handle
 	p.Status.URL = acct.URL
-	limit := acct.CharacterLimit
-	if limit == 0 {
-		limit = rules.For(publish.Platform(p.Spec.Platform), 0).Limit
-	}
-	if p.Spec.CharacterLimit != nil {
-		limit = int(*p.Spec.CharacterLimit)
-	}
-	p.Status.CharacterLimit = int32(min(limit, 1<<30))
+	// The limit in force: the profile's own, else what the platform
+	// reported for this account, else its documented one.
+	reported := *p
+	reported.Status.CharacterLimit = int32(min(acct.CharacterLimit, 1<<30))
+	p.Status.CharacterLimit = int32(min(post.CharacterLimit(&reported, info), 1<<30))
 	now := metav1.NewTime(r.Clock.Now())
 	p.Status.LastVerifiedAt = &now
 	handle := acct.Handle

@@ -74,11 +74,16 @@ func testPublishers() publish.Registry {
 }
 
 // newTestManager builds a manager like main.go's. selector limits which
-// ScheduledPosts it reconciles, so several managers can share the API server.
-func newTestManager(selector labels.Selector, publishers publish.Registry) ctrl.Manager {
+// ScheduledPosts it reconciles, so several managers can share the API
+// server; restCfg, when given, is the connection it uses.
+func newTestManager(selector labels.Selector, publishers publish.Registry, restCfg ...*rest.Config) ctrl.Manager {
 	cacheOpts := CacheOptions()
 	cacheOpts.ByObject = map[client.Object]cache.ByObject{&socialv1alpha1.ScheduledPost{}: {Label: selector}}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	conn := cfg
+	if len(restCfg) > 0 {
+		conn = restCfg[0]
+	}
+	mgr, err := ctrl.NewManager(conn, ctrl.Options{
 		Scheme:     scheme.New(),
 		Metrics:    metricsserver.Options{BindAddress: "0"},
 		Cache:      cacheOpts,

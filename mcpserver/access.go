@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
@@ -42,12 +41,13 @@ func (s *Server) caller(ctx context.Context) *Caller {
 	return &Caller{}
 }
 
-// workspace resolves a workspace id for the caller. A workspace outside the
-// grant, or one the user is no longer a member of, does not exist for them:
-// the answer is the same "not found" as for a workspace that does not exist.
-// The Workspace returned is the cache's own copy (every tool call reads one,
-// and no tool changes one): read it, never modify it.
-func (s *Server) workspace(ctx context.Context, id string, scope socialv1alpha1.Scope) (*socialv1alpha1.Workspace, error) {
+// workspace resolves a workspace id for caller c and a tool's scope. A
+// workspace outside the grant, or one the user is no longer a member of,
+// does not exist for them: the answer is the same "not found" as for a
+// workspace that does not exist. The Workspace returned is the cache's own
+// copy (every tool call reads one, and no tool changes one): read it, never
+// modify it.
+func (s *Server) workspace(ctx context.Context, c *Caller, id string, scope socialv1alpha1.Scope) (*socialv1alpha1.Workspace, error) {
 	notFound := func() error {
 		return invalidArgument("workspace %q not found. Call %s for the workspaces this connection may use, and pass one of their ids.",
 			id, s.toolName("list_workspaces"))
@@ -55,7 +55,6 @@ func (s *Server) workspace(ctx context.Context, id string, scope socialv1alpha1.
 	if id == "" {
 		return nil, invalidArgument("workspaceId is required. Call %s for the workspaces this connection may use.", s.toolName("list_workspaces"))
 	}
-	c := s.caller(ctx)
 	if !slices.Contains(c.Workspaces, id) {
 		return nil, notFound()
 	}
@@ -124,33 +123,38 @@ func (s *Server) get(ctx context.Context, key client.ObjectKey, obj client.Objec
 	return err
 }
 
-// settle waits, briefly, until this replica's cache holds obj at the revision
-// just written (or, when gone, no longer holds it), so a client's next call
-// reads its own write: a toggle followed by a run, an update followed by a get.
-func (s *Server) settle(ctx context.Context, obj client.Object, gone bool) {
-	want, err := strconv.ParseUint(obj.GetResourceVersion(), 10, 64)
-	if err != nil && !gone {
-		return // not an etcd revision; nothing to compare
+// writeSeen waits, briefly, until this replica's cache holds obj as just
+// written (or, when gone, no longer holds it), so a client's next call
+// reads its own write: a toggle followed by a run, an update followed by a
+// get. write makes the change (and leaves obj as written); the cache's
+// event for it is awaited, however soon after the write it arrives.
+func (s *Server) writeSeen(ctx context.Context, obj client.Object, gone bool, write func() error) error {
+	w := s.seen.expect(obj)
+	defer func() { w.cancel() }()
+	if err := write(); err != nil {
+		return err
 	}
-	cur, ok := obj.DeepCopyObject().(client.Object)
-	if !ok {
-		return
+	if w.key.name != obj.GetName() { // a generated name, known only now
+		w.cancel()
+		w = s.seen.expect(obj)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
-		err := s.client.Get(ctx, client.ObjectKeyFromObject(obj), cur)
-		if gone && apierrors.IsNotFound(err) {
-			return
+	w.wait(ctx, s.clock, s.client, obj, gone, settleTimeout)
+	return nil
+}
+
+// updateFresh reads the object named by obj from the API server, applies
+// change, and writes it; a conflict (the reconciler writing status, another
+// client) is retried on a fresh copy. It returns the object as written,
+// seen by this replica's cache.
+func (s *Server) updateFresh(ctx context.Context, obj client.Object, change func() error) error {
+	key := client.ObjectKeyFromObject(obj)
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := s.reader().Get(ctx, key, obj); err != nil {
+			return err
 		}
-		if !gone && err == nil {
-			if rv, err := strconv.ParseUint(cur.GetResourceVersion(), 10, 64); err == nil && rv >= want {
-				return
-			}
+		if err := change(); err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
+		return s.writeSeen(ctx, obj, false, func() error { return s.client.Update(ctx, obj) })
+	})
 }

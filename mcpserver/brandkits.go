@@ -32,8 +32,8 @@ type ColorView struct {
 }
 
 type brandKitArgs struct {
-	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
-	BrandKitID  string `json:"brandKitId" jsonschema:"id of a brand kit from ocoya_list_brand_kits" minLength:"1"`
+	workspaceArg
+	BrandKitID string `json:"brandKitId" jsonschema:"id of a brand kit from ocoya_list_brand_kits" minLength:"1"`
 }
 
 type brandKitFields struct {
@@ -47,14 +47,14 @@ type brandKitFields struct {
 }
 
 type createBrandKitArgs struct {
-	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
-	BrandKitID  string `json:"brandKitId" jsonschema:"id for the new kit: lowercase letters, digits and dashes" minLength:"1" maxLength:"63"`
+	workspaceArg
+	BrandKitID string `json:"brandKitId" jsonschema:"id for the new kit: lowercase letters, digits and dashes" minLength:"1" maxLength:"63"`
 	brandKitFields
 }
 
 type updateBrandKitArgs struct {
-	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
-	BrandKitID  string `json:"brandKitId" jsonschema:"id of the kit to change" minLength:"1"`
+	workspaceArg
+	BrandKitID string `json:"brandKitId" jsonschema:"id of the kit to change" minLength:"1"`
 	brandKitFields
 }
 
@@ -113,11 +113,11 @@ func (f brandKitFields) applyTo(spec *socialv1alpha1.BrandKitSpec) {
 }
 
 // brandKit finds a kit in the workspace.
-func (s *Server) brandKit(ctx context.Context, ws *socialv1alpha1.Workspace, id string) (*socialv1alpha1.BrandKit, error) {
+func (s *toolCall) brandKit(ctx context.Context, id string) (*socialv1alpha1.BrandKit, error) {
 	k := &socialv1alpha1.BrandKit{}
-	if err := s.get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, k); err != nil {
+	if err := s.get(ctx, client.ObjectKey{Namespace: s.ws.NamespaceName(), Name: id}, k); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, invalidArgument("brand kit %q is not in workspace %q. Call %s for its brand kits.", id, ws.Name, s.toolName("list_brand_kits"))
+			return nil, invalidArgument("brand kit %q is not in workspace %q. Call %s for its brand kits.", id, s.ws.Name, s.toolName("list_brand_kits"))
 		}
 		return nil, err
 	}
@@ -140,13 +140,9 @@ func brandKitTools() []Tool {
 		declare(Tool{
 			Name: "list_brand_kits", Title: "List brand kits", Scope: socialv1alpha1.ScopeWorkspaceRead, ReadOnly: true, Idempotent: true,
 			Description: "Lists a workspace's brand kits: voice and tone to follow when writing, colours, signature and hashtags added to posts, and banned words.",
-		}, func(ctx context.Context, s *Server, in workspaceArgs) (*BrandKitList, error) {
-			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkspaceRead)
-			if err != nil {
-				return nil, err
-			}
+		}, func(ctx context.Context, s *toolCall, in workspaceArgs) (*BrandKitList, error) {
 			list := &socialv1alpha1.BrandKitList{}
-			if err := s.client.List(ctx, list, client.InNamespace(ws.NamespaceName())); err != nil {
+			if err := s.client.List(ctx, list, client.InNamespace(s.ws.NamespaceName())); err != nil {
 				return nil, err
 			}
 			out := &BrandKitList{BrandKits: []BrandKitView{}}
@@ -159,12 +155,8 @@ func brandKitTools() []Tool {
 		declare(Tool{
 			Name: "get_brand_kit", Title: "Get a brand kit", Scope: socialv1alpha1.ScopeWorkspaceRead, ReadOnly: true, Idempotent: true,
 			Description: "Shows one brand kit. Follow its voice and tone when writing posts that use it.",
-		}, func(ctx context.Context, s *Server, in brandKitArgs) (*BrandKitResult, error) {
-			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkspaceRead)
-			if err != nil {
-				return nil, err
-			}
-			k, err := s.brandKit(ctx, ws, in.BrandKitID)
+		}, func(ctx context.Context, s *toolCall, in brandKitArgs) (*BrandKitResult, error) {
+			k, err := s.brandKit(ctx, in.BrandKitID)
 			if err != nil {
 				return nil, err
 			}
@@ -173,69 +165,53 @@ func brandKitTools() []Tool {
 		declare(Tool{
 			Name: "create_brand_kit", Title: "Create a brand kit", Scope: socialv1alpha1.ScopeBrandKitsWrite,
 			Description: "Creates a brand kit in a workspace: voice, tone, colours, a signature and hashtags added to every post that names it, and banned words.",
-		}, func(ctx context.Context, s *Server, in createBrandKitArgs) (*BrandKitResult, error) {
-			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeBrandKitsWrite)
-			if err != nil {
-				return nil, err
-			}
+		}, func(ctx context.Context, s *toolCall, in createBrandKitArgs) (*BrandKitResult, error) {
 			if !kitName.MatchString(in.BrandKitID) {
 				return nil, invalidArgument("brandKitId %q must be lowercase letters, digits and dashes, such as acme-main", in.BrandKitID)
 			}
-			k := &socialv1alpha1.BrandKit{ObjectMeta: metav1.ObjectMeta{Namespace: ws.NamespaceName(), Name: in.BrandKitID}}
+			k := &socialv1alpha1.BrandKit{ObjectMeta: metav1.ObjectMeta{Namespace: s.ws.NamespaceName(), Name: in.BrandKitID}}
 			k.Spec.DisplayName = in.BrandKitID
 			in.applyTo(&k.Spec)
-			stamp(k, s.caller(ctx))
-			if err := s.client.Create(ctx, k); err != nil {
+			stamp(k, s.caller)
+			if err := s.writeSeen(ctx, k, false, func() error { return s.client.Create(ctx, k) }); err != nil {
 				return nil, refused(err)
 			}
-			s.settle(ctx, k, false)
 			return &BrandKitResult{BrandKit: viewBrandKit(k)}, nil
 		}),
 		declare(Tool{
 			Name: "update_brand_kit", Title: "Update a brand kit", Scope: socialv1alpha1.ScopeBrandKitsWrite, Idempotent: true,
 			Description: "Changes the given fields of a brand kit; omitted fields stay as they are. Kits managed in Git are read-only here.",
-		}, func(ctx context.Context, s *Server, in updateBrandKitArgs) (*BrandKitResult, error) {
-			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeBrandKitsWrite)
+		}, func(ctx context.Context, s *toolCall, in updateBrandKitArgs) (*BrandKitResult, error) {
+			k, err := s.brandKit(ctx, in.BrandKitID)
 			if err != nil {
 				return nil, err
 			}
-			if _, err := s.brandKit(ctx, ws, in.BrandKitID); err != nil {
-				return nil, err
-			}
-			k := &socialv1alpha1.BrandKit{} // the latest revision, so the update does not conflict with a stale copy
-			if err := s.reader().Get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: in.BrandKitID}, k); err != nil {
-				return nil, err
-			}
-			if err := writable(k, "brand kit"); err != nil {
-				return nil, err
-			}
-			in.applyTo(&k.Spec)
-			stamp(k, s.caller(ctx))
-			if err := s.client.Update(ctx, k); err != nil {
+			if err := s.updateFresh(ctx, k, func() error {
+				if err := writable(k, "brand kit"); err != nil {
+					return err
+				}
+				in.applyTo(&k.Spec)
+				stamp(k, s.caller)
+				return nil
+			}); err != nil {
 				return nil, refused(err)
 			}
-			s.settle(ctx, k, false)
 			return &BrandKitResult{BrandKit: viewBrandKit(k)}, nil
 		}),
 		declare(Tool{
 			Name: "delete_brand_kit", Title: "Delete a brand kit", Scope: socialv1alpha1.ScopeBrandKitsWrite, Destructive: true, Idempotent: true,
 			Description: "Deletes a brand kit. Posts that name it can no longer be published until they name another kit.",
-		}, func(ctx context.Context, s *Server, in brandKitArgs) (*DeletedResult, error) {
-			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeBrandKitsWrite)
-			if err != nil {
-				return nil, err
-			}
-			k, err := s.brandKit(ctx, ws, in.BrandKitID)
+		}, func(ctx context.Context, s *toolCall, in brandKitArgs) (*DeletedResult, error) {
+			k, err := s.brandKit(ctx, in.BrandKitID)
 			if err != nil {
 				return nil, err
 			}
 			if err := writable(k, "brand kit"); err != nil {
 				return nil, err
 			}
-			if err := s.client.Delete(ctx, k); err != nil && !apierrors.IsNotFound(err) {
+			if err := s.writeSeen(ctx, k, true, func() error { return client.IgnoreNotFound(s.client.Delete(ctx, k)) }); err != nil {
 				return nil, err
 			}
-			s.settle(ctx, k, true)
 			return &DeletedResult{ID: k.Name, Deleted: true}, nil
 		}),
 	}

@@ -33,11 +33,35 @@ type Tool struct {
 	handle                    func(ctx context.Context, s *Server, args json.RawMessage) (any, error)
 }
 
-// declare binds a typed handler to a tool's contract; the schemas come from In and Out.
-func declare[In, Out any](t Tool, h func(ctx context.Context, s *Server, in In) (*Out, error)) Tool {
+// toolCall is what a handler works with: the server, the caller and, for a
+// tool whose arguments name a workspace, that workspace, resolved once for
+// the tool's declared scope (a workspace outside the grant, or one whose
+// role does not allow the scope, never reaches the handler).
+type toolCall struct {
+	*Server
+	caller *Caller
+	ws     *socialv1alpha1.Workspace
+}
+
+// workspaceArg is embedded in the arguments of every tool that acts in one
+// workspace; declare resolves it.
+type workspaceArg struct {
+	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
+}
+
+func (a workspaceArg) workspaceID() string { return a.WorkspaceID }
+
+// inWorkspace is implemented by arguments that embed workspaceArg.
+type inWorkspace interface{ workspaceID() string }
+
+// declare binds a typed handler to a tool's contract: the schemas come from
+// In and Out, and the workspace In names is resolved for the tool's scope
+// before the handler runs.
+func declare[In, Out any](t Tool, h func(ctx context.Context, s *toolCall, in In) (*Out, error)) Tool {
 	t.InputSchema = schemaFor[In]()
 	t.OutputSchema = schemaFor[Out]()
-	t.handle = func(ctx context.Context, s *Server, args json.RawMessage) (any, error) {
+	scope := t.Scope
+	t.handle = func(ctx context.Context, srv *Server, args json.RawMessage) (any, error) {
 		var in In
 		if len(args) > 0 && string(args) != "null" {
 			dec := json.NewDecoder(bytes.NewReader(args))
@@ -46,7 +70,15 @@ func declare[In, Out any](t Tool, h func(ctx context.Context, s *Server, in In) 
 				return nil, invalidArgument("the arguments do not match the tool's input schema: %v", err)
 			}
 		}
-		out, err := h(ctx, s, in)
+		c := &toolCall{Server: srv, caller: srv.caller(ctx)}
+		if w, ok := any(in).(inWorkspace); ok {
+			ws, err := srv.workspace(ctx, c.caller, w.workspaceID(), scope)
+			if err != nil {
+				return nil, err
+			}
+			c.ws = ws
+		}
+		out, err := h(ctx, c, in)
 		if err != nil {
 			return nil, err
 		}
@@ -104,6 +136,16 @@ func (t Tool) mcpTool() mcp.Tool {
 	return tool
 }
 
+// selfEncoding is an output that writes itself from encodings it keeps (a
+// page of posts, each post encoded once per version): its structured
+// content, and its text plain or already escaped for a JSON string. The
+// transport writes it straight into the answer.
+type selfEncoding interface {
+	appendJSON(dst []byte) []byte
+	appendText(dst []byte) []byte
+	appendTextJSON(dst []byte) []byte
+}
+
 // ToolError is a failure the model can act on: it becomes a tool result with
 // isError set, never a protocol error.
 type ToolError struct{ Message string }
@@ -127,9 +169,9 @@ func result(out any, err error) *mcp.CallToolResult {
 	// Encoded once here, so mcp-go writes these bytes instead of encoding
 	// the value again; the text is the same JSON unless the output renders
 	// itself for a reader.
-	if e, ok := out.(interface{ Encoded() ([]byte, string) }); ok {
-		raw, text := e.Encoded()
-		return &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent(text)}, RawStructuredContent: raw}
+	if e, ok := out.(selfEncoding); ok {
+		raw := e.appendJSON(nil)
+		return &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent(string(e.appendText(nil)))}, RawStructuredContent: raw}
 	}
 	raw, err := json.Marshal(out)
 	if err != nil {

@@ -3,15 +3,17 @@ package mcpserver
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/google/btree"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/post"
 )
 
 // postIndex keeps each namespace's posts in list order (newest first, then
@@ -23,10 +25,11 @@ type postIndex struct {
 	mu     sync.RWMutex
 	byNS   map[string]*btree.BTreeG[indexedPost]
 	synced func() bool
+	clock  clock.PassiveClock
 }
 
-func newIndex() *postIndex {
-	return &postIndex{byNS: map[string]*btree.BTreeG[indexedPost]{}}
+func newIndex(clk clock.PassiveClock) *postIndex {
+	return &postIndex{byNS: map[string]*btree.BTreeG[indexedPost]{}, clock: clk}
 }
 
 // tree returns ns's tree, creating it; the caller holds the write lock.
@@ -42,8 +45,12 @@ func (idx *postIndex) tree(ns string) *btree.BTreeG[indexedPost] {
 type indexedPost struct {
 	created int64
 	name    string
-	rv      uint64                        // the post's resourceVersion, an etcd revision
+	uid     types.UID
 	post    *socialv1alpha1.ScheduledPost // the informer's copy, or one this replica wrote: read-only
+	// phase and due are what list filters read: the post's phase as the
+	// tools report it, and its scheduledAt (zero when it has none).
+	phase string
+	due   time.Time
 	// listed returns the post as pages show it, encoded on first use.
 	listed func() *listedPost
 	// written is when a tool of this replica recorded the entry, until
@@ -62,12 +69,12 @@ func (a indexedPost) before(b indexedPost) bool {
 	return a.created > b.created || (a.created == b.created && a.name < b.name)
 }
 
-func newPostIndex(ctx context.Context, c ctrlcache.Cache) (*postIndex, error) {
+func newPostIndex(ctx context.Context, c ctrlcache.Cache, clk clock.PassiveClock) (*postIndex, error) {
 	inf, err := c.GetInformer(ctx, &socialv1alpha1.ScheduledPost{})
 	if err != nil {
 		return nil, fmt.Errorf("watching ScheduledPosts for the list index: %w", err)
 	}
-	idx := newIndex()
+	idx := newIndex(clk)
 	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { idx.put(obj) },
 		UpdateFunc: func(_, obj any) { idx.put(obj) },
@@ -85,32 +92,37 @@ func newPostIndex(ctx context.Context, c ctrlcache.Cache) (*postIndex, error) {
 	return idx, nil
 }
 
-func entryOf(obj any) (indexedPost, string, bool) {
+func (idx *postIndex) entryOf(obj any) (indexedPost, string, bool) {
 	p, ok := obj.(*socialv1alpha1.ScheduledPost)
 	if !ok {
 		return indexedPost{}, "", false
 	}
-	rv, _ := strconv.ParseUint(p.ResourceVersion, 10, 64)
-	return indexedPost{created: p.CreationTimestamp.UnixNano(), name: p.Name, rv: rv, post: p,
-		listed: sync.OnceValue(func() *listedPost { return newListedPost(p) })}, p.Namespace, true
+	now := idx.clock.Now()
+	e := indexedPost{created: p.CreationTimestamp.UnixNano(), name: p.Name, uid: p.UID, post: p, phase: string(post.PhaseOf(p, now))}
+	e.due, _ = post.Due(&p.Spec)
+	e.listed = sync.OnceValue(func() *listedPost { return newListedPost(p, e.phase) })
+	return e, p.Namespace, true
 }
 
-// put takes a post the informer delivered. An entry this replica recorded
-// at a newer revision than the informer has reached yet stays.
+// put takes a post the informer delivered: the informer's events come in
+// order, so it replaces what is there, except an entry this replica
+// recorded for a post created since (another UID under the same name),
+// which the informer has not reached yet.
 func (idx *postIndex) put(obj any) {
-	idx.upsert(obj, time.Time{}, func(cur, e indexedPost) bool { return cur.written.IsZero() || cur.rv <= e.rv })
+	idx.upsert(obj, time.Time{}, func(cur, e indexedPost) bool { return cur.written.IsZero() || cur.uid == e.uid })
 }
 
 // record puts a post this replica has just created, so the client's next
-// page shows it without waiting for the watch to bring it.
+// page shows it without waiting for the watch to bring it; if the informer
+// has delivered it already, its copy is as new, and stays.
 func (idx *postIndex) record(p *socialv1alpha1.ScheduledPost, now time.Time) {
-	idx.upsert(p.DeepCopy(), now, func(cur, e indexedPost) bool { return cur.rv < e.rv })
+	idx.upsert(p.DeepCopy(), now, func(cur, e indexedPost) bool { return cur.uid != e.uid })
 }
 
 // upsert inserts the entry for obj, written by a tool at written (zero:
 // delivered by the informer), or replaces the one there when replace says so.
 func (idx *postIndex) upsert(obj any, written time.Time, replace func(cur, e indexedPost) bool) {
-	e, ns, ok := entryOf(obj)
+	e, ns, ok := idx.entryOf(obj)
 	if !ok {
 		return
 	}
@@ -125,7 +137,7 @@ func (idx *postIndex) upsert(obj any, written time.Time, replace func(cur, e ind
 }
 
 func (idx *postIndex) remove(obj any) {
-	e, ns, ok := entryOf(obj)
+	e, ns, ok := idx.entryOf(obj)
 	if !ok {
 		return
 	}
@@ -138,7 +150,7 @@ func (idx *postIndex) remove(obj any) {
 
 // page returns up to limit posts of ns after the cursor that match, and
 // whether more matching posts follow.
-func (idx *postIndex) page(ns string, after *cursor, limit int, match func(*socialv1alpha1.ScheduledPost) bool) ([]*listedPost, bool) {
+func (idx *postIndex) page(ns string, after *cursor, limit int, match func(*indexedPost) bool) ([]*listedPost, bool) {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
 	out := make([]*listedPost, 0, limit)
@@ -147,12 +159,15 @@ func (idx *postIndex) page(ns string, after *cursor, limit int, match func(*soci
 		return out, false
 	}
 	more := false
-	now := time.Now()
+	now := idx.clock.Now()
 	visit := func(e indexedPost) bool {
 		if after != nil && e.created == after.created && e.name == after.name {
 			return true // the cursor's own post ended the previous page
 		}
-		if !e.written.IsZero() && now.Sub(e.written) > unconfirmedTTL || !match(e.post) {
+		if !e.written.IsZero() && now.Sub(e.written) > unconfirmedTTL {
+			return true
+		}
+		if !match(&e) {
 			return true
 		}
 		if len(out) == limit {

@@ -14,7 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
-	"github.com/herald-dev/herald/internal/compose"
+	"github.com/herald-dev/herald/internal/post"
+	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/registry"
 )
 
 // isoExample is the hint every time error carries.
@@ -57,7 +59,7 @@ type postContent struct {
 }
 
 // apply checks the content against the workspace and writes it into spec.
-func (s *Server) apply(ctx context.Context, ws *socialv1alpha1.Workspace, c postContent, spec *socialv1alpha1.ScheduledPostSpec) error {
+func (s *toolCall) apply(ctx context.Context, c postContent, spec *socialv1alpha1.ScheduledPostSpec) error {
 	if c.Text != "" {
 		spec.Text = c.Text
 	}
@@ -69,7 +71,7 @@ func (s *Server) apply(ctx context.Context, ws *socialv1alpha1.Workspace, c post
 				continue
 			}
 			seen[id] = true
-			if _, err := s.profile(ctx, ws, id); err != nil {
+			if _, err := s.profile(ctx, id); err != nil {
 				return err
 			}
 			spec.Profiles = append(spec.Profiles, id)
@@ -98,7 +100,7 @@ func (s *Server) apply(ctx context.Context, ws *socialv1alpha1.Workspace, c post
 		}
 	}
 	if c.BrandKitID != "" {
-		if _, err := s.brandKit(ctx, ws, c.BrandKitID); err != nil {
+		if _, err := s.brandKit(ctx, c.BrandKitID); err != nil {
 			return err
 		}
 		spec.BrandKit = c.BrandKitID
@@ -108,10 +110,10 @@ func (s *Server) apply(ctx context.Context, ws *socialv1alpha1.Workspace, c post
 
 // problems renders the post for each of its profiles and lists what would
 // stop it from publishing: which platform, by how much.
-func (s *Server) problems(ctx context.Context, ws *socialv1alpha1.Workspace, spec *socialv1alpha1.ScheduledPostSpec) ([]string, error) {
+func (s *toolCall) problems(ctx context.Context, spec *socialv1alpha1.ScheduledPostSpec) ([]string, error) {
 	var kit *socialv1alpha1.BrandKit
 	if spec.BrandKit != "" {
-		k, err := s.brandKit(ctx, ws, spec.BrandKit)
+		k, err := s.brandKit(ctx, spec.BrandKit)
 		if err != nil {
 			return nil, err
 		}
@@ -119,24 +121,30 @@ func (s *Server) problems(ctx context.Context, ws *socialv1alpha1.Workspace, spe
 	}
 	var out []string
 	for _, id := range spec.Profiles {
-		p, err := s.profile(ctx, ws, id)
+		p, err := s.profile(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		if r := compose.ForProfile(spec, p, kit); len(r.Problems) > 0 {
+		if r := post.Render(spec, p, kit, s.platform(p)); len(r.Problems) > 0 {
 			out = append(out, fmt.Sprintf("profile %s (%s): %s", id, p.Spec.Platform, r.Message()))
 		}
 	}
 	return out, nil
 }
 
+// platform is what the profile's platform declares.
+func (s *Server) platform(p *socialv1alpha1.SocialProfile) publish.Info {
+	info, _ := registry.Info(publish.Platform(p.Spec.Platform))
+	return info
+}
+
 // readyToPublish refuses a post that cannot go out: no profiles, or text that
 // does not fit a platform.
-func (s *Server) readyToPublish(ctx context.Context, ws *socialv1alpha1.Workspace, spec *socialv1alpha1.ScheduledPostSpec) error {
+func (s *toolCall) readyToPublish(ctx context.Context, spec *socialv1alpha1.ScheduledPostSpec) error {
 	if len(spec.Profiles) == 0 {
-		return invalidArgument("the post has no profiles to publish to. Pass profileIds (from %s for workspace %q).", s.toolName("list_social_profiles"), ws.Name)
+		return invalidArgument("the post has no profiles to publish to. Pass profileIds (from %s for workspace %q).", s.toolName("list_social_profiles"), s.ws.Name)
 	}
-	problems, err := s.problems(ctx, ws, spec)
+	problems, err := s.problems(ctx, spec)
 	if err != nil {
 		return err
 	}
@@ -157,16 +165,18 @@ func idempotentName(prefix, workspace, key string) string {
 // createOnce creates obj; with an idempotency key, a second create returns
 // the object the first made.
 func (s *Server) createOnce(ctx context.Context, obj client.Object, key string) (created bool, err error) {
-	err = s.client.Create(ctx, obj)
-	if err == nil {
+	if p, isPost := obj.(*socialv1alpha1.ScheduledPost); isPost && s.index != nil && s.index.synced() {
 		// A new post goes straight into this replica's list index, and
 		// reads by id fall back to the API server while the cache lacks
 		// it: the client reads its own write without waiting for the watch.
-		if p, isPost := obj.(*socialv1alpha1.ScheduledPost); isPost && s.index != nil && s.index.synced() {
-			s.index.record(p, time.Now())
-		} else {
-			s.settle(ctx, obj, false)
+		err = s.client.Create(ctx, obj)
+		if err == nil {
+			s.index.record(p, s.clock.Now())
 		}
+	} else {
+		err = s.writeSeen(ctx, obj, false, func() error { return s.client.Create(ctx, obj) })
+	}
+	if err == nil {
 		return true, nil
 	}
 	if key == "" || !apierrors.IsAlreadyExists(err) {
@@ -179,24 +189,11 @@ func (s *Server) createOnce(ctx context.Context, obj client.Object, key string) 
 }
 
 // post finds a post in the workspace, from the cache.
-func (s *Server) post(ctx context.Context, ws *socialv1alpha1.Workspace, id string) (*socialv1alpha1.ScheduledPost, error) {
+func (s *toolCall) post(ctx context.Context, id string) (*socialv1alpha1.ScheduledPost, error) {
 	p := &socialv1alpha1.ScheduledPost{}
-	if err := s.get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, p); err != nil {
+	if err := s.get(ctx, client.ObjectKey{Namespace: s.ws.NamespaceName(), Name: id}, p); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, invalidArgument("post %q not found in workspace %q. Call %s to find its id.", id, ws.Name, s.toolName("list_posts"))
-		}
-		return nil, err
-	}
-	return p, nil
-}
-
-// postFrom finds a post with reader: changes read around the cache, so a post
-// the client created a moment ago is found and the update carries its latest revision.
-func (s *Server) postFrom(ctx context.Context, reader client.Reader, ws *socialv1alpha1.Workspace, id string) (*socialv1alpha1.ScheduledPost, error) {
-	p := &socialv1alpha1.ScheduledPost{}
-	if err := reader.Get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, p); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, invalidArgument("post %q not found in workspace %q. Call %s to find its id.", id, ws.Name, s.toolName("list_posts"))
+			return nil, invalidArgument("post %q not found in workspace %q. Call %s to find its id.", id, s.ws.Name, s.toolName("list_posts"))
 		}
 		return nil, err
 	}

@@ -9,22 +9,21 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
-	"github.com/herald-dev/herald/internal/compose"
+	"github.com/herald-dev/herald/internal/post"
 )
 
 type listPostsArgs struct {
-	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
-	Status      string `json:"status,omitempty" jsonschema:"only posts in this phase" enum:"Draft,Scheduled,Publishing,Published,PartiallyPublished,Failed,Missed,Canceled,Unknown"`
-	ProfileID   string `json:"profileId,omitempty" jsonschema:"only posts to this profile"`
-	From        string `json:"from,omitempty" jsonschema:"only posts scheduled at or after this RFC 3339 time"`
-	To          string `json:"to,omitempty" jsonschema:"only posts scheduled before this RFC 3339 time"`
-	Limit       int    `json:"limit,omitempty" jsonschema:"posts per page, 1 to 100; default 20" minimum:"1" maximum:"100"`
-	Cursor      string `json:"cursor,omitempty" jsonschema:"nextCursor from the previous page"`
+	workspaceArg
+	Status    string `json:"status,omitempty" jsonschema:"only posts in this phase" enum:"Draft,Scheduled,Publishing,Published,PartiallyPublished,Failed,Missed,Canceled,Unknown"`
+	ProfileID string `json:"profileId,omitempty" jsonschema:"only posts to this profile"`
+	From      string `json:"from,omitempty" jsonschema:"only posts scheduled at or after this RFC 3339 time"`
+	To        string `json:"to,omitempty" jsonschema:"only posts scheduled before this RFC 3339 time"`
+	Limit     int    `json:"limit,omitempty" jsonschema:"posts per page, 1 to 100; default 20" minimum:"1" maximum:"100"`
+	Cursor    string `json:"cursor,omitempty" jsonschema:"nextCursor from the previous page"`
 }
 
 // PostSummary is one post on a page of list_posts: enough to choose a post;
@@ -42,35 +41,44 @@ type PostList struct {
 	Posts      []*PostSummary `json:"posts" jsonschema:"newest first"`
 	NextCursor string         `json:"nextCursor,omitempty" jsonschema:"pass as cursor for the next page; absent on the last page"`
 
-	// The page encoded from its entries' cached encodings: a page is
-	// read far more often than its posts change.
-	raw     []byte
+	// entries hold each post's encodings, made once per version of the
+	// post: a page is read far more often than its posts change, so a page
+	// is written from them (selfEncoding).
 	entries []*listedPost
-	textBuf []byte // scratch for the text, or nil
 }
 
-// Encoded returns the page as structured JSON and as text.
-func (l *PostList) Encoded() ([]byte, string) {
-	text := l.appendText(l.textBuf[:0], false)
-	if l.textBuf == nil {
-		return l.raw, string(text)
+// appendJSON appends the page's structured content.
+func (l *PostList) appendJSON(dst []byte) []byte {
+	size := 32 + 2*len(l.NextCursor)
+	for _, e := range l.entries {
+		size += len(e.json) + 1
 	}
-	// The scratch buffer outlives only this call's answer, and so does
-	// the text.
-	return l.raw, unsafe.String(unsafe.SliceData(text), len(text))
-}
-
-// EncodedJSON returns the page as structured JSON and its text as the
-// contents of a JSON string, escaped already, from the entries' escaped
-// lines: a page's text is a few kilobytes that would otherwise be
-// escaped byte by byte on every call.
-func (l *PostList) EncodedJSON() ([]byte, []byte) {
-	return l.raw, l.appendText(l.textBuf[:0], true)
+	dst = slices.Grow(dst, size)
+	dst = append(dst, `{"posts":[`...)
+	for i, e := range l.entries {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, e.json...)
+	}
+	dst = append(dst, ']')
+	if l.NextCursor != "" {
+		dst = append(dst, `,"nextCursor":`...)
+		dst = strconv.AppendQuote(dst, l.NextCursor) // base64url: nothing JSON would escape
+	}
+	return append(dst, '}')
 }
 
 // appendText appends the page as text: a count, how to get the next page,
-// and a line per post; escaped for a JSON string or not.
-func (l *PostList) appendText(out []byte, escaped bool) []byte {
+// and a line per post.
+func (l *PostList) appendText(dst []byte) []byte { return l.appendLines(dst, false) }
+
+// appendTextJSON appends the text already escaped as the contents of a JSON
+// string, from each entry's escaped line: a page's text is a few kilobytes
+// that would otherwise be escaped byte by byte on every call.
+func (l *PostList) appendTextJSON(dst []byte) []byte { return l.appendLines(dst, true) }
+
+func (l *PostList) appendLines(dst []byte, escaped bool) []byte {
 	var head [256]byte
 	h := strconv.AppendInt(head[:0], int64(len(l.entries)), 10)
 	h = append(h, " posts"...)
@@ -84,29 +92,27 @@ func (l *PostList) appendText(out []byte, escaped bool) []byte {
 	for _, e := range l.entries {
 		size += len(e.lineJSON)
 	}
-	if cap(out)-len(out) < size {
-		out = slices.Grow(out, size)
-	}
+	dst = slices.Grow(dst, size)
 	if escaped {
-		out = appendJSONStringBody(out, unsafe.String(unsafe.SliceData(h), len(h)))
+		dst = appendJSONStringBody(dst, string(h))
 	} else {
-		out = append(out, h...)
+		dst = append(dst, h...)
 	}
 	for _, e := range l.entries {
 		if escaped {
-			out = append(out, e.lineJSON...)
+			dst = append(dst, e.lineJSON...)
 		} else {
-			out = append(out, e.line...)
+			dst = append(dst, e.line...)
 		}
 	}
-	return out
+	return dst
 }
 
 // summaryTextLimit is how many characters of a post's text a page shows.
 const summaryTextLimit = 100
 
-// listedPost is a post as pages show it, encoded once per version of the
-// post (the index replaces an entry when its post changes).
+// listedPost is a post as pages show it and filter it, encoded once per
+// version of the post (the index replaces an entry when its post changes).
 type listedPost struct {
 	created  int64 // creation time, for the cursor
 	summary  PostSummary
@@ -115,12 +121,12 @@ type listedPost struct {
 	lineJSON []byte // line escaped for a JSON string, without the quotes
 }
 
-func newListedPost(p *socialv1alpha1.ScheduledPost) *listedPost {
+func newListedPost(p *socialv1alpha1.ScheduledPost, phase string) *listedPost {
 	text := p.Spec.Text
 	if r := []rune(text); len(r) > summaryTextLimit {
 		text = string(r[:summaryTextLimit]) + "…"
 	}
-	sum := PostSummary{ID: p.Name, Phase: string(phaseOf(p)), ScheduledAt: p.Spec.ScheduledAt, ProfileIDs: p.Spec.Profiles, Text: text}
+	sum := PostSummary{ID: p.Name, Phase: phase, ScheduledAt: p.Spec.ScheduledAt, ProfileIDs: p.Spec.Profiles, Text: text}
 	if sum.ProfileIDs == nil {
 		sum.ProfileIDs = []string{}
 	}
@@ -133,33 +139,12 @@ func newListedPost(p *socialv1alpha1.ScheduledPost) *listedPost {
 	return &listedPost{created: p.CreationTimestamp.UnixNano(), summary: sum, json: raw, line: line, lineJSON: appendJSONStringBody(nil, line)}
 }
 
-// newPostList assembles a page from its entries, encoding it into buf and
-// keeping textBuf for its text, scratch buffers that outlive only this
-// call's answer (or nil).
-func newPostList(entries []*listedPost, next string, buf, textBuf []byte) *PostList {
-	l := &PostList{Posts: make([]*PostSummary, 0, len(entries)), NextCursor: next, entries: entries, textBuf: textBuf}
-	rawSize := 32 + 2*len(next)
+// newPostList assembles a page from its entries.
+func newPostList(entries []*listedPost, next string) *PostList {
+	l := &PostList{Posts: make([]*PostSummary, 0, len(entries)), NextCursor: next, entries: entries}
 	for _, e := range entries {
-		rawSize += len(e.json) + 1
-	}
-	raw := buf[:0]
-	if cap(raw) < rawSize {
-		raw = make([]byte, 0, rawSize)
-	}
-	raw = append(raw, `{"posts":[`...)
-	for i, e := range entries {
 		l.Posts = append(l.Posts, &e.summary)
-		if i > 0 {
-			raw = append(raw, ',')
-		}
-		raw = append(raw, e.json...)
 	}
-	raw = append(raw, ']')
-	if next != "" {
-		raw = append(raw, `,"nextCursor":`...)
-		raw = strconv.AppendQuote(raw, next) // base64url: nothing JSON would escape
-	}
-	l.raw = append(raw, '}')
 	return l
 }
 
@@ -190,7 +175,7 @@ func parseCursor(s string) (cursor, error) {
 
 // postPage reads a page from the index, or, until the index has synced (or
 // where the server runs without one), from a sorted copy of the cache.
-func (s *Server) postPage(ctx context.Context, ns string, after *cursor, limit int, match func(*socialv1alpha1.ScheduledPost) bool) ([]*listedPost, bool, error) {
+func (s *Server) postPage(ctx context.Context, ns string, after *cursor, limit int, match func(*indexedPost) bool) ([]*listedPost, bool, error) {
 	if s.index != nil && s.index.synced() {
 		page, more := s.index.page(ns, after, limit, match)
 		return page, more, nil
@@ -199,7 +184,7 @@ func (s *Server) postPage(ctx context.Context, ns string, after *cursor, limit i
 	if err := s.client.List(ctx, list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, false, err
 	}
-	idx := newIndex()
+	idx := newIndex(s.clock)
 	for i := range list.Items {
 		idx.put(&list.Items[i])
 	}
@@ -211,11 +196,8 @@ func listPostsTool() Tool {
 	return declare(Tool{
 		Name: "list_posts", Title: "List posts", Scope: socialv1alpha1.ScopePostsRead, ReadOnly: true, Idempotent: true,
 		Description: "Lists a workspace's posts, newest first, filtered by phase, profile or scheduled time, a page at a time. Pass nextCursor back as cursor for the next page. Use ocoya_get_post for one post's deliveries.",
-	}, func(ctx context.Context, s *Server, in listPostsArgs) (*PostList, error) {
-		ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopePostsRead)
-		if err != nil {
-			return nil, err
-		}
+	}, func(ctx context.Context, s *toolCall, in listPostsArgs) (*PostList, error) {
+		var err error
 		limit := in.Limit
 		if limit == 0 {
 			limit = 20
@@ -240,22 +222,21 @@ func listPostsTool() Tool {
 			after = &c
 		}
 
-		match := func(p *socialv1alpha1.ScheduledPost) bool {
-			if in.Status != "" && string(phaseOf(p)) != in.Status {
+		match := func(e *indexedPost) bool {
+			if in.Status != "" && e.phase != in.Status {
 				return false
 			}
-			if in.ProfileID != "" && !slices.Contains(p.Spec.Profiles, in.ProfileID) {
+			if in.ProfileID != "" && !slices.Contains(e.post.Spec.Profiles, in.ProfileID) {
 				return false
 			}
 			if !from.IsZero() || !to.IsZero() {
-				at, err := time.Parse(time.RFC3339, p.Spec.ScheduledAt)
-				if err != nil || (!from.IsZero() && at.Before(from)) || (!to.IsZero() && !at.Before(to)) {
+				if e.due.IsZero() || (!from.IsZero() && e.due.Before(from)) || (!to.IsZero() && !e.due.Before(to)) {
 					return false
 				}
 			}
 			return true
 		}
-		page, more, err := s.postPage(ctx, ws.NamespaceName(), after, limit, match)
+		page, more, err := s.postPage(ctx, s.ws.NamespaceName(), after, limit, match)
 		if err != nil {
 			return nil, err
 		}
@@ -264,18 +245,18 @@ func listPostsTool() Tool {
 			last := page[len(page)-1]
 			next = cursor{last.created, last.summary.ID}.String()
 		}
-		return newPostList(page, next, scratchBuffer(ctx), scratchBuffer(ctx)), nil
+		return newPostList(page, next), nil
 	})
 }
 
 type previewPostArgs struct {
-	WorkspaceID string         `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
-	PostID      string         `json:"postId,omitempty" jsonschema:"preview an existing post; or give text and profileIds"`
-	Text        string         `json:"text,omitempty" jsonschema:"text to preview"`
-	ProfileIDs  []string       `json:"profileIds,omitempty" jsonschema:"profiles to render for"`
-	Variants    []VariantInput `json:"variants,omitempty"`
-	Media       []MediaInput   `json:"media,omitempty"`
-	BrandKitID  string         `json:"brandKitId,omitempty" jsonschema:"brand kit whose signature, hashtags and banned words apply"`
+	workspaceArg
+	PostID     string         `json:"postId,omitempty" jsonschema:"preview an existing post; or give text and profileIds"`
+	Text       string         `json:"text,omitempty" jsonschema:"text to preview"`
+	ProfileIDs []string       `json:"profileIds,omitempty" jsonschema:"profiles to render for"`
+	Variants   []VariantInput `json:"variants,omitempty"`
+	Media      []MediaInput   `json:"media,omitempty"`
+	BrandKitID string         `json:"brandKitId,omitempty" jsonschema:"brand kit whose signature, hashtags and banned words apply"`
 }
 
 // Preview is one profile's rendering.
@@ -300,14 +281,11 @@ func previewPostTool() Tool {
 	return declare(Tool{
 		Name: "preview_post", Title: "Preview a post", Scope: socialv1alpha1.ScopePostsRead, ReadOnly: true, Idempotent: true,
 		Description: "Renders a post for each target profile exactly as publishing would (variant, brand kit signature and hashtags) and reports its length against each platform's limit and every problem found. Call it before scheduling long posts or posts to X or Bluesky.",
-	}, func(ctx context.Context, s *Server, in previewPostArgs) (*PreviewResult, error) {
-		ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopePostsRead)
-		if err != nil {
-			return nil, err
-		}
+	}, func(ctx context.Context, s *toolCall, in previewPostArgs) (*PreviewResult, error) {
+		var err error
 		spec := &socialv1alpha1.ScheduledPostSpec{}
 		if in.PostID != "" {
-			p, err := s.post(ctx, ws, in.PostID)
+			p, err := s.post(ctx, in.PostID)
 			if err != nil {
 				return nil, err
 			}
@@ -315,7 +293,7 @@ func previewPostTool() Tool {
 		} else if strings.TrimSpace(in.Text) == "" {
 			return nil, invalidArgument("give postId, or text and profileIds to preview")
 		}
-		if err := s.apply(ctx, ws, postContent{in.Text, in.ProfileIDs, in.Variants, in.Media, in.BrandKitID}, spec); err != nil {
+		if err := s.apply(ctx, postContent{in.Text, in.ProfileIDs, in.Variants, in.Media, in.BrandKitID}, spec); err != nil {
 			return nil, err
 		}
 		if len(spec.Profiles) == 0 {
@@ -323,17 +301,17 @@ func previewPostTool() Tool {
 		}
 		var kit *socialv1alpha1.BrandKit
 		if spec.BrandKit != "" {
-			if kit, err = s.brandKit(ctx, ws, spec.BrandKit); err != nil {
+			if kit, err = s.brandKit(ctx, spec.BrandKit); err != nil {
 				return nil, err
 			}
 		}
 		out := &PreviewResult{OK: true}
 		for _, id := range spec.Profiles {
-			p, err := s.profile(ctx, ws, id)
+			p, err := s.profile(ctx, id)
 			if err != nil {
 				return nil, err
 			}
-			r := compose.ForProfile(spec, p, kit)
+			r := post.Render(spec, p, kit, s.platform(p))
 			pv := Preview{ProfileID: id, Platform: string(p.Spec.Platform), Text: r.Text, Length: r.Length, Limit: r.Limit, Unit: r.Unit, OK: len(r.Problems) == 0}
 			for _, pr := range r.Problems {
 				pv.Problems = append(pv.Problems, pr.Message)

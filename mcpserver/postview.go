@@ -5,6 +5,7 @@ import (
 	"time"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/post"
 )
 
 // PostView is a post as tools report it.
@@ -41,7 +42,7 @@ type DeliveryView struct {
 // VariantInput replaces the text for one profile or one platform.
 type VariantInput struct {
 	ProfileID string `json:"profileId,omitempty" jsonschema:"a profile of this post; give this or platform"`
-	Platform  string `json:"platform,omitempty" jsonschema:"a platform; give this or profileId" enum:"sandbox,webhook,mastodon,bluesky,discord,slack,telegram,linkedin,x"`
+	Platform  string `json:"platform,omitempty" jsonschema:"a platform; give this or profileId" enum:"$platforms"`
 	Text      string `json:"text" jsonschema:"the text for that profile or platform" minLength:"1"`
 }
 
@@ -52,40 +53,17 @@ type MediaInput struct {
 	Type    string `json:"type,omitempty" jsonschema:"image, video or gif; inferred when omitted" enum:"image,video,gif"`
 }
 
-// phaseOf reports the post's phase, deriving it from the spec until the
-// reconciler has written one.
-func phaseOf(p *socialv1alpha1.ScheduledPost) socialv1alpha1.PostPhase {
-	switch {
-	case p.Status.Phase != "":
-		return p.Status.Phase
-	case p.Spec.Canceled:
-		return socialv1alpha1.PostCanceled
-	case p.Spec.Draft:
-		return socialv1alpha1.PostDraft
-	}
-	return socialv1alpha1.PostScheduled
-}
-
-// publishingStarted reports whether any delivery left Pending: from then on
-// the post's content is fixed.
-func publishingStarted(p *socialv1alpha1.ScheduledPost) bool {
-	for _, d := range p.Status.Deliveries {
-		if d.Phase != socialv1alpha1.DeliveryPending && d.Phase != "" {
-			return true
-		}
-	}
-	switch phaseOf(p) {
-	case socialv1alpha1.PostDraft, socialv1alpha1.PostScheduled:
-		return false
-	}
-	return len(p.Status.Deliveries) > 0
-}
-
-func viewPost(p *socialv1alpha1.ScheduledPost, workspace, prefix string) PostView {
+// viewPost describes p as the tools report it. Its phase and deliveries
+// are what the reconciler makes of p's spec as it now stands
+// (post.AsWritten): a tool that has just written a post describes it as
+// written, and one that reads a post the reconciler has not caught up with
+// yet agrees with what it will write.
+func viewPost(p *socialv1alpha1.ScheduledPost, workspace, prefix string, now time.Time) PostView {
+	p = post.AsWritten(p, now)
 	v := PostView{
 		ID: p.Name, WorkspaceID: workspace, Text: p.Spec.Text, ProfileIDs: append([]string{}, p.Spec.Profiles...),
 		BrandKitID: p.Spec.BrandKit, ScheduledAt: p.Spec.ScheduledAt, Draft: p.Spec.Draft,
-		Phase: string(phaseOf(p)), Deliveries: []DeliveryView{}, Revision: p.ResourceVersion,
+		Phase: string(p.Status.Phase), Deliveries: []DeliveryView{}, Revision: p.ResourceVersion,
 		CreatedAt:   p.CreationTimestamp.UTC().Format(time.RFC3339),
 		RequestedBy: p.Annotations[socialv1alpha1.AnnotationRequestedBy],
 	}
@@ -108,9 +86,9 @@ func viewPost(p *socialv1alpha1.ScheduledPost, workspace, prefix string) PostVie
 		case socialv1alpha1.DeliveryFailed:
 			v.NextSteps = append(v.NextSteps, fmt.Sprintf("Delivery to %s failed: %s. Fix the cause (the text, the profile's credentials), then call %s.", d.Profile, d.LastError, prefixed(prefix, "retry_post")))
 		case socialv1alpha1.DeliveryUnknown:
-			v.NextSteps = append(v.NextSteps, fmt.Sprintf("Delivery to %s was interrupted and may or may not have been published. Check the account on %s; if the post is not there, call %s.", d.Profile, d.Platform, prefixed(prefix, "retry_post")))
+			v.NextSteps = append(v.NextSteps, fmt.Sprintf("Delivery to %s may or may not have been published (%s). Check the account on %s; if the post is not there, call %s with profileIds [%q] (Unknown deliveries are retried only when named).", d.Profile, d.LastError, d.Platform, prefixed(prefix, "retry_post"), d.Profile))
 		case socialv1alpha1.DeliveryMissed:
-			v.NextSteps = append(v.NextSteps, fmt.Sprintf("Delivery to %s was missed because Herald could not publish it within maxLateness. Schedule it again with %s if it is still relevant.", d.Profile, prefixed(prefix, "schedule_post")))
+			v.NextSteps = append(v.NextSteps, fmt.Sprintf("Delivery to %s was missed because Herald could not publish it within maxLateness. Give it a new time with %s, or call %s to publish it now, if it is still relevant.", d.Profile, prefixed(prefix, "schedule_post"), prefixed(prefix, "retry_post")))
 		}
 	}
 	return v

@@ -9,15 +9,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
-	"github.com/herald-dev/herald/internal/compose"
-	"github.com/herald-dev/herald/internal/publish"
-	"github.com/herald-dev/herald/internal/publish/rules"
+	"github.com/herald-dev/herald/internal/post"
 )
 
 // ProfileView is a social profile as tools report it.
 type ProfileView struct {
 	ID             string `json:"id" jsonschema:"the profile id create_post and schedule_post take in profileIds"`
-	Platform       string `json:"platform" jsonschema:"sandbox, webhook, mastodon, bluesky, discord, slack, telegram, linkedin or x"`
+	Platform       string `json:"platform" jsonschema:"the platform the account is on, such as mastodon or bluesky"`
 	Handle         string `json:"handle" jsonschema:"the account's handle"`
 	DisplayName    string `json:"displayName,omitempty"`
 	URL            string `json:"url,omitempty" jsonschema:"the account's public page, once verified"`
@@ -27,8 +25,8 @@ type ProfileView struct {
 }
 
 type profileArgs struct {
-	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
-	ProfileID   string `json:"profileId" jsonschema:"id of a profile from ocoya_list_social_profiles" minLength:"1"`
+	workspaceArg
+	ProfileID string `json:"profileId" jsonschema:"id of a profile from ocoya_list_social_profiles" minLength:"1"`
 }
 
 // ProfileList is the output of list_social_profiles.
@@ -41,10 +39,10 @@ type ProfileResult struct {
 	Profile ProfileView `json:"profile"`
 }
 
-func viewProfile(p *socialv1alpha1.SocialProfile) ProfileView {
+func (s *Server) viewProfile(p *socialv1alpha1.SocialProfile) ProfileView {
 	v := ProfileView{
 		ID: p.Name, Platform: string(p.Spec.Platform), Handle: p.Spec.Handle, DisplayName: p.Spec.DisplayName,
-		URL: p.Status.URL, CharacterLimit: rules.For(publish.Platform(p.Spec.Platform), compose.LimitOverride(p)).Limit,
+		URL: p.Status.URL, CharacterLimit: post.CharacterLimit(p, s.platform(p)),
 	}
 	if c := meta.FindStatusCondition(p.Status.Conditions, socialv1alpha1.ConditionReady); c != nil {
 		v.Ready = c.Status == "True"
@@ -59,12 +57,12 @@ func viewProfile(p *socialv1alpha1.SocialProfile) ProfileView {
 
 // profile finds a profile in the workspace; an id from elsewhere gets the hint
 // to list this workspace's profiles.
-func (s *Server) profile(ctx context.Context, ws *socialv1alpha1.Workspace, id string) (*socialv1alpha1.SocialProfile, error) {
+func (s *toolCall) profile(ctx context.Context, id string) (*socialv1alpha1.SocialProfile, error) {
 	p := &socialv1alpha1.SocialProfile{}
-	if err := s.get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, p); err != nil {
+	if err := s.get(ctx, client.ObjectKey{Namespace: s.ws.NamespaceName(), Name: id}, p); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, invalidArgument("social profile %q is not in workspace %q. Call %s with workspaceId %q and pass one of the ids it returns.",
-				id, ws.Name, s.toolName("list_social_profiles"), ws.Name)
+				id, s.ws.Name, s.toolName("list_social_profiles"), s.ws.Name)
 		}
 		return nil, err
 	}
@@ -76,18 +74,14 @@ func profileTools() []Tool {
 		declare(Tool{
 			Name: "list_social_profiles", Title: "List social profiles", Scope: socialv1alpha1.ScopeSocialProfilesRead, ReadOnly: true, Idempotent: true,
 			Description: "Lists the connected social accounts of a workspace, with the ids to pass as profileIds when creating or scheduling posts, each platform's character limit and whether the credentials work. Call ocoya_list_workspaces first for the workspaceId.",
-		}, func(ctx context.Context, s *Server, in workspaceArgs) (*ProfileList, error) {
-			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeSocialProfilesRead)
-			if err != nil {
-				return nil, err
-			}
+		}, func(ctx context.Context, s *toolCall, in workspaceArgs) (*ProfileList, error) {
 			list := &socialv1alpha1.SocialProfileList{}
-			if err := s.client.List(ctx, list, client.InNamespace(ws.NamespaceName())); err != nil {
+			if err := s.client.List(ctx, list, client.InNamespace(s.ws.NamespaceName())); err != nil {
 				return nil, err
 			}
 			out := &ProfileList{Profiles: []ProfileView{}}
 			for i := range list.Items {
-				out.Profiles = append(out.Profiles, viewProfile(&list.Items[i]))
+				out.Profiles = append(out.Profiles, s.viewProfile(&list.Items[i]))
 			}
 			sort.Slice(out.Profiles, func(i, j int) bool { return out.Profiles[i].ID < out.Profiles[j].ID })
 			return out, nil
@@ -95,16 +89,12 @@ func profileTools() []Tool {
 		declare(Tool{
 			Name: "get_social_profile", Title: "Get a social profile", Scope: socialv1alpha1.ScopeSocialProfilesRead, ReadOnly: true, Idempotent: true,
 			Description: "Shows one social profile: platform, handle, character limit and whether its credentials were verified (and why not).",
-		}, func(ctx context.Context, s *Server, in profileArgs) (*ProfileResult, error) {
-			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeSocialProfilesRead)
+		}, func(ctx context.Context, s *toolCall, in profileArgs) (*ProfileResult, error) {
+			p, err := s.profile(ctx, in.ProfileID)
 			if err != nil {
 				return nil, err
 			}
-			p, err := s.profile(ctx, ws, in.ProfileID)
-			if err != nil {
-				return nil, err
-			}
-			return &ProfileResult{Profile: viewProfile(p)}, nil
+			return &ProfileResult{Profile: s.viewProfile(p)}, nil
 		}),
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/google/jsonschema-go/jsonschema"
+
+	"github.com/herald-dev/herald/internal/publish/registry"
 )
 
 // schemaFor derives a tool's JSON Schema from its Go input or output type, so
@@ -15,6 +17,8 @@ import (
 // `jsonschema` tag; these tags add what it cannot say:
 //
 //	enum:"a,b,c"   minimum:"1"   maximum:"100"   minLength:"1"   maxLength:"280"   format:"date-time"
+//
+// enum:"$platforms" lists every platform the registry has an adapter for.
 func schemaFor[T any]() json.RawMessage {
 	t := reflect.TypeFor[T]()
 	s, err := jsonschema.ForType(t, &jsonschema.ForOptions{})
@@ -73,7 +77,11 @@ func applyTags(t reflect.Type, s *jsonschema.Schema) {
 		if p.Type == "array" && p.Items != nil && f.Tag.Get("enum") != "" {
 			target = p.Items // an enum on a list constrains its items
 		}
-		if v := f.Tag.Get("enum"); v != "" {
+		if v := f.Tag.Get("enum"); v == "$platforms" {
+			for _, p := range registry.Platforms() {
+				target.Enum = append(target.Enum, string(p))
+			}
+		} else if v != "" {
 			for _, e := range strings.Split(v, ",") {
 				target.Enum = append(target.Enum, e)
 			}

@@ -7,9 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
-	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -40,18 +37,13 @@ type Options struct {
 	Cache ctrlcache.Cache
 	// ToolPrefix is put before every tool name with an underscore; default "ocoya".
 	ToolPrefix string
-	// PublicURL is Herald's public base URL; /mcp is appended for the endpoint.
-	PublicURL string
-	// AllowedOrigins may send browser requests besides the public URL's origin.
-	AllowedOrigins []string
-	// DevMode treats the loopback aliases of a loopback public URL as one origin.
-	DevMode bool
 	// Authenticate is the OAuth resource-server middleware (oauth.Server's
-	// RequireToken); it answers 401 itself and otherwise puts the caller in the
-	// request context, where oauth.CallerFrom finds it.
+	// RequireToken); it checks the request's Origin and token, answers 401
+	// or 403 itself, and otherwise puts the caller in the request context,
+	// where oauth.CallerFrom finds it.
 	Authenticate func(http.Handler) http.Handler
 	// Clock tells the time; real by default.
-	Clock clock.PassiveClock
+	Clock clock.Clock
 	// Version is reported in the initialize result.
 	Version string
 }
@@ -60,10 +52,11 @@ type Options struct {
 type Server struct {
 	opts      Options
 	client    client.Client
-	clock     clock.PassiveClock
+	clock     clock.Clock
 	tools     map[string]Tool
 	readTools map[string]readTool
 	index     *postIndex
+	seen      *cacheEvents
 	mcp       *server.MCPServer
 	transport *server.StreamableHTTPServer
 	sessions  *sessions
@@ -85,11 +78,16 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{opts: o, client: o.Client, clock: o.Clock, tools: map[string]Tool{}, sessions: &sessions{}}
 	if o.Cache != nil {
-		idx, err := newPostIndex(context.Background(), o.Cache)
+		idx, err := newPostIndex(context.Background(), o.Cache, s.clock)
 		if err != nil {
 			return nil, err
 		}
 		s.index = idx
+		s.seen = &cacheEvents{}
+		if err := s.seen.watch(context.Background(), o.Cache, &socialv1alpha1.ScheduledPost{}, &socialv1alpha1.BrandKit{},
+			&socialv1alpha1.Workflow{}, &socialv1alpha1.WorkflowRun{}); err != nil {
+			return nil, err
+		}
 	}
 	s.mcp = server.NewMCPServer("herald", o.Version,
 		server.WithToolCapabilities(false),
@@ -133,12 +131,11 @@ func (s *Server) visibleTools(ctx context.Context, tools []mcp.Tool) []mcp.Tool 
 	return out
 }
 
+// callHandler runs a tool for mcp-go. The caller's scopes were checked
+// before mcp-go got the message (serveMCP), and the tool's declaration
+// resolves the workspace for its scope.
 func (s *Server) callHandler(t Tool) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		caller, ok := oauth.CallerFrom(ctx)
-		if !ok || !allowed(caller, t.Scope) {
-			return mcp.NewToolResultError(fmt.Sprintf("%s needs the %s scope; reconnect and approve it", t.Name, t.Scope)), nil
-		}
 		args := req.Params.RawArguments // as sent: no second encoding
 		if len(args) == 0 {
 			var err error
@@ -151,73 +148,7 @@ func (s *Server) callHandler(t Tool) server.ToolHandlerFunc {
 	}
 }
 
-// Handler serves /mcp: the Origin check, then OAuth, then scope checks and batches.
+// Handler serves /mcp: OAuth (with the Origin check), then serveMCP.
 func (s *Server) Handler() http.Handler {
-	return s.checkOrigin(s.opts.Authenticate(http.HandlerFunc(s.serveMCP)))
-}
-
-// checkOrigin refuses browser requests from other sites; requests without an
-// Origin (non-browser clients) pass.
-func (s *Server) checkOrigin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origin := r.Header.Get("Origin")
-		if origin != "" && !s.originAllowed(origin) {
-			http.Error(w, fmt.Sprintf("Forbidden: requests from origin %q are not allowed; add it to --allowed-origins if it is yours", origin), http.StatusForbidden)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (s *Server) originAllowed(origin string) bool {
-	if slices.Contains(s.opts.AllowedOrigins, origin) {
-		return true
-	}
-	pub, err := url.Parse(s.opts.PublicURL)
-	if err != nil {
-		return false
-	}
-	o, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(o.Scheme+"://"+o.Host, pub.Scheme+"://"+pub.Host) {
-		return true
-	}
-	return s.opts.DevMode && isLoopback(pub.Hostname()) && isLoopback(o.Hostname()) && o.Port() == pub.Port() && o.Scheme == pub.Scheme
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
-}
-
-// rpcProbe is what Herald reads of a JSON-RPC message before mcp-go does.
-type rpcProbe struct {
-	JSONRPC string          `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id"`
-	Method  string          `json:"method"`
-	Params  struct {
-		Name      string          `json:"name"`
-		Arguments json.RawMessage `json:"arguments"`
-		Meta      json.RawMessage `json:"_meta"`
-		Task      json.RawMessage `json:"task"`
-	} `json:"params"`
-}
-
-// probe reads msg's method and tool; ok is false when msg is not a JSON
-// object, which mcp-go then answers.
-func probe(msg json.RawMessage) (p rpcProbe, ok bool) {
-	return p, json.Unmarshal(msg, &p) == nil
-}
-
-// neededScope is the scope a JSON-RPC message needs before it reaches mcp-go:
-// tools/call needs its tool's scope; everything else any valid token.
-func (s *Server) neededScope(p rpcProbe) socialv1alpha1.Scope {
-	if p.Method != string(mcp.MethodToolsCall) {
-		return ""
-	}
-	if t, ok := s.tools[p.Params.Name]; ok {
-		return t.Scope
-	}
-	return ""
+	return s.opts.Authenticate(http.HandlerFunc(s.serveMCP))
 }

@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -74,7 +75,7 @@ var _ = BeforeSuite(func() {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme.New(), Metrics: metricsserver.Options{BindAddress: "0"}})
 	Expect(err).NotTo(HaveOccurred())
 	srv, err = New(Options{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(), PublicURL: "http://127.0.0.1:8080",
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(),
 		Authenticate: testAuthenticate,
 	})
 	Expect(err).NotTo(HaveOccurred())
@@ -133,8 +134,8 @@ func allScopes() []socialv1alpha1.Scope {
 
 var rpcID atomic.Int64
 
-// post sends a raw body and returns the HTTP response and its body.
-func post(c *Caller, body string, headers ...string) (*http.Response, []byte) {
+// send sends a raw body and returns the HTTP response and its body.
+func send(c *Caller, body string, headers ...string) (*http.Response, []byte) {
 	req, err := http.NewRequest(http.MethodPost, mcpURL, strings.NewReader(body))
 	Expect(err).NotTo(HaveOccurred())
 	req.Header.Set("Content-Type", "application/json")
@@ -190,7 +191,7 @@ func rpc(c *Caller, method string, params any, headers ...string) rpcResponse {
 	if headers == nil {
 		headers = []string{"Mcp-Session-Id", testSession}
 	}
-	resp, data := post(c, string(body), headers...)
+	resp, data := send(c, string(body), headers...)
 	Expect(resp.StatusCode).To(Equal(http.StatusOK), string(data))
 	var out rpcResponse
 	Expect(json.Unmarshal(bytes.TrimSpace(sseOrJSON(data)), &out)).To(Succeed(), string(data))
@@ -202,6 +203,20 @@ func sseOrJSON(data []byte) []byte {
 		return lastSSEData(data)
 	}
 	return data
+}
+
+// lastSSEData returns the data of the last event in an SSE body: the
+// response, after any notifications sent while the request ran.
+func lastSSEData(body []byte) []byte {
+	var last []byte
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 64<<10), maxBody)
+	for sc.Scan() {
+		if data, ok := bytes.CutPrefix(sc.Bytes(), []byte("data:")); ok {
+			last = append([]byte(nil), bytes.TrimSpace(data)...)
+		}
+	}
+	return last
 }
 
 // call calls a tool and returns its result.

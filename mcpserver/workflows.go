@@ -55,29 +55,29 @@ type RunView struct {
 }
 
 type workflowArgs struct {
-	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
-	WorkflowID  string `json:"workflowId" jsonschema:"id of a workflow from ocoya_list_workflows" minLength:"1"`
+	workspaceArg
+	WorkflowID string `json:"workflowId" jsonschema:"id of a workflow from ocoya_list_workflows" minLength:"1"`
 }
 
 type listRunsArgs struct {
-	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
-	WorkflowID  string `json:"workflowId,omitempty" jsonschema:"only runs of this workflow"`
-	Limit       int    `json:"limit,omitempty" jsonschema:"runs to return, newest first, 1 to 100; default 20" minimum:"1" maximum:"100"`
+	workspaceArg
+	WorkflowID string `json:"workflowId,omitempty" jsonschema:"only runs of this workflow"`
+	Limit      int    `json:"limit,omitempty" jsonschema:"runs to return, newest first, 1 to 100; default 20" minimum:"1" maximum:"100"`
 }
 
 type runArgs struct {
-	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
-	RunID       string `json:"runId" jsonschema:"id of a run from ocoya_run_workflow or ocoya_list_workflow_runs" minLength:"1"`
+	workspaceArg
+	RunID string `json:"runId" jsonschema:"id of a run from ocoya_run_workflow or ocoya_list_workflow_runs" minLength:"1"`
 }
 
 type toggleArgs struct {
-	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
-	WorkflowID  string `json:"workflowId" jsonschema:"id of a workflow from ocoya_list_workflows" minLength:"1"`
-	Enabled     bool   `json:"enabled" jsonschema:"true to enable, false to disable"`
+	workspaceArg
+	WorkflowID string `json:"workflowId" jsonschema:"id of a workflow from ocoya_list_workflows" minLength:"1"`
+	Enabled    bool   `json:"enabled" jsonschema:"true to enable, false to disable"`
 }
 
 type runWorkflowArgs struct {
-	WorkspaceID    string            `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
+	workspaceArg
 	WorkflowID     string            `json:"workflowId" jsonschema:"id of a workflow from ocoya_list_workflows" minLength:"1"`
 	Inputs         map[string]string `json:"inputs,omitempty" jsonschema:"values for the workflow's inputs, by name"`
 	IdempotencyKey string            `json:"idempotencyKey,omitempty" jsonschema:"any string; sending the same key again returns the same run instead of a second one" maxLength:"128"`
@@ -107,7 +107,7 @@ type RunResult struct {
 // workflow finds a workflow in the workspace: from the cache for reads, and
 // fresh from the API server (fresh=true) for the decisions of run and toggle,
 // so a run right after a toggle sees the toggle.
-func (s *Server) workflow(ctx context.Context, ws *socialv1alpha1.Workspace, id string, fresh ...bool) (*socialv1alpha1.Workflow, error) {
+func (s *toolCall) workflow(ctx context.Context, id string, fresh ...bool) (*socialv1alpha1.Workflow, error) {
 	wf := &socialv1alpha1.Workflow{}
 	get := s.get
 	if len(fresh) > 0 && fresh[0] {
@@ -115,9 +115,9 @@ func (s *Server) workflow(ctx context.Context, ws *socialv1alpha1.Workspace, id 
 			return s.reader().Get(ctx, key, obj)
 		}
 	}
-	if err := get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: id}, wf); err != nil {
+	if err := get(ctx, client.ObjectKey{Namespace: s.ws.NamespaceName(), Name: id}, wf); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, invalidArgument("workflow %q is not in workspace %q. Call %s for its workflows.", id, ws.Name, s.toolName("list_workflows"))
+			return nil, invalidArgument("workflow %q is not in workspace %q. Call %s for its workflows.", id, s.ws.Name, s.toolName("list_workflows"))
 		}
 		return nil, err
 	}
@@ -125,9 +125,9 @@ func (s *Server) workflow(ctx context.Context, ws *socialv1alpha1.Workspace, id 
 }
 
 // validationErrors checks the workflow now, against the profiles that exist now.
-func (s *Server) validationErrors(ctx context.Context, ws *socialv1alpha1.Workspace, wf *socialv1alpha1.Workflow) ([]string, error) {
+func (s *toolCall) validationErrors(ctx context.Context, wf *socialv1alpha1.Workflow) ([]string, error) {
 	profiles := &socialv1alpha1.SocialProfileList{}
-	if err := s.client.List(ctx, profiles, client.InNamespace(ws.NamespaceName())); err != nil {
+	if err := s.client.List(ctx, profiles, client.InNamespace(s.ws.NamespaceName())); err != nil {
 		return nil, err
 	}
 	names := make([]string, 0, len(profiles.Items))
@@ -137,8 +137,8 @@ func (s *Server) validationErrors(ctx context.Context, ws *socialv1alpha1.Worksp
 	return workflow.Validate(&wf.Spec, names), nil
 }
 
-func (s *Server) viewWorkflow(ctx context.Context, ws *socialv1alpha1.Workspace, wf *socialv1alpha1.Workflow) (WorkflowView, error) {
-	errs, err := s.validationErrors(ctx, ws, wf)
+func (s *toolCall) viewWorkflow(ctx context.Context, wf *socialv1alpha1.Workflow) (WorkflowView, error) {
+	errs, err := s.validationErrors(ctx, wf)
 	if err != nil {
 		return WorkflowView{}, err
 	}
@@ -183,18 +183,14 @@ func workflowTools() []Tool {
 		declare(Tool{
 			Name: "list_workflows", Title: "List workflows", Scope: socialv1alpha1.ScopeWorkflowsRead, ReadOnly: true, Idempotent: true,
 			Description: "Lists a workspace's workflows: trigger, the inputs a run takes, whether each is enabled and valid (with every validation error).",
-		}, func(ctx context.Context, s *Server, in workspaceArgs) (*WorkflowList, error) {
-			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkflowsRead)
-			if err != nil {
-				return nil, err
-			}
+		}, func(ctx context.Context, s *toolCall, in workspaceArgs) (*WorkflowList, error) {
 			list := &socialv1alpha1.WorkflowList{}
-			if err := s.client.List(ctx, list, client.InNamespace(ws.NamespaceName())); err != nil {
+			if err := s.client.List(ctx, list, client.InNamespace(s.ws.NamespaceName())); err != nil {
 				return nil, err
 			}
 			out := &WorkflowList{Workflows: []WorkflowView{}}
 			for i := range list.Items {
-				v, err := s.viewWorkflow(ctx, ws, &list.Items[i])
+				v, err := s.viewWorkflow(ctx, &list.Items[i])
 				if err != nil {
 					return nil, err
 				}
@@ -206,28 +202,20 @@ func workflowTools() []Tool {
 		declare(Tool{
 			Name: "get_workflow", Title: "Get a workflow", Scope: socialv1alpha1.ScopeWorkflowsRead, ReadOnly: true, Idempotent: true,
 			Description: "Shows one workflow: trigger, inputs, enabled, valid and its validation errors.",
-		}, func(ctx context.Context, s *Server, in workflowArgs) (*WorkflowResult, error) {
-			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkflowsRead)
+		}, func(ctx context.Context, s *toolCall, in workflowArgs) (*WorkflowResult, error) {
+			wf, err := s.workflow(ctx, in.WorkflowID)
 			if err != nil {
 				return nil, err
 			}
-			wf, err := s.workflow(ctx, ws, in.WorkflowID)
-			if err != nil {
-				return nil, err
-			}
-			v, err := s.viewWorkflow(ctx, ws, wf)
+			v, err := s.viewWorkflow(ctx, wf)
 			return &WorkflowResult{Workflow: v}, err
 		}),
 		declare(Tool{
 			Name: "list_workflow_runs", Title: "List workflow runs", Scope: socialv1alpha1.ScopeWorkflowsRead, ReadOnly: true, Idempotent: true,
 			Description: "Lists a workspace's workflow runs, newest first, optionally of one workflow, with the posts each created.",
-		}, func(ctx context.Context, s *Server, in listRunsArgs) (*RunList, error) {
-			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkflowsRead)
-			if err != nil {
-				return nil, err
-			}
+		}, func(ctx context.Context, s *toolCall, in listRunsArgs) (*RunList, error) {
 			list := &socialv1alpha1.WorkflowRunList{}
-			if err := s.client.List(ctx, list, client.InNamespace(ws.NamespaceName())); err != nil {
+			if err := s.client.List(ctx, list, client.InNamespace(s.ws.NamespaceName())); err != nil {
 				return nil, err
 			}
 			sort.Slice(list.Items, func(i, j int) bool {
@@ -252,15 +240,11 @@ func workflowTools() []Tool {
 		declare(Tool{
 			Name: "get_workflow_run", Title: "Get a workflow run", Scope: socialv1alpha1.ScopeWorkflowsRead, ReadOnly: true, Idempotent: true,
 			Description: "Shows one workflow run: phase, inputs, the posts it created and why it failed.",
-		}, func(ctx context.Context, s *Server, in runArgs) (*RunResult, error) {
-			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkflowsRead)
-			if err != nil {
-				return nil, err
-			}
+		}, func(ctx context.Context, s *toolCall, in runArgs) (*RunResult, error) {
 			r := &socialv1alpha1.WorkflowRun{}
-			if err := s.get(ctx, client.ObjectKey{Namespace: ws.NamespaceName(), Name: in.RunID}, r); err != nil {
+			if err := s.get(ctx, client.ObjectKey{Namespace: s.ws.NamespaceName(), Name: in.RunID}, r); err != nil {
 				if apierrors.IsNotFound(err) {
-					return nil, invalidArgument("run %q is not in workspace %q. Call %s for its runs.", in.RunID, ws.Name, s.toolName("list_workflow_runs"))
+					return nil, invalidArgument("run %q is not in workspace %q. Call %s for its runs.", in.RunID, s.ws.Name, s.toolName("list_workflow_runs"))
 				}
 				return nil, err
 			}
@@ -269,45 +253,38 @@ func workflowTools() []Tool {
 		declare(Tool{
 			Name: "toggle_workflow", Title: "Enable or disable a workflow", Scope: socialv1alpha1.ScopeWorkflowsRun, Idempotent: true,
 			Description: "Enables or disables a workflow. A workflow with validation errors cannot be toggled until they are fixed; the error lists them.",
-		}, func(ctx context.Context, s *Server, in toggleArgs) (*WorkflowResult, error) {
-			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkflowsRun)
+		}, func(ctx context.Context, s *toolCall, in toggleArgs) (*WorkflowResult, error) {
+			wf, err := s.workflow(ctx, in.WorkflowID, true)
 			if err != nil {
 				return nil, err
 			}
-			wf, err := s.workflow(ctx, ws, in.WorkflowID, true)
-			if err != nil {
-				return nil, err
-			}
-			if err := writable(wf, "workflow"); err != nil {
-				return nil, err
-			}
-			if errs, err := s.validationErrors(ctx, ws, wf); err != nil {
-				return nil, err
-			} else if len(errs) > 0 {
-				return nil, invalidArgument("workflow %q cannot be toggled until its validation errors are fixed: %s", wf.Name, strings.Join(errs, "; "))
-			}
-			wf.Spec.Enabled = in.Enabled
-			stamp(wf, s.caller(ctx))
-			if err := s.client.Update(ctx, wf); err != nil {
+			if err := s.updateFresh(ctx, wf, func() error {
+				if err := writable(wf, "workflow"); err != nil {
+					return err
+				}
+				if errs, err := s.validationErrors(ctx, wf); err != nil {
+					return err
+				} else if len(errs) > 0 {
+					return invalidArgument("workflow %q cannot be toggled until its validation errors are fixed: %s", wf.Name, strings.Join(errs, "; "))
+				}
+				wf.Spec.Enabled = in.Enabled
+				stamp(wf, s.caller)
+				return nil
+			}); err != nil {
 				return nil, refused(err)
 			}
-			s.settle(ctx, wf, false)
-			v, err := s.viewWorkflow(ctx, ws, wf)
+			v, err := s.viewWorkflow(ctx, wf)
 			return &WorkflowResult{Workflow: v}, err
 		}),
 		declare(Tool{
 			Name: "run_workflow", Title: "Run a workflow", Scope: socialv1alpha1.ScopeWorkflowsRun,
 			Description: "Queues a run of an enabled, valid workflow with the given inputs; the run creates the workflow's posts. Call ocoya_get_workflow first for the inputs it takes, and ocoya_get_workflow_run afterwards for the posts it made. Pass an idempotencyKey so a retried call cannot run twice.",
-		}, func(ctx context.Context, s *Server, in runWorkflowArgs) (*RunResult, error) {
-			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkflowsRun)
+		}, func(ctx context.Context, s *toolCall, in runWorkflowArgs) (*RunResult, error) {
+			wf, err := s.workflow(ctx, in.WorkflowID, true)
 			if err != nil {
 				return nil, err
 			}
-			wf, err := s.workflow(ctx, ws, in.WorkflowID, true)
-			if err != nil {
-				return nil, err
-			}
-			if errs, err := s.validationErrors(ctx, ws, wf); err != nil {
+			if errs, err := s.validationErrors(ctx, wf); err != nil {
 				return nil, err
 			} else if len(errs) > 0 {
 				return nil, invalidArgument("workflow %q is invalid and cannot run: %s", wf.Name, strings.Join(errs, "; "))
@@ -319,16 +296,16 @@ func workflowTools() []Tool {
 			if len(errs) > 0 {
 				return nil, invalidArgument("the inputs do not fit workflow %q: %s", wf.Name, strings.Join(errs, "; "))
 			}
-			c := s.caller(ctx)
+			c := s.caller
 			run := &socialv1alpha1.WorkflowRun{
-				ObjectMeta: metav1.ObjectMeta{Namespace: ws.NamespaceName(), GenerateName: wf.Name + "-"},
+				ObjectMeta: metav1.ObjectMeta{Namespace: s.ws.NamespaceName(), GenerateName: wf.Name + "-"},
 				Spec: socialv1alpha1.WorkflowRunSpec{
 					WorkflowRef: socialv1alpha1.LocalObjectReference{Name: wf.Name}, Inputs: inputs,
 					RequestedBy: &socialv1alpha1.Requester{Subject: c.Subject, Client: c.ClientID, Via: "mcp"},
 				},
 			}
 			if in.IdempotencyKey != "" {
-				run.Name, run.GenerateName = idempotentName(wf.Name+"-", ws.Name, in.IdempotencyKey), ""
+				run.Name, run.GenerateName = idempotentName(wf.Name+"-", s.ws.Name, in.IdempotencyKey), ""
 				run.Spec.IdempotencyKey = in.IdempotencyKey
 			}
 			stamp(run, c)

@@ -23,7 +23,7 @@ type WorkspaceView struct {
 type noArgs struct{}
 
 type workspaceArgs struct {
-	WorkspaceID string `json:"workspaceId" jsonschema:"id of a workspace from ocoya_list_workspaces" minLength:"1"`
+	workspaceArg
 }
 
 // WorkspaceList is the output of list_workspaces.
@@ -55,8 +55,8 @@ func workspaceTools() []Tool {
 		declare(Tool{
 			Name: "list_workspaces", Title: "List workspaces", Scope: socialv1alpha1.ScopeWorkspaceRead, ReadOnly: true, Idempotent: true,
 			Description: "Lists the workspaces this connection was approved for. Call this first: every other tool takes a workspaceId from here.",
-		}, func(ctx context.Context, s *Server, _ noArgs) (*WorkspaceList, error) {
-			c := s.caller(ctx)
+		}, func(ctx context.Context, s *toolCall, _ noArgs) (*WorkspaceList, error) {
+			c := s.caller
 			out := &WorkspaceList{Workspaces: []WorkspaceView{}}
 			list := &socialv1alpha1.WorkspaceList{}
 			if err := s.client.List(ctx, list); err != nil {
@@ -74,20 +74,16 @@ func workspaceTools() []Tool {
 		declare(Tool{
 			Name: "get_workspace", Title: "Get a workspace", Scope: socialv1alpha1.ScopeWorkspaceRead, ReadOnly: true, Idempotent: true,
 			Description: "Shows one workspace: its name, time zone, your role, and how many social profiles and brand kits it has.",
-		}, func(ctx context.Context, s *Server, in workspaceArgs) (*WorkspaceResult, error) {
-			ws, err := s.workspace(ctx, in.WorkspaceID, socialv1alpha1.ScopeWorkspaceRead)
-			if err != nil {
-				return nil, err
-			}
+		}, func(ctx context.Context, s *toolCall, in workspaceArgs) (*WorkspaceResult, error) {
 			profiles := &socialv1alpha1.SocialProfileList{}
 			kits := &socialv1alpha1.BrandKitList{}
-			if err := s.client.List(ctx, profiles, client.InNamespace(ws.NamespaceName())); err != nil {
+			if err := s.client.List(ctx, profiles, client.InNamespace(s.ws.NamespaceName())); err != nil {
 				return nil, err
 			}
-			if err := s.client.List(ctx, kits, client.InNamespace(ws.NamespaceName())); err != nil {
+			if err := s.client.List(ctx, kits, client.InNamespace(s.ws.NamespaceName())); err != nil {
 				return nil, err
 			}
-			return &WorkspaceResult{Workspace: viewWorkspace(ws, s.caller(ctx).Subject), Profiles: len(profiles.Items), BrandKits: len(kits.Items)}, nil
+			return &WorkspaceResult{Workspace: viewWorkspace(s.ws, s.caller.Subject), Profiles: len(profiles.Items), BrandKits: len(kits.Items)}, nil
 		}),
 	}
 }
@@ -107,8 +103,8 @@ func meTools() []Tool {
 		declare(Tool{
 			Name: "get_me", Title: "Who am I", ReadOnly: true, Idempotent: true,
 			Description: "Says who this connection acts for, which scopes it holds and which workspaces it may use. Call it when a tool answers that a scope or workspace is missing.",
-		}, func(ctx context.Context, s *Server, _ noArgs) (*MeResult, error) {
-			c := s.caller(ctx)
+		}, func(ctx context.Context, s *toolCall, _ noArgs) (*MeResult, error) {
+			c := s.caller
 			out := &MeResult{Subject: c.Subject, Client: c.ClientID, ClientName: c.ClientName, Grant: c.Grant, Scopes: []string{}, Workspaces: []WorkspaceView{}}
 			for _, sc := range c.Scopes {
 				out.Scopes = append(out.Scopes, string(sc))

@@ -20,6 +20,10 @@ const (
 	// ConditionSpecIgnored is True when a post was edited after publishing started:
 	// deliveries already made keep what was sent.
 	ConditionSpecIgnored = "SpecChangeIgnored"
+	// ConditionRemoteDeleted says, on a DeleteRemote post being deleted,
+	// whether every published copy was taken down; its message names those
+	// that may stay online.
+	ConditionRemoteDeleted = "RemoteDeleted"
 )
 
 // Labels and annotations Herald reads or writes.
@@ -35,10 +39,15 @@ const (
 	AnnotationRequestedBy = "social.herald.dev/requested-by"
 	// AnnotationRequestedVia records the OAuth client a change came through.
 	AnnotationRequestedVia = "social.herald.dev/requested-via"
-	// AnnotationRetryRequestedAt asks the controller to retry a post's failed
-	// or Unknown deliveries; its value is any token that differs from the last
-	// one handled (a timestamp, as Flux's requestedAt).
+	// AnnotationRetryRequestedAt asks the controller to retry a post's
+	// deliveries; its value is any token that differs from the last one
+	// handled (a timestamp, as Flux's requestedAt). Without
+	// AnnotationRetryProfiles it retries the Failed and Missed ones.
 	AnnotationRetryRequestedAt = "social.herald.dev/retry-requested-at"
+	// AnnotationRetryProfiles names, comma-separated, the profiles a retry
+	// request is for. Unknown deliveries (which may be online) are retried
+	// only when named here.
+	AnnotationRetryProfiles = "social.herald.dev/retry-profiles"
 )
 
 // LocalObjectReference names an object in the same namespace.

@@ -204,15 +204,43 @@ type Delivery struct {
 	// +optional
 	Attempts int32 `json:"attempts,omitempty"`
 
+	// attemptStartedAt is when the current attempt was first sent. A
+	// platform that recognises a repeated attempt (Mastodon's
+	// Idempotency-Key) does so only for a limited time after it, and a
+	// retrying delivery honours maxLateness counted from it.
+	// +optional
+	AttemptStartedAt *metav1.Time `json:"attemptStartedAt,omitempty"`
+
 	// lastAttemptAt is when the platform was last called.
 	// +optional
 	LastAttemptAt *metav1.Time `json:"lastAttemptAt,omitempty"`
+
+	// claimedBy names the Herald process holding the claim of a Publishing
+	// delivery: only it calls the platform, and only while it leads.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ClaimedBy string `json:"claimedBy,omitempty"`
+
+	// claimExpiresAt is when the claim lapses: the holder finishes its call
+	// and writes the outcome before then, and another process takes a
+	// Publishing delivery over only after it (resending where the platform
+	// recognises a repeat, Unknown otherwise).
+	// +optional
+	ClaimExpiresAt *metav1.Time `json:"claimExpiresAt,omitempty"`
+
+	// ambiguous is true once an attempt got no clear answer (a timeout or a
+	// server error after the request was sent), so the post may be on the
+	// platform. Such a delivery ends Published or Unknown, never Failed.
+	// +optional
+	Ambiguous bool `json:"ambiguous,omitempty"`
 
 	// nextAttemptAt is when a retrying delivery is tried again.
 	// +optional
 	NextAttemptAt *metav1.Time `json:"nextAttemptAt,omitempty"`
 
-	// externalID is the platform's id of the published post.
+	// externalID is the platform's id of the published post; a post the
+	// platform splits into several messages (a Telegram album) lists every
+	// id, comma-separated.
 	// +optional
 	ExternalID string `json:"externalID,omitempty"`
 
@@ -251,7 +279,8 @@ type ScheduledPostStatus struct {
 	LastHandledRetry string `json:"lastHandledRetry,omitempty"`
 
 	// conditions: Ready (the post is where it should be), Published, Reconciling,
-	// Stalled and SpecChangeIgnored.
+	// Stalled, SpecChangeIgnored and, while a DeleteRemote post is deleted,
+	// RemoteDeleted.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -19,7 +19,8 @@ const (
 	// wrong); sending it again unchanged fails the same way.
 	Permanent ErrorKind = "Permanent"
 	// Unknown: the request may or may not have been published (a timeout
-	// or reset after it was sent); retry only where Publisher.SafeRetry.
+	// or reset after it was sent, or a server error on a request that is
+	// not idempotent); send it again only where Info.Resend allows.
 	Unknown ErrorKind = "Unknown"
 	// CredentialsRejected: the platform refused the profile's credentials;
 	// a person has to fix the Secret.

@@ -72,7 +72,9 @@ type Request struct {
 	Body        []byte
 	ContentType string
 	// Idempotent marks a call that cannot act twice (GET and HEAD always
-	// are): a timeout after sending it is then Retryable instead of Unknown.
+	// are; a POST that carries a key the platform deduplicates by, too): a
+	// timeout or a server error after sending it is then Retryable instead
+	// of Unknown.
 	Idempotent bool
 	// Out, when set, receives the JSON of a 2xx answer.
 	Out any
@@ -91,10 +93,10 @@ type Response struct {
 }
 
 // Do sends r and returns the 2xx answer, or an *Error: HTTP statuses are
-// mapped by KindForStatus (or Decode), 429 and 503 carry RetryAfter from
-// Retry-After or the platform's reset headers, a failure before the request
-// was sent is Retryable, and a timeout or reset after it was sent is Unknown
-// unless the call is idempotent.
+// mapped by KindForStatus (or Decode), a Retryable answer carries RetryAfter
+// from Retry-After or the platform's reset headers, a failure before the
+// request was sent is Retryable, and a timeout or reset after it was sent
+// is Unknown unless the call is idempotent.
 func (a API) Do(ctx context.Context, r Request) (*Response, error) {
 	res, err := a.do(ctx, r)
 	if err != nil {
@@ -194,11 +196,12 @@ func (a API) errorf(r Request, kind ErrorKind, format string, args ...any) *Erro
 }
 
 // lostAnswer is a 2xx whose body could not be read: the platform acted, but
-// we do not know the result, so a non-idempotent call's outcome is Unknown.
+// we do not know the result, so a non-idempotent call's outcome is Unknown;
+// an idempotent one gives the same answer when sent again.
 func (a API) lostAnswer(r Request, status int, detail string) error {
 	kind := Unknown
 	if r.idempotent() {
-		kind = Permanent
+		kind = Retryable
 	}
 	e := a.errorf(r, kind, "HTTP %d but %s", status, detail)
 	e.StatusCode = status
@@ -233,26 +236,36 @@ func (a API) statusError(r Request, status int, h http.Header, body []byte) erro
 	}
 	kind := f.Kind
 	if kind == "" {
-		kind = KindForStatus(status)
+		kind = KindForStatus(status, r.idempotent())
 	}
 	e := a.errorf(r, kind, "HTTP %d: %s", status, f.Message)
 	e.StatusCode = status
-	if kind == Retryable {
+	if kind == Retryable || kind == Unknown {
+		// An ambiguous answer is sent again only where the platform
+		// recognises a repeat, and then no sooner than it asked.
 		e.RetryAfter = a.retryAfter(status, h, f.RetryAfter)
 	}
 	return e
 }
 
-// KindForStatus maps an HTTP status to an ErrorKind: 401 and 403 mean the
-// credentials were refused; 408, 425, 429 and 5xx are worth retrying; every
-// other status (400, 404, 422, …) rejects this request for good.
-func KindForStatus(status int) ErrorKind {
+// KindForStatus maps an HTTP status to an ErrorKind. 401 and 403 mean the
+// credentials were refused. 408, 425 and 429 say the request was not
+// processed, so it is worth sending again. A 5xx comes after the request
+// reached the platform, or a gateway in front of it, which may have acted
+// on it before failing: it is Retryable only for a request that cannot act
+// twice (idempotent), and Unknown otherwise; an adapter whose platform
+// documents a 5xx as "nothing was done" says so in its Decode. Every other
+// status (400, 404, 422, …) rejects the request for good.
+func KindForStatus(status int, idempotent bool) ErrorKind {
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return CredentialsRejected
-	case status == http.StatusRequestTimeout || status == http.StatusTooEarly ||
-		status == http.StatusTooManyRequests || status >= 500:
+	case status == http.StatusRequestTimeout || status == http.StatusTooEarly || status == http.StatusTooManyRequests:
 		return Retryable
+	case status >= 500 && idempotent:
+		return Retryable
+	case status >= 500:
+		return Unknown
 	}
 	return Permanent
 }

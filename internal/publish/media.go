@@ -38,7 +38,7 @@ type Download struct {
 func (a API) FetchMedia(ctx context.Context, m Media) (Download, error) {
 	media := a
 	media.Decode = func(status int, _ []byte) Failure {
-		if status >= 400 && status < 500 && KindForStatus(status) != Retryable {
+		if status >= 400 && status < 500 && KindForStatus(status, true) != Retryable {
 			return Failure{Kind: Permanent, Message: http.StatusText(status)}
 		}
 		return Failure{Message: http.StatusText(status)}

@@ -4,40 +4,21 @@
 // reconciler whether and when to try again, and an HTTP helper that maps
 // platform responses to those kinds in one place.
 //
-// Adapters live in sub-packages (sandbox, webhook, mastodon, …); length and
-// media rules live in the rules sub-package so the publisher and the preview
-// tool count characters the same way. Nothing here imports Kubernetes.
+// Adapters live in sub-packages (sandbox, webhook, mastodon, …), each
+// declaring everything about its platform in an Info; the registry package
+// assembles them. Nothing here imports Kubernetes.
 package publish
 
 import (
 	"context"
-	"path"
-	"strings"
 	"time"
+
+	"github.com/herald-dev/herald/internal/publish/rules"
 )
 
 // Platform names a social platform; the values are those of SocialProfile
 // spec.platform.
 type Platform string
-
-// The platforms Herald knows. Every one but Threads has an adapter; Threads
-// is known to the rules package only, so previews can show its limits.
-const (
-	Sandbox  Platform = "sandbox"
-	Webhook  Platform = "webhook"
-	Mastodon Platform = "mastodon"
-	Bluesky  Platform = "bluesky"
-	Discord  Platform = "discord"
-	Slack    Platform = "slack"
-	Telegram Platform = "telegram"
-	LinkedIn Platform = "linkedin"
-	X        Platform = "x"
-	Threads  Platform = "threads"
-)
-
-// Platforms lists the platforms a SocialProfile may name, in the order docs
-// and enums show them.
-var Platforms = []Platform{Sandbox, Webhook, Mastodon, Bluesky, Discord, Slack, Telegram, LinkedIn, X}
 
 // Credentials holds the keys of a profile's Secret. Values are secrets:
 // never log them or put them in errors (API redacts them from its errors).
@@ -55,8 +36,6 @@ type Profile struct {
 	Endpoint string
 	// Credentials are the keys of the profile's Secret.
 	Credentials Credentials
-	// CharacterLimit overrides the platform's default length limit; 0 keeps it.
-	CharacterLimit int
 }
 
 // Account describes the account that a profile's credentials belong to, as
@@ -84,28 +63,23 @@ type Media struct {
 
 // The media types Media.Type may hold.
 const (
-	MediaImage = "image"
-	MediaVideo = "video"
-	MediaGIF   = "gif"
+	MediaImage = rules.MediaImage
+	MediaVideo = rules.MediaVideo
+	MediaGIF   = rules.MediaGIF
 )
 
 // EffectiveType returns Type when set, otherwise the type implied by the
 // URL's file extension (image when nothing better is known).
-func (m Media) EffectiveType() string {
-	if m.Type != "" {
-		return strings.ToLower(m.Type)
+func (m Media) EffectiveType() string { return rules.MediaType(m.URL, m.Type) }
+
+// MediaTypes returns the effective type of each attachment, what
+// rules.Rules.Check takes.
+func MediaTypes(media []Media) []string {
+	out := make([]string, len(media))
+	for i, m := range media {
+		out[i] = m.EffectiveType()
 	}
-	u := m.URL
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		u = u[:i]
-	}
-	switch strings.ToLower(path.Ext(u)) {
-	case ".gif":
-		return MediaGIF
-	case ".mp4", ".mov", ".m4v", ".webm", ".mpeg", ".mpg":
-		return MediaVideo
-	}
-	return MediaImage
+	return out
 }
 
 // Post is one rendered post for one destination.
@@ -137,17 +111,15 @@ type Result struct {
 // safe for concurrent use and keep no per-profile state that could leak
 // between profiles other than caches keyed by credentials.
 type Publisher interface {
+	// Info declares the platform: its name, rules, credentials and what a
+	// repeated send does.
+	Info() Info
 	// Verify checks that the profile's credentials work and returns the
 	// account they belong to.
 	Verify(ctx context.Context, p Profile) (Account, error)
 	// Publish sends one post and returns what the platform answered. Errors
 	// are *Error; their Kind tells whether and when to try again.
 	Publish(ctx context.Context, p Profile, post Post) (Result, error)
-	// SafeRetry reports whether re-sending after an interrupted attempt
-	// (outcome unknown) cannot duplicate the post: true for sandbox,
-	// webhook (delivery id), mastodon (Idempotency-Key) and bluesky
-	// (record key); false where the platform has no such key.
-	SafeRetry() bool
 }
 
 // Deleter is a Publisher that can take a published post down again, for
@@ -186,4 +158,13 @@ func Wait(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return Errorf(Retryable, "nothing was published: %w", ctx.Err())
 	}
+}
+
+// Info returns what platform's adapter declares; an unknown platform gets a
+// bare Info with no limits, named after itself.
+func (r Registry) Info(platform Platform) Info {
+	if p, ok := r[platform]; ok && p != nil {
+		return p.Info()
+	}
+	return Info{Platform: platform, Rules: rules.Rules{Name: string(platform), Media: rules.AnyMedia}}
 }

@@ -17,13 +17,20 @@ import (
 )
 
 func TestKindForStatus(t *testing.T) {
-	for status, want := range map[int]publish.ErrorKind{
-		400: publish.Permanent, 404: publish.Permanent, 409: publish.Permanent, 410: publish.Permanent, 422: publish.Permanent,
-		401: publish.CredentialsRejected, 403: publish.CredentialsRejected,
-		408: publish.Retryable, 429: publish.Retryable, 500: publish.Retryable, 502: publish.Retryable, 503: publish.Retryable,
+	for status, want := range map[int][2]publish.ErrorKind{ // not idempotent, idempotent
+		400: {publish.Permanent, publish.Permanent}, 404: {publish.Permanent, publish.Permanent}, 409: {publish.Permanent, publish.Permanent},
+		410: {publish.Permanent, publish.Permanent}, 422: {publish.Permanent, publish.Permanent},
+		401: {publish.CredentialsRejected, publish.CredentialsRejected}, 403: {publish.CredentialsRejected, publish.CredentialsRejected},
+		408: {publish.Retryable, publish.Retryable}, 425: {publish.Retryable, publish.Retryable}, 429: {publish.Retryable, publish.Retryable},
+		// A server error may come after the platform acted: only a request
+		// that cannot act twice is sent again on its own.
+		500: {publish.Unknown, publish.Retryable}, 502: {publish.Unknown, publish.Retryable},
+		503: {publish.Unknown, publish.Retryable}, 504: {publish.Unknown, publish.Retryable},
 	} {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {
-			NewWithT(t).Expect(publish.KindForStatus(status)).To(Equal(want))
+			g := NewWithT(t)
+			g.Expect(publish.KindForStatus(status, false)).To(Equal(want[0]))
+			g.Expect(publish.KindForStatus(status, true)).To(Equal(want[1]))
 		})
 	}
 }
@@ -78,7 +85,9 @@ func TestRetryAfterSources(t *testing.T) {
 					}
 					return publish.Failure{}
 				}}
-			_, err := api.Do(context.Background(), post(answer(t, tc.status, tc.header, tc.body)))
+			req := post(answer(t, tc.status, tc.header, tc.body))
+			req.Idempotent = tc.status >= 500 // a server error is retryable only for a request that cannot act twice
+			_, err := api.Do(context.Background(), req)
 			g.Expect(publish.IsRetryable(err)).To(BeTrue())
 			g.Expect(publish.RetryAfter(err)).To(Equal(tc.want))
 		})
@@ -248,7 +257,7 @@ func TestErrorHelpers(t *testing.T) {
 	g.Expect(errors.Is(e, context.DeadlineExceeded)).To(BeTrue())
 	g.Expect(e.Error()).To(Equal("lost: context deadline exceeded"))
 
-	_, err := publish.Registry{}.For(publish.X)
+	_, err := publish.Registry{}.For(publish.Platform("x"))
 	g.Expect(err).To(MatchError(`no publisher for platform "x"`))
 }
 

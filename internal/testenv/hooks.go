@@ -2,8 +2,12 @@ package testenv
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"sync/atomic"
 	"time"
 
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-dev/herald/internal/publish"
@@ -28,23 +32,50 @@ func Tick(ctx context.Context, c client.Client, obj client.Object, now time.Time
 	return c.Patch(ctx, obj, patch)
 }
 
+// Process stands for one Herald process in a test whose connection to the
+// API server can be cut at once, as killing a real process cuts it:
+// nothing the process does after Kill reaches the API server, and its
+// manager, stopped then, cannot write on its way out.
+type Process struct{ dead atomic.Bool }
+
+// errKilled is what every request of a killed Process gets.
+var errKilled = errors.New("this test process was killed; nothing it sends reaches the API server")
+
+// Config returns a copy of cfg whose requests are refused once p is killed.
+func (p *Process) Config(cfg *rest.Config) *rest.Config {
+	out := rest.CopyConfig(cfg)
+	out.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(r *http.Request) (*http.Response, error) {
+			if p.dead.Load() {
+				return nil, errKilled
+			}
+			return rt.RoundTrip(r)
+		})
+	})
+	return out
+}
+
+// Kill cuts the process's connection to the API server.
+func (p *Process) Kill() { p.dead.Store(true) }
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // CrashAfterSend is the hook of the crash tests: it lets the platform
-// receive the post, then stops the manager (Stop) before the reconciler can
-// write the outcome, as a process killed at that instant would. It returns
-// only once the reconcile's context is done, so the outcome write that
-// follows fails the way it would in a dead process.
+// receive the post, then kills the process (Kill) and stops its manager
+// (Stop) before the reconciler can write the outcome, as a process killed
+// at that instant would: the claim stays written, the outcome never is.
 type CrashAfterSend struct {
 	publish.Publisher
+	Kill func()
 	Stop context.CancelFunc
 }
 
 // Publish sends, then crashes.
 func (c *CrashAfterSend) Publish(ctx context.Context, p publish.Profile, post publish.Post) (publish.Result, error) {
 	res, err := c.Publisher.Publish(ctx, p, post)
+	c.Kill()
 	c.Stop()
-	select {
-	case <-ctx.Done():
-	case <-time.After(10 * time.Second): // a bug elsewhere; the test's assertions report it
-	}
 	return res, err
 }

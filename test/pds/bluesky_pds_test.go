@@ -1,7 +1,6 @@
 package pds
 
 import (
-	"context"
 	"net/url"
 	"strings"
 	"time"
@@ -170,7 +169,7 @@ func expectFacets(rec feedRecord) {
 
 var _ = Describe("The Bluesky adapter against the reference PDS", func() {
 	It("publishes at the due time with link, mention and tag facets, and a replayed delivery leaves one record", func() {
-		stop, _ := startManager(publishers(), nil)
+		stop, _ := startManager(publishers(), false)
 		defer stop()
 		profile := blueskyProfile("bsky-due", "bsky")
 		before := len(listPosts(Default))
@@ -214,9 +213,9 @@ var _ = Describe("The Bluesky adapter against the reference PDS", func() {
 		By("replaying the delivery after a crash (a new process, same idempotency key) finds the record instead of adding one")
 		secret := &corev1.Secret{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: profile.Namespace, Name: profile.Spec.CredentialsSecretRef.Name}, secret)).To(Succeed())
-		fresh := publishers()[publish.Bluesky] // no cached session, like a restarted manager
+		fresh := publishers()[publish.Platform("bluesky")] // no cached session, like a restarted manager
 		res, err := fresh.Publish(ctx, publish.Profile{
-			Platform: publish.Bluesky, Handle: profile.Spec.Handle, Endpoint: profile.Spec.Endpoint, Credentials: secret.Data,
+			Platform: publish.Platform("bluesky"), Handle: profile.Spec.Handle, Endpoint: profile.Spec.Endpoint, Credentials: secret.Data,
 		}, publish.Post{Text: postText, IdempotencyKey: key})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.ExternalID).To(Equal(d.ExternalID))
@@ -232,9 +231,7 @@ var _ = Describe("The Bluesky adapter against the reference PDS", func() {
 	})
 
 	It("resumes a delivery interrupted between the PDS's answer and the status write: one record", func() {
-		stopCrashing, crashed := startManager(publishers(), func(p publish.Publisher, stop context.CancelFunc) publish.Publisher {
-			return &testenv.CrashAfterSend{Publisher: p, Stop: stop}
-		})
+		stopCrashing, crashed := startManager(publishers(), true)
 		defer stopCrashing()
 		profile := blueskyProfile("bsky-crash", "bsky")
 		before := len(listPosts(Default))
@@ -253,9 +250,11 @@ var _ = Describe("The Bluesky adapter against the reference PDS", func() {
 		Expect(withRKey(listPosts(Default), rkey)).To(HaveLen(1), "the interrupted attempt reached the PDS")
 		Expect(traffic.statuses("com.atproto.repo.createRecord")[creates:]).To(Equal([]int{200}))
 
-		By("a new manager resumes the same attempt; the PDS refuses the key and getRecord finds the record")
-		stop, _ := startManager(publishers(), nil)
+		By("once the claim lapses, a new manager resumes the same attempt; the PDS refuses the key and getRecord finds the record")
+		stop, _ := startManager(publishers(), false)
 		defer stop()
+		fakeClock.Step(controllers.DefaultTiming.ClaimTTL)
+		Expect(testenv.Tick(ctx, k8sClient, got, fakeClock.Now())).To(Succeed())
 		got = expectPhase(post, socialv1alpha1.PostPublished)
 		resumed := delivery(Default, got, profile.Name)
 		Expect(resumed.AttemptID).To(Equal(d.AttemptID), "same attempt, so same record key")
@@ -270,7 +269,7 @@ var _ = Describe("The Bluesky adapter against the reference PDS", func() {
 	})
 
 	It("deletes the record of a DeleteRemote post when its object is deleted", func() {
-		stop, _ := startManager(publishers(), nil)
+		stop, _ := startManager(publishers(), false)
 		defer stop()
 		profile := blueskyProfile("bsky-delete", "bsky")
 		before := len(listPosts(Default))

@@ -239,15 +239,18 @@ func publishers() publish.Registry {
 	return registry.Default(&http.Client{Timeout: 10 * time.Second, Transport: traffic}, nil)
 }
 
-// startManager starts a manager like main.go's with the suite's clock and
-// the given publishers, and returns a function that stops it and waits, and
-// a channel closed once it has stopped (on its own or by the function).
-func startManager(pubs publish.Registry, wrap func(publish.Publisher, context.CancelFunc) publish.Publisher) (func(), <-chan struct{}) {
+// startManager starts a manager like main.go's, a process of its own, with
+// the suite's clock and the given publishers, and returns a function that
+// stops it and waits, and a channel closed once it has stopped (on its own
+// or by the function). crash, when set, makes Bluesky's publisher kill the
+// process once the PDS has the post (testenv.CrashAfterSend).
+func startManager(pubs publish.Registry, crash bool) (func(), <-chan struct{}) {
 	mctx, stop := context.WithCancel(ctx)
-	if wrap != nil {
-		pubs[publish.Bluesky] = wrap(pubs[publish.Bluesky], stop)
+	proc := &testenv.Process{}
+	if crash {
+		pubs[publish.Platform("bluesky")] = &testenv.CrashAfterSend{Publisher: pubs[publish.Platform("bluesky")], Kill: proc.Kill, Stop: stop}
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(proc.Config(cfg), ctrl.Options{
 		Scheme:     scheme.New(),
 		Metrics:    metricsserver.Options{BindAddress: "0"},
 		Cache:      controllers.CacheOptions(),

@@ -88,7 +88,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	herald, err := mcpserver.New(mcpserver.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(), PublicURL: base, Authenticate: authz.RequireToken})
+	herald, err := mcpserver.New(mcpserver.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(), Authenticate: authz.RequireToken})
 	if err != nil {
 		return err
 	}

@@ -102,8 +102,8 @@ func run() error {
 	}
 	feed := &sandbox.Feed{BaseURL: "http://sandbox.invalid", Latency: *latency}
 	reg := registry.Default(&http.Client{Timeout: 30 * time.Second}, feed)
-	rec := &recorder{Publisher: reg[publish.Sandbox], first: map[string]time.Time{}}
-	reg[publish.Sandbox] = rec
+	rec := &recorder{Publisher: reg[publish.Platform("sandbox")], first: map[string]time.Time{}}
+	reg[publish.Platform("sandbox")] = rec
 	if err := controllers.Setup(mgr, controllers.Options{
 		MaxConcurrentReconciles: 4,
 		PostWorkers:             *postWorkers,

@@ -27,7 +27,27 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/rules"
 )
+
+// Info declares Bluesky.
+var Info = publish.Info{
+	Platform: "bluesky",
+	// Bluesky video goes through a separate video service Herald does not use.
+	Rules: rules.Rules{Name: "Bluesky", Limit: 300, Unit: "graphemes", MaxBytes: 3000, Counter: rules.Graphemes,
+		Media: rules.MediaLimits{Max: 4, Images: 4}},
+	CredentialKeys: []string{"identifier", "appPassword"},
+	Endpoint:       "the PDS URL; https://bsky.social when unset",
+	// The record key comes from the attempt: a repeat is refused by the
+	// PDS, and getRecord then finds the first record.
+	Resend:             publish.Resend{By: "the record key, derived from the attempt, and a getRecord check"},
+	PostsPerHour:       1666,
+	PostsPerHourSource: "5,000 write points per hour, 3 per record",
+	Deletes:            true,
+}
+
+// Info declares the platform.
+func (p *Publisher) Info() publish.Info { return Info }
 
 // DefaultEndpoint is the PDS used when a profile names none.
 const DefaultEndpoint = "https://bsky.social"
@@ -95,7 +115,7 @@ func (p *Publisher) connect(ctx context.Context, prof publish.Profile) (*conn, e
 	}
 	sum := sha256.Sum256([]byte(base + "\x00" + identifier + "\x00" + password))
 	c := &conn{
-		api:  publish.API{Platform: publish.Bluesky, Client: p.Client, Secrets: prof.Credentials, Decode: decodeError},
+		api:  publish.API{Platform: Info.Platform, Client: p.Client, Secrets: prof.Credentials, Decode: decodeError},
 		base: base + "/xrpc/", key: string(sum[:]),
 		login: map[string]string{"identifier": identifier, "password": password},
 	}
@@ -154,7 +174,7 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 		URL: c.base + "com.atproto.server.getSession", Out: &s}); err != nil {
 		return publish.Account{}, err
 	}
-	return publish.Account{ID: s.DID, Handle: s.Handle, URL: "https://bsky.app/profile/" + s.Handle, CharacterLimit: 300}, nil
+	return publish.Account{ID: s.DID, Handle: s.Handle, URL: "https://bsky.app/profile/" + s.Handle, CharacterLimit: Info.Rules.Limit}, nil
 }
 
 type recordRef struct {
@@ -335,7 +355,3 @@ func (p *Publisher) Delete(ctx context.Context, prof publish.Profile, externalID
 		URL: c.base + "com.atproto.repo.deleteRecord", JSON: rec, Idempotent: true})
 	return err
 }
-
-// SafeRetry is true: a retry creates the record under the same key, which
-// the PDS refuses, and getRecord then finds the first one.
-func (p *Publisher) SafeRetry() bool { return true }

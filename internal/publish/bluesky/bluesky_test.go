@@ -18,7 +18,7 @@ import (
 var now = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
 
 func profile(f *fakePDS) publish.Profile {
-	return publish.Profile{Platform: publish.Bluesky, Handle: "herald.test", Endpoint: f.URL,
+	return publish.Profile{Platform: bluesky.Info.Platform, Handle: "herald.test", Endpoint: f.URL,
 		Credentials: publish.Credentials{"identifier": []byte(f.identifier), "appPassword": []byte(f.password)}}
 }
 
@@ -131,7 +131,7 @@ func TestRetryAfterSuccessFindsTheRecord(t *testing.T) {
 	g.Expect(f.Routes()[len(f.Routes())-2:]).To(Equal([]string{"POST /xrpc/com.atproto.repo.createRecord", "GET /xrpc/com.atproto.repo.getRecord"}))
 	_, records := f.count()
 	g.Expect(records).To(Equal(1))
-	g.Expect(pub.SafeRetry()).To(BeTrue())
+	g.Expect(pub.Info().Resend.By).NotTo(BeEmpty(), "a repeat is recognised")
 }
 
 func TestTimeoutAfterTheRecordWasWritten(t *testing.T) {

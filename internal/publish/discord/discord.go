@@ -15,7 +15,22 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/rules"
 )
+
+// Info declares Discord channel webhooks.
+var Info = publish.Info{
+	Platform: "discord",
+	// Webhook embeds show images and GIFs; a video can only be linked.
+	Rules:              rules.Rules{Name: "Discord", Limit: 2000, Counter: rules.UTF16Length, Media: rules.MediaLimits{Max: 10, Images: 10, GIFs: 10}},
+	CredentialKeys:     []string{"webhookURL"},
+	PostsPerHour:       1800,
+	PostsPerHourSource: "30 messages per minute per webhook",
+	Deletes:            true,
+}
+
+// Info declares the platform.
+func (p *Publisher) Info() publish.Info { return Info }
 
 // Publisher posts to Discord webhooks.
 type Publisher struct {
@@ -68,7 +83,7 @@ func (p *Publisher) webhook(prof publish.Profile) (publish.API, *url.URL, error)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return publish.API{}, nil, publish.Errorf(publish.Permanent, "discord: credentials key webhookURL is not an http(s) URL")
 	}
-	return publish.API{Platform: publish.Discord, Client: p.Client, Secrets: prof.Credentials, Decode: decodeError}, u, nil
+	return publish.API{Platform: Info.Platform, Client: p.Client, Secrets: prof.Credentials, Decode: decodeError}, u, nil
 }
 
 type webhookInfo struct {
@@ -96,7 +111,7 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 	if _, err := api.Do(ctx, publish.Request{Op: "GET webhook", Method: http.MethodGet, URL: u.String(), Out: &w}); err != nil {
 		return publish.Account{}, err
 	}
-	return publish.Account{ID: w.ID, Handle: w.Name, URL: w.channelURL(), CharacterLimit: 2000}, nil
+	return publish.Account{ID: w.ID, Handle: w.Name, URL: w.channelURL(), CharacterLimit: Info.Rules.Limit}, nil
 }
 
 type message struct {
@@ -179,6 +194,3 @@ func (p *Publisher) Delete(ctx context.Context, prof publish.Profile, externalID
 	}
 	return err
 }
-
-// SafeRetry is false: Discord webhooks have no idempotency key.
-func (p *Publisher) SafeRetry() bool { return false }

@@ -88,14 +88,14 @@ func (f *fakeDiscord) holds(id string) bool {
 }
 
 func profile(f *fakeDiscord, token string) publish.Profile {
-	return publish.Profile{Platform: publish.Discord, Credentials: publish.Credentials{"webhookURL": []byte(f.URL + "/api/webhooks/111/" + token)}}
+	return publish.Profile{Platform: discord.Info.Platform, Credentials: publish.Credentials{"webhookURL": []byte(f.URL + "/api/webhooks/111/" + token)}}
 }
 
 func TestPublish(t *testing.T) {
 	g := NewWithT(t)
 	f := newFakeDiscord(t)
 	pub := discord.New(nil)
-	g.Expect(pub.SafeRetry()).To(BeFalse())
+	g.Expect(pub.Info().Resend.By).To(BeEmpty(), "nothing recognises a repeat")
 	res, err := pub.Publish(context.Background(), profile(f, hookToken), publish.Post{Text: "Hello @everyone", Media: []publish.Media{
 		{URL: "https://cdn.example/a.png"}, {URL: "https://cdn.example/b.png"},
 	}})

@@ -14,7 +14,21 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/rules"
 )
+
+// Info declares LinkedIn members and organisations.
+var Info = publish.Info{
+	Platform:           "linkedin",
+	Rules:              rules.Rules{Name: "LinkedIn", Limit: 3000, Counter: rules.UTF16Length, Media: rules.MediaLimits{Max: 20, Images: 20, GIFs: 20}},
+	CredentialKeys:     []string{"accessToken", "authorURN"},
+	PostsPerHour:       6,
+	PostsPerHourSource: "150 member posts per day",
+	Deletes:            true,
+}
+
+// Info declares the platform.
+func (p *Publisher) Info() publish.Info { return Info }
 
 // DefaultBaseURL is LinkedIn's API host.
 const DefaultBaseURL = "https://api.linkedin.com"
@@ -67,7 +81,7 @@ func (p *Publisher) session(prof publish.Profile) (*session, error) {
 		version = DefaultVersion
 	}
 	return &session{
-		api: publish.API{Platform: publish.LinkedIn, Client: p.Client, Secrets: prof.Credentials}, base: base, author: author,
+		api: publish.API{Platform: Info.Platform, Client: p.Client, Secrets: prof.Credentials}, base: base, author: author,
 		header: http.Header{
 			"Authorization":             {"Bearer " + token},
 			"Linkedin-Version":          {version},
@@ -95,7 +109,7 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 		return publish.Account{}, publish.Errorf(publish.Permanent,
 			"linkedin: authorURN %s is not the member the access token belongs to (urn:li:person:%s)", s.author, me.Sub)
 	}
-	acct := publish.Account{ID: s.author, Handle: me.Name, CharacterLimit: 3000}
+	acct := publish.Account{ID: s.author, Handle: me.Name, CharacterLimit: Info.Rules.Limit}
 	if org, ok := strings.CutPrefix(s.author, "urn:li:organization:"); ok {
 		acct.URL = "https://www.linkedin.com/company/" + org + "/"
 	}
@@ -226,6 +240,3 @@ func Commentary(text string) string {
 }
 
 func escape(s string) string { return littleTextReserved.ReplaceAllString(s, `\$0`) }
-
-// SafeRetry is false: the Posts API has no idempotency key.
-func (p *Publisher) SafeRetry() bool { return false }

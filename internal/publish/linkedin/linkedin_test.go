@@ -111,14 +111,14 @@ func newPublisher(f *fakeLinkedIn, client *http.Client) *linkedin.Publisher {
 }
 
 func profile(author string) publish.Profile {
-	return publish.Profile{Platform: publish.LinkedIn, Credentials: publish.Credentials{"accessToken": []byte(token), "authorURN": []byte(author)}}
+	return publish.Profile{Platform: linkedin.Info.Platform, Credentials: publish.Credentials{"accessToken": []byte(token), "authorURN": []byte(author)}}
 }
 
 func TestPublish(t *testing.T) {
 	g := NewWithT(t)
 	f := newFakeLinkedIn(t)
 	pub := newPublisher(f, nil)
-	g.Expect(pub.SafeRetry()).To(BeFalse())
+	g.Expect(pub.Info().Resend.By).To(BeEmpty(), "nothing recognises a repeat")
 	res, err := pub.Publish(context.Background(), profile("urn:li:person:abc123"), publish.Post{Text: "Launch (finally) #Herald"})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res).To(Equal(publish.Result{ExternalID: "urn:li:share:7001", URL: "https://www.linkedin.com/feed/update/urn:li:share:7001/", PublishedAt: now}))

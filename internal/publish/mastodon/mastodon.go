@@ -17,6 +17,26 @@ import (
 	"github.com/herald-dev/herald/internal/publish/rules"
 )
 
+// Info declares Mastodon (and servers with its API).
+var Info = publish.Info{
+	Platform: "mastodon",
+	Rules: rules.Rules{Name: "Mastodon", Limit: 500, Counter: rules.MastodonLength,
+		Media: rules.MediaLimits{Max: 4, Images: 4, GIFs: 4, Videos: 1, VideoAlone: true}},
+	CredentialKeys:   []string{"accessToken"},
+	Endpoint:         "the instance URL, such as https://mastodon.social",
+	EndpointRequired: true,
+	// Mastodon keeps an Idempotency-Key for one hour; Herald resends under
+	// it only within 50 minutes of the first send, a margin for clocks
+	// and the call's own length.
+	Resend:             publish.Resend{By: "the Idempotency-Key header", Window: 50 * time.Minute},
+	PostsPerHour:       100,
+	PostsPerHourSource: "300 statuses per 3 hours per account",
+	Deletes:            true,
+}
+
+// Info declares the platform.
+func (p *Publisher) Info() publish.Info { return Info }
+
 // Publisher posts to Mastodon instances.
 type Publisher struct {
 	// Client sends every request, media downloads included; nil means
@@ -52,7 +72,7 @@ func (p *Publisher) session(prof publish.Profile) (*session, error) {
 		return nil, publish.Errorf(publish.Permanent, "mastodon: the profile's endpoint must be the instance URL, such as https://mastodon.social")
 	}
 	return &session{
-		api:  publish.API{Platform: publish.Mastodon, Client: p.Client, Secrets: prof.Credentials},
+		api:  publish.API{Platform: Info.Platform, Client: p.Client, Secrets: prof.Credentials},
 		base: u.String(), host: u.Host,
 		auth: http.Header{"Authorization": {"Bearer " + token}},
 	}, nil
@@ -86,7 +106,7 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 		URL: s.base + "/api/v1/accounts/verify_credentials", Header: s.auth, Out: &acct}); err != nil {
 		return publish.Account{}, err
 	}
-	limit, domain := rules.For(publish.Mastodon, 0).Limit, s.host
+	limit, domain := Info.Rules.Limit, s.host
 	var inst instance
 	// Instances before 4.0 have no v2 instance endpoint; the defaults hold.
 	if _, err := s.api.Do(ctx, publish.Request{Op: "GET /api/v2/instance", Method: http.MethodGet,
@@ -215,7 +235,3 @@ func (p *Publisher) maxPolls() int {
 	}
 	return 60
 }
-
-// SafeRetry is true: Mastodon answers a repeated Idempotency-Key with the
-// status it already created.
-func (p *Publisher) SafeRetry() bool { return true }

@@ -47,9 +47,11 @@ func (c ErrorCase) Handler(t testing.TB) http.HandlerFunc {
 	}
 }
 
-// StandardCases returns the failures every adapter maps the same way, with
-// bodies in the platform's format: body(status, message) renders an error
-// body carrying message. Each case's Message is that message.
+// StandardCases returns the failures every adapter maps the same way for a
+// request that is not idempotent (a publish), with bodies in the platform's
+// format: body(status, message) renders an error body carrying message.
+// Each case's Message is that message. A server error or a timeout after
+// the request was sent may come after the platform acted: Unknown.
 func StandardCases(body func(status int, message string) string) []ErrorCase {
 	c := func(name string, status int, kind publish.ErrorKind) ErrorCase {
 		msg := fmt.Sprintf("platform says %d", status)
@@ -65,20 +67,27 @@ func StandardCases(body func(status int, message string) string) []ErrorCase {
 		c("404", http.StatusNotFound, publish.Permanent),
 		c("422", http.StatusUnprocessableEntity, publish.Permanent),
 		rateLimited,
-		c("500", http.StatusInternalServerError, publish.Retryable),
-		c("503", http.StatusServiceUnavailable, publish.Retryable),
+		c("500", http.StatusInternalServerError, publish.Unknown),
+		c("502", http.StatusBadGateway, publish.Unknown),
+		c("503", http.StatusServiceUnavailable, publish.Unknown),
+		c("504", http.StatusGatewayTimeout, publish.Unknown),
 		{Name: "timeout after sending", Timeout: true, Kind: publish.Unknown, Message: "may or may not have taken effect"},
 	}
 }
 
 // DeleteCases adapts failure cases to a deletion: sending a DELETE again
-// cannot do more than the first, so a lost answer is Retryable rather than
-// Unknown; and where notFoundIsDeleted, the 404 case is left out, since a
-// post already gone counts as deleted.
+// cannot do more than the first, so a server error or a lost answer is
+// Retryable rather than Unknown; and where notFoundIsDeleted, the 404 case
+// is left out, since a post already gone counts as deleted.
 func DeleteCases(cases []ErrorCase, notFoundIsDeleted bool) []ErrorCase {
 	out := slices.DeleteFunc(slices.Clone(cases), func(c ErrorCase) bool {
 		return c.Timeout || (notFoundIsDeleted && c.Status == http.StatusNotFound)
 	})
+	for i := range out {
+		if out[i].Status >= 500 && out[i].Kind == publish.Unknown {
+			out[i].Kind = publish.Retryable
+		}
+	}
 	return append(out, ErrorCase{Name: "timeout after sending", Timeout: true, Kind: publish.Retryable, Message: "no answer"})
 }
 

@@ -1,10 +1,15 @@
 // Package registry assembles every publisher adapter into one
-// publish.Registry, so the manager wires them in one call. It lives apart
-// from package publish because the adapters import publish.
+// publish.Registry, so the manager wires them in one call, and lists what
+// each declares (publish.Info) for the code that varies by platform: the
+// credential checks, the rate limits, the schema enums and the docs. It is
+// the one list of platforms; adding a platform is adding its adapter here.
+// It lives apart from package publish because the adapters import publish.
 package registry
 
 import (
 	"net/http"
+	"slices"
+	"sync"
 
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/bluesky"
@@ -18,23 +23,67 @@ import (
 	"github.com/herald-dev/herald/internal/publish/x"
 )
 
-// Default returns a publisher for every platform in publish.Platforms,
-// all sending with httpClient (give it a timeout: a request without one can
-// hang a delivery) and the sandbox recording into sandboxFeed (a new,
-// empty feed when nil).
+// adapters returns one publisher per platform, in the order docs and enums
+// show them.
+func adapters(httpClient *http.Client, sandboxFeed *sandbox.Feed) []publish.Publisher {
+	return []publish.Publisher{
+		sandbox.New(sandboxFeed),
+		webhook.New(httpClient),
+		mastodon.New(httpClient),
+		bluesky.New(httpClient),
+		discord.New(httpClient),
+		slack.New(httpClient),
+		telegram.New(httpClient),
+		linkedin.New(httpClient),
+		x.New(httpClient),
+	}
+}
+
+// Default returns a publisher for every platform, all sending with
+// httpClient (give it a timeout: a request without one can hang a
+// delivery) and the sandbox recording into sandboxFeed (a new, empty feed
+// when nil).
 func Default(httpClient *http.Client, sandboxFeed *sandbox.Feed) publish.Registry {
 	if sandboxFeed == nil {
 		sandboxFeed = &sandbox.Feed{}
 	}
-	return publish.Registry{
-		publish.Sandbox:  sandbox.New(sandboxFeed),
-		publish.Webhook:  webhook.New(httpClient),
-		publish.Mastodon: mastodon.New(httpClient),
-		publish.Bluesky:  bluesky.New(httpClient),
-		publish.Discord:  discord.New(httpClient),
-		publish.Slack:    slack.New(httpClient),
-		publish.Telegram: telegram.New(httpClient),
-		publish.LinkedIn: linkedin.New(httpClient),
-		publish.X:        x.New(httpClient),
+	reg := publish.Registry{}
+	for _, p := range adapters(httpClient, sandboxFeed) {
+		reg[p.Info().Platform] = p
 	}
+	return reg
+}
+
+// infos is what every adapter declares, in order; declarations are fixed,
+// so they are read once.
+var infos = sync.OnceValue(func() []publish.Info {
+	var out []publish.Info
+	for _, p := range adapters(nil, &sandbox.Feed{}) {
+		out = append(out, p.Info())
+	}
+	return out
+})
+
+// Infos returns what every platform declares, in the order docs and enums
+// show them.
+func Infos() []publish.Info { return slices.Clone(infos()) }
+
+// Platforms returns the name of every platform, in the order of Infos.
+func Platforms() []publish.Platform {
+	var out []publish.Platform
+	for _, i := range infos() {
+		out = append(out, i.Platform)
+	}
+	return out
+}
+
+// Info returns what platform declares; an unknown platform gets a bare
+// Info with no limits, named after itself, and ok false.
+func Info(platform publish.Platform) (info publish.Info, ok bool) {
+	for _, i := range infos() {
+		if i.Platform == platform {
+			return i, true
+		}
+	}
+	return publish.Registry(nil).Info(platform), false
 }

@@ -1,10 +1,14 @@
 package registry_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
+	"github.com/herald-dev/herald/internal/controlplane"
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
@@ -13,18 +17,67 @@ import (
 func TestDefaultCoversEveryPlatform(t *testing.T) {
 	g := NewWithT(t)
 	reg := registry.Default(nil, &sandbox.Feed{})
-	g.Expect(reg).To(HaveLen(len(publish.Platforms)))
-	safe := map[publish.Platform]bool{}
-	for _, p := range publish.Platforms {
+	g.Expect(reg).To(HaveLen(len(registry.Platforms())))
+	resend := map[publish.Platform]bool{}
+	for _, p := range registry.Platforms() {
 		pub, err := reg.For(p)
 		g.Expect(err).NotTo(HaveOccurred(), string(p))
-		safe[p] = pub.SafeRetry()
+		g.Expect(pub.Info().Platform).To(Equal(p))
+		resend[p] = pub.Info().Resend.By != ""
+		_, deletes := pub.(publish.Deleter)
+		g.Expect(pub.Info().Deletes).To(Equal(deletes), "%s declares whether it deletes as its adapter does", p)
+		g.Expect(pub.Info().Name()).NotTo(BeEmpty())
 	}
-	// Only platforms with a way to recognise a repeat are safe to retry.
-	g.Expect(safe).To(Equal(map[publish.Platform]bool{
-		publish.Sandbox: true, publish.Webhook: true, publish.Mastodon: true, publish.Bluesky: true,
-		publish.Discord: false, publish.Slack: false, publish.Telegram: false, publish.LinkedIn: false, publish.X: false,
+	// Only platforms with a way to recognise a repeat are sent an
+	// interrupted attempt again.
+	g.Expect(resend).To(Equal(map[publish.Platform]bool{
+		"sandbox": true, "webhook": true, "mastodon": true, "bluesky": true,
+		"discord": false, "slack": false, "telegram": false, "linkedin": false, "x": false,
 	}))
-	_, err := reg.For(publish.Threads)
+	mastodon, _ := registry.Info("mastodon")
+	g.Expect(mastodon.Resend.Window).To(BeNumerically("<", time.Hour), "Mastodon forgets a key after an hour")
+	_, err := reg.For("threads")
 	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	_, known := registry.Info("threads")
+	g.Expect(known).To(BeFalse())
+}
+
+// TestTheAPIMatchesTheRegistry keeps what kubectl explain shows (the
+// Platform enum, the Secret keys, where an endpoint is required) equal to
+// what the adapters declare.
+func TestTheAPIMatchesTheRegistry(t *testing.T) {
+	g := NewWithT(t)
+	crds, err := controlplane.CRDs()
+	g.Expect(err).NotTo(HaveOccurred())
+	var profile *apiextensionsv1.CustomResourceDefinition
+	for _, c := range crds {
+		if c.Spec.Names.Kind == "SocialProfile" {
+			profile = c
+		}
+	}
+	g.Expect(profile).NotTo(BeNil())
+	spec := profile.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"]
+	var enum []publish.Platform
+	for _, v := range spec.Properties["platform"].Enum {
+		enum = append(enum, publish.Platform(strings.Trim(string(v.Raw), `"`)))
+	}
+	g.Expect(enum).To(Equal(registry.Platforms()), "the Platform enum in api/v1alpha1 lists every adapter, in the registry's order")
+
+	keys := spec.Properties["credentialsSecretRef"].Description
+	var required []string
+	for _, info := range registry.Infos() {
+		for _, k := range info.CredentialKeys {
+			g.Expect(keys).To(ContainSubstring(k), "credentialsSecretRef's description names %s's key %s", info.Platform, k)
+		}
+		if info.EndpointRequired {
+			required = append(required, "'"+string(info.Platform)+"'")
+		}
+	}
+	var rule string
+	for _, r := range spec.XValidations {
+		if strings.Contains(r.Rule, "has(self.endpoint)") {
+			rule = r.Rule
+		}
+	}
+	g.Expect(rule).To(ContainSubstring("["+strings.Join(required, ", ")+"]"), "the CEL rule requires an endpoint exactly where an adapter does")
 }

@@ -187,9 +187,9 @@ func ThreadsLength(text string) int {
 	return n
 }
 
-// utf16Length counts UTF-16 code units, as JavaScript's String.length and
+// UTF16Length counts UTF-16 code units, as JavaScript's String.length and
 // Telegram's entity offsets do: code points beyond the BMP count 2.
-func utf16Length(text string) int {
+func UTF16Length(text string) int {
 	n := 0
 	for _, r := range text {
 		if r >= 0x10000 {

@@ -7,8 +7,16 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/rules"
 )
+
+// rulesFor returns the rules platform's adapter declares, with a length
+// override as a profile's characterLimit gives one.
+func rulesFor(platform string, override int) rules.Rules {
+	info, _ := registry.Info(publish.Platform(platform))
+	return info.Rules.WithLimit(override)
+}
 
 func TestXWeightedLength(t *testing.T) {
 	for _, tc := range []struct {
@@ -37,14 +45,14 @@ func TestXWeightedLength(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
 			g.Expect(rules.XWeightedLength(tc.text)).To(Equal(tc.want))
-			g.Expect(rules.For(publish.X, 0).Count(tc.text)).To(Equal(tc.want))
+			g.Expect(rulesFor("x", 0).Count(tc.text)).To(Equal(tc.want))
 		})
 	}
 }
 
 func TestXLimit(t *testing.T) {
 	g := NewWithT(t)
-	r := rules.For(publish.X, 0)
+	r := rulesFor("x", 0)
 	g.Expect(r.Check(strings.Repeat("a", 280), nil)).To(BeEmpty())
 	g.Expect(r.Check(strings.Repeat("日", 140), nil)).To(BeEmpty())
 	problems := r.Check(strings.Repeat("日", 141), nil)
@@ -52,7 +60,7 @@ func TestXLimit(t *testing.T) {
 	g.Expect(problems[0].Code).To(Equal("TooLong"))
 	g.Expect(problems[0].Message).To(Equal("X allows 280 weighted characters in a post; this text has 282, 2 over."))
 	// X Premium accounts get a larger limit through the profile.
-	g.Expect(rules.For(publish.X, 25000).Check(strings.Repeat("a", 1000), nil)).To(BeEmpty())
+	g.Expect(rulesFor("x", 25000).Check(strings.Repeat("a", 1000), nil)).To(BeEmpty())
 }
 
 func TestBlueskyGraphemes(t *testing.T) {
@@ -69,11 +77,11 @@ func TestBlueskyGraphemes(t *testing.T) {
 		{"links count in full", "https://example.com", 19},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			NewWithT(t).Expect(rules.For(publish.Bluesky, 0).Count(tc.text)).To(Equal(tc.want))
+			NewWithT(t).Expect(rulesFor("bluesky", 0).Count(tc.text)).To(Equal(tc.want))
 		})
 	}
 	g := NewWithT(t)
-	r := rules.For(publish.Bluesky, 0)
+	r := rulesFor("bluesky", 0)
 	family := "👨\u200d👩\u200d👧\u200d👦"
 	// 300 families: 300 graphemes, but 25 bytes each, over the 3000-byte cap.
 	problems := r.Check(strings.Repeat(family, 300), nil)
@@ -98,14 +106,14 @@ func TestMastodonLength(t *testing.T) {
 		{"emoji sequence is one character", "👨\u200d👩\u200d👧", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			NewWithT(t).Expect(rules.For(publish.Mastodon, 0).Count(tc.text)).To(Equal(tc.want))
+			NewWithT(t).Expect(rulesFor("mastodon", 0).Count(tc.text)).To(Equal(tc.want))
 		})
 	}
 	g := NewWithT(t)
-	g.Expect(rules.For(publish.Mastodon, 0).Limit).To(Equal(500))
-	g.Expect(rules.For(publish.Mastodon, 0).Check(strings.Repeat("a", 476)+" https://example.com/"+strings.Repeat("x", 100), nil)).To(BeEmpty())
+	g.Expect(rulesFor("mastodon", 0).Limit).To(Equal(500))
+	g.Expect(rulesFor("mastodon", 0).Check(strings.Repeat("a", 476)+" https://example.com/"+strings.Repeat("x", 100), nil)).To(BeEmpty())
 	// An instance with a higher limit is honoured through the override.
-	over := rules.For(publish.Mastodon, 1000)
+	over := rulesFor("mastodon", 1000)
 	g.Expect(over.Check(strings.Repeat("a", 900), nil)).To(BeEmpty())
 	g.Expect(over.Check(strings.Repeat("a", 1001), nil)).To(ConsistOf(HaveField("Message", "Mastodon allows 1000 characters in a post; this text has 1001, 1 over.")))
 }
@@ -115,13 +123,13 @@ func TestLimitsPerPlatform(t *testing.T) {
 		platform publish.Platform
 		limit    int
 	}{
-		{publish.X, 280}, {publish.Bluesky, 300}, {publish.Mastodon, 500}, {publish.LinkedIn, 3000},
-		{publish.Threads, 500}, {publish.Telegram, 4096}, {publish.Discord, 2000}, {publish.Slack, 40000},
-		{publish.Webhook, 0}, {publish.Sandbox, 0},
+		{publish.Platform("x"), 280}, {publish.Platform("bluesky"), 300}, {publish.Platform("mastodon"), 500}, {publish.Platform("linkedin"), 3000},
+		{publish.Platform("telegram"), 4096}, {publish.Platform("discord"), 2000}, {publish.Platform("slack"), 40000},
+		{publish.Platform("webhook"), 0}, {publish.Platform("sandbox"), 0},
 	} {
 		t.Run(string(tc.platform), func(t *testing.T) {
 			g := NewWithT(t)
-			r := rules.For(tc.platform, 0)
+			r := rulesFor(string(tc.platform), 0)
 			g.Expect(r.Limit).To(Equal(tc.limit))
 			if tc.limit == 0 {
 				g.Expect(r.Check(strings.Repeat("a", 100000), nil)).To(BeEmpty())
@@ -136,10 +144,10 @@ func TestLimitsPerPlatform(t *testing.T) {
 
 func TestTelegramCaptionAndUTF16(t *testing.T) {
 	g := NewWithT(t)
-	r := rules.For(publish.Telegram, 0)
+	r := rulesFor("telegram", 0)
 	photo := []publish.Media{{URL: "https://cdn.example/a.jpg"}}
 	g.Expect(r.Check(strings.Repeat("a", 2000), nil)).To(BeEmpty())
-	g.Expect(r.Check(strings.Repeat("a", 2000), photo)).To(ConsistOf(HaveField("Message",
+	g.Expect(r.Check(strings.Repeat("a", 2000), publish.MediaTypes(photo))).To(ConsistOf(HaveField("Message",
 		"Telegram allows 1024 characters in a caption with media; this text has 2000, 976 over.")))
 	// An emoji beyond the BMP takes two UTF-16 code units.
 	g.Expect(r.Count("😀")).To(Equal(2))
@@ -147,9 +155,8 @@ func TestTelegramCaptionAndUTF16(t *testing.T) {
 
 func TestThreadsCountsEmojiBytes(t *testing.T) {
 	g := NewWithT(t)
-	r := rules.For(publish.Threads, 0)
-	g.Expect(r.Count("hi 😀")).To(Equal(3 + 4))
-	g.Expect(r.Count("日本")).To(Equal(2))
+	g.Expect(rules.ThreadsLength("hi 😀")).To(Equal(3 + 4))
+	g.Expect(rules.ThreadsLength("日本")).To(Equal(2))
 }
 
 func TestMediaRules(t *testing.T) {
@@ -162,24 +169,24 @@ func TestMediaRules(t *testing.T) {
 		media    []publish.Media
 		codes    []string
 	}{
-		{"X four images", publish.X, []publish.Media{img, img, img, img}, nil},
-		{"X five images", publish.X, []publish.Media{img, img, img, img, img}, []string{"TooManyMedia", "TooManyMedia"}},
-		{"X GIF", publish.X, []publish.Media{gif}, []string{"MediaNotSupported"}},
-		{"Telegram GIF with an image", publish.Telegram, []publish.Media{gif, img}, []string{"MediaMustBeAlone"}},
-		{"Bluesky four images", publish.Bluesky, []publish.Media{img, img, img, img}, nil},
-		{"Bluesky video", publish.Bluesky, []publish.Media{video}, []string{"MediaNotSupported"}},
-		{"Mastodon one video", publish.Mastodon, []publish.Media{video}, nil},
-		{"Mastodon video with an image", publish.Mastodon, []publish.Media{video, img}, []string{"MediaMustBeAlone"}},
-		{"Mastodon five", publish.Mastodon, []publish.Media{img, img, img, img, img}, []string{"TooManyMedia", "TooManyMedia"}},
-		{"Discord video", publish.Discord, []publish.Media{video}, []string{"MediaNotSupported"}},
-		{"Telegram album", publish.Telegram, []publish.Media{img, video, img}, nil},
-		{"unknown type", publish.Webhook, []publish.Media{{URL: "https://cdn.example/a", Type: "audio"}}, []string{"MediaNotSupported"}},
-		{"webhook takes anything", publish.Webhook, []publish.Media{img, gif, video, video}, nil},
+		{"X four images", publish.Platform("x"), []publish.Media{img, img, img, img}, nil},
+		{"X five images", publish.Platform("x"), []publish.Media{img, img, img, img, img}, []string{"TooManyMedia", "TooManyMedia"}},
+		{"X GIF", publish.Platform("x"), []publish.Media{gif}, []string{"MediaNotSupported"}},
+		{"Telegram GIF with an image", publish.Platform("telegram"), []publish.Media{gif, img}, []string{"MediaMustBeAlone"}},
+		{"Bluesky four images", publish.Platform("bluesky"), []publish.Media{img, img, img, img}, nil},
+		{"Bluesky video", publish.Platform("bluesky"), []publish.Media{video}, []string{"MediaNotSupported"}},
+		{"Mastodon one video", publish.Platform("mastodon"), []publish.Media{video}, nil},
+		{"Mastodon video with an image", publish.Platform("mastodon"), []publish.Media{video, img}, []string{"MediaMustBeAlone"}},
+		{"Mastodon five", publish.Platform("mastodon"), []publish.Media{img, img, img, img, img}, []string{"TooManyMedia", "TooManyMedia"}},
+		{"Discord video", publish.Platform("discord"), []publish.Media{video}, []string{"MediaNotSupported"}},
+		{"Telegram album", publish.Platform("telegram"), []publish.Media{img, video, img}, nil},
+		{"unknown type", publish.Platform("webhook"), []publish.Media{{URL: "https://cdn.example/a", Type: "audio"}}, []string{"MediaNotSupported"}},
+		{"webhook takes anything", publish.Platform("webhook"), []publish.Media{img, gif, video, video}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
 			var codes []string
-			for _, p := range rules.For(tc.platform, 0).Check("text", tc.media) {
+			for _, p := range rulesFor(string(tc.platform), 0).Check("text", publish.MediaTypes(tc.media)) {
 				codes = append(codes, p.Code)
 				g.Expect(p.Message).To(HaveSuffix("."))
 			}
@@ -190,8 +197,8 @@ func TestMediaRules(t *testing.T) {
 
 func TestEmptyPost(t *testing.T) {
 	g := NewWithT(t)
-	g.Expect(rules.For(publish.Mastodon, 0).Check("  \n", nil)).To(ConsistOf(HaveField("Code", "Empty")))
-	g.Expect(rules.For(publish.Mastodon, 0).Check("", []publish.Media{{URL: "https://cdn.example/a.png"}})).To(BeEmpty())
+	g.Expect(rulesFor("mastodon", 0).Check("  \n", nil)).To(ConsistOf(HaveField("Code", "Empty")))
+	g.Expect(rulesFor("mastodon", 0).Check("", publish.MediaTypes([]publish.Media{{URL: "https://cdn.example/a.png"}}))).To(BeEmpty())
 }
 
 func TestLinks(t *testing.T) {

@@ -14,7 +14,20 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/rules"
 )
+
+// Info declares the sandbox: no account, no limits, and a feed that
+// records each idempotency key once.
+var Info = publish.Info{
+	Platform: "sandbox",
+	Rules:    rules.Rules{Name: "sandbox", Media: rules.AnyMedia},
+	Resend:   publish.Resend{By: "the idempotency key, which the feed records once"},
+	Deletes:  true,
+}
+
+// Info declares the platform.
+func (p *Publisher) Info() publish.Info { return Info }
 
 // Entry is one post recorded by the feed.
 type Entry struct {
@@ -208,6 +221,3 @@ func (p *Publisher) Delete(_ context.Context, _ publish.Profile, externalID stri
 	p.Feed.Remove(externalID)
 	return nil
 }
-
-// SafeRetry is true: the feed deduplicates by idempotency key.
-func (p *Publisher) SafeRetry() bool { return true }

@@ -23,9 +23,9 @@ func TestPublishAndServe(t *testing.T) {
 	defer srv.Close()
 	feed.BaseURL = srv.URL
 	pub := sandbox.New(feed)
-	g.Expect(pub.SafeRetry()).To(BeTrue())
+	g.Expect(pub.Info().Resend.By).NotTo(BeEmpty(), "a repeat is recognised")
 
-	prof := publish.Profile{Platform: publish.Sandbox, Handle: "demo"}
+	prof := publish.Profile{Platform: sandbox.Info.Platform, Handle: "demo"}
 	res, err := pub.Publish(context.Background(), prof, publish.Post{Text: "hello", IdempotencyKey: "k1",
 		Media: []publish.Media{{URL: "https://cdn.example/a.png", AltText: "a cat"}}})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -107,7 +107,7 @@ func TestDelete(t *testing.T) {
 	defer srv.Close()
 	feed.BaseURL = srv.URL
 	pub := sandbox.New(feed)
-	prof := publish.Profile{Platform: publish.Sandbox, Handle: "demo"}
+	prof := publish.Profile{Platform: sandbox.Info.Platform, Handle: "demo"}
 	first, err := pub.Publish(context.Background(), prof, publish.Post{Text: "first", IdempotencyKey: "k1"})
 	g.Expect(err).NotTo(HaveOccurred())
 	second, err := pub.Publish(context.Background(), prof, publish.Post{Text: "second", IdempotencyKey: "k2"})

@@ -14,7 +14,20 @@ import (
 	"unicode/utf8"
 
 	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/rules"
 )
+
+// Info declares Slack incoming webhooks.
+var Info = publish.Info{
+	Platform:           "slack",
+	Rules:              rules.Rules{Name: "Slack", Limit: 40000, Media: rules.MediaLimits{Max: 10, Images: 10, GIFs: 10}},
+	CredentialKeys:     []string{"webhookURL"},
+	PostsPerHour:       3600,
+	PostsPerHourSource: "1 message per second per webhook",
+}
+
+// Info declares the platform.
+func (p *Publisher) Info() publish.Info { return Info }
 
 // Publisher posts to Slack incoming webhooks.
 type Publisher struct {
@@ -67,7 +80,7 @@ func (p *Publisher) webhook(prof publish.Profile) (publish.API, string, error) {
 	if u, err := url.Parse(raw); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return publish.API{}, "", publish.Errorf(publish.Permanent, "slack: credentials key webhookURL is not an http(s) URL")
 	}
-	return publish.API{Platform: publish.Slack, Client: p.Client, Secrets: prof.Credentials, Decode: decodeError}, raw, nil
+	return publish.API{Platform: Info.Platform, Client: p.Client, Secrets: prof.Credentials, Decode: decodeError}, raw, nil
 }
 
 // Verify sends an empty message, which Slack refuses with no_text when the
@@ -81,7 +94,7 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 	_, err = api.Do(ctx, publish.Request{Op: "POST webhook (check)", Method: http.MethodPost, URL: u, JSON: map[string]string{}, Idempotent: true})
 	var pe *publish.Error
 	if err == nil || (errors.As(err, &pe) && pe.Kind == publish.Permanent && pe.StatusCode == http.StatusBadRequest) {
-		return publish.Account{Handle: prof.Handle, CharacterLimit: 40000}, nil
+		return publish.Account{Handle: prof.Handle, CharacterLimit: Info.Rules.Limit}, nil
 	}
 	return publish.Account{}, err
 }
@@ -139,6 +152,3 @@ func chunks(s string, n int) []string {
 	}
 	return out
 }
-
-// SafeRetry is false: incoming webhooks have no idempotency key.
-func (p *Publisher) SafeRetry() bool { return false }

@@ -17,7 +17,22 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/rules"
 )
+
+// Info declares Telegram chats and channels, posted to by a bot.
+var Info = publish.Info{
+	Platform: "telegram",
+	Rules: rules.Rules{Name: "Telegram", Limit: 4096, CaptionLimit: 1024, Counter: rules.UTF16Length,
+		Media: rules.MediaLimits{Max: 10, Images: 10, Videos: 10, GIFs: 1, GIFAlone: true}},
+	CredentialKeys:     []string{"botToken", "chatID"},
+	PostsPerHour:       1200,
+	PostsPerHourSource: "20 messages per minute in a group",
+	Deletes:            true,
+}
+
+// Info declares the platform.
+func (p *Publisher) Info() publish.Info { return Info }
 
 // DefaultBaseURL is the public Bot API server.
 const DefaultBaseURL = "https://api.telegram.org"
@@ -66,7 +81,7 @@ func (p *Publisher) bot(prof publish.Profile, needChat bool) (*bot, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bot{api: publish.API{Platform: publish.Telegram, Client: p.Client, Secrets: prof.Credentials, Decode: decodeError}}
+	b := &bot{api: publish.API{Platform: Info.Platform, Client: p.Client, Secrets: prof.Credentials, Decode: decodeError}}
 	if needChat {
 		if b.chatID, err = prof.Credentials.Get("chatID"); err != nil {
 			return nil, err
@@ -91,14 +106,14 @@ func (b *bot) call(ctx context.Context, method string, params map[string]any, ou
 	if !env.OK {
 		// Telegram sends errors with a matching HTTP status, so this is
 		// only a 2xx that still says ok:false.
-		e := publish.Errorf(publish.KindForStatus(env.ErrorCode), "telegram %s: %s", method, env.Description)
+		e := publish.Errorf(publish.KindForStatus(env.ErrorCode, idempotent(method)), "telegram %s: %s", method, env.Description)
 		e.StatusCode = env.ErrorCode
 		return e
 	}
 	if err := json.Unmarshal(env.Result, out); err != nil {
 		kind := publish.Unknown
 		if idempotent(method) {
-			kind = publish.Permanent
+			kind = publish.Retryable
 		}
 		return publish.Errorf(kind, "telegram %s: unexpected result: %v", method, err)
 	}
@@ -145,7 +160,7 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 	if c.Username != "" {
 		handle = "@" + c.Username
 	}
-	acct := publish.Account{ID: strconv.FormatInt(c.ID, 10), Handle: handle, CharacterLimit: 4096}
+	acct := publish.Account{ID: strconv.FormatInt(c.ID, 10), Handle: handle, CharacterLimit: Info.Rules.Limit}
 	if c.Username != "" {
 		acct.URL = "https://t.me/" + c.Username
 	}
@@ -255,6 +270,3 @@ func (p *Publisher) Delete(ctx context.Context, prof publish.Profile, externalID
 	}
 	return err
 }
-
-// SafeRetry is false: the Bot API has no idempotency key.
-func (p *Publisher) SafeRetry() bool { return false }

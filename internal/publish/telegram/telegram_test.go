@@ -89,7 +89,7 @@ func newPublisher(f *fakeBotAPI, client *http.Client) *telegram.Publisher {
 	return p
 }
 
-var prof = publish.Profile{Platform: publish.Telegram, Credentials: publish.Credentials{"botToken": []byte(botToken), "chatID": []byte("@heraldnews")}}
+var prof = publish.Profile{Platform: telegram.Info.Platform, Credentials: publish.Credentials{"botToken": []byte(botToken), "chatID": []byte("@heraldnews")}}
 
 var published = time.Unix(1782896400, 0).UTC()
 

@@ -25,7 +25,22 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/rules"
 )
+
+// Info declares generic webhooks: the receiver is the user's own, so Herald
+// sets no limits, and it deduplicates by the delivery id Herald sends.
+var Info = publish.Info{
+	Platform:         "webhook",
+	Rules:            rules.Rules{Name: "webhook", Media: rules.AnyMedia},
+	CredentialKeys:   []string{"signingSecret"},
+	Endpoint:         "the receiver's URL",
+	EndpointRequired: true,
+	Resend:           publish.Resend{By: "the X-Herald-Delivery header, which receivers deduplicate by"},
+}
+
+// Info declares the platform.
+func (p *Publisher) Info() publish.Info { return Info }
 
 // Payload is the JSON body Herald sends.
 type Payload struct {
@@ -112,7 +127,7 @@ func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publ
 	if err != nil {
 		return publish.Result{}, publish.Errorf(publish.Permanent, "webhook: cannot encode the delivery: %v", err)
 	}
-	api := publish.API{Platform: publish.Webhook, Client: p.Client, Secrets: prof.Credentials}
+	api := publish.API{Platform: Info.Platform, Client: p.Client, Secrets: prof.Credentials}
 	res, err := api.Do(ctx, publish.Request{
 		Op: "POST " + u.Host, Method: http.MethodPost, URL: u.String(),
 		Body: body, ContentType: "application/json",
@@ -140,7 +155,3 @@ func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publ
 	}
 	return result, nil
 }
-
-// SafeRetry is true: a retry sends the same delivery id, on which
-// receivers deduplicate.
-func (p *Publisher) SafeRetry() bool { return true }

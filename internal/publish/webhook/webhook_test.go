@@ -20,7 +20,7 @@ const secret = "whsec-very-secret-value"
 var now = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
 
 func profile(endpoint string) publish.Profile {
-	return publish.Profile{Platform: publish.Webhook, Handle: "ops-feed", Endpoint: endpoint,
+	return publish.Profile{Platform: webhook.Info.Platform, Handle: "ops-feed", Endpoint: endpoint,
 		Credentials: publish.Credentials{"signingSecret": []byte(secret)}}
 }
 
@@ -37,7 +37,7 @@ func TestPublishSignsAndSends(t *testing.T) {
 		platformtest.WriteJSON(w, http.StatusAccepted, map[string]any{"id": 12345678901, "url": "https://receiver.example/items/1"})
 	})
 	pub := newPublisher(platformtest.Client())
-	g.Expect(pub.SafeRetry()).To(BeTrue())
+	g.Expect(pub.Info().Resend.By).NotTo(BeEmpty(), "a repeat is recognised")
 	post := publish.Post{Text: "Launch day", IdempotencyKey: "uid-1/ops/1",
 		Media: []publish.Media{{URL: "https://cdn.example/a.png", AltText: "logo", Type: "image"}}}
 

@@ -13,7 +13,23 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/rules"
 )
+
+// Info declares X.
+var Info = publish.Info{
+	Platform: "x",
+	// X takes 4 images, 1 GIF or 1 video; Herald uploads images only (GIFs
+	// and videos need X's chunked, asynchronous upload).
+	Rules:              rules.Rules{Name: "X", Limit: 280, Unit: "weighted characters", Counter: rules.XWeightedLength, Media: rules.MediaLimits{Max: 4, Images: 4}},
+	CredentialKeys:     []string{"accessToken"},
+	PostsPerHour:       50,
+	PostsPerHourSource: "well under 100 posts per 15 minutes per user",
+	Deletes:            true,
+}
+
+// Info declares the platform.
+func (p *Publisher) Info() publish.Info { return Info }
 
 // DefaultBaseURL is X's API host.
 const DefaultBaseURL = "https://api.x.com"
@@ -64,7 +80,7 @@ func (p *Publisher) session(prof publish.Profile) (*session, error) {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	return &session{api: publish.API{Platform: publish.X, Client: p.Client, Secrets: prof.Credentials, Decode: decodeError},
+	return &session{api: publish.API{Platform: Info.Platform, Client: p.Client, Secrets: prof.Credentials, Decode: decodeError},
 		base: base, auth: http.Header{"Authorization": {"Bearer " + token}}}, nil
 }
 
@@ -80,7 +96,7 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 	if _, err := s.api.Do(ctx, publish.Request{Op: "GET /2/users/me", Method: http.MethodGet, URL: s.base + "/2/users/me", Header: s.auth, Out: &me}); err != nil {
 		return publish.Account{}, err
 	}
-	return publish.Account{ID: me.Data.ID, Handle: "@" + me.Data.Username, URL: "https://x.com/" + me.Data.Username, CharacterLimit: 280}, nil
+	return publish.Account{ID: me.Data.ID, Handle: "@" + me.Data.Username, URL: "https://x.com/" + me.Data.Username, CharacterLimit: Info.Rules.Limit}, nil
 }
 
 // Publish uploads the images and creates the post.
@@ -184,6 +200,3 @@ func (p *Publisher) Delete(ctx context.Context, prof publish.Profile, externalID
 	}
 	return nil
 }
-
-// SafeRetry is false: X has no idempotency key for posts.
-func (p *Publisher) SafeRetry() bool { return false }

@@ -106,13 +106,13 @@ func newPublisher(f *fakeX, client *http.Client) *x.Publisher {
 	return p
 }
 
-var prof = publish.Profile{Platform: publish.X, Handle: "@heraldhq", Credentials: publish.Credentials{"accessToken": []byte(token)}}
+var prof = publish.Profile{Platform: x.Info.Platform, Handle: "@heraldhq", Credentials: publish.Credentials{"accessToken": []byte(token)}}
 
 func TestPublish(t *testing.T) {
 	g := NewWithT(t)
 	f := newFakeX(t)
 	pub := newPublisher(f, nil)
-	g.Expect(pub.SafeRetry()).To(BeFalse())
+	g.Expect(pub.Info().Resend.By).To(BeEmpty(), "nothing recognises a repeat")
 	res, err := pub.Publish(context.Background(), prof, publish.Post{Text: "hello"})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res).To(Equal(publish.Result{ExternalID: "1445880548472328192", URL: "https://x.com/heraldhq/status/1445880548472328192", PublishedAt: now}))
@@ -193,7 +193,7 @@ func TestDeleteWithRejectedToken(t *testing.T) {
 	f := newFakeX(t)
 	res, err := newPublisher(f, nil).Publish(context.Background(), prof, publish.Post{Text: "stays"})
 	g.Expect(err).NotTo(HaveOccurred())
-	wrong := publish.Profile{Platform: publish.X, Credentials: publish.Credentials{"accessToken": []byte("wrong-token")}}
+	wrong := publish.Profile{Platform: x.Info.Platform, Credentials: publish.Credentials{"accessToken": []byte("wrong-token")}}
 	err = newPublisher(f, nil).Delete(context.Background(), wrong, res.ExternalID)
 	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
 	g.Expect(f.holds(res.ExternalID)).To(BeTrue())

@@ -1,8 +1,4 @@
-// Package compose turns a ScheduledPost into what one profile receives: the
-// variant or text, the brand kit's signature and hashtags, and every problem
-// that would stop it being published. The publishing reconciler and the MCP
-// preview tool both call it, so a preview shows exactly what would be sent.
-package compose
+package post
 
 import (
 	"fmt"
@@ -40,9 +36,11 @@ func (r Rendered) Message() string {
 	return strings.Join(parts, " ")
 }
 
-// ForProfile renders spec for profile with kit (which may be nil) and checks
-// it against the platform's rules and the kit's banned words.
-func ForProfile(spec *socialv1alpha1.ScheduledPostSpec, profile *socialv1alpha1.SocialProfile, kit *socialv1alpha1.BrandKit) Rendered {
+// Render renders spec for profile with kit (which may be nil) and checks it
+// against the platform's rules (info, the profile's platform declaration)
+// and the kit's banned words: what the preview tool shows is what the
+// reconciler sends, and a post it refuses the tools refuse too.
+func Render(spec *socialv1alpha1.ScheduledPostSpec, profile *socialv1alpha1.SocialProfile, kit *socialv1alpha1.BrandKit, info publish.Info) Rendered {
 	in := rules.RenderInput{Text: spec.Text, VariantText: variantFor(spec, profile)}
 	if kit != nil {
 		in.Signature, in.Hashtags = kit.Spec.Signature, kit.Spec.Hashtags
@@ -62,26 +60,33 @@ func ForProfile(spec *socialv1alpha1.ScheduledPostSpec, profile *socialv1alpha1.
 	for _, m := range spec.Media {
 		out.Media = append(out.Media, publish.Media{URL: m.URL, AltText: m.AltText, Type: m.Type})
 	}
-	r := rules.For(publish.Platform(profile.Spec.Platform), LimitOverride(profile))
-	out.Length, out.Limit, out.Unit = r.Count(out.Text), r.LimitFor(len(out.Media)), r.Unit
-	out.Problems = r.Check(out.Text, out.Media)
+	r := info.Rules.WithLimit(CharacterLimit(profile, info))
+	out.Length, out.Limit, out.Unit = r.Count(out.Text), r.LimitFor(len(out.Media)), r.UnitName()
+	out.Problems = r.Check(out.Text, publish.MediaTypes(out.Media))
 	if w := BannedWordIn(out.Text, kit); w != "" {
 		out.Problems = append(out.Problems, rules.Problem{
-			Code:    "BannedWord",
+			Code:    ProblemBannedWord,
 			Message: fmt.Sprintf("The text contains %q, which brand kit %s bans.", w, kit.Name),
 		})
 	}
 	return out
 }
 
-// LimitOverride is the profile's own length limit: its spec override, or what
-// the platform reported when its credentials were verified; 0 means the
-// platform's documented default.
-func LimitOverride(profile *socialv1alpha1.SocialProfile) int {
-	if profile.Spec.CharacterLimit != nil {
+// ProblemBannedWord is the code of the problem a banned word makes.
+const ProblemBannedWord = "BannedWord"
+
+// CharacterLimit is the longest text profile accepts, in its platform's
+// counting: spec.characterLimit when set, else what the platform reported
+// when the credentials were verified (status.characterLimit), else the
+// platform's documented limit; 0 means none.
+func CharacterLimit(profile *socialv1alpha1.SocialProfile, info publish.Info) int {
+	switch {
+	case profile.Spec.CharacterLimit != nil:
 		return int(*profile.Spec.CharacterLimit)
+	case profile.Status.CharacterLimit > 0:
+		return int(profile.Status.CharacterLimit)
 	}
-	return int(profile.Status.CharacterLimit)
+	return info.Rules.Limit
 }
 
 // variantFor picks a profile variant before a platform variant.

@@ -20,7 +20,7 @@ var _ = Describe("Tool call responses", func() {
 		page := newPostList([]*listedPost{newListedPost(&socialv1alpha1.ScheduledPost{
 			ObjectMeta: metav1.ObjectMeta{Name: "p"},
 			Spec:       socialv1alpha1.ScheduledPostSpec{Text: "<b>\"quoted\"</b> & \u2028 tab\t", Profiles: []string{"sandbox"}},
-		})}, "", nil, nil)
+		}, "Scheduled")}, "")
 		results := []*mcp.CallToolResult{
 			result(page, nil),
 			result(&PostResult{Post: PostView{ID: "x", Deliveries: []DeliveryView{}}}, nil),
@@ -32,7 +32,7 @@ var _ = Describe("Tool call responses", func() {
 				var rid mcp.RequestId
 				Expect(json.Unmarshal(id, &rid)).To(Succeed())
 				resp := mcp.JSONRPCResponse{JSONRPC: "2.0", ID: rid, Result: *res}
-				out, ok := appendToolResponse(nil, id, resp)
+				out, ok := appendToolResult(nil, id, res)
 				Expect(ok).To(BeTrue())
 				want, err := json.Marshal(resp)
 				Expect(err).NotTo(HaveOccurred())
@@ -55,11 +55,9 @@ var _ = Describe("Tool call responses", func() {
 		withImage := mcp.CallToolResult{Content: []mcp.Content{mcp.NewImageContent("aGk=", "image/png")}}
 		withValue := mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent("t")}, StructuredContent: map[string]any{"a": 1}}
 		for _, res := range []mcp.CallToolResult{withImage, withValue} {
-			_, ok := appendToolResponse(nil, id, mcp.JSONRPCResponse{JSONRPC: "2.0", ID: mcp.NewRequestId(1), Result: res})
+			_, ok := appendToolResult(nil, id, &res)
 			Expect(ok).To(BeFalse())
 		}
-		_, ok := appendToolResponse(nil, id, mcp.NewJSONRPCError(mcp.NewRequestId(1), mcp.INVALID_PARAMS, "bad", nil))
-		Expect(ok).To(BeFalse())
 	})
 
 	It("are the same on a session as through the transport", func() {
@@ -111,8 +109,8 @@ var _ = Describe("Tool call responses", func() {
 
 		// A message that is not JSON-RPC 2.0 is mcp-go's to refuse.
 		body := `{"jsonrpc":"1.0","id":5,"method":"tools/call","params":{"name":"ocoya_get_me","arguments":{}}}`
-		_, onSession := post(c, body, "Mcp-Session-Id", testSession)
-		_, viaTransport := post(c, body)
+		_, onSession := send(c, body, "Mcp-Session-Id", testSession)
+		_, viaTransport := send(c, body)
 		Expect(sseOrJSON(onSession)).To(MatchJSON(sseOrJSON(viaTransport)))
 		Expect(string(onSession)).To(ContainSubstring("Invalid JSON-RPC version"))
 	})

@@ -1,4 +1,4 @@
-package compose
+package post
 
 import (
 	"testing"
@@ -7,10 +7,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/registry"
 )
 
+func info(p *socialv1alpha1.SocialProfile) publish.Info {
+	i, _ := registry.Info(publish.Platform(p.Spec.Platform))
+	return i
+}
+
 func render(post *socialv1alpha1.ScheduledPost, p *socialv1alpha1.SocialProfile, kit *socialv1alpha1.BrandKit) (string, int) {
-	r := ForProfile(&post.Spec, p, kit)
+	r := Render(&post.Spec, p, kit, info(p))
 	return r.Text, len(r.Problems)
 }
 
@@ -53,12 +60,12 @@ func TestForProfileReportsLengthAndBannedWords(t *testing.T) {
 	kit := &socialv1alpha1.BrandKit{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Spec: socialv1alpha1.BrandKitSpec{BannedWords: []string{"cheap"}}}
 	x := &socialv1alpha1.SocialProfile{Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformX}}
 	long := &socialv1alpha1.ScheduledPostSpec{Text: "cheap " + string(repeat('a', 290))}
-	r := ForProfile(long, x, kit)
+	r := Render(long, x, kit, info(x))
 	g.Expect(r.Limit).To(gomega.Equal(280))
 	g.Expect(r.Length).To(gomega.Equal(296))
 	g.Expect(r.Problems).To(gomega.HaveLen(2))
 	g.Expect(r.Message()).To(gomega.And(gomega.ContainSubstring("16"), gomega.ContainSubstring("cheap")))
-	g.Expect(ForProfile(&socialv1alpha1.ScheduledPostSpec{Text: "fine"}, x, nil).Problems).To(gomega.BeEmpty())
+	g.Expect(Render(&socialv1alpha1.ScheduledPostSpec{Text: "fine"}, x, nil, info(x)).Problems).To(gomega.BeEmpty())
 }
 
 func repeat(b byte, n int) []byte {
