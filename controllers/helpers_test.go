@@ -3,7 +3,6 @@ package controllers
 import (
 	"fmt"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,125 +18,23 @@ import (
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/post"
+	"github.com/herald-dev/herald/internal/publish/discord/discordtest"
+	"github.com/herald-dev/herald/internal/publish/mastodon/mastodontest"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/internal/testenv"
 )
 
-// fakeMastodon speaks the part of Mastodon's REST API Herald uses, and
-// honours Idempotency-Key as Mastodon does: a repeated key answers with the
-// status created first. Statuses() is what the "instance" holds.
-type fakeMastodon struct {
-	*platformtest.Server
-	token string
+// newFakeMastodon starts a Mastodon instance that accepts token.
+func newFakeMastodon(token string) *mastodontest.Fake { return mastodontest.New(GinkgoTB(), token) }
 
-	mu       sync.Mutex
-	statuses map[string]map[string]any // by Idempotency-Key (or a unique id without one)
-	order    []string
+// newFakeDiscord starts a Discord webhook: Discord has no idempotency key.
+func newFakeDiscord() *discordtest.Fake { return discordtest.New(GinkgoTB()) }
+
+// failStatuses makes the next n status posts to f answer with status,
+// header and body.
+func failStatuses(f *mastodontest.Fake, n int, status int, header http.Header, body string) {
+	f.FailNext("POST /api/v1/statuses", n, platformtest.Fault{Status: status, Header: header, Body: body})
 }
-
-func newFakeMastodon(token string) *fakeMastodon {
-	f := &fakeMastodon{Server: platformtest.NewServer(GinkgoTB()), token: token, statuses: map[string]map[string]any{}}
-	f.Handle("GET /api/v1/accounts/verify_credentials", f.authed(func(w http.ResponseWriter, r *http.Request) {
-		platformtest.WriteJSON(w, 200, map[string]any{"id": "109", "username": "herald", "acct": "herald", "url": f.URL + "/@herald"})
-	}))
-	f.Handle("GET /api/v2/instance", func(w http.ResponseWriter, r *http.Request) {
-		platformtest.WriteJSON(w, 200, map[string]any{"domain": "fake.example",
-			"configuration": map[string]any{"statuses": map[string]any{"max_characters": 1000}}})
-	})
-	f.Handle("POST /api/v1/statuses", f.authed(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		key := r.Header.Get("Idempotency-Key")
-		if st, ok := f.statuses[key]; ok && key != "" {
-			platformtest.WriteJSON(w, 200, st)
-			return
-		}
-		if key == "" {
-			key = fmt.Sprintf("no-key-%d", len(f.order))
-		}
-		_ = r.ParseForm()
-		id := fmt.Sprint(1000 + len(f.order))
-		st := map[string]any{"id": id, "url": f.URL + "/@herald/" + id, "created_at": "2026-07-01T09:00:00.000Z", "content": r.PostForm.Get("status")}
-		f.statuses[key] = st
-		f.order = append(f.order, key)
-		platformtest.WriteJSON(w, 200, st)
-	}))
-	f.Handle("DELETE /api/v1/statuses/{id}", f.authed(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for i, key := range f.order {
-			if st := f.statuses[key]; st["id"] == r.PathValue("id") {
-				delete(f.statuses, key)
-				f.order = append(f.order[:i], f.order[i+1:]...)
-				platformtest.WriteJSON(w, 200, st)
-				return
-			}
-		}
-		platformtest.WriteJSON(w, 404, map[string]any{"error": "Record not found"})
-	}))
-	return f
-}
-
-func (f *fakeMastodon) authed(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+f.token {
-			platformtest.WriteJSON(w, 401, map[string]any{"error": "The access token is invalid"})
-			return
-		}
-		h(w, r)
-	}
-}
-
-// Statuses returns the text of every status the instance holds, oldest first.
-func (f *fakeMastodon) Statuses() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, k := range f.order {
-		out = append(out, fmt.Sprint(f.statuses[k]["content"]))
-	}
-	return out
-}
-
-// statusPosts returns the POST /api/v1/statuses requests received.
-func (f *fakeMastodon) statusPosts() []platformtest.Request { return f.Find("POST /api/v1/statuses") }
-
-// failNext makes the next n status posts answer with status, header and body.
-func (f *fakeMastodon) failNext(n int32, status int, header http.Header, body string) {
-	var left atomic.Int32
-	left.Store(n)
-	f.Override("POST /api/v1/statuses", func(w http.ResponseWriter, r *http.Request) {
-		if left.Add(-1) < 0 {
-			f.Mux.ServeHTTP(w, r)
-			return
-		}
-		for k, v := range header {
-			w.Header()[k] = v
-		}
-		platformtest.WriteJSON(w, status, map[string]any{"error": body})
-	})
-}
-
-// fakeDiscord is a Discord webhook: every execution creates a message, as
-// Discord has no idempotency key.
-type fakeDiscord struct {
-	*platformtest.Server
-	messages atomic.Int32
-}
-
-func newFakeDiscord() *fakeDiscord {
-	f := &fakeDiscord{Server: platformtest.NewServer(GinkgoTB())}
-	f.Handle("GET /api/webhooks/1/tok", func(w http.ResponseWriter, r *http.Request) {
-		platformtest.WriteJSON(w, 200, map[string]any{"id": "1", "name": "Herald", "channel_id": "20", "guild_id": "30"})
-	})
-	f.Handle("POST /api/webhooks/1/tok", func(w http.ResponseWriter, r *http.Request) {
-		n := f.messages.Add(1)
-		platformtest.WriteJSON(w, 200, map[string]any{"id": fmt.Sprint(500 + n), "channel_id": "20", "guild_id": "30", "timestamp": "2026-07-01T09:00:00.000Z"})
-	})
-	return f
-}
-
-func (f *fakeDiscord) webhookURL() string { return f.URL + "/api/webhooks/1/tok" }
 
 var nsCounter atomic.Int32
 
@@ -153,8 +50,8 @@ func createSecret(ns, name string, data map[string]string) {
 }
 
 // mastodonProfile creates a Secret and a SocialProfile for the fake.
-func mastodonProfile(ns, name string, f *fakeMastodon, mutate ...func(*socialv1alpha1.SocialProfile)) *socialv1alpha1.SocialProfile {
-	createSecret(ns, name+"-token", map[string]string{"accessToken": f.token})
+func mastodonProfile(ns, name string, f *mastodontest.Fake, mutate ...func(*socialv1alpha1.SocialProfile)) *socialv1alpha1.SocialProfile {
+	createSecret(ns, name+"-token", map[string]string{"accessToken": f.Token})
 	p := &socialv1alpha1.SocialProfile{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: socialv1alpha1.SocialProfileSpec{
@@ -169,8 +66,8 @@ func mastodonProfile(ns, name string, f *fakeMastodon, mutate ...func(*socialv1a
 	return p
 }
 
-func discordProfile(ns, name string, f *fakeDiscord) *socialv1alpha1.SocialProfile {
-	createSecret(ns, name+"-hook", map[string]string{"webhookURL": f.webhookURL()})
+func discordProfile(ns, name string, f *discordtest.Fake) *socialv1alpha1.SocialProfile {
+	createSecret(ns, name+"-hook", map[string]string{"webhookURL": f.WebhookURL()})
 	p := &socialv1alpha1.SocialProfile{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: socialv1alpha1.SocialProfileSpec{

@@ -11,12 +11,13 @@ import (
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/metrics"
+	"github.com/herald-dev/herald/internal/publish/mastodon/mastodontest"
 )
 
 var _ = Describe("ScheduledPost reconciler", func() {
 	var (
 		ns   string
-		fake *fakeMastodon
+		fake *mastodontest.Fake
 	)
 	BeforeEach(func() {
 		ns = newNamespace("posts")
@@ -38,7 +39,7 @@ var _ = Describe("ScheduledPost reconciler", func() {
 		fakeClock.Step(time.Hour - time.Second)
 		Expect(directReconcile(post).RequeueAfter).To(Equal(time.Second))
 		tick(post)
-		Consistently(func() int { return len(fake.statusPosts()) }, time.Second, interval).Should(BeZero())
+		Consistently(func() int { return len(fake.StatusPosts()) }, time.Second, interval).Should(BeZero())
 		Expect(getPost(Default, post).Status.Phase).To(Equal(socialv1alpha1.PostScheduled))
 
 		By("at the due time it is published")
@@ -55,7 +56,7 @@ var _ = Describe("ScheduledPost reconciler", func() {
 		Expect(d.PublishedAt).NotTo(BeNil())
 		Expect(d.LastAttemptAt.Time).To(BeTemporally("==", due))
 		Expect(fake.Statuses()).To(Equal([]string{"Our autumn roast is here."}))
-		Expect(fake.statusPosts()[0].Header.Get("Idempotency-Key")).To(Equal(IdempotencyKey(got.UID, "masto", d.AttemptID)))
+		Expect(fake.StatusPosts()[0].Header.Get("Idempotency-Key")).To(Equal(IdempotencyKey(got.UID, "masto", d.AttemptID)))
 		Expect(condition(got, socialv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 		Expect(condition(got, socialv1alpha1.ConditionPublished).Status).To(Equal(metav1.ConditionTrue))
 		Expect(testutil.ToFloat64(metrics.PostsPublished.WithLabelValues("mastodon"))).To(Equal(publishedBefore + 1))
@@ -73,7 +74,7 @@ var _ = Describe("ScheduledPost reconciler", func() {
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(c.Message).To(ContainSubstring("after publishing started"))
 		}, timeout, interval).Should(Succeed())
-		Expect(fake.statusPosts()).To(HaveLen(1))
+		Expect(fake.StatusPosts()).To(HaveLen(1))
 	})
 
 	It("follows a new scheduledAt set before the due time", func() {
@@ -95,7 +96,7 @@ var _ = Describe("ScheduledPost reconciler", func() {
 		By("the old due time passes without a post")
 		fakeClock.Step(30 * time.Minute)
 		tick(post)
-		Consistently(func() int { return len(fake.statusPosts()) }, time.Second, interval).Should(BeZero())
+		Consistently(func() int { return len(fake.StatusPosts()) }, time.Second, interval).Should(BeZero())
 		Expect(getPost(Default, post).Status.Phase).To(Equal(socialv1alpha1.PostScheduled))
 		Expect(conditionAbsent(getPost(Default, post), socialv1alpha1.ConditionSpecIgnored)).To(BeTrue(), "nothing had started")
 
@@ -103,13 +104,13 @@ var _ = Describe("ScheduledPost reconciler", func() {
 		fakeClock.Step(time.Hour)
 		tick(post)
 		expectPhase(post, socialv1alpha1.PostPublished)
-		Expect(fake.statusPosts()).To(HaveLen(1))
+		Expect(fake.StatusPosts()).To(HaveLen(1))
 	})
 
 	It("publishes to the working profile when another fails: PartiallyPublished", func() {
 		broken := newFakeMastodon("tok-broken")
 		mastodonProfile(ns, "broken", broken)
-		broken.failNext(10, http.StatusUnprocessableEntity, nil, "Validation failed: Text contains a forbidden link")
+		failStatuses(broken, 10, http.StatusUnprocessableEntity, nil, "Validation failed: Text contains a forbidden link")
 		post := newPost(ns, "partial", fakeClock.Now(), "masto", "broken")
 		Expect(k8sClient.Create(ctx, post)).To(Succeed())
 
@@ -130,7 +131,7 @@ var _ = Describe("ScheduledPost reconciler", func() {
 	})
 
 	It("fails with the platform's message on a permanent error", func() {
-		fake.failNext(10, http.StatusUnprocessableEntity, nil, "Validation failed: Media is not supported")
+		failStatuses(fake, 10, http.StatusUnprocessableEntity, nil, "Validation failed: Media is not supported")
 		failedBefore := testutil.ToFloat64(metrics.PostsFailed.WithLabelValues("mastodon", "Permanent"))
 		post := newPost(ns, "refused", fakeClock.Now(), "masto")
 		Expect(k8sClient.Create(ctx, post)).To(Succeed())
@@ -146,7 +147,7 @@ var _ = Describe("ScheduledPost reconciler", func() {
 	})
 
 	It("waits out a 429's Retry-After, then publishes with the same idempotency key", func() {
-		fake.failNext(1, http.StatusTooManyRequests, http.Header{"Retry-After": {"7"}}, "Too many requests")
+		failStatuses(fake, 1, http.StatusTooManyRequests, http.Header{"Retry-After": {"7"}}, "Too many requests")
 		retriesBefore := testutil.ToFloat64(metrics.PublishRetries.WithLabelValues("mastodon"))
 		start := fakeClock.Now()
 		post := newPost(ns, "throttled", start, "masto")
@@ -167,14 +168,14 @@ var _ = Describe("ScheduledPost reconciler", func() {
 		By("nothing is sent again before the wait is over")
 		fakeClock.Step(6 * time.Second)
 		tick(post)
-		Consistently(func() int { return len(fake.statusPosts()) }, 500*time.Millisecond, interval).Should(Equal(1))
+		Consistently(func() int { return len(fake.StatusPosts()) }, 500*time.Millisecond, interval).Should(Equal(1))
 
 		fakeClock.Step(3 * time.Second)
 		tick(post)
 		got := expectPhase(post, socialv1alpha1.PostPublished)
 		d = delivery(Default, got, "masto")
 		Expect(d.Attempts).To(BeEquivalentTo(2))
-		reqs := fake.statusPosts()
+		reqs := fake.StatusPosts()
 		Expect(reqs).To(HaveLen(2))
 		Expect(reqs[1].Header.Get("Idempotency-Key")).To(Equal(reqs[0].Header.Get("Idempotency-Key")))
 		Expect(fake.Statuses()).To(HaveLen(1))
@@ -198,7 +199,7 @@ var _ = Describe("ScheduledPost reconciler", func() {
 		Expect(d.LastError).To(ContainSubstring("Secret " + ns + "/missing-token"))
 		Expect(d.LastError).To(ContainSubstring("accessToken"))
 		Expect(d.Attempts).To(BeZero(), "the platform was never called")
-		Expect(fake.statusPosts()).To(BeEmpty())
+		Expect(fake.StatusPosts()).To(BeEmpty())
 		Eventually(func() []string { return eventReasonsFor(ns, "ScheduledPost", "no-credentials") }, timeout, interval).
 			Should(ContainElement(ReasonSecretNotFound))
 	})
@@ -212,7 +213,7 @@ var _ = Describe("ScheduledPost reconciler", func() {
 		Expect(d.Phase).To(Equal(socialv1alpha1.DeliveryMissed))
 		Expect(d.LastError).To(ContainSubstring("maxLateness 15m0s"))
 		Expect(condition(got, socialv1alpha1.ConditionReady).Reason).To(Equal(string(socialv1alpha1.PostMissed)))
-		Expect(fake.statusPosts()).To(BeEmpty())
+		Expect(fake.StatusPosts()).To(BeEmpty())
 		Eventually(func() []string { return eventReasonsFor(ns, "ScheduledPost", "stale") }, timeout, interval).
 			Should(ContainElement(ReasonMissedDeadline))
 	})
@@ -226,13 +227,13 @@ var _ = Describe("ScheduledPost reconciler", func() {
 		Expect(directReconcile(post).RequeueAfter).To(BeZero(), "a draft waits for a spec change, not a time")
 		fakeClock.Step(time.Minute)
 		tick(post)
-		Consistently(func() int { return len(fake.statusPosts()) }, time.Second, interval).Should(BeZero())
+		Consistently(func() int { return len(fake.StatusPosts()) }, time.Second, interval).Should(BeZero())
 
 		got = getPost(Default, post)
 		got.Spec.Draft = false
 		Expect(k8sClient.Update(ctx, got)).To(Succeed())
 		expectPhase(post, socialv1alpha1.PostPublished)
-		Expect(fake.statusPosts()).To(HaveLen(1))
+		Expect(fake.StatusPosts()).To(HaveLen(1))
 	})
 
 	It("renders the brand kit and refuses text over the platform's limit, naming the excess", func() {
@@ -280,7 +281,7 @@ var _ = Describe("ScheduledPost reconciler", func() {
 			g.Expect(d.NextAttemptAt).NotTo(BeNil())
 		}, timeout, interval).Should(Succeed())
 		Expect(getPost(Default, second).Status.Phase).To(Equal(socialv1alpha1.PostPublishing))
-		Expect(fake.statusPosts()).To(HaveLen(1))
+		Expect(fake.StatusPosts()).To(HaveLen(1))
 		Eventually(func() []string { return eventReasonsFor(ns, "ScheduledPost", "burst-2") }, timeout, interval).
 			Should(ContainElement(ReasonRateLimited))
 
@@ -288,7 +289,7 @@ var _ = Describe("ScheduledPost reconciler", func() {
 		fakeClock.Step(time.Hour)
 		tick(second)
 		expectPhase(second, socialv1alpha1.PostPublished)
-		Expect(fake.statusPosts()).To(HaveLen(2))
+		Expect(fake.StatusPosts()).To(HaveLen(2))
 	})
 })
 

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/publish/discord/discordtest"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 )
 
@@ -22,7 +23,7 @@ var _ = Describe("ScheduledPost retries, cancellation and deletion", func() {
 	It("backs off exponentially while the platform refuses for now (429, nothing created), and fails after the last attempt", func() {
 		fake := newFakeMastodon("tok-429")
 		mastodonProfile(ns, "masto", fake)
-		fake.failNext(10, http.StatusTooManyRequests, nil, "Too many requests")
+		failStatuses(fake, 10, http.StatusTooManyRequests, nil, "Too many requests")
 		post := newPost(ns, "flaky", fakeClock.Now(), "masto")
 		Expect(k8sClient.Create(ctx, post)).To(Succeed())
 
@@ -52,14 +53,14 @@ var _ = Describe("ScheduledPost retries, cancellation and deletion", func() {
 		d = waitAttempt(3, socialv1alpha1.DeliveryFailed)
 		Expect(d.LastError).To(SatisfyAll(ContainSubstring("gave up after 3 attempts"), ContainSubstring("Too many requests")))
 		Expect(expectPhase(post, socialv1alpha1.PostFailed)).NotTo(BeNil())
-		Expect(fake.statusPosts()).To(HaveLen(3))
+		Expect(fake.StatusPosts()).To(HaveLen(3))
 		Eventually(func() []string { return eventReasonsFor(ns, "ScheduledPost", "flaky") }, timeout, interval).
 			Should(ContainElements(ReasonRetryScheduled, ReasonRetriesExhausted))
 	})
 
 	It("leaves a timed-out call to a platform without idempotency Unknown", func() {
 		fake := newFakeDiscord()
-		fake.Override("POST /api/webhooks/1/tok", platformtest.Blocking(GinkgoTB()))
+		fake.Override(discordtest.ExecuteRoute, platformtest.Blocking(GinkgoTB()))
 		discordProfile(ns, "disc", fake)
 		post := newPost(ns, "timeout", fakeClock.Now(), "disc")
 		Expect(k8sClient.Create(ctx, post)).To(Succeed())
@@ -71,7 +72,7 @@ var _ = Describe("ScheduledPost retries, cancellation and deletion", func() {
 		Expect(d.Attempts).To(BeEquivalentTo(1))
 		fakeClock.Step(time.Hour)
 		tick(got)
-		Consistently(func() int { return len(fake.Find("POST /api/webhooks/1/tok")) }, time.Second, interval).Should(Equal(1))
+		Consistently(func() int { return len(fake.Find(discordtest.ExecuteRoute)) }, time.Second, interval).Should(Equal(1))
 	})
 
 	It("cancels a post before its due time, and never publishes it", func() {
@@ -89,7 +90,7 @@ var _ = Describe("ScheduledPost retries, cancellation and deletion", func() {
 
 		fakeClock.Step(time.Hour)
 		tick(got)
-		Consistently(func() int { return len(fake.statusPosts()) }, time.Second, interval).Should(BeZero())
+		Consistently(func() int { return len(fake.StatusPosts()) }, time.Second, interval).Should(BeZero())
 	})
 
 	It("deletes a DeleteRemote post's published copies where the platform can, and names the rest", func() {

@@ -12,14 +12,15 @@ import (
 
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/bluesky"
+	"github.com/herald-dev/herald/internal/publish/bluesky/blueskytest"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 )
 
 var now = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
 
-func profile(f *fakePDS) publish.Profile {
+func profile(f *blueskytest.Fake) publish.Profile {
 	return publish.Profile{Platform: bluesky.Info.Platform, Handle: "herald.test", Endpoint: f.URL,
-		Credentials: publish.Credentials{"identifier": []byte(f.identifier), "appPassword": []byte(f.password)}}
+		Credentials: publish.Credentials{"identifier": []byte(f.Identifier), "appPassword": []byte(f.Password)}}
 }
 
 func newPublisher(client *http.Client) *bluesky.Publisher {
@@ -30,15 +31,15 @@ func newPublisher(client *http.Client) *bluesky.Publisher {
 
 func TestVerify(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakePDS(t)
+	f := blueskytest.New(t)
 	acct, err := newPublisher(nil).Verify(context.Background(), profile(f))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(acct).To(Equal(publish.Account{ID: "did:plc:herald", Handle: "herald.test", URL: "https://bsky.app/profile/herald.test", CharacterLimit: 300}))
-	g.Expect(f.Last(t, "POST /xrpc/com.atproto.server.createSession").JSON(t)).To(Equal(map[string]any{"identifier": f.identifier, "password": f.password}))
+	g.Expect(f.Last(t, "POST /xrpc/com.atproto.server.createSession").JSON(t)).To(Equal(map[string]any{"identifier": f.Identifier, "password": f.Password}))
 	g.Expect(f.Last(t, "GET /xrpc/com.atproto.server.getSession").Header.Get("Authorization")).To(Equal("Bearer access-jwt-1"))
 
 	bad := profile(f)
-	bad.Credentials = publish.Credentials{"identifier": []byte(f.identifier), "appPassword": []byte("wrong-password-99")}
+	bad.Credentials = publish.Credentials{"identifier": []byte(f.Identifier), "appPassword": []byte("wrong-password-99")}
 	_, err = newPublisher(nil).Verify(context.Background(), bad)
 	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
 	g.Expect(err.Error()).To(ContainSubstring("Invalid identifier or password"))
@@ -47,7 +48,7 @@ func TestVerify(t *testing.T) {
 
 func TestPublishRecordWithFacets(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakePDS(t)
+	f := blueskytest.New(t)
 	// The emoji before the entities makes byte offsets differ from
 	// character offsets: 🚀 is 4 bytes.
 	text := "🚀 Hi @alice.test and @nobody.test, see https://herald.dev/docs. #Launch #2026 #go!"
@@ -100,7 +101,7 @@ func TestPublishRecordWithFacets(t *testing.T) {
 
 func TestPublishImages(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakePDS(t)
+	f := blueskytest.New(t)
 	_, err := newPublisher(nil).Publish(context.Background(), profile(f), publish.Post{Text: "pics", IdempotencyKey: "k",
 		Media: []publish.Media{{URL: f.URL + "/img/a.jpg", AltText: "first"}, {URL: f.URL + "/img/bb.jpg"}}})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -117,7 +118,7 @@ func TestPublishImages(t *testing.T) {
 
 func TestRetryAfterSuccessFindsTheRecord(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakePDS(t)
+	f := blueskytest.New(t)
 	pub := newPublisher(nil)
 	post := publish.Post{Text: "once", IdempotencyKey: "uid-2/bsky/1"}
 	first, err := pub.Publish(context.Background(), profile(f), post)
@@ -129,25 +130,16 @@ func TestRetryAfterSuccessFindsTheRecord(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(second).To(Equal(first))
 	g.Expect(f.Routes()[len(f.Routes())-2:]).To(Equal([]string{"POST /xrpc/com.atproto.repo.createRecord", "GET /xrpc/com.atproto.repo.getRecord"}))
-	_, records := f.count()
+	_, records := f.Count()
 	g.Expect(records).To(Equal(1))
 	g.Expect(pub.Info().Resend.By).NotTo(BeEmpty(), "a repeat is recognised")
 }
 
 func TestTimeoutAfterTheRecordWasWritten(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakePDS(t)
-	block := platformtest.Blocking(t)
+	f := blueskytest.New(t)
 	// The PDS stores the record but the answer never arrives.
-	f.Override("POST /xrpc/com.atproto.repo.createRecord", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			Rkey   string
-			Record map[string]any
-		}
-		_ = json.NewDecoder(r.Body).Decode(&in)
-		f.store(in.Rkey, in.Record)
-		block(w, r)
-	})
+	f.FailNext("POST /xrpc/com.atproto.repo.createRecord", 1, platformtest.Fault{After: true, Hang: true})
 	res, err := newPublisher(platformtest.Client()).Publish(context.Background(), profile(f), publish.Post{Text: "x", IdempotencyKey: "k-timeout"})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.URL).To(Equal("https://bsky.app/profile/herald.test/post/" + bluesky.RecordKey("k-timeout")))
@@ -156,19 +148,19 @@ func TestTimeoutAfterTheRecordWasWritten(t *testing.T) {
 
 func TestSessionIsReusedAndRenewed(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakePDS(t)
+	f := blueskytest.New(t)
 	pub := newPublisher(nil)
 	for i := range 2 {
 		_, err := pub.Publish(context.Background(), profile(f), publish.Post{Text: "x", IdempotencyKey: fmt.Sprint("reuse-", i)})
 		g.Expect(err).NotTo(HaveOccurred())
 	}
-	sessions, _ := f.count()
+	sessions, _ := f.Count()
 	g.Expect(sessions).To(Equal(1))
 
-	f.expireSessions()
+	f.ExpireSessions()
 	_, err := pub.Publish(context.Background(), profile(f), publish.Post{Text: "x", IdempotencyKey: "after-expiry"})
 	g.Expect(err).NotTo(HaveOccurred())
-	sessions, records := f.count()
+	sessions, records := f.Count()
 	g.Expect(sessions).To(Equal(2))
 	g.Expect(records).To(Equal(3))
 	g.Expect(f.Last(t, "POST /xrpc/com.atproto.repo.createRecord").Header.Get("Authorization")).To(Equal("Bearer access-jwt-2"))
@@ -187,9 +179,9 @@ func TestErrors(t *testing.T) {
 	cases = append(cases, platformtest.ErrorCase{Name: "429 with RateLimit-Reset", Status: 429,
 		Header: http.Header{"Ratelimit-Reset": {fmt.Sprint(time.Now().Add(90 * time.Second).Unix())}},
 		Body:   `{"error":"RateLimitExceeded","message":"Rate Limit Exceeded"}`, Kind: publish.Retryable, Message: "RateLimitExceeded: Rate Limit Exceeded"})
-	var f *fakePDS
+	var f *blueskytest.Fake
 	run := func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
-		f = newFakePDS(t)
+		f = blueskytest.New(t)
 		f.Override("POST /xrpc/com.atproto.repo.createRecord", answer)
 		_, err := newPublisher(client).Publish(context.Background(), profile(f), publish.Post{Text: "x", IdempotencyKey: "k"})
 		if len(f.Find("GET /xrpc/com.atproto.repo.getRecord")) != 1 && publish.KindOf(err) != publish.CredentialsRejected {
@@ -213,36 +205,36 @@ func TestErrors(t *testing.T) {
 
 func TestDelete(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakePDS(t)
+	f := blueskytest.New(t)
 	pub := newPublisher(nil)
 	res, err := pub.Publish(context.Background(), profile(f), publish.Post{Text: "bye soon", IdempotencyKey: "uid-3/bsky/1"})
 	g.Expect(err).NotTo(HaveOccurred())
 	rkey := bluesky.RecordKey("uid-3/bsky/1")
-	g.Expect(f.holds(rkey)).To(BeTrue())
+	g.Expect(f.Holds(rkey)).To(BeTrue())
 
 	g.Expect(pub.Delete(context.Background(), profile(f), res.ExternalID)).To(Succeed())
 	req := f.Last(t, "POST /xrpc/com.atproto.repo.deleteRecord")
 	g.Expect(req.Header.Get("Authorization")).To(Equal("Bearer access-jwt-1"))
 	g.Expect(req.JSON(t)).To(Equal(map[string]any{"repo": "did:plc:herald", "collection": "app.bsky.feed.post", "rkey": rkey}))
-	g.Expect(f.holds(rkey)).To(BeFalse())
+	g.Expect(f.Holds(rkey)).To(BeFalse())
 
 	g.Expect(pub.Delete(context.Background(), profile(f), res.ExternalID)).To(Succeed())
 	g.Expect(f.Find("POST /xrpc/com.atproto.repo.deleteRecord")).To(HaveLen(2))
-	sessions, _ := f.count()
+	sessions, _ := f.Count()
 	g.Expect(sessions).To(Equal(1))
 
 	// An expired session is renewed and the deletion made with the new one.
 	again, err := pub.Publish(context.Background(), profile(f), publish.Post{Text: "x", IdempotencyKey: "uid-3/bsky/2"})
 	g.Expect(err).NotTo(HaveOccurred())
-	f.expireSessions()
+	f.ExpireSessions()
 	g.Expect(pub.Delete(context.Background(), profile(f), again.ExternalID)).To(Succeed())
-	sessions, records := f.count()
+	sessions, records := f.Count()
 	g.Expect(sessions).To(Equal(2))
 	g.Expect(records).To(Equal(0))
 	g.Expect(f.Last(t, "POST /xrpc/com.atproto.repo.deleteRecord").Header.Get("Authorization")).To(Equal("Bearer access-jwt-2"))
 
 	bad := profile(f)
-	bad.Credentials = publish.Credentials{"identifier": []byte(f.identifier), "appPassword": []byte("wrong-password-99")}
+	bad.Credentials = publish.Credentials{"identifier": []byte(f.Identifier), "appPassword": []byte("wrong-password-99")}
 	err = newPublisher(nil).Delete(context.Background(), bad, res.ExternalID)
 	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
 	g.Expect(err.Error()).NotTo(ContainSubstring("wrong-password-99"))
@@ -250,7 +242,7 @@ func TestDelete(t *testing.T) {
 
 func TestDeleteRefusesOtherURIs(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakePDS(t)
+	f := blueskytest.New(t)
 	rkey := bluesky.RecordKey("k")
 	const notAPost = "not the at:// URI of a post"
 	platformtest.CheckRefusedIDs(t, f.Server, map[string]string{
@@ -277,9 +269,9 @@ func TestDeleteErrors(t *testing.T) {
 	// A repeated deletion is harmless, so a lost answer is Retryable.
 	cases := platformtest.DeleteCases(platformtest.StandardCases(errorBody), false)
 	platformtest.CheckErrors(t, cases, secrets, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
-		f := newFakePDS(t)
+		f := blueskytest.New(t)
 		f.Override("POST /xrpc/com.atproto.repo.deleteRecord", answer)
-		return newPublisher(client).Delete(context.Background(), profile(f), f.uri(bluesky.RecordKey("k")))
+		return newPublisher(client).Delete(context.Background(), profile(f), f.URI(bluesky.RecordKey("k")))
 	})
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,87 +11,19 @@ import (
 
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/discord"
+	"github.com/herald-dev/herald/internal/publish/discord/discordtest"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 )
 
-const hookToken = "discord-webhook-token-XYZ"
+const hookToken = discordtest.Token
 
-// fakeDiscord follows Discord's webhook resource: GET
-// /api/webhooks/{id}/{token} returns the webhook, POST executes it (a
-// message body only with ?wait=true), DELETE .../messages/{message}
-// deletes a message the webhook sent (204, or 404 Unknown Message), errors
-// are {"message","code"}.
-type fakeDiscord struct {
-	*platformtest.Server
-
-	mu       sync.Mutex
-	next     int
-	messages map[string]bool
-}
-
-func newFakeDiscord(t *testing.T) *fakeDiscord {
-	f := &fakeDiscord{Server: platformtest.NewServer(t), next: 444, messages: map[string]bool{}}
-	check := func(w http.ResponseWriter, r *http.Request) bool {
-		switch {
-		case r.PathValue("id") != "111":
-			platformtest.WriteJSON(w, 404, map[string]any{"message": "Unknown Webhook", "code": 10015})
-		case r.PathValue("token") != hookToken:
-			platformtest.WriteJSON(w, 401, map[string]any{"message": "Invalid Webhook Token", "code": 50027})
-		default:
-			return true
-		}
-		return false
-	}
-	f.Handle("GET /api/webhooks/{id}/{token}", func(w http.ResponseWriter, r *http.Request) {
-		if check(w, r) {
-			platformtest.WriteJSON(w, 200, map[string]any{"id": "111", "type": 1, "name": "Herald", "channel_id": "222", "guild_id": "333"})
-		}
-	})
-	f.Handle("POST /api/webhooks/{id}/{token}", func(w http.ResponseWriter, r *http.Request) {
-		if !check(w, r) {
-			return
-		}
-		f.mu.Lock()
-		id := strconv.Itoa(f.next)
-		f.next++
-		f.messages[id] = true
-		f.mu.Unlock()
-		if r.URL.Query().Get("wait") != "true" {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		platformtest.WriteJSON(w, 200, map[string]any{"id": id, "channel_id": "222", "webhook_id": "111", "timestamp": "2026-07-01T09:00:00.000000+00:00"})
-	})
-	f.Handle("DELETE /api/webhooks/{id}/{token}/messages/{message}", func(w http.ResponseWriter, r *http.Request) {
-		if !check(w, r) {
-			return
-		}
-		f.mu.Lock()
-		held := f.messages[r.PathValue("message")]
-		delete(f.messages, r.PathValue("message"))
-		f.mu.Unlock()
-		if !held {
-			platformtest.WriteJSON(w, 404, map[string]any{"message": "Unknown Message", "code": 10008})
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	return f
-}
-
-func (f *fakeDiscord) holds(id string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.messages[id]
-}
-
-func profile(f *fakeDiscord, token string) publish.Profile {
+func profile(f *discordtest.Fake, token string) publish.Profile {
 	return publish.Profile{Platform: discord.Info.Platform, Credentials: publish.Credentials{"webhookURL": []byte(f.URL + "/api/webhooks/111/" + token)}}
 }
 
 func TestPublish(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeDiscord(t)
+	f := discordtest.New(t)
 	pub := discord.New(nil)
 	g.Expect(pub.Info().Resend.By).To(BeEmpty(), "nothing recognises a repeat")
 	res, err := pub.Publish(context.Background(), profile(f, hookToken), publish.Post{Text: "Hello @everyone", Media: []publish.Media{
@@ -117,7 +47,7 @@ func TestPublish(t *testing.T) {
 
 func TestVerify(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeDiscord(t)
+	f := discordtest.New(t)
 	acct, err := discord.New(nil).Verify(context.Background(), profile(f, hookToken))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(acct).To(Equal(publish.Account{ID: "111", Handle: "Herald", URL: "https://discord.com/channels/333/222", CharacterLimit: 2000}))
@@ -141,7 +71,7 @@ func errorCases() []platformtest.ErrorCase {
 
 func TestErrors(t *testing.T) {
 	platformtest.CheckErrors(t, errorCases(), []string{hookToken}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
-		f := newFakeDiscord(t)
+		f := discordtest.New(t)
 		f.Override("POST /api/webhooks/111/"+hookToken, answer)
 		_, err := discord.New(client).Publish(context.Background(), profile(f, hookToken), publish.Post{Text: "x"})
 		return err
@@ -150,16 +80,16 @@ func TestErrors(t *testing.T) {
 
 func TestDelete(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeDiscord(t)
+	f := discordtest.New(t)
 	pub := discord.New(nil)
 	res, err := pub.Publish(context.Background(), profile(f, hookToken), publish.Post{Text: "Hello"})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(f.holds(res.ExternalID)).To(BeTrue())
+	g.Expect(f.Holds(res.ExternalID)).To(BeTrue())
 
 	g.Expect(pub.Delete(context.Background(), profile(f, hookToken), res.ExternalID)).To(Succeed())
 	route := "DELETE /api/webhooks/111/" + hookToken + "/messages/" + res.ExternalID
 	g.Expect(f.Last(t, route).Body).To(BeEmpty())
-	g.Expect(f.holds(res.ExternalID)).To(BeFalse())
+	g.Expect(f.Holds(res.ExternalID)).To(BeFalse())
 
 	// Discord answers 404 Unknown Message now; the message is gone either way.
 	g.Expect(pub.Delete(context.Background(), profile(f, hookToken), res.ExternalID)).To(Succeed())
@@ -173,7 +103,7 @@ func TestDelete(t *testing.T) {
 
 func TestDeleteInThread(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeDiscord(t)
+	f := discordtest.New(t)
 	prof := profile(f, hookToken)
 	prof.Credentials["webhookURL"] = []byte(f.URL + "/api/webhooks/111/" + hookToken + "?thread_id=555")
 	res, err := discord.New(nil).Publish(context.Background(), prof, publish.Post{Text: "Hello"})
@@ -183,7 +113,7 @@ func TestDeleteInThread(t *testing.T) {
 }
 
 func TestDeleteRefusesMalformedIDs(t *testing.T) {
-	f := newFakeDiscord(t)
+	f := discordtest.New(t)
 	const notANumber = "Discord message ids are decimal numbers"
 	platformtest.CheckRefusedIDs(t, f.Server, map[string]string{
 		"": "cannot delete a message without its id", "abc": notANumber, "-444": notANumber, "444/../1": notANumber,
@@ -195,7 +125,7 @@ func TestDeleteErrors(t *testing.T) {
 	// A repeated deletion is harmless, so a lost answer is Retryable.
 	cases := platformtest.DeleteCases(errorCases(), false)
 	platformtest.CheckErrors(t, cases, []string{hookToken}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
-		f := newFakeDiscord(t)
+		f := discordtest.New(t)
 		f.Override("DELETE /api/webhooks/111/"+hookToken+"/messages/444", answer)
 		return discord.New(client).Delete(context.Background(), profile(f, hookToken), "444")
 	})

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,97 +11,20 @@ import (
 
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/linkedin"
+	"github.com/herald-dev/herald/internal/publish/linkedin/linkedintest"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 )
 
-const token = "linkedin-access-token-abc"
+const token = linkedintest.Token
 
 var now = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
-
-// fakeLinkedIn follows the Posts, Images and userinfo APIs: versioned
-// /rest calls need LinkedIn-Version and X-Restli-Protocol-Version, a
-// created post answers 201 with its URN in x-restli-id, a deletion names
-// the post by its URL-encoded URN and answers 204, again for a post
-// already deleted and 404 for one it never had, errors are
-// {"status","serviceErrorCode","message"}.
-type fakeLinkedIn struct {
-	*platformtest.Server
-
-	mu     sync.Mutex
-	posts  map[string]bool // URN → still online
-	nextID int
-}
-
-func newFakeLinkedIn(t *testing.T) *fakeLinkedIn {
-	f := &fakeLinkedIn{Server: platformtest.NewServer(t), posts: map[string]bool{}, nextID: 7001}
-	authed := func(rest bool, h http.HandlerFunc) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			switch {
-			case r.Header.Get("Authorization") != "Bearer "+token:
-				platformtest.WriteJSON(w, 401, map[string]any{"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN", "message": "Invalid access token"})
-			case rest && (r.Header.Get("LinkedIn-Version") == "" || r.Header.Get("X-Restli-Protocol-Version") != "2.0.0"):
-				platformtest.WriteJSON(w, 426, map[string]any{"status": 426, "message": "A version must be present"})
-			default:
-				h(w, r)
-			}
-		}
-	}
-	f.Handle("GET /v2/userinfo", authed(false, func(w http.ResponseWriter, r *http.Request) {
-		platformtest.WriteJSON(w, 200, map[string]any{"sub": "abc123", "name": "Ada Lovelace", "email_verified": true})
-	}))
-	f.Handle("POST /rest/images", authed(true, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("action") != "initializeUpload" {
-			platformtest.WriteJSON(w, 400, map[string]any{"status": 400, "message": "unknown action"})
-			return
-		}
-		n := len(f.Find("POST /rest/images"))
-		platformtest.WriteJSON(w, 200, map[string]any{"value": map[string]any{
-			"uploadUrl": fmt.Sprintf("%s/dms-uploads/%d", f.URL, n), "image": fmt.Sprintf("urn:li:image:IMG%d", n)}})
-	}))
-	f.Handle("PUT /dms-uploads/{n}", authed(false, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
-	f.Handle("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "image/png")
-		fmt.Fprintf(w, "png:%s", r.PathValue("name"))
-	})
-	f.Handle("POST /rest/posts", authed(true, func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		urn := fmt.Sprintf("urn:li:share:%d", f.nextID)
-		f.posts[urn] = true
-		f.nextID++
-		w.Header().Set("X-RestLi-Id", urn)
-		w.WriteHeader(http.StatusCreated)
-	}))
-	f.Handle("DELETE /rest/posts/{urn}", authed(true, func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(strings.TrimPrefix(r.URL.EscapedPath(), "/rest/posts/"), ":") {
-			platformtest.WriteJSON(w, 400, map[string]any{"status": 400, "message": "Syntax exception in path variables"})
-			return
-		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if _, ok := f.posts[r.PathValue("urn")]; !ok {
-			platformtest.WriteJSON(w, 404, map[string]any{"status": 404, "code": "NOT_FOUND", "message": "Not Found"})
-			return
-		}
-		f.posts[r.PathValue("urn")] = false
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	return f
-}
-
-// online reports whether LinkedIn still shows the post.
-func (f *fakeLinkedIn) online(urn string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.posts[urn]
-}
 
 // errorBody is LinkedIn's error answer.
 func errorBody(status int, msg string) string {
 	return fmt.Sprintf(`{"status":%d,"serviceErrorCode":100,"message":%q}`, status, msg)
 }
 
-func newPublisher(f *fakeLinkedIn, client *http.Client) *linkedin.Publisher {
+func newPublisher(f *linkedintest.Fake, client *http.Client) *linkedin.Publisher {
 	p := linkedin.New(client)
 	p.BaseURL = f.URL
 	p.Now = func() time.Time { return now }
@@ -116,7 +37,7 @@ func profile(author string) publish.Profile {
 
 func TestPublish(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeLinkedIn(t)
+	f := linkedintest.New(t)
 	pub := newPublisher(f, nil)
 	g.Expect(pub.Info().Resend.By).To(BeEmpty(), "nothing recognises a repeat")
 	res, err := pub.Publish(context.Background(), profile("urn:li:person:abc123"), publish.Post{Text: "Launch (finally) #Herald"})
@@ -139,7 +60,7 @@ func TestPublish(t *testing.T) {
 
 func TestPublishImages(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeLinkedIn(t)
+	f := linkedintest.New(t)
 	media := []publish.Media{{URL: f.URL + "/files/a.png", AltText: "chart"}}
 	_, err := newPublisher(f, nil).Publish(context.Background(), profile("urn:li:organization:42"), publish.Post{Text: "one", Media: media})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -159,7 +80,7 @@ func TestPublishImages(t *testing.T) {
 
 func TestVerify(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeLinkedIn(t)
+	f := linkedintest.New(t)
 	acct, err := newPublisher(f, nil).Verify(context.Background(), profile("urn:li:person:abc123"))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(acct).To(Equal(publish.Account{ID: "urn:li:person:abc123", Handle: "Ada Lovelace", CharacterLimit: 3000}))
@@ -188,7 +109,7 @@ func TestCommentary(t *testing.T) {
 func TestErrors(t *testing.T) {
 	cases := platformtest.StandardCases(errorBody)
 	platformtest.CheckErrors(t, cases, []string{token}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
-		f := newFakeLinkedIn(t)
+		f := linkedintest.New(t)
 		f.Override("POST /rest/posts", answer)
 		_, err := newPublisher(f, client).Publish(context.Background(), profile("urn:li:person:abc123"), publish.Post{Text: "x"})
 		return err
@@ -197,12 +118,12 @@ func TestErrors(t *testing.T) {
 
 func TestDelete(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeLinkedIn(t)
+	f := linkedintest.New(t)
 	pub := newPublisher(f, nil)
 	author := profile("urn:li:person:abc123")
 	res, err := pub.Publish(context.Background(), author, publish.Post{Text: "soon gone"})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(f.online(res.ExternalID)).To(BeTrue())
+	g.Expect(f.Online(res.ExternalID)).To(BeTrue())
 
 	g.Expect(pub.Delete(context.Background(), author, res.ExternalID)).To(Succeed())
 	route := "DELETE /rest/posts/" + res.ExternalID
@@ -210,7 +131,7 @@ func TestDelete(t *testing.T) {
 	g.Expect(req.Header.Get("Authorization")).To(Equal("Bearer " + token))
 	g.Expect(req.Header.Get("LinkedIn-Version")).To(Equal(linkedin.DefaultVersion))
 	g.Expect(req.Header.Get("X-Restli-Protocol-Version")).To(Equal("2.0.0"))
-	g.Expect(f.online(res.ExternalID)).To(BeFalse())
+	g.Expect(f.Online(res.ExternalID)).To(BeFalse())
 
 	g.Expect(pub.Delete(context.Background(), author, res.ExternalID)).To(Succeed())
 	g.Expect(f.Find(route)).To(HaveLen(2))
@@ -222,7 +143,7 @@ func TestDelete(t *testing.T) {
 
 func TestDeleteWithRejectedToken(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeLinkedIn(t)
+	f := linkedintest.New(t)
 	res, err := newPublisher(f, nil).Publish(context.Background(), profile("urn:li:person:abc123"), publish.Post{Text: "stays"})
 	g.Expect(err).NotTo(HaveOccurred())
 	wrong := profile("urn:li:person:abc123")
@@ -230,7 +151,7 @@ func TestDeleteWithRejectedToken(t *testing.T) {
 	err = newPublisher(f, nil).Delete(context.Background(), wrong, res.ExternalID)
 	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
 	g.Expect(err).To(MatchError(ContainSubstring("Invalid access token")))
-	g.Expect(f.online(res.ExternalID)).To(BeTrue())
+	g.Expect(f.Online(res.ExternalID)).To(BeTrue())
 }
 
 func TestDeleteErrors(t *testing.T) {
@@ -238,14 +159,14 @@ func TestDeleteErrors(t *testing.T) {
 	// to send again.
 	cases := platformtest.DeleteCases(platformtest.StandardCases(errorBody), true)
 	platformtest.CheckErrors(t, cases, []string{token}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
-		f := newFakeLinkedIn(t)
+		f := linkedintest.New(t)
 		f.Override("DELETE /rest/posts/urn:li:share:7001", answer)
 		return newPublisher(f, client).Delete(context.Background(), profile("urn:li:person:abc123"), "urn:li:share:7001")
 	})
 }
 
 func TestDeleteRejectsMalformedURNs(t *testing.T) {
-	f := newFakeLinkedIn(t)
+	f := linkedintest.New(t)
 	platformtest.CheckRefusedIDs(t, f.Server, map[string]string{
 		"":                  "without its URN",
 		"7001":              "named by a URN",

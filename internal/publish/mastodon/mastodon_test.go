@@ -11,6 +11,7 @@ import (
 
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/mastodon"
+	"github.com/herald-dev/herald/internal/publish/mastodon/mastodontest"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 )
 
@@ -29,7 +30,7 @@ func newPublisher(client *http.Client) *mastodon.Publisher {
 
 func TestVerify(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeMastodon(t, token)
+	f := mastodontest.New(t, token)
 	acct, err := newPublisher(nil).Verify(context.Background(), profile(f.URL+"/"))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(acct).To(Equal(publish.Account{ID: "109", Handle: "@herald@fake.example", URL: f.URL + "/@herald", CharacterLimit: 1000}))
@@ -42,13 +43,13 @@ func TestVerify(t *testing.T) {
 
 func TestPublishWithMedia(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeMastodon(t, token)
+	f := mastodontest.New(t, token)
 	post := publish.Post{Text: "Hello fediverse", IdempotencyKey: "uid/mastodon/1", Media: []publish.Media{
 		{URL: f.URL + "/files/cat.png", AltText: "A cat on a keyboard"},
 	}}
 	res, err := newPublisher(nil).Publish(context.Background(), profile(f.URL), post)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(res).To(Equal(publish.Result{ExternalID: "1002", URL: f.URL + "/@herald/1002", PublishedAt: time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)}))
+	g.Expect(res).To(Equal(publish.Result{ExternalID: "1000", URL: f.URL + "/@herald/1000", PublishedAt: time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)}))
 
 	upload := f.Last(t, "POST /api/v2/media")
 	g.Expect(upload.Header.Get("Authorization")).To(Equal("Bearer " + token))
@@ -66,7 +67,7 @@ func TestPublishWithMedia(t *testing.T) {
 
 func TestPublishWaitsForVideoProcessing(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeMastodon(t, token)
+	f := mastodontest.New(t, token)
 	f.Handle("GET /clips/launch.mp4", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "video/mp4")
 		fmt.Fprint(w, "mp4 bytes")
@@ -79,7 +80,7 @@ func TestPublishWaitsForVideoProcessing(t *testing.T) {
 
 func TestRetryWithTheSameKeyDoesNotDuplicate(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeMastodon(t, token)
+	f := mastodontest.New(t, token)
 	pub := newPublisher(nil)
 	first, err := pub.Publish(context.Background(), profile(f.URL), publish.Post{Text: "once", IdempotencyKey: "k"})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -98,14 +99,14 @@ func TestErrors(t *testing.T) {
 		Header: http.Header{"X-Ratelimit-Reset": {time.Now().Add(time.Hour).UTC().Format(time.RFC3339Nano)}},
 		Body:   `{"error":"Too many requests"}`, Kind: publish.Retryable, Message: "Too many requests"})
 	platformtest.CheckErrors(t, cases[:len(cases)-1], []string{token}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
-		f := newFakeMastodon(t, token)
+		f := mastodontest.New(t, token)
 		f.Override("POST /api/v1/statuses", answer)
 		_, err := newPublisher(client).Publish(context.Background(), profile(f.URL), publish.Post{Text: "x", IdempotencyKey: "k"})
 		return err
 	})
 	t.Run("reset header", func(t *testing.T) {
 		g := NewWithT(t)
-		f := newFakeMastodon(t, token)
+		f := mastodontest.New(t, token)
 		f.Override("POST /api/v1/statuses", cases[len(cases)-1].Handler(t))
 		_, err := newPublisher(nil).Publish(context.Background(), profile(f.URL), publish.Post{Text: "x"})
 		g.Expect(publish.IsRetryable(err)).To(BeTrue())
@@ -113,7 +114,7 @@ func TestErrors(t *testing.T) {
 	})
 	t.Run("media host refusing access is permanent", func(t *testing.T) {
 		g := NewWithT(t)
-		f := newFakeMastodon(t, token)
+		f := mastodontest.New(t, token)
 		f.Handle("GET /private/a.png", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusForbidden) })
 		_, err := newPublisher(nil).Publish(context.Background(), profile(f.URL), publish.Post{Text: "x", Media: []publish.Media{{URL: f.URL + "/private/a.png"}}})
 		g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
@@ -128,16 +129,16 @@ func TestErrors(t *testing.T) {
 
 func TestDelete(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeMastodon(t, token)
+	f := mastodontest.New(t, token)
 	pub := newPublisher(nil)
 	res, err := pub.Publish(context.Background(), profile(f.URL), publish.Post{Text: "soon gone", IdempotencyKey: "k"})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(f.holds(res.ExternalID)).To(BeTrue())
+	g.Expect(f.Holds(res.ExternalID)).To(BeTrue())
 
 	g.Expect(pub.Delete(context.Background(), profile(f.URL), res.ExternalID)).To(Succeed())
 	route := "DELETE /api/v1/statuses/" + res.ExternalID
 	g.Expect(f.Last(t, route).Header.Get("Authorization")).To(Equal("Bearer " + token))
-	g.Expect(f.holds(res.ExternalID)).To(BeFalse())
+	g.Expect(f.Holds(res.ExternalID)).To(BeFalse())
 
 	// The instance answers 404 now; the status is gone, which is what was asked.
 	g.Expect(pub.Delete(context.Background(), profile(f.URL), res.ExternalID)).To(Succeed())
@@ -146,13 +147,13 @@ func TestDelete(t *testing.T) {
 
 func TestDeleteWithRejectedToken(t *testing.T) {
 	g := NewWithT(t)
-	f := newFakeMastodon(t, token)
+	f := mastodontest.New(t, token)
 	res, err := newPublisher(nil).Publish(context.Background(), profile(f.URL), publish.Post{Text: "stays"})
 	g.Expect(err).NotTo(HaveOccurred())
 	err = newPublisher(nil).Delete(context.Background(), publish.Profile{Endpoint: f.URL, Credentials: publish.Credentials{"accessToken": []byte("wrong-token")}}, res.ExternalID)
 	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
 	g.Expect(err.Error()).To(ContainSubstring("The access token is invalid"))
-	g.Expect(f.holds(res.ExternalID)).To(BeTrue())
+	g.Expect(f.Holds(res.ExternalID)).To(BeTrue())
 }
 
 func TestDeleteErrors(t *testing.T) {
@@ -160,14 +161,14 @@ func TestDeleteErrors(t *testing.T) {
 	// to send again.
 	cases := platformtest.DeleteCases(platformtest.StandardCases(errorBody), true)
 	platformtest.CheckErrors(t, cases, []string{token}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
-		f := newFakeMastodon(t, token)
+		f := mastodontest.New(t, token)
 		f.Override("DELETE /api/v1/statuses/1001", answer)
 		return newPublisher(client).Delete(context.Background(), profile(f.URL), "1001")
 	})
 }
 
 func TestDeleteRejectsMalformedIDs(t *testing.T) {
-	f := newFakeMastodon(t, token)
+	f := mastodontest.New(t, token)
 	platformtest.CheckRefusedIDs(t, f.Server, map[string]string{
 		"":                                  "without its id",
 		"https://fake.example/@herald/1001": "letters and digits only",

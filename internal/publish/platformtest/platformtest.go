@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -86,28 +87,135 @@ type Server struct {
 	mu        sync.Mutex
 	requests  []Request
 	overrides map[string]http.HandlerFunc
+	faults    map[string]func(*http.Request) *Fault
+	done      chan struct{}
+}
+
+// Fault is how a fake misbehaves for one request.
+type Fault struct {
+	// Status, Header and Body are the answer given instead of the fake's
+	// own; Status 0 keeps the fake's answer (with Delay).
+	Status int
+	Header http.Header
+	Body   string
+	// After runs the fake's own handler first and throws its answer away,
+	// so the platform acted but the client hears Status: a gateway error
+	// after the post was made.
+	After bool
+	// Delay waits before answering; Hang never answers, until the client
+	// gives up or the test ends.
+	Delay time.Duration
+	Hang  bool
 }
 
 // NewServer starts a fake that is closed when the test ends.
 func NewServer(t testing.TB) *Server {
-	s := &Server{Mux: http.NewServeMux()}
+	s := &Server{Mux: http.NewServeMux(), done: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	// Cleanups run last-registered first: hanging handlers are released
+	// before the server waits for them to finish.
 	t.Cleanup(s.Close)
+	t.Cleanup(func() { close(s.done) })
 	return s
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	route := r.Method + " " + r.URL.Path
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body})
-	override := s.overrides[r.Method+" "+r.URL.Path]
+	override := s.overrides[route]
+	decide := s.faults[routeOf(s.faults, r)]
 	s.mu.Unlock()
+	handler := s.Mux.ServeHTTP
 	if override != nil {
-		override(w, r)
+		handler = override
+	}
+	var f *Fault
+	if decide != nil {
+		f = decide(r)
+	}
+	if f == nil {
+		handler(w, r)
 		return
 	}
-	s.Mux.ServeHTTP(w, r)
+	if f.After {
+		handler(discard{}, r.Clone(r.Context()))
+	}
+	if f.Hang {
+		select {
+		case <-s.done:
+		case <-r.Context().Done():
+		}
+		return
+	}
+	if f.Delay > 0 {
+		select {
+		case <-time.After(f.Delay):
+		case <-s.done:
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if f.Status == 0 {
+		if !f.After {
+			handler(w, r)
+		}
+		return
+	}
+	for k, vs := range f.Header {
+		w.Header()[k] = vs
+	}
+	WriteJSON(w, f.Status, map[string]any{"error": f.Body, "message": f.Body})
+}
+
+// routeOf finds the fault route matching r: "METHOD /path" exactly, or
+// "METHOD /prefix/*" for every path under the prefix.
+func routeOf(faults map[string]func(*http.Request) *Fault, r *http.Request) string {
+	route := r.Method + " " + r.URL.Path
+	if _, ok := faults[route]; ok {
+		return route
+	}
+	for k := range faults {
+		if prefix, ok := strings.CutSuffix(k, "*"); ok && strings.HasPrefix(route, prefix) {
+			return k
+		}
+	}
+	return ""
+}
+
+// discard is a response nobody hears.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+func (discard) WriteHeader(int)             {}
+
+// Inject decides, for each request to route ("METHOD /path", or
+// "METHOD /prefix/*"), whether and how it fails; decide returns nil for a
+// request the fake answers as usual.
+func (s *Server) Inject(route string, decide func(*http.Request) *Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults == nil {
+		s.faults = map[string]func(*http.Request) *Fault{}
+	}
+	s.faults[route] = decide
+}
+
+// FailNext makes the next n requests to route fail with f, and the later
+// ones succeed.
+func (s *Server) FailNext(route string, n int, f Fault) {
+	var left atomic.Int32
+	left.Store(int32(n))
+	s.Inject(route, func(*http.Request) *Fault {
+		if left.Add(-1) < 0 {
+			return nil
+		}
+		return &f
+	})
 }
 
 // Override answers requests whose "METHOD /path" equals route with h

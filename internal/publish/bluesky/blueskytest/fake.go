@@ -1,4 +1,7 @@
-package bluesky_test
+// Package blueskytest is a fake Bluesky PDS for tests of the adapter, the
+// reconcilers, the soak and the benchmarks: one fake, following the atproto
+// XRPC endpoints Herald uses. (test/pds runs the reference PDS itself.)
+package blueskytest
 
 import (
 	"encoding/json"
@@ -13,16 +16,19 @@ import (
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 )
 
-// fakePDS follows the atproto XRPC endpoints Herald uses, with the
+// Fake follows the atproto XRPC endpoints Herald uses, with the
 // reference PDS's behaviour: errors as {"error","message"}, 401 for a bad
 // password, 400 ExpiredToken for an expired access token, 400
 // RecordNotFound from getRecord, HTTP 500 (not 409) for a second
 // createRecord with the same rkey, and success from deleteRecord whether or
 // not the record exists.
-type fakePDS struct {
+type Fake struct {
 	*platformtest.Server
-	identifier, password, did, handle string
-	handles                           map[string]string // resolvable handle → DID
+	// Identifier and Password are the account's credentials; DID and
+	// AccountHandle name it.
+	Identifier, Password, DID, AccountHandle string
+	// Handles are the handles the fake resolves, to DIDs.
+	Handles map[string]string
 
 	mu       sync.Mutex
 	sessions int
@@ -32,9 +38,10 @@ type fakePDS struct {
 
 var tid = regexp.MustCompile(`^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$`)
 
-func newFakePDS(t *testing.T) *fakePDS {
-	f := &fakePDS{Server: platformtest.NewServer(t), identifier: "herald.test", password: "app-pass-word-1234",
-		did: "did:plc:herald", handle: "herald.test", handles: map[string]string{"alice.test": "did:plc:alice"},
+// New starts a fake PDS that closes when the test ends.
+func New(t testing.TB) *Fake {
+	f := &Fake{Server: platformtest.NewServer(t), Identifier: "herald.test", Password: "app-pass-word-1234",
+		DID: "did:plc:herald", AccountHandle: "herald.test", Handles: map[string]string{"alice.test": "did:plc:alice"},
 		valid: map[string]bool{}, records: map[string]map[string]any{}}
 	xrpcErr := func(w http.ResponseWriter, status int, code, msg string) {
 		platformtest.WriteJSON(w, status, map[string]string{"error": code, "message": msg})
@@ -54,7 +61,7 @@ func newFakePDS(t *testing.T) *fakePDS {
 	f.Handle("POST /xrpc/com.atproto.server.createSession", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Identifier, Password string }
 		_ = json.NewDecoder(r.Body).Decode(&in)
-		if in.Identifier != f.identifier || in.Password != f.password {
+		if in.Identifier != f.Identifier || in.Password != f.Password {
 			xrpcErr(w, 401, "AuthenticationRequired", "Invalid identifier or password")
 			return
 		}
@@ -63,13 +70,13 @@ func newFakePDS(t *testing.T) *fakePDS {
 		token := fmt.Sprintf("access-jwt-%d", f.sessions)
 		f.valid[token] = true
 		f.mu.Unlock()
-		platformtest.WriteJSON(w, 200, map[string]any{"accessJwt": token, "refreshJwt": "refresh", "handle": f.handle, "did": f.did, "active": true})
+		platformtest.WriteJSON(w, 200, map[string]any{"accessJwt": token, "refreshJwt": "refresh", "handle": f.AccountHandle, "did": f.DID, "active": true})
 	})
 	f.Handle("GET /xrpc/com.atproto.server.getSession", authed(func(w http.ResponseWriter, r *http.Request) {
-		platformtest.WriteJSON(w, 200, map[string]any{"handle": f.handle, "did": f.did})
+		platformtest.WriteJSON(w, 200, map[string]any{"handle": f.AccountHandle, "did": f.DID})
 	}))
 	f.Handle("GET /xrpc/com.atproto.identity.resolveHandle", func(w http.ResponseWriter, r *http.Request) {
-		if did, ok := f.handles[r.URL.Query().Get("handle")]; ok {
+		if did, ok := f.Handles[r.URL.Query().Get("handle")]; ok {
 			platformtest.WriteJSON(w, 200, map[string]string{"did": did})
 			return
 		}
@@ -86,7 +93,7 @@ func newFakePDS(t *testing.T) *fakePDS {
 			Record                 map[string]any
 		}
 		_ = json.NewDecoder(r.Body).Decode(&in)
-		if in.Repo != f.did || in.Collection != "app.bsky.feed.post" || !tid.MatchString(in.Rkey) {
+		if in.Repo != f.DID || in.Collection != "app.bsky.feed.post" || !tid.MatchString(in.Rkey) {
 			xrpcErr(w, 400, "InvalidRequest", "Invalid record key")
 			return
 		}
@@ -94,23 +101,23 @@ func newFakePDS(t *testing.T) *fakePDS {
 			xrpcErr(w, 500, "InternalServerError", "Internal Server Error")
 			return
 		}
-		platformtest.WriteJSON(w, 200, map[string]any{"uri": f.uri(in.Rkey), "cid": "bafyrecord"})
+		platformtest.WriteJSON(w, 200, map[string]any{"uri": f.URI(in.Rkey), "cid": "bafyrecord"})
 	}))
 	f.Handle("GET /xrpc/com.atproto.repo.getRecord", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		f.mu.Lock()
 		rec, ok := f.records[q.Get("rkey")]
 		f.mu.Unlock()
-		if !ok || q.Get("repo") != f.did || q.Get("collection") != "app.bsky.feed.post" {
-			xrpcErr(w, 400, "RecordNotFound", "Could not locate record: "+f.uri(q.Get("rkey")))
+		if !ok || q.Get("repo") != f.DID || q.Get("collection") != "app.bsky.feed.post" {
+			xrpcErr(w, 400, "RecordNotFound", "Could not locate record: "+f.URI(q.Get("rkey")))
 			return
 		}
-		platformtest.WriteJSON(w, 200, map[string]any{"uri": f.uri(q.Get("rkey")), "cid": "bafyrecord", "value": rec})
+		platformtest.WriteJSON(w, 200, map[string]any{"uri": f.URI(q.Get("rkey")), "cid": "bafyrecord", "value": rec})
 	})
 	f.Handle("POST /xrpc/com.atproto.repo.deleteRecord", authed(func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Repo, Collection, Rkey string }
 		_ = json.NewDecoder(r.Body).Decode(&in)
-		if in.Repo != f.did || in.Collection != "app.bsky.feed.post" || in.Rkey == "" {
+		if in.Repo != f.DID || in.Collection != "app.bsky.feed.post" || in.Rkey == "" {
 			xrpcErr(w, 400, "InvalidRequest", "Invalid record")
 			return
 		}
@@ -131,10 +138,11 @@ func newFakePDS(t *testing.T) *fakePDS {
 	return f
 }
 
-func (f *fakePDS) uri(rkey string) string { return "at://" + f.did + "/app.bsky.feed.post/" + rkey }
+// URI is the at:// URI of the post with record key rkey.
+func (f *Fake) URI(rkey string) string { return "at://" + f.DID + "/app.bsky.feed.post/" + rkey }
 
 // store keeps a record unless its key is taken.
-func (f *fakePDS) store(rkey string, rec map[string]any) bool {
+func (f *Fake) store(rkey string, rec map[string]any) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, taken := f.records[rkey]; taken {
@@ -144,20 +152,23 @@ func (f *fakePDS) store(rkey string, rec map[string]any) bool {
 	return true
 }
 
-func (f *fakePDS) holds(rkey string) bool {
+// Holds reports whether the repository has the record.
+func (f *Fake) Holds(rkey string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	_, ok := f.records[rkey]
 	return ok
 }
 
-func (f *fakePDS) expireSessions() {
+// ExpireSessions makes every access token expire.
+func (f *Fake) ExpireSessions() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.valid = map[string]bool{}
 }
 
-func (f *fakePDS) count() (sessions, records int) {
+// Count returns how many sessions were made and how many records the repository holds.
+func (f *Fake) Count() (sessions, records int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.sessions, len(f.records)
