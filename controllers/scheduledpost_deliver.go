@@ -417,7 +417,9 @@ func (r *ScheduledPostReconciler) outcome(s *postState, d *socialv1alpha1.Delive
 		d.Phase, d.NextAttemptAt, d.LastError = socialv1alpha1.DeliveryRetrying, &next, err.Error()
 		s.announce(announcement{reason: ReasonRetryScheduled, action: "Publish", retried: platform, note: fmt.Sprintf(
 			"profile %s: attempt %d failed (%v); trying again at %s", d.Profile, d.Attempts, err, next.UTC().Format(time.RFC3339))})
-		return next.Sub(now)
+		// A call that outlasted its backoff is due again at once, and must
+		// still be looked at: never 0, which would mean "final".
+		return max(next.Sub(now), minRequeue)
 	case kind == publish.Unknown:
 		s.end(d, socialv1alpha1.DeliveryUnknown, ReasonDeliveryUnknown, ReasonDeliveryUnknown, fmt.Sprintf("%v. %s; check the account, then %s", err, noResend(info), r.retryHow()))
 		return 0

@@ -37,8 +37,10 @@ var (
 	env       *envtest.Environment
 	cfg       *rest.Config
 	k8sClient client.Client
-	ctx       context.Context
-	cancel    context.CancelFunc
+	// watchClient is k8sClient's counterpart that interceptors wrap.
+	watchClient client.WithWatch
+	ctx         context.Context
+	cancel      context.CancelFunc
 
 	// fakeClock is the reconcilers' clock: tests step it to make posts due.
 	fakeClock = clocktesting.NewFakeClock(time.Date(2026, 7, 1, 8, 0, 0, 0, time.UTC))
@@ -103,6 +105,8 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.New()})
+	Expect(err).NotTo(HaveOccurred())
+	watchClient, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme.New()})
 	Expect(err).NotTo(HaveOccurred())
 
 	notIsolated, err := labels.NewRequirement(LabelTestManager, selection.DoesNotExist, nil)

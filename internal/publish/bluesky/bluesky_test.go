@@ -146,6 +146,18 @@ func TestTimeoutAfterTheRecordWasWritten(t *testing.T) {
 	g.Expect(res.PublishedAt).To(Equal(now))
 }
 
+func TestAServerErrorThatGetRecordCannotSettleIsUnknown(t *testing.T) {
+	g := NewWithT(t)
+	f := blueskytest.New(t)
+	// The record is written, the PDS answers 500, and getRecord fails too:
+	// nobody can tell yet whether the post is online.
+	f.FailNext("POST /xrpc/com.atproto.repo.createRecord", 1, platformtest.Fault{After: true, Status: http.StatusInternalServerError, Body: "InternalServerError"})
+	f.FailNext("GET /xrpc/com.atproto.repo.getRecord", 1, platformtest.Fault{Status: http.StatusInternalServerError, Body: "InternalServerError"})
+	_, err := newPublisher(nil).Publish(context.Background(), profile(f), publish.Post{Text: "x", IdempotencyKey: "k-500"})
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Unknown), "%v", err)
+	g.Expect(f.Holds(bluesky.RecordKey("k-500"))).To(BeTrue(), "it is online")
+}
+
 func TestSessionIsReusedAndRenewed(t *testing.T) {
 	g := NewWithT(t)
 	f := blueskytest.New(t)

@@ -209,7 +209,14 @@ func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publ
 		}
 		var msgs []message
 		if err = b.call(ctx, "sendMediaGroup", map[string]any{"chat_id": b.chatID, "media": album}, &msgs); err == nil && len(msgs) > 0 {
+			// An album is a message per attachment: keep every id, so a
+			// deletion takes them all; the link goes to the first.
+			ids := make([]string, len(msgs))
+			for i, m := range msgs {
+				ids[i] = strconv.FormatInt(m.MessageID, 10)
+			}
 			msg = msgs[0]
+			return publish.Result{ExternalID: strings.Join(ids, ","), URL: messageURL(msg), PublishedAt: time.Unix(msg.Date, 0).UTC()}, nil
 		}
 	}
 	if err != nil {
@@ -237,20 +244,34 @@ const (
 	messageUndeletable = "message can't be deleted"
 )
 
-// Delete deletes the message Publish reported. Of an album that is its
-// first message only: Publish reports no other.
+// Delete deletes the messages Publish reported: one, or each message of
+// an album (their ids comma-separated).
 func (p *Publisher) Delete(ctx context.Context, prof publish.Profile, externalID string) error {
 	if externalID == "" {
 		return publish.Errorf(publish.Permanent, "telegram: cannot delete a message without its id")
 	}
-	id, err := strconv.ParseInt(externalID, 10, 64)
-	if err != nil || id <= 0 {
-		return publish.Errorf(publish.Permanent, "telegram: cannot delete message %q: Telegram message ids are positive whole numbers", externalID)
+	var ids []int64
+	for _, part := range strings.Split(externalID, ",") {
+		id, err := strconv.ParseInt(part, 10, 64)
+		if err != nil || id <= 0 {
+			return publish.Errorf(publish.Permanent, "telegram: cannot delete message %q: Telegram message ids are positive whole numbers", externalID)
+		}
+		ids = append(ids, id)
 	}
 	b, err := p.bot(prof, true)
 	if err != nil {
 		return err
 	}
+	for _, id := range ids {
+		if err := b.deleteMessage(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteMessage deletes one message; one already gone counts as deleted.
+func (b *bot) deleteMessage(ctx context.Context, id int64) error {
 	var gone bool
 	b.api.Decode = func(status int, body []byte) publish.Failure {
 		f := decodeError(status, body)
@@ -264,7 +285,7 @@ func (p *Publisher) Delete(ctx context.Context, prof publish.Profile, externalID
 		return f
 	}
 	var deleted bool
-	err = b.call(ctx, "deleteMessage", map[string]any{"chat_id": b.chatID, "message_id": id}, &deleted)
+	err := b.call(ctx, "deleteMessage", map[string]any{"chat_id": b.chatID, "message_id": id}, &deleted)
 	if gone {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -112,14 +113,15 @@ func TestPublish(t *testing.T) {
 			map[string]any{"chat_id": "@heraldnews", "media": []any{
 				map[string]any{"type": "photo", "media": "https://cdn.example/a.jpg", "caption": "Hello"},
 				map[string]any{"type": "video", "media": "https://cdn.example/b.mp4"},
-			}}, "43"},
+			}}, "43,44"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
 			f := newFakeBotAPI(t)
 			res, err := newPublisher(f, nil).Publish(context.Background(), prof, publish.Post{Text: "Hello", Media: tc.media})
 			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(res).To(Equal(publish.Result{ExternalID: tc.id, URL: "https://t.me/heraldnews/" + tc.id, PublishedAt: published}))
+			first, _, _ := strings.Cut(tc.id, ",")
+			g.Expect(res).To(Equal(publish.Result{ExternalID: tc.id, URL: "https://t.me/heraldnews/" + first, PublishedAt: published}))
 			g.Expect(f.Last(t, "POST /bot"+botToken+"/"+tc.method).JSON(t)).To(Equal(tc.body))
 		})
 	}
@@ -204,6 +206,19 @@ func TestDelete(t *testing.T) {
 	g.Expect(err.Error()).NotTo(ContainSubstring("wrong-token-value"))
 }
 
+func TestDeleteAlbum(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeBotAPI(t)
+	pub := newPublisher(f, nil)
+	res, err := pub.Publish(context.Background(), prof, publish.Post{Text: "Hello", Media: []publish.Media{{URL: "https://cdn.example/a.jpg"}, {URL: "https://cdn.example/b.jpg"}}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.holds(43) && f.holds(44)).To(BeTrue())
+
+	g.Expect(pub.Delete(context.Background(), prof, res.ExternalID)).To(Succeed())
+	g.Expect(f.holds(43) || f.holds(44)).To(BeFalse(), "every message of the album is gone")
+	g.Expect(f.Find("POST /bot" + botToken + "/deleteMessage")).To(HaveLen(2))
+}
+
 func TestDeleteTooLate(t *testing.T) {
 	g := NewWithT(t)
 	f := newFakeBotAPI(t)
@@ -220,7 +235,7 @@ func TestDeleteRefusesMalformedIDs(t *testing.T) {
 	const notAnID = "Telegram message ids are positive whole numbers"
 	platformtest.CheckRefusedIDs(t, f.Server, map[string]string{
 		"": "cannot delete a message without its id", "abc": notAnID, "0": notAnID, "-42": notAnID, "4.2": notAnID,
-		"https://t.me/heraldnews/42": notAnID,
+		"https://t.me/heraldnews/42": notAnID, "42,": notAnID, "42,x": notAnID,
 	}, func(id string) error { return newPublisher(f, nil).Delete(context.Background(), prof, id) })
 }
 
