@@ -173,6 +173,54 @@ var _ = Describe("Post tools", func() {
 		Expect(p["scheduledAt"]).To(Equal(later))
 	})
 
+	It("describes a post as written: a draft the reconciler reported as Draft is Scheduled once scheduled", func() {
+		id := ok(dev, "create_post", map[string]any{"workspaceId": "acme", "text": "Draft first", "profileIds": []string{"sandbox"}})["post"].(map[string]any)["id"].(string)
+		stored := &socialv1alpha1.ScheduledPost{}
+		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKey{Namespace: "acme", Name: id}, stored) }).Should(Succeed())
+		// What the reconciler writes for a draft.
+		stored.Status = socialv1alpha1.ScheduledPostStatus{ObservedGeneration: stored.Generation, Phase: socialv1alpha1.PostDraft,
+			Deliveries: []socialv1alpha1.Delivery{{Profile: "sandbox", Phase: socialv1alpha1.DeliveryPending}}}
+		Expect(k8sClient.Status().Update(ctx, stored)).To(Succeed())
+		Eventually(func() any {
+			return ok(dev, "get_post", map[string]any{"workspaceId": "acme", "postId": id})["post"].(map[string]any)["phase"]
+		}, 10*time.Second, 50*time.Millisecond).Should(Equal("Draft"))
+
+		p := ok(dev, "schedule_post", map[string]any{"workspaceId": "acme", "postId": id, "scheduledAt": future()})["post"].(map[string]any)
+		Expect(p["phase"]).To(Equal("Scheduled"), "the answer describes the post it just scheduled")
+		Expect(p["draft"]).To(BeFalse())
+	})
+
+	It("lets a post waiting for its profile's rate limit be edited: nothing was sent", func() {
+		id := ok(dev, "create_post", map[string]any{"workspaceId": "acme", "text": "Held back", "profileIds": []string{"sandbox"}, "scheduledAt": future()})["post"].(map[string]any)["id"].(string)
+		stored := &socialv1alpha1.ScheduledPost{}
+		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKey{Namespace: "acme", Name: id}, stored) }).Should(Succeed())
+		later := metav1.NewTime(time.Now().Add(time.Hour))
+		stored.Status = socialv1alpha1.ScheduledPostStatus{ObservedGeneration: stored.Generation, Phase: socialv1alpha1.PostPublishing,
+			Deliveries: []socialv1alpha1.Delivery{{Profile: "sandbox", Phase: socialv1alpha1.DeliveryPending, NextAttemptAt: &later, LastError: "waiting for the rate limit"}}}
+		Expect(k8sClient.Status().Update(ctx, stored)).To(Succeed())
+		Eventually(func() map[string]any {
+			return ok(dev, "update_post", map[string]any{"workspaceId": "acme", "postId": id, "text": "Held back, reworded"})["post"].(map[string]any)
+		}, 10*time.Second, 50*time.Millisecond).Should(HaveKeyWithValue("text", "Held back, reworded"))
+	})
+
+	It("retries an Unknown delivery only when it is named", func() {
+		id := ok(dev, "create_post", map[string]any{"workspaceId": "acme", "text": "Maybe online", "profileIds": []string{"sandbox"}, "scheduledAt": future()})["post"].(map[string]any)["id"].(string)
+		stored := &socialv1alpha1.ScheduledPost{}
+		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKey{Namespace: "acme", Name: id}, stored) }).Should(Succeed())
+		stored.Status = socialv1alpha1.ScheduledPostStatus{ObservedGeneration: stored.Generation, Phase: socialv1alpha1.PostUnknown,
+			Deliveries: []socialv1alpha1.Delivery{{Profile: "sandbox", Platform: socialv1alpha1.PlatformSandbox, Phase: socialv1alpha1.DeliveryUnknown, Attempts: 1, LastError: "no answer"}}}
+		Expect(k8sClient.Status().Update(ctx, stored)).To(Succeed())
+		Eventually(func() string {
+			return fails(dev, "retry_post", map[string]any{"workspaceId": "acme", "postId": id})
+		}, 10*time.Second, 50*time.Millisecond).Should(And(ContainSubstring("may already be online"), ContainSubstring("profileIds")))
+		Expect(fails(dev, "retry_post", map[string]any{"workspaceId": "acme", "postId": id, "profileIds": []string{"x-main"}})).To(ContainSubstring("not one of its profiles"))
+
+		ok(dev, "retry_post", map[string]any{"workspaceId": "acme", "postId": id, "profileIds": []string{"sandbox"}})
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "acme", Name: id}, stored)).To(Succeed())
+		Expect(stored.Annotations).To(HaveKeyWithValue(socialv1alpha1.AnnotationRetryProfiles, "sandbox"))
+		Expect(stored.Annotations).To(HaveKey(socialv1alpha1.AnnotationRetryRequestedAt))
+	})
+
 	It("explains times without an offset, in the past, and text over a platform's limit", func() {
 		Expect(fails(dev, "create_post", map[string]any{"workspaceId": "acme", "text": "t", "profileIds": []string{"sandbox"}, "scheduledAt": "2030-07-01T09:00:00"})).
 			To(ContainSubstring("Use an ISO datetime such as 2026-07-01T09:00:00Z"))
