@@ -59,7 +59,9 @@ type MediaInput struct {
 // written, and one that reads a post the reconciler has not caught up with
 // yet agrees with what it will write.
 func viewPost(p *socialv1alpha1.ScheduledPost, workspace, prefix string, now time.Time) PostView {
-	p = post.AsWritten(p, now)
+	if p.Status.Phase == "" || p.Status.ObservedGeneration != p.Generation {
+		p = post.AsWritten(p, now) // the status describes an earlier spec, or none yet
+	}
 	v := PostView{
 		ID: p.Name, WorkspaceID: workspace, Text: p.Spec.Text, ProfileIDs: append([]string{}, p.Spec.Profiles...),
 		BrandKitID: p.Spec.BrandKit, ScheduledAt: p.Spec.ScheduledAt, Draft: p.Spec.Draft,

@@ -27,14 +27,18 @@ import (
 //     (mcp-go takes one message per request), checking every message's
 //     scope first, so that a call outside the grant is refused with 403
 //     whether it came alone or in a batch;
-//   - answers a valid call of a read-only tool on a session itself
-//     (appendFastCall): mcp-go decodes each message five times over and
-//     encodes the arguments again to validate them, which was a third of
-//     a list call's time. The same input schema, compiled by the same
-//     validator, decides what is valid, and anything else (writes, which
-//     mcp-go registers so that notifications/cancelled can stop them,
-//     invalid arguments, other methods, other protocol versions) goes to
-//     mcp-go, so every error a client sees is mcp-go's own;
+//   - answers a tool call on a session without mcp-go's HTTP transport
+//     (appendFastCall). A valid call of a read-only tool runs here: mcp-go
+//     decodes each message five times over and encodes the arguments
+//     again to validate them, which was a third of a list call's time. The
+//     same input schema, compiled by the same validator, decides what is
+//     valid. Any other tool call (writes, which mcp-go registers so that
+//     notifications/cancelled can stop them; invalid arguments) goes to
+//     mcp-go's dispatcher, HandleMessage, in the session the request names,
+//     as mcp-go's stateless transport would run it. Either way the answer
+//     is written from the tool's own encoding, where mcp-go's transport
+//     would scan and compact it twice more. Every error a client sees is
+//     mcp-go's own;
 //   - hands everything else to mcp-go's Streamable HTTP transport: a
 //     single message as the request it came in, each other batch message
 //     as a request of its own whose answer is buffered.
@@ -55,6 +59,7 @@ const batchProtocolVersion = mcp.ProtocolVersion20250326
 
 // rpcProbe is what Herald reads of a JSON-RPC message before mcp-go does.
 type rpcProbe struct {
+	raw     json.RawMessage
 	JSONRPC string          `json:"jsonrpc"`
 	ID      json.RawMessage `json:"id"`
 	Method  string          `json:"method"`
@@ -69,7 +74,9 @@ type rpcProbe struct {
 // probe reads msg's method and tool; ok is false when msg is not a JSON
 // object, which mcp-go then answers.
 func probe(msg json.RawMessage) (p rpcProbe, ok bool) {
-	return p, json.Unmarshal(msg, &p) == nil
+	ok = json.Unmarshal(msg, &p) == nil
+	p.raw = msg
+	return p, ok
 }
 
 // neededScope is the scope a JSON-RPC message needs before it reaches mcp-go:
@@ -279,7 +286,7 @@ func compileReadTools(tools map[string]Tool) (map[string]readTool, error) {
 // message in a batch (inBatch) is answered whatever protocol version the
 // request names, as the batch's other messages are.
 func (s *Server) appendFastCall(dst []byte, r *http.Request, msg rpcProbe, inBatch bool) (out []byte, ok bool) {
-	if msg.Method != string(mcp.MethodToolsCall) || msg.JSONRPC != mcp.JSONRPC_VERSION || len(msg.ID) == 0 ||
+	if msg.Method != string(mcp.MethodToolsCall) || len(msg.ID) == 0 ||
 		string(msg.ID) == "null" || len(msg.Params.Meta) > 0 || len(msg.Params.Task) > 0 {
 		return dst, false
 	}
@@ -289,11 +296,57 @@ func (s *Server) appendFastCall(dst []byte, r *http.Request, msg rpcProbe, inBat
 	if terminated, err := s.sessions.Validate(r.Header.Get("Mcp-Session-Id")); err != nil || terminated || r.Header.Get("Mcp-Session-Id") == "" {
 		return dst, false
 	}
-	call, ran := s.callReadTool(r.Context(), msg)
-	if !ran {
+	if call, ran := s.callReadTool(r.Context(), msg); ran {
+		return appendReadCall(dst, msg.ID, call), true
+	}
+	ctx := s.mcp.WithContext(r.Context(), requestSession(r.Header.Get("Mcp-Session-Id")))
+	resp := s.mcp.HandleMessage(ctx, msg.raw)
+	if out, ok := appendToolResponse(dst, msg.ID, resp); ok {
+		return out, true
+	}
+	out, err := json.Marshal(resp)
+	if err != nil {
+		return append(dst, rpcError(msg.ID, mcp.INTERNAL_ERROR, "Herald could not encode the result: "+err.Error())...), true
+	}
+	return append(dst, out...), true
+}
+
+// appendToolResponse appends the JSON-RPC response mcp-go's dispatcher
+// gave, when it carries a result of the shape every Herald tool answers
+// with; ok is false for anything else.
+func appendToolResponse(dst []byte, id json.RawMessage, resp mcp.JSONRPCMessage) ([]byte, bool) {
+	r, isResponse := resp.(mcp.JSONRPCResponse)
+	if !isResponse {
 		return dst, false
 	}
-	return appendReadCall(dst, msg.ID, call), true
+	res, isResult := r.Result.(mcp.CallToolResult)
+	if !isResult {
+		p, isPtr := r.Result.(*mcp.CallToolResult)
+		if !isPtr || p == nil {
+			return dst, false
+		}
+		res = *p
+	}
+	out, ok := appendToolResult(dst, id, &res)
+	if !ok {
+		return dst, false
+	}
+	return out, true
+}
+
+// requestSession is the session a tool call runs in, as mcp-go's
+// stateless transport makes one for each request: it carries the id the
+// request named, under which mcp-go registers the call so that a
+// notifications/cancelled for it finds it. Herald's tools send no
+// notifications, and mcp-go's send gives up on a channel that is not
+// ready, so the nil channel drops anything sent.
+type requestSession string
+
+func (s requestSession) SessionID() string { return string(s) }
+func (requestSession) Initialize()         {}
+func (requestSession) Initialized() bool   { return true }
+func (requestSession) NotificationChannel() chan<- mcp.JSONRPCNotification {
+	return nil
 }
 
 // readCall is what running a read-only tool gave.

@@ -1,6 +1,9 @@
 package registry_test
 
 import (
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -80,4 +83,24 @@ func TestTheAPIMatchesTheRegistry(t *testing.T) {
 		}
 	}
 	g.Expect(rule).To(ContainSubstring("["+strings.Join(required, ", ")+"]"), "the CEL rule requires an endpoint exactly where an adapter does")
+}
+
+var update = flag.Bool("update", false, "rewrite docs/platforms.md")
+
+// TestDocs keeps docs/platforms.md generated from the registry.
+func TestDocs(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "docs", "platforms.md")
+	want := registry.Markdown()
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("docs/platforms.md is stale: run go test ./internal/publish/registry -update")
+	}
 }
