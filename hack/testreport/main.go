@@ -46,7 +46,7 @@ func main() {
 				output[k] = &strings.Builder{}
 			}
 			output[k].WriteString(e.Output)
-			if isSuiteSummary(e.Output) {
+			if isSuiteSummary(e.Output) || isObservation(e.Output) {
 				fmt.Printf("    %s: %s", e.Package, strings.TrimLeft(e.Output, " "))
 			}
 		case "pass", "fail", "skip":
@@ -82,6 +82,12 @@ func main() {
 	if failed > 0 || len(failedPkgs) > 0 || passed == 0 {
 		os.Exit(1)
 	}
+}
+
+// isObservation matches a line a test prints to say what it measured or
+// saw ("observed: replica-b led 0.1s after …"), shown whether it passed or not.
+func isObservation(s string) bool {
+	return strings.HasPrefix(strings.TrimLeft(s, " "), "observed: ")
 }
 
 // isSuiteSummary matches ginkgo's "Ran 12 of 12 Specs" line.

@@ -55,7 +55,18 @@ func (p *Process) Config(cfg *rest.Config) *rest.Config {
 	return out
 }
 
-// Kill cuts the process's connection to the API server.
+// Transport returns rt refusing every request once p is killed, for the
+// process's calls to platforms: a killed process sends nothing more.
+func (p *Process) Transport(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		if p.dead.Load() {
+			return nil, errKilled
+		}
+		return rt.RoundTrip(r)
+	})
+}
+
+// Kill cuts the process's connections to the API server and the platforms.
 func (p *Process) Kill() { p.dead.Store(true) }
 
 type roundTripper func(*http.Request) (*http.Response, error)
