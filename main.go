@@ -47,6 +47,8 @@ type options struct {
 	kubeAPIBurst  int
 	maxConcurrent int
 	postWorkers   int
+	publishTime   time.Duration
+	retryBackoff  time.Duration
 	http          httpOptions
 }
 
@@ -61,6 +63,8 @@ func main() {
 	flag.IntVar(&o.kubeAPIBurst, "kube-api-burst", 4000, "Burst above --kube-api-qps the client allows.")
 	flag.IntVar(&o.maxConcurrent, "max-concurrent-reconciles", 4, "Objects of one kind reconciled in parallel.")
 	flag.IntVar(&o.postWorkers, "post-workers", 20, "ScheduledPosts reconciled in parallel; each holds a worker for the length of its platform call, so this bounds the platform calls in flight.")
+	flag.DurationVar(&o.publishTime, "publish-timeout", controllers.DefaultTiming.CallTimeout, "Longest one platform call may take, media uploads included. A call in flight at shutdown finishes within it, and a claim lasts twice it and its status writes, so another replica takes over an interrupted delivery after that.")
+	flag.DurationVar(&o.retryBackoff, "retry-backoff", controllers.DefaultRetryPolicy.Backoff, "Wait before the second attempt of a delivery that failed retryably; it doubles with each further attempt, up to 15 minutes.")
 	zapOpts := zap.Options{Development: true, TimeEncoder: nil}
 	o.http.bindFlags(flag.CommandLine)
 	zapOpts.BindFlags(flag.CommandLine)
@@ -92,6 +96,8 @@ func run(ctx context.Context, o options) error {
 	// Calls in flight finish and write their outcomes before the process
 	// exits, within timing.InFlight(); the grace period waits for them.
 	timing := controllers.DefaultTiming
+	timing.CallTimeout, timing.ClaimTTL = o.publishTime, 0 // the claim follows the call's bound
+	timing = timing.WithDefaults()
 	grace := timing.InFlight() + 15*time.Second
 	identity := controllers.ProcessIdentity()
 	mgrOpts := ctrl.Options{
@@ -126,6 +132,7 @@ func run(ctx context.Context, o options) error {
 		PostWorkers:             o.postWorkers,
 		Publishers:              publishers,
 		Timing:                  timing,
+		Retry:                   controllers.RetryPolicy{Backoff: o.retryBackoff},
 		Identity:                identity,
 		Leading:                 leading,
 		RetryHint:               "the MCP tool " + o.http.toolPrefix + "_retry_post",

@@ -145,7 +145,7 @@ var _ = Describe("Publishing you can trust", func() {
 			fake := newFakeMastodon("tok-then-429")
 			mastodonProfile(ns, "masto", fake)
 			calls := 0
-			fake.Inject("POST /api/v1/statuses", func(*http.Request) *platformtest.Fault {
+			fake.Inject("POST /api/v1/statuses", func(platformtest.Request) *platformtest.Fault {
 				calls++
 				if calls == 1 {
 					return &platformtest.Fault{Status: http.StatusGatewayTimeout, Body: "Gateway Timeout"}
@@ -174,7 +174,7 @@ var _ = Describe("Publishing you can trust", func() {
 		fake := newFakeMastodon("tok-slow-429")
 		mastodonProfile(ns, "masto", fake)
 		first := true
-		fake.Inject("POST /api/v1/statuses", func(*http.Request) *platformtest.Fault {
+		fake.Inject("POST /api/v1/statuses", func(platformtest.Request) *platformtest.Fault {
 			if !first {
 				return nil
 			}
@@ -192,7 +192,7 @@ var _ = Describe("Publishing you can trust", func() {
 		fake := newFakeMastodon("tok-graceful")
 		mastodonProfile(ns, "masto", fake)
 		release := make(chan struct{})
-		fake.Inject("POST /api/v1/statuses", func(r *http.Request) *platformtest.Fault {
+		fake.Inject("POST /api/v1/statuses", func(platformtest.Request) *platformtest.Fault {
 			<-release
 			return nil
 		})

@@ -84,14 +84,18 @@ type Timing struct {
 
 // DefaultTiming is used for the fields of Options.Timing left zero: a
 // call may take 40 s and the writes after it 10 s each, so shutdown waits
-// at most InFlight (a minute) for calls in flight.
-var DefaultTiming = Timing{CallTimeout: 40 * time.Second, WriteTimeout: 10 * time.Second, ClaimTTL: 2 * time.Minute}
+// at most InFlight (a minute) for calls in flight; a claim lasts twice a
+// call and its outcome's write.
+var DefaultTiming = Timing{CallTimeout: 40 * time.Second, WriteTimeout: 10 * time.Second, ClaimTTL: 100 * time.Second}
 
 // InFlight is the longest a call in flight keeps running once shutdown
 // begins: the call, its outcome's write, and the reconcile's last write.
 func (t Timing) InFlight() time.Duration { return t.CallTimeout + 2*t.WriteTimeout }
 
-func (t Timing) withDefaults() Timing {
+// WithDefaults fills the fields left zero: the defaults' call and write
+// bounds, and a claim twice as long as a call and its outcome's write
+// (never shorter than that sum).
+func (t Timing) WithDefaults() Timing {
 	if t.CallTimeout <= 0 {
 		t.CallTimeout = DefaultTiming.CallTimeout
 	}
@@ -99,7 +103,7 @@ func (t Timing) withDefaults() Timing {
 		t.WriteTimeout = DefaultTiming.WriteTimeout
 	}
 	if t.ClaimTTL <= t.CallTimeout+t.WriteTimeout {
-		t.ClaimTTL = max(DefaultTiming.ClaimTTL, 2*(t.CallTimeout+t.WriteTimeout))
+		t.ClaimTTL = 2 * (t.CallTimeout + t.WriteTimeout)
 	}
 	return t
 }
@@ -177,7 +181,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Clock:      o.Clock,
 		Publishers: o.Publishers,
 		Retry:      o.Retry.withDefaults(),
-		Timing:     o.Timing.withDefaults(),
+		Timing:     o.Timing.WithDefaults(),
 		Identity:   o.Identity,
 		Leading:    o.Leading,
 		RetryHint:  o.RetryHint,

@@ -123,7 +123,7 @@ func startReplica(name string) *replica {
 	publishers := registry.Default(&http.Client{Timeout: 5 * time.Second, Transport: r.proc.Transport(http.DefaultTransport)}, nil)
 	Expect(controllers.Setup(mgr, controllers.Options{
 		MaxConcurrentReconciles: 2, PostWorkers: 8, Publishers: publishers, Timing: timing,
-		Retry: controllers.RetryPolicy{MaxAttempts: 5, Backoff: 500 * time.Millisecond, MaxBackoff: 2 * time.Second},
+		Retry:    controllers.RetryPolicy{MaxAttempts: 5, Backoff: 500 * time.Millisecond, MaxBackoff: 2 * time.Second},
 		Identity: name, Leading: r.lock.Leading,
 	})).To(Succeed())
 
@@ -230,7 +230,9 @@ type scenario struct {
 func newScenario(name string) *scenario {
 	s := &scenario{ns: name, masto: mastodontest.New(GinkgoTB(), "tok-"+name), disc: discordtest.New(GinkgoTB())}
 	// Every call takes a moment, so some are in flight when the leader stops.
-	slow := func(*http.Request) *platformtest.Fault { return &platformtest.Fault{Delay: 60 * time.Millisecond} }
+	slow := func(platformtest.Request) *platformtest.Fault {
+		return &platformtest.Fault{Delay: 60 * time.Millisecond}
+	}
 	s.masto.Inject("POST /api/v1/statuses", slow)
 	s.disc.Inject(discordtest.ExecuteRoute, slow)
 	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
@@ -430,4 +432,3 @@ var _ = Describe("Two replicas with leader election", func() {
 		mcpAnswers(s.ns)
 	})
 })
-

@@ -28,6 +28,11 @@ type Request struct {
 	Query        url.Values
 	Header       http.Header
 	Body         []byte
+	// At is when it arrived.
+	At time.Time
+	// Handled is true once the fake's own handler ran for it (a fault
+	// may answer instead, before or after the handler acted).
+	Handled bool
 }
 
 // JSON decodes the body as a JSON object; a body that is not one fails the
@@ -87,7 +92,7 @@ type Server struct {
 	mu        sync.Mutex
 	requests  []Request
 	overrides map[string]http.HandlerFunc
-	faults    map[string]func(*http.Request) *Fault
+	faults    map[string]func(Request) *Fault
 	done      chan struct{}
 }
 
@@ -123,18 +128,26 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	route := r.Method + " " + r.URL.Path
+	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body, At: time.Now()}
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body})
+	i := len(s.requests)
+	s.requests = append(s.requests, rec)
 	override := s.overrides[route]
 	decide := s.faults[routeOf(s.faults, r)]
 	s.mu.Unlock()
-	handler := s.Mux.ServeHTTP
+	own := s.Mux.ServeHTTP
 	if override != nil {
-		handler = override
+		own = override
+	}
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		own(w, r)
+		s.mu.Lock()
+		s.requests[i].Handled = true
+		s.mu.Unlock()
 	}
 	var f *Fault
 	if decide != nil {
-		f = decide(r)
+		f = decide(rec)
 	}
 	if f == nil {
 		handler(w, r)
@@ -173,7 +186,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 // routeOf finds the fault route matching r: "METHOD /path" exactly, or
 // "METHOD /prefix/*" for every path under the prefix.
-func routeOf(faults map[string]func(*http.Request) *Fault, r *http.Request) string {
+func routeOf(faults map[string]func(Request) *Fault, r *http.Request) string {
 	route := r.Method + " " + r.URL.Path
 	if _, ok := faults[route]; ok {
 		return route
@@ -196,11 +209,11 @@ func (discard) WriteHeader(int)             {}
 // Inject decides, for each request to route ("METHOD /path", or
 // "METHOD /prefix/*"), whether and how it fails; decide returns nil for a
 // request the fake answers as usual.
-func (s *Server) Inject(route string, decide func(*http.Request) *Fault) {
+func (s *Server) Inject(route string, decide func(Request) *Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.faults == nil {
-		s.faults = map[string]func(*http.Request) *Fault{}
+		s.faults = map[string]func(Request) *Fault{}
 	}
 	s.faults[route] = decide
 }
@@ -210,7 +223,7 @@ func (s *Server) Inject(route string, decide func(*http.Request) *Fault) {
 func (s *Server) FailNext(route string, n int, f Fault) {
 	var left atomic.Int32
 	left.Store(int32(n))
-	s.Inject(route, func(*http.Request) *Fault {
+	s.Inject(route, func(Request) *Fault {
 		if left.Add(-1) < 0 {
 			return nil
 		}

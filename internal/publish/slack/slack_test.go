@@ -3,7 +3,6 @@ package slack_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,36 +13,12 @@ import (
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/internal/publish/slack"
+	"github.com/herald-dev/herald/internal/publish/slack/slacktest"
 )
 
-const hookPath = "/services/T000/B000/slack-secret-part"
+const hookPath = slacktest.HookPath
 
-// newFakeSlack follows Slack's incoming webhooks: "ok" on success, plain
-// text error codes otherwise (400 invalid_payload / no_text, 404
-// no_service for an unknown webhook).
-func newFakeSlack(t *testing.T) *platformtest.Server {
-	f := platformtest.NewServer(t)
-	f.Handle("POST /services/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != hookPath {
-			http.Error(w, "no_service", http.StatusNotFound)
-			return
-		}
-		var msg struct {
-			Text   string
-			Blocks []any
-		}
-		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
-			http.Error(w, "invalid_payload", http.StatusBadRequest)
-			return
-		}
-		if msg.Text == "" && len(msg.Blocks) == 0 {
-			http.Error(w, "no_text", http.StatusBadRequest)
-			return
-		}
-		fmt.Fprint(w, "ok")
-	})
-	return f
-}
+func newFakeSlack(t *testing.T) *slacktest.Fake { return slacktest.New(t) }
 
 func profile(url string) publish.Profile {
 	return publish.Profile{Platform: slack.Info.Platform, Handle: "#launches", Credentials: publish.Credentials{"webhookURL": []byte(url)}}

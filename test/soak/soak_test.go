@@ -1,0 +1,532 @@
+// Package soak runs the real herald binary as two replicas with leader
+// election against one control plane, publishing posts to fakes of an
+// idempotent platform (Mastodon) and of two without idempotency (Discord,
+// Slack) that fail a share of their calls (429, 500, 502, 504, slow answers,
+// answers that never come, some after the post was made), while one replica
+// at a time is killed (SIGKILL) or rolled (SIGTERM) and started again. It
+// then accounts for every delivery: published once, never twice, none
+// lost, every Unknown explained.
+//
+// make test runs a short soak; make soak runs the full one:
+//
+//	SOAK_DURATION=3m SOAK_POSTS=1000 go test ./test/soak -run TestSoak -v
+package soak
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/controlplane"
+	"github.com/herald-dev/herald/internal/publish/discord/discordtest"
+	"github.com/herald-dev/herald/internal/publish/mastodon/mastodontest"
+	"github.com/herald-dev/herald/internal/publish/platformtest"
+	"github.com/herald-dev/herald/internal/publish/slack/slacktest"
+	"github.com/herald-dev/herald/internal/scheme"
+)
+
+// Settings, from the environment.
+var (
+	duration  = envDuration("SOAK_DURATION", 30*time.Second)
+	postCount = envInt("SOAK_POSTS", 120)
+	faultRate = 0.3
+	// callTimeout is the replicas' --publish-timeout; their claims last
+	// 2 × (it + 10 s), so a delivery interrupted by SIGKILL waits that long.
+	callTimeout = 3 * time.Second
+)
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(key)); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
+
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(key)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// platform is one fake and what the soak knows about the calls it got.
+type platform struct {
+	name    string
+	server  *platformtest.Server
+	route   string
+	text    func(platformtest.Request) string
+	profile func(ns, name string) (socialv1alpha1.SocialProfileSpec, map[string]string)
+
+	mu sync.Mutex
+	// ambiguous holds the texts of posts one of whose calls got an
+	// answer that does not say whether the post was made.
+	ambiguous map[string]bool
+	faults    map[string]int
+}
+
+// chaos makes a faultRate share of calls fail, at random.
+func (p *platform) chaos(rng *rand.Rand, mu *sync.Mutex) func(platformtest.Request) *platformtest.Fault {
+	return func(r platformtest.Request) *platformtest.Fault {
+		mu.Lock()
+		roll, kind := rng.Float64(), rng.IntN(8)
+		mu.Unlock()
+		if roll >= faultRate {
+			return nil
+		}
+		var f platformtest.Fault
+		ambiguous := true
+		switch kind {
+		case 0:
+			f, ambiguous = platformtest.Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"1"}}, Body: "Too many requests"}, false
+		case 1:
+			f = platformtest.Fault{Status: http.StatusInternalServerError, Body: "Internal Server Error"}
+		case 2:
+			f = platformtest.Fault{Status: http.StatusBadGateway, Body: "Bad Gateway", After: true} // made, then the gateway failed
+		case 3:
+			f = platformtest.Fault{Status: http.StatusGatewayTimeout, Body: "Gateway Timeout"}
+		case 4:
+			f = platformtest.Fault{Status: http.StatusGatewayTimeout, Body: "Gateway Timeout", After: true}
+		case 5:
+			f, ambiguous = platformtest.Fault{Delay: 1500 * time.Millisecond}, false // slow, but it answers
+		case 6:
+			f = platformtest.Fault{Hang: true} // never answers: the call times out
+		default:
+			f = platformtest.Fault{Hang: true, After: true} // made, and the answer never comes
+		}
+		if ambiguous {
+			p.mu.Lock()
+			p.ambiguous[p.text(r)] = true
+			p.mu.Unlock()
+		}
+		p.mu.Lock()
+		p.faults[fmt.Sprint(f.Status, f.Hang, f.After, f.Delay > 0)]++
+		p.mu.Unlock()
+		return &f
+	}
+}
+
+// received counts the requests the fake got, by post text, and the
+// first time each text arrived.
+func (p *platform) received() (map[string]int, map[string]time.Time) {
+	counts, first := map[string]int{}, map[string]time.Time{}
+	for _, r := range p.server.Find(p.route) {
+		t := p.text(r)
+		counts[t]++
+		if _, ok := first[t]; !ok {
+			first[t] = r.At
+		}
+	}
+	return counts, first
+}
+
+// formText reads a Mastodon status's text.
+func formText(r platformtest.Request) string {
+	v, _ := url.ParseQuery(string(r.Body))
+	return v.Get("status")
+}
+
+func jsonField(field string) func(platformtest.Request) string {
+	return func(r platformtest.Request) string {
+		var m map[string]any
+		_ = json.Unmarshal(r.Body, &m)
+		s, _ := m[field].(string)
+		return s
+	}
+}
+
+// replica is one herald process, started again after each stop.
+type replica struct {
+	name, bin, kubeconfig, base string
+	mu                          sync.Mutex
+	cmd                         *exec.Cmd
+	exited                      chan struct{}
+	log                         *os.File
+}
+
+func (r *replica) start(t *testing.T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	listen := strings.TrimPrefix(r.base, "http://")
+	r.cmd = exec.Command(r.bin, "--kubeconfig", r.kubeconfig, "--namespace", "herald-system",
+		"--listen", listen, "--public-url", r.base, "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "0",
+		"--publish-timeout", callTimeout.String(), "--retry-backoff", "2s", "--zap-log-level", "info")
+	r.cmd.Env = append(os.Environ(), "KUBECONFIG=")
+	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", r.name, err)
+	}
+	exited := make(chan struct{})
+	r.exited = exited
+	cmd := r.cmd
+	go func() { _ = cmd.Wait(); close(exited) }()
+}
+
+// signal stops the replica with sig and waits for it to exit.
+func (r *replica) signal(sig syscall.Signal) {
+	r.mu.Lock()
+	cmd, exited := r.cmd, r.exited
+	r.mu.Unlock()
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestSoak(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	root, err := controlplane.ModuleRoot()
+	g.Expect(err).NotTo(HaveOccurred())
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "herald")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = root
+	out, err := build.CombinedOutput()
+	g.Expect(err).NotTo(HaveOccurred(), "%s", out)
+
+	assets, err := controlplane.AssetsDir()
+	g.Expect(err).NotTo(HaveOccurred())
+	cluster, err := controlplane.Start(filepath.Join(dir, "data"), assets)
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = cluster.Stop() })
+	c, err := client.New(cluster.Config, client.Options{Scheme: scheme.New()})
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, ns := range []string{"herald-system", "soak"} {
+		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+	}
+
+	// The fakes, each failing faultRate of its calls.
+	rng, rngMu := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7)), &sync.Mutex{}
+	masto, disc, slk := mastodontest.New(t, "soak-token"), discordtest.New(t), slacktest.New(t)
+	platforms := []*platform{
+		{name: "mastodon", server: masto.Server, route: "POST /api/v1/statuses", text: formText,
+			profile: func(ns, name string) (socialv1alpha1.SocialProfileSpec, map[string]string) {
+				return socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformMastodon, Handle: "@soak@fake.example", Endpoint: masto.URL},
+					map[string]string{"accessToken": masto.Token}
+			}},
+		{name: "discord", server: disc.Server, route: discordtest.ExecuteRoute, text: jsonField("content"),
+			profile: func(ns, name string) (socialv1alpha1.SocialProfileSpec, map[string]string) {
+				return socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformDiscord, Handle: "Soak"}, map[string]string{"webhookURL": disc.WebhookURL()}
+			}},
+		{name: "slack", server: slk.Server, route: slacktest.Route, text: jsonField("text"),
+			profile: func(ns, name string) (socialv1alpha1.SocialProfileSpec, map[string]string) {
+				return socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformSlack, Handle: "#soak"}, map[string]string{"webhookURL": slk.WebhookURL()}
+			}},
+	}
+	for _, p := range platforms {
+		p.ambiguous, p.faults = map[string]bool{}, map[string]int{}
+		p.server.Inject(p.route, p.chaos(rng, rngMu))
+	}
+
+	// Twenty profiles: eight on Mastodon, six each on Discord and Slack.
+	var profiles []string
+	platformOf := map[string]*platform{}
+	for i := range 20 {
+		p := platforms[0]
+		if i >= 8 {
+			p = platforms[1+(i-8)/6]
+		}
+		name := fmt.Sprintf("%s-%02d", p.name, i)
+		spec, data := p.profile("soak", name)
+		g.Expect(c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "soak", Name: name}, StringData: data})).To(Succeed())
+		spec.CredentialsSecretRef = &socialv1alpha1.LocalObjectReference{Name: name}
+		spec.PostsPerHour = ptr(int32(100000)) // the soak is about faults, not Herald's own rate limits
+		g.Expect(c.Create(ctx, &socialv1alpha1.SocialProfile{ObjectMeta: metav1.ObjectMeta{Namespace: "soak", Name: name}, Spec: spec})).To(Succeed())
+		profiles = append(profiles, name)
+		platformOf[name] = p
+	}
+
+	// Two replicas.
+	var replicas []*replica
+	for _, name := range []string{"a", "b"} {
+		log, err := os.Create(filepath.Join(dir, "herald-"+name+".log"))
+		g.Expect(err).NotTo(HaveOccurred())
+		r := &replica{name: name, bin: bin, kubeconfig: cluster.KubeconfigPath, base: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), log: log}
+		r.start(t)
+		replicas = append(replicas, r)
+	}
+	t.Cleanup(func() {
+		for _, r := range replicas {
+			r.signal(syscall.SIGTERM)
+		}
+		if t.Failed() {
+			for _, r := range replicas {
+				data, _ := os.ReadFile(r.log.Name())
+				t.Logf("herald %s, last lines:\n%s", r.name, tail(string(data), 60))
+			}
+		}
+	})
+
+	// The posts, due evenly over the soak, each to one profile.
+	start := time.Now().Add(15 * time.Second)
+	type planned struct {
+		name, profile, text string
+		due                 time.Time
+	}
+	var plan []planned
+	for i := range postCount {
+		due := start.Add(time.Duration(int64(duration) * int64(i) / int64(postCount)))
+		p := planned{name: fmt.Sprintf("soak-%04d", i), profile: profiles[i%len(profiles)], due: due}
+		p.text = "soak post " + p.name
+		post := &socialv1alpha1.ScheduledPost{ObjectMeta: metav1.ObjectMeta{Namespace: "soak", Name: p.name},
+			Spec: socialv1alpha1.ScheduledPostSpec{Text: p.text, Profiles: []string{p.profile}, ScheduledAt: due.UTC().Format(time.RFC3339Nano)}}
+		g.Expect(c.Create(ctx, post)).To(Succeed())
+		plan = append(plan, p)
+	}
+
+	// The chaos: every 10 to 20 s, one replica is killed or rolled, in
+	// turn, and started again at once.
+	type stop struct {
+		at   time.Time
+		kill bool
+	}
+	var stops []stop
+	for time.Now().Before(start.Add(duration)) {
+		time.Sleep(10*time.Second + time.Duration(rand.Int64N(int64(10*time.Second))))
+		if !time.Now().Before(start.Add(duration)) {
+			break
+		}
+		r := replicas[len(stops)%2]
+		kill := len(stops)%2 == 0
+		sig := syscall.SIGTERM
+		if kill {
+			sig = syscall.SIGKILL
+		}
+		stops = append(stops, stop{at: time.Now(), kill: kill})
+		r.signal(sig)
+		r.start(t)
+	}
+
+	// Every delivery final.
+	final := func(d socialv1alpha1.Delivery) bool {
+		return d.Phase != socialv1alpha1.DeliveryPending && d.Phase != socialv1alpha1.DeliveryPublishing && d.Phase != socialv1alpha1.DeliveryRetrying
+	}
+	deliveries := map[string]socialv1alpha1.Delivery{}
+	settle := 3*time.Minute + 2*(callTimeout+10*time.Second)
+	g.Eventually(func(g Gomega) {
+		list := &socialv1alpha1.ScheduledPostList{}
+		g.Expect(c.List(ctx, list, client.InNamespace("soak"))).To(Succeed())
+		open := 0
+		for _, p := range list.Items {
+			for _, d := range p.Status.Deliveries {
+				deliveries[p.Name] = d
+				if !final(d) {
+					open++
+				}
+			}
+		}
+		g.Expect(deliveries).To(HaveLen(postCount))
+		g.Expect(open).To(BeZero(), "deliveries not yet final")
+	}, settle, time.Second).Should(Succeed())
+
+	// Account for every delivery.
+	counts, first := map[string]int{}, map[string]time.Time{}
+	for _, p := range platforms {
+		c, f := p.received()
+		for k, v := range c {
+			counts[k] += v
+		}
+		for k, v := range f {
+			first[k] = v
+		}
+	}
+	online := func(p planned) int {
+		switch platformOf[p.profile].name {
+		case "mastodon":
+			return countText(masto.Statuses(), p.text)
+		}
+		return messagesMade(platformOf[p.profile], p.text)
+	}
+	// touchedByKill: a SIGKILL came while the post was due or being sent,
+	// or it came due while a killed leader's lease ran out (15 s) and the
+	// other replica took over.
+	touchedByKill := func(p planned) bool {
+		for _, s := range stops {
+			if s.kill && !s.at.Before(p.due.Add(-20*time.Second)) && s.at.Before(p.due.Add(3*(callTimeout+10*time.Second))) {
+				return true
+			}
+		}
+		return false
+	}
+	// claimedAtKill: the delivery's last claim was made within a call's
+	// length before a SIGKILL (status times are whole seconds).
+	claimedAtKill := func(d socialv1alpha1.Delivery) bool {
+		if d.LastAttemptAt == nil {
+			return false
+		}
+		for _, s := range stops {
+			if s.kill && !d.LastAttemptAt.Time.Before(s.at.Add(-callTimeout-2*time.Second)) && d.LastAttemptAt.Time.Before(s.at.Add(time.Second)) {
+				return true
+			}
+		}
+		return false
+	}
+	var publishedOnce, duplicates, unknownKill, unknownAnswer, unexplained, missed, lost int
+	failed := map[string]int{}
+	var lateness []time.Duration
+	for _, p := range plan {
+		d := deliveries[p.name]
+		n := online(p)
+		plat := platformOf[p.profile]
+		if n > 1 {
+			duplicates++
+			t.Errorf("%s (%s) is online %d times", p.name, p.profile, n)
+		}
+		switch d.Phase {
+		case socialv1alpha1.DeliveryPublished:
+			if n == 0 {
+				lost++
+				t.Errorf("%s (%s) is Published but the platform has no such post", p.name, p.profile)
+				continue
+			}
+			publishedOnce++
+			if !touchedByKill(p) && !plat.isAmbiguous(p.text) {
+				lateness = append(lateness, first[p.text].Sub(p.due))
+			}
+		case socialv1alpha1.DeliveryUnknown:
+			switch {
+			case plat.isAmbiguous(p.text):
+				unknownAnswer++
+			case claimedAtKill(d):
+				unknownKill++
+			default:
+				unexplained++
+				t.Errorf("%s (%s) is Unknown with no unclear answer and no SIGKILL near it: %s", p.name, p.profile, d.LastError)
+			}
+		case socialv1alpha1.DeliveryMissed:
+			missed++
+			if n > 0 {
+				lost++
+				t.Errorf("%s (%s) is Missed but online", p.name, p.profile)
+			}
+		default:
+			failed[reasonOf(d.LastError)]++
+			if n > 0 {
+				lost++
+				t.Errorf("%s (%s) is %s but online: %s", p.name, p.profile, d.Phase, d.LastError)
+			}
+		}
+	}
+	slices.Sort(lateness)
+	kills, rolls := 0, 0
+	for _, s := range stops {
+		if s.kill {
+			kills++
+		} else {
+			rolls++
+		}
+	}
+	report := []string{
+		fmt.Sprintf("soak: %d posts over %s to %d profiles (8 Mastodon, 6 Discord, 6 Slack), %.0f%% of calls faulted; %d SIGKILLs and %d SIGTERM rollouts of one of two replicas",
+			postCount, duration, len(profiles), 100*faultRate, kills, rolls),
+		fmt.Sprintf("published once %d | duplicates %d | Unknown %d (%d after an unclear platform answer, %d in flight at a SIGKILL, %d unexplained) | Missed %d | Failed %d %v | lost %d",
+			publishedOnce, duplicates, unknownAnswer+unknownKill+unexplained, unknownAnswer, unknownKill, unexplained, missed, sum(failed), failed, lost),
+		fmt.Sprintf("lateness of the %d posts no kill or fault touched: p50 %s, p99 %s", len(lateness), percentile(lateness, 50), percentile(lateness, 99)),
+	}
+	for _, p := range platforms {
+		report = append(report, fmt.Sprintf("%s faults: %v", p.name, p.faults))
+	}
+	for _, line := range report {
+		fmt.Printf("\nobserved: %s\n", line)
+	}
+	g.Expect(duplicates).To(BeZero())
+	g.Expect(lost).To(BeZero())
+	g.Expect(unexplained).To(BeZero())
+}
+
+func (p *platform) isAmbiguous(text string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ambiguous[text]
+}
+
+// messagesMade counts the posts a webhook platform made with text: every
+// request that reached the fake's handler (not answered by a fault before
+// it) made one.
+func messagesMade(p *platform, text string) int {
+	n := 0
+	for _, r := range p.server.Find(p.route) {
+		if p.text(r) == text && r.Handled {
+			n++
+		}
+	}
+	return n
+}
+
+func countText(texts []string, text string) int {
+	n := 0
+	for _, t := range texts {
+		if t == text {
+			n++
+		}
+	}
+	return n
+}
+
+func reasonOf(msg string) string {
+	if i := strings.IndexAny(msg, ".:;"); i > 0 && i < 60 {
+		return msg[:i]
+	}
+	if len(msg) > 60 {
+		return msg[:60]
+	}
+	return msg
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	i := (len(ds)*p + 99) / 100
+	return ds[min(max(i-1, 0), len(ds)-1)].Round(time.Millisecond)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func ptr[T any](v T) *T { return &v }
