@@ -219,7 +219,7 @@ var _ = Describe("Publishing you can trust", func() {
 			now := fakeClock.Now()
 			post := directPost(ns, "claimed", now, "disc")
 			Expect(k8sClient.Create(ctx, post)).To(Succeed())
-			withStatus(post, socialv1alpha1.Delivery{Profile: "disc", Platform: socialv1alpha1.PlatformDiscord, Phase: socialv1alpha1.DeliveryPublishing,
+			withStatus(post, socialv1alpha1.Delivery{Profile: "disc", Platform: socialv1alpha1.Platform("discord"), Phase: socialv1alpha1.DeliveryPublishing,
 				AttemptID: "a1", Attempts: 1, AttemptStartedAt: at(now), LastAttemptAt: at(now),
 				ClaimedBy: "another-process", ClaimExpiresAt: at(now.Add(DefaultTiming.ClaimTTL))})
 
@@ -286,7 +286,7 @@ var _ = Describe("Publishing you can trust", func() {
 			p := directPost(ns, name, started, "masto")
 			p.Spec.MaxLateness = &metav1.Duration{Duration: 3 * time.Hour}
 			Expect(k8sClient.Create(ctx, p)).To(Succeed())
-			withStatus(p, socialv1alpha1.Delivery{Profile: "masto", Platform: socialv1alpha1.PlatformMastodon, Phase: socialv1alpha1.DeliveryPublishing,
+			withStatus(p, socialv1alpha1.Delivery{Profile: "masto", Platform: socialv1alpha1.Platform("mastodon"), Phase: socialv1alpha1.DeliveryPublishing,
 				AttemptID: "a1", Attempts: 1, AttemptStartedAt: at(started), LastAttemptAt: at(started),
 				ClaimedBy: "gone", ClaimExpiresAt: at(started.Add(DefaultTiming.ClaimTTL))})
 			return p
@@ -312,8 +312,8 @@ var _ = Describe("Publishing you can trust", func() {
 		post := directPost(ns, "partly", now, "masto", "disc")
 		Expect(k8sClient.Create(ctx, post)).To(Succeed())
 		withStatus(post,
-			socialv1alpha1.Delivery{Profile: "masto", Platform: socialv1alpha1.PlatformMastodon, Phase: socialv1alpha1.DeliveryFailed, Attempts: 1, LastError: "refused"},
-			socialv1alpha1.Delivery{Profile: "disc", Platform: socialv1alpha1.PlatformDiscord, Phase: socialv1alpha1.DeliveryUnknown, Attempts: 1, Ambiguous: true, LastError: "timeout"})
+			socialv1alpha1.Delivery{Profile: "masto", Platform: socialv1alpha1.Platform("mastodon"), Phase: socialv1alpha1.DeliveryFailed, Attempts: 1, LastError: "refused"},
+			socialv1alpha1.Delivery{Profile: "disc", Platform: socialv1alpha1.Platform("discord"), Phase: socialv1alpha1.DeliveryUnknown, Attempts: 1, Ambiguous: true, LastError: "timeout"})
 		requestRetry := func(token, profiles string) {
 			got := getPost(Default, post)
 			got.Annotations = map[string]string{socialv1alpha1.AnnotationRetryRequestedAt: token}
@@ -381,8 +381,8 @@ var _ = Describe("Publishing you can trust", func() {
 			post.Finalizers = []string{DeleteRemoteFinalizer}
 			Expect(k8sClient.Create(ctx, post)).To(Succeed())
 			withStatus(post,
-				socialv1alpha1.Delivery{Profile: "masto", Platform: socialv1alpha1.PlatformMastodon, Phase: socialv1alpha1.DeliveryPublished, Attempts: 1, ExternalID: "1000"},
-				socialv1alpha1.Delivery{Profile: "disc", Platform: socialv1alpha1.PlatformDiscord, Phase: socialv1alpha1.DeliveryUnknown, Attempts: 1, Ambiguous: true})
+				socialv1alpha1.Delivery{Profile: "masto", Platform: socialv1alpha1.Platform("mastodon"), Phase: socialv1alpha1.DeliveryPublished, Attempts: 1, ExternalID: "1000"},
+				socialv1alpha1.Delivery{Profile: "disc", Platform: socialv1alpha1.Platform("discord"), Phase: socialv1alpha1.DeliveryUnknown, Attempts: 1, Ambiguous: true})
 			Expect(k8sClient.Delete(ctx, post)).To(Succeed())
 			r := newDirect()
 			r.run(post)
@@ -400,7 +400,7 @@ var _ = Describe("Publishing you can trust", func() {
 			post.Spec.DeletionPolicy = socialv1alpha1.DeletionDeleteRemote
 			post.Finalizers = []string{DeleteRemoteFinalizer}
 			Expect(k8sClient.Create(ctx, post)).To(Succeed())
-			withStatus(post, socialv1alpha1.Delivery{Profile: "masto", Platform: socialv1alpha1.PlatformMastodon, Phase: socialv1alpha1.DeliveryPublishing,
+			withStatus(post, socialv1alpha1.Delivery{Profile: "masto", Platform: socialv1alpha1.Platform("mastodon"), Phase: socialv1alpha1.DeliveryPublishing,
 				AttemptID: "a1", Attempts: 1, AttemptStartedAt: at(now), ClaimedBy: "another-process", ClaimExpiresAt: at(now.Add(DefaultTiming.ClaimTTL))})
 			Expect(k8sClient.Delete(ctx, post)).To(Succeed())
 			r := newDirect()

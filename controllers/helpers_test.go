@@ -55,7 +55,7 @@ func mastodonProfile(ns, name string, f *mastodontest.Fake, mutate ...func(*soci
 	p := &socialv1alpha1.SocialProfile{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: socialv1alpha1.SocialProfileSpec{
-			Platform: socialv1alpha1.PlatformMastodon, Handle: "@herald@fake.example", Endpoint: f.URL,
+			Platform: socialv1alpha1.Platform("mastodon"), Handle: "@herald@fake.example", Endpoint: f.URL,
 			CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: name + "-token"},
 		},
 	}
@@ -71,7 +71,7 @@ func discordProfile(ns, name string, f *discordtest.Fake) *socialv1alpha1.Social
 	p := &socialv1alpha1.SocialProfile{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: socialv1alpha1.SocialProfileSpec{
-			Platform: socialv1alpha1.PlatformDiscord, Handle: "Herald",
+			Platform: socialv1alpha1.Platform("discord"), Handle: "Herald",
 			CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: name + "-hook"},
 		},
 	}

@@ -185,7 +185,7 @@ var _ = Describe("ScheduledPost reconciler", func() {
 		p := &socialv1alpha1.SocialProfile{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nosecret"},
 			Spec: socialv1alpha1.SocialProfileSpec{
-				Platform: socialv1alpha1.PlatformMastodon, Handle: "@x@fake.example", Endpoint: fake.URL,
+				Platform: socialv1alpha1.Platform("mastodon"), Handle: "@x@fake.example", Endpoint: fake.URL,
 				CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: "missing-token"},
 			},
 		}
@@ -241,7 +241,7 @@ var _ = Describe("ScheduledPost reconciler", func() {
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme"},
 			Spec: socialv1alpha1.BrandKitSpec{
 				DisplayName: "Acme", Signature: "— Acme Coffee", Hashtags: []string{"coffee"},
-				PlatformOverrides: []socialv1alpha1.BrandPlatformOverride{{Platform: socialv1alpha1.PlatformMastodon, Hashtags: []string{"roast", "berlin"}}},
+				PlatformOverrides: []socialv1alpha1.BrandPlatformOverride{{Platform: socialv1alpha1.Platform("mastodon"), Hashtags: []string{"roast", "berlin"}}},
 			},
 		})).To(Succeed())
 		mastodonProfile(ns, "short", fake, func(p *socialv1alpha1.SocialProfile) { p.Spec.CharacterLimit = ptrTo[int32](30) })

@@ -101,7 +101,7 @@ var _ = Describe("ScheduledPost retries, cancellation and deletion", func() {
 		createSecret(ns, "hook-secret", map[string]string{"signingSecret": "hook-signing-secret"})
 		Expect(k8sClient.Create(ctx, &socialv1alpha1.SocialProfile{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook"},
-			Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformWebhook, Handle: "hook", Endpoint: hook.URL,
+			Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("webhook"), Handle: "hook", Endpoint: hook.URL,
 				CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: "hook-secret"}},
 		})).To(Succeed())
 		post := newPost(ns, "remove-me", fakeClock.Now(), "masto", "hook")

@@ -65,7 +65,7 @@ var _ = Describe("SocialProfile reconciler", func() {
 		p := &socialv1alpha1.SocialProfile{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme"},
 			Spec: socialv1alpha1.SocialProfileSpec{
-				Platform: socialv1alpha1.PlatformMastodon, Handle: "@herald@fake.example", Endpoint: fake.URL,
+				Platform: socialv1alpha1.Platform("mastodon"), Handle: "@herald@fake.example", Endpoint: fake.URL,
 				CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: "acme-token"},
 			},
 		}
@@ -88,7 +88,7 @@ var _ = Describe("SocialProfile reconciler", func() {
 		p := &socialv1alpha1.SocialProfile{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme"},
 			Spec: socialv1alpha1.SocialProfileSpec{
-				Platform: socialv1alpha1.PlatformMastodon, Handle: "@herald@fake.example", Endpoint: "http://127.0.0.1:1",
+				Platform: socialv1alpha1.Platform("mastodon"), Handle: "@herald@fake.example", Endpoint: "http://127.0.0.1:1",
 				CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: "acme-token"},
 			},
 		}
@@ -106,7 +106,7 @@ var _ = Describe("SocialProfile reconciler", func() {
 		p := &socialv1alpha1.SocialProfile{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme"},
 			Spec: socialv1alpha1.SocialProfileSpec{
-				Platform: socialv1alpha1.PlatformMastodon, Handle: "@herald@fake.example", Endpoint: fake.URL,
+				Platform: socialv1alpha1.Platform("mastodon"), Handle: "@herald@fake.example", Endpoint: fake.URL,
 				CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: "acme-token"},
 			},
 		}

@@ -35,7 +35,7 @@ var _ = Describe("Workflow reconciler", func() {
 		By("fixing it: a profile appears and the spec is corrected")
 		Expect(k8sClient.Create(ctx, &socialv1alpha1.SocialProfile{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "missing"},
-			Spec:       socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformSandbox, Handle: "@x"},
+			Spec:       socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("sandbox"), Handle: "@x"},
 		})).To(Succeed())
 		Eventually(func() error { // the reconciler writes status meanwhile
 			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(wf), wf); err != nil {

@@ -63,7 +63,7 @@ func feedNamespace() (string, *fakeFeed) {
 	ns := newNamespace("workflow-feed")
 	Expect(k8sClient.Create(ctx, &socialv1alpha1.SocialProfile{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "sandbox"},
-		Spec:       socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformSandbox, Handle: "@blog"},
+		Spec:       socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("sandbox"), Handle: "@blog"},
 	})).To(Succeed())
 	return ns, newFakeFeed()
 }

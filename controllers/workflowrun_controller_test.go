@@ -19,7 +19,7 @@ var _ = Describe("WorkflowRun reconciler", func() {
 		ensureNamespace(ns)
 		profile := &socialv1alpha1.SocialProfile{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "sandbox"},
-			Spec:       socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformSandbox, Handle: "@wf"},
+			Spec:       socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("sandbox"), Handle: "@wf"},
 		}
 		Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx, profile))).To(Succeed())
 	})

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -110,6 +113,41 @@ func stamp(obj client.Object, c *Caller) {
 	a[socialv1alpha1.AnnotationRequestedBy] = c.Subject
 	a[socialv1alpha1.AnnotationRequestedVia] = c.ClientID
 	obj.SetAnnotations(a)
+}
+
+// lookup reads the object named id in the call's workspace into obj with
+// get. A name the workspace does not hold answers notFound, formatted with
+// the id, the workspace and the (prefixed) tool that lists such objects.
+func lookup[T client.Object](ctx context.Context, s *toolCall, get func(context.Context, client.ObjectKey, client.Object) error,
+	id string, obj T, notFound, listTool string) (T, error) {
+	if err := get(ctx, client.ObjectKey{Namespace: s.ws.NamespaceName(), Name: id}, obj); err != nil {
+		var none T
+		if apierrors.IsNotFound(err) {
+			return none, invalidArgument(notFound, id, s.ws.Name, s.toolName(listTool))
+		}
+		return none, err
+	}
+	return obj, nil
+}
+
+// listViews lists the call's workspace's objects of one kind into list and
+// returns each one's view, sorted by id.
+func listViews[T client.Object, V any](ctx context.Context, s *toolCall, list client.ObjectList, view func(T) (V, error), id func(V) string) ([]V, error) {
+	if err := s.client.List(ctx, list, client.InNamespace(s.ws.NamespaceName())); err != nil {
+		return nil, err
+	}
+	out := []V{}
+	err := meta.EachListItem(list, func(o runtime.Object) error {
+		item, ok := o.(T)
+		if !ok {
+			return fmt.Errorf("listing %T found a %T", list, o)
+		}
+		v, err := view(item)
+		out = append(out, v)
+		return err
+	})
+	sort.Slice(out, func(i, j int) bool { return id(out[i]) < id(out[j]) })
+	return out, err
 }
 
 // get reads from the cache and, when the object is not there yet, from the

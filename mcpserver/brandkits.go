@@ -3,7 +3,6 @@ package mcpserver
 import (
 	"context"
 	"regexp"
-	"sort"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -114,14 +113,7 @@ func (f brandKitFields) applyTo(spec *socialv1alpha1.BrandKitSpec) {
 
 // brandKit finds a kit in the workspace.
 func (s *toolCall) brandKit(ctx context.Context, id string) (*socialv1alpha1.BrandKit, error) {
-	k := &socialv1alpha1.BrandKit{}
-	if err := s.get(ctx, client.ObjectKey{Namespace: s.ws.NamespaceName(), Name: id}, k); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, invalidArgument("brand kit %q is not in workspace %q. Call %s for its brand kits.", id, s.ws.Name, s.toolName("list_brand_kits"))
-		}
-		return nil, err
-	}
-	return k, nil
+	return lookup(ctx, s, s.get, id, &socialv1alpha1.BrandKit{}, "brand kit %q is not in workspace %q. Call %s for its brand kits.", "list_brand_kits")
 }
 
 // refused turns the API server's validation errors into a tool error.
@@ -141,16 +133,9 @@ func brandKitTools() []Tool {
 			Name: "list_brand_kits", Title: "List brand kits", Scope: socialv1alpha1.ScopeWorkspaceRead, ReadOnly: true, Idempotent: true,
 			Description: "Lists a workspace's brand kits: voice and tone to follow when writing, colours, signature and hashtags added to posts, and banned words.",
 		}, func(ctx context.Context, s *toolCall, in workspaceArgs) (*BrandKitList, error) {
-			list := &socialv1alpha1.BrandKitList{}
-			if err := s.client.List(ctx, list, client.InNamespace(s.ws.NamespaceName())); err != nil {
-				return nil, err
-			}
-			out := &BrandKitList{BrandKits: []BrandKitView{}}
-			for i := range list.Items {
-				out.BrandKits = append(out.BrandKits, viewBrandKit(&list.Items[i]))
-			}
-			sort.Slice(out.BrandKits, func(i, j int) bool { return out.BrandKits[i].ID < out.BrandKits[j].ID })
-			return out, nil
+			kits, err := listViews(ctx, s, &socialv1alpha1.BrandKitList{}, func(k *socialv1alpha1.BrandKit) (BrandKitView, error) { return viewBrandKit(k), nil },
+				func(v BrandKitView) string { return v.ID })
+			return &BrandKitList{BrandKits: kits}, err
 		}),
 		declare(Tool{
 			Name: "get_brand_kit", Title: "Get a brand kit", Scope: socialv1alpha1.ScopeWorkspaceRead, ReadOnly: true, Idempotent: true,

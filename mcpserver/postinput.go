@@ -190,14 +190,7 @@ func (s *Server) createOnce(ctx context.Context, obj client.Object, key string) 
 
 // post finds a post in the workspace, from the cache.
 func (s *toolCall) post(ctx context.Context, id string) (*socialv1alpha1.ScheduledPost, error) {
-	p := &socialv1alpha1.ScheduledPost{}
-	if err := s.get(ctx, client.ObjectKey{Namespace: s.ws.NamespaceName(), Name: id}, p); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, invalidArgument("post %q not found in workspace %q. Call %s to find its id.", id, s.ws.Name, s.toolName("list_posts"))
-		}
-		return nil, err
-	}
-	return p, nil
+	return lookup(ctx, s, s.get, id, &socialv1alpha1.ScheduledPost{}, "post %q not found in workspace %q. Call %s to find its id.", "list_posts")
 }
 
 // reader reads around the cache where a just-written object must be seen.

@@ -2,11 +2,8 @@ package mcpserver
 
 import (
 	"context"
-	"sort"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/post"
@@ -58,15 +55,8 @@ func (s *Server) viewProfile(p *socialv1alpha1.SocialProfile) ProfileView {
 // profile finds a profile in the workspace; an id from elsewhere gets the hint
 // to list this workspace's profiles.
 func (s *toolCall) profile(ctx context.Context, id string) (*socialv1alpha1.SocialProfile, error) {
-	p := &socialv1alpha1.SocialProfile{}
-	if err := s.get(ctx, client.ObjectKey{Namespace: s.ws.NamespaceName(), Name: id}, p); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, invalidArgument("social profile %q is not in workspace %q. Call %s with workspaceId %q and pass one of the ids it returns.",
-				id, s.ws.Name, s.toolName("list_social_profiles"), s.ws.Name)
-		}
-		return nil, err
-	}
-	return p, nil
+	return lookup(ctx, s, s.get, id, &socialv1alpha1.SocialProfile{},
+		"social profile %q is not in workspace %[2]q. Call %[3]s with workspaceId %[2]q and pass one of the ids it returns.", "list_social_profiles")
 }
 
 func profileTools() []Tool {
@@ -75,16 +65,9 @@ func profileTools() []Tool {
 			Name: "list_social_profiles", Title: "List social profiles", Scope: socialv1alpha1.ScopeSocialProfilesRead, ReadOnly: true, Idempotent: true,
 			Description: "Lists the connected social accounts of a workspace, with the ids to pass as profileIds when creating or scheduling posts, each platform's character limit and whether the credentials work. Call ocoya_list_workspaces first for the workspaceId.",
 		}, func(ctx context.Context, s *toolCall, in workspaceArgs) (*ProfileList, error) {
-			list := &socialv1alpha1.SocialProfileList{}
-			if err := s.client.List(ctx, list, client.InNamespace(s.ws.NamespaceName())); err != nil {
-				return nil, err
-			}
-			out := &ProfileList{Profiles: []ProfileView{}}
-			for i := range list.Items {
-				out.Profiles = append(out.Profiles, s.viewProfile(&list.Items[i]))
-			}
-			sort.Slice(out.Profiles, func(i, j int) bool { return out.Profiles[i].ID < out.Profiles[j].ID })
-			return out, nil
+			profiles, err := listViews(ctx, s, &socialv1alpha1.SocialProfileList{}, func(p *socialv1alpha1.SocialProfile) (ProfileView, error) { return s.viewProfile(p), nil },
+				func(v ProfileView) string { return v.ID })
+			return &ProfileList{Profiles: profiles}, err
 		}),
 		declare(Tool{
 			Name: "get_social_profile", Title: "Get a social profile", Scope: socialv1alpha1.ScopeSocialProfilesRead, ReadOnly: true, Idempotent: true,

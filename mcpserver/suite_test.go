@@ -110,11 +110,11 @@ func seedWorkspace(name, member string, role socialv1alpha1.WorkspaceRole) {
 	})).To(Succeed())
 	Expect(k8sClient.Create(ctx, &socialv1alpha1.SocialProfile{
 		ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "sandbox"},
-		Spec:       socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformSandbox, Handle: "@" + name},
+		Spec:       socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("sandbox"), Handle: "@" + name},
 	})).To(Succeed())
 	Expect(k8sClient.Create(ctx, &socialv1alpha1.SocialProfile{
 		ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "x-main"},
-		Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformX, Handle: name,
+		Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("x"), Handle: name,
 			CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: "x"}},
 	})).To(Succeed())
 }

@@ -208,7 +208,7 @@ var _ = Describe("Post tools", func() {
 		stored := &socialv1alpha1.ScheduledPost{}
 		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKey{Namespace: "acme", Name: id}, stored) }).Should(Succeed())
 		stored.Status = socialv1alpha1.ScheduledPostStatus{ObservedGeneration: stored.Generation, Phase: socialv1alpha1.PostUnknown,
-			Deliveries: []socialv1alpha1.Delivery{{Profile: "sandbox", Platform: socialv1alpha1.PlatformSandbox, Phase: socialv1alpha1.DeliveryUnknown, Attempts: 1, LastError: "no answer"}}}
+			Deliveries: []socialv1alpha1.Delivery{{Profile: "sandbox", Platform: socialv1alpha1.Platform("sandbox"), Phase: socialv1alpha1.DeliveryUnknown, Attempts: 1, LastError: "no answer"}}}
 		Expect(k8sClient.Status().Update(ctx, stored)).To(Succeed())
 		Eventually(func() string {
 			return fails(dev, "retry_post", map[string]any{"workspaceId": "acme", "postId": id})

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -108,20 +107,13 @@ type RunResult struct {
 // fresh from the API server (fresh=true) for the decisions of run and toggle,
 // so a run right after a toggle sees the toggle.
 func (s *toolCall) workflow(ctx context.Context, id string, fresh ...bool) (*socialv1alpha1.Workflow, error) {
-	wf := &socialv1alpha1.Workflow{}
 	get := s.get
 	if len(fresh) > 0 && fresh[0] {
 		get = func(ctx context.Context, key client.ObjectKey, obj client.Object) error {
 			return s.reader().Get(ctx, key, obj)
 		}
 	}
-	if err := get(ctx, client.ObjectKey{Namespace: s.ws.NamespaceName(), Name: id}, wf); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, invalidArgument("workflow %q is not in workspace %q. Call %s for its workflows.", id, s.ws.Name, s.toolName("list_workflows"))
-		}
-		return nil, err
-	}
-	return wf, nil
+	return lookup(ctx, s, get, id, &socialv1alpha1.Workflow{}, "workflow %q is not in workspace %q. Call %s for its workflows.", "list_workflows")
 }
 
 // validationErrors checks the workflow now, against the profiles that exist now.
@@ -184,20 +176,9 @@ func workflowTools() []Tool {
 			Name: "list_workflows", Title: "List workflows", Scope: socialv1alpha1.ScopeWorkflowsRead, ReadOnly: true, Idempotent: true,
 			Description: "Lists a workspace's workflows: trigger, the inputs a run takes, whether each is enabled and valid (with every validation error).",
 		}, func(ctx context.Context, s *toolCall, in workspaceArgs) (*WorkflowList, error) {
-			list := &socialv1alpha1.WorkflowList{}
-			if err := s.client.List(ctx, list, client.InNamespace(s.ws.NamespaceName())); err != nil {
-				return nil, err
-			}
-			out := &WorkflowList{Workflows: []WorkflowView{}}
-			for i := range list.Items {
-				v, err := s.viewWorkflow(ctx, &list.Items[i])
-				if err != nil {
-					return nil, err
-				}
-				out.Workflows = append(out.Workflows, v)
-			}
-			sort.Slice(out.Workflows, func(i, j int) bool { return out.Workflows[i].ID < out.Workflows[j].ID })
-			return out, nil
+			workflows, err := listViews(ctx, s, &socialv1alpha1.WorkflowList{}, func(wf *socialv1alpha1.Workflow) (WorkflowView, error) { return s.viewWorkflow(ctx, wf) },
+				func(v WorkflowView) string { return v.ID })
+			return &WorkflowList{Workflows: workflows}, err
 		}),
 		declare(Tool{
 			Name: "get_workflow", Title: "Get a workflow", Scope: socialv1alpha1.ScopeWorkflowsRead, ReadOnly: true, Idempotent: true,
@@ -241,11 +222,8 @@ func workflowTools() []Tool {
 			Name: "get_workflow_run", Title: "Get a workflow run", Scope: socialv1alpha1.ScopeWorkflowsRead, ReadOnly: true, Idempotent: true,
 			Description: "Shows one workflow run: phase, inputs, the posts it created and why it failed.",
 		}, func(ctx context.Context, s *toolCall, in runArgs) (*RunResult, error) {
-			r := &socialv1alpha1.WorkflowRun{}
-			if err := s.get(ctx, client.ObjectKey{Namespace: s.ws.NamespaceName(), Name: in.RunID}, r); err != nil {
-				if apierrors.IsNotFound(err) {
-					return nil, invalidArgument("run %q is not in workspace %q. Call %s for its runs.", in.RunID, s.ws.Name, s.toolName("list_workflow_runs"))
-				}
+			r, err := lookup(ctx, s, s.get, in.RunID, &socialv1alpha1.WorkflowRun{}, "run %q is not in workspace %q. Call %s for its runs.", "list_workflow_runs")
+			if err != nil {
 				return nil, err
 			}
 			return &RunResult{Run: viewRun(r)}, nil

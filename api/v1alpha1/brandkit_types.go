@@ -205,7 +205,3 @@ type BrandKitList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []BrandKit `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&BrandKit{}, &BrandKitList{})
-}

@@ -60,19 +60,9 @@ type LocalObjectReference struct {
 	Name string `json:"name"`
 }
 
-// Platform is a social network or delivery target a SocialProfile publishes to.
+// Platform is a social network or delivery target a SocialProfile publishes
+// to; the adapters in Herald's publish registry declare each one, and a test
+// keeps this enum equal to that list.
 // +kubebuilder:validation:Enum=sandbox;webhook;mastodon;bluesky;discord;slack;telegram;linkedin;x
 type Platform string
 
-// The platforms Herald publishes to.
-const (
-	PlatformSandbox  Platform = "sandbox"
-	PlatformWebhook  Platform = "webhook"
-	PlatformMastodon Platform = "mastodon"
-	PlatformBluesky  Platform = "bluesky"
-	PlatformDiscord  Platform = "discord"
-	PlatformSlack    Platform = "slack"
-	PlatformTelegram Platform = "telegram"
-	PlatformLinkedIn Platform = "linkedin"
-	PlatformX        Platform = "x"
-)

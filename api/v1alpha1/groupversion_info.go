@@ -20,3 +20,16 @@ var (
 	// AddToScheme adds the Herald kinds to a runtime.Scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
+
+func init() {
+	SchemeBuilder.Register(
+		&Workspace{}, &WorkspaceList{},
+		&SocialProfile{}, &SocialProfileList{},
+		&BrandKit{}, &BrandKitList{},
+		&ScheduledPost{}, &ScheduledPostList{},
+		&Workflow{}, &WorkflowList{},
+		&WorkflowRun{}, &WorkflowRunList{},
+		&MCPClient{}, &MCPClientList{},
+		&MCPGrant{}, &MCPGrantList{},
+	)
+}

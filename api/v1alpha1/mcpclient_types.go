@@ -152,7 +152,3 @@ type MCPClientList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []MCPClient `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&MCPClient{}, &MCPClientList{})
-}

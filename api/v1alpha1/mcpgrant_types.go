@@ -89,7 +89,3 @@ type MCPGrantList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []MCPGrant `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&MCPGrant{}, &MCPGrantList{})
-}

@@ -316,7 +316,3 @@ type ScheduledPostList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ScheduledPost `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&ScheduledPost{}, &ScheduledPostList{})
-}

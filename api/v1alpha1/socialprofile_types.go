@@ -129,7 +129,3 @@ type SocialProfileList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []SocialProfile `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&SocialProfile{}, &SocialProfileList{})
-}

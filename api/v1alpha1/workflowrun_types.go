@@ -176,7 +176,3 @@ type WorkflowRunList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []WorkflowRun `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&WorkflowRun{}, &WorkflowRunList{})
-}

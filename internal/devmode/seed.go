@@ -47,7 +47,7 @@ func Seed(ctx context.Context, c client.Client) error {
 		&socialv1alpha1.SocialProfile{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "sandbox"},
 			Spec: socialv1alpha1.SocialProfileSpec{
-				Platform:    socialv1alpha1.PlatformSandbox,
+				Platform:    socialv1alpha1.Platform("sandbox"),
 				Handle:      "@demo",
 				DisplayName: "Sandbox (posts stay on this machine)",
 			},

@@ -26,23 +26,23 @@ func TestRenderPostPicksVariantAndOverride(t *testing.T) {
 	sig := "— on Mastodon"
 	kit := &socialv1alpha1.BrandKit{Spec: socialv1alpha1.BrandKitSpec{
 		Signature: "— Acme", Hashtags: []string{"acme"},
-		PlatformOverrides: []socialv1alpha1.BrandPlatformOverride{{Platform: socialv1alpha1.PlatformMastodon, Signature: &sig}},
+		PlatformOverrides: []socialv1alpha1.BrandPlatformOverride{{Platform: socialv1alpha1.Platform("mastodon"), Signature: &sig}},
 	}}
 	post := &socialv1alpha1.ScheduledPost{Spec: socialv1alpha1.ScheduledPostSpec{
 		Text: "base",
 		Variants: []socialv1alpha1.PostVariant{
-			{Platform: socialv1alpha1.PlatformMastodon, Text: "for mastodon"},
+			{Platform: socialv1alpha1.Platform("mastodon"), Text: "for mastodon"},
 			{Profile: "special", Text: "for special"},
 		},
 	}}
 	masto := func(name string) *socialv1alpha1.SocialProfile {
-		return &socialv1alpha1.SocialProfile{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformMastodon}}
+		return &socialv1alpha1.SocialProfile{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("mastodon")}}
 	}
 	text, _ := render(post, masto("plain"), kit)
 	g.Expect(text).To(gomega.Equal("for mastodon\n\n— on Mastodon\n\n#acme"))
 	text, _ = render(post, masto("special"), kit)
 	g.Expect(text).To(gomega.Equal("for special\n\n— on Mastodon\n\n#acme"), "a profile variant beats a platform variant")
-	x := &socialv1alpha1.SocialProfile{Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformX}}
+	x := &socialv1alpha1.SocialProfile{Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("x")}}
 	text, _ = render(post, x, kit)
 	g.Expect(text).To(gomega.Equal("base\n\n— Acme\n\n#acme"))
 }
@@ -58,7 +58,7 @@ func TestBannedWordMatchesWholeWordsOnly(t *testing.T) {
 func TestForProfileReportsLengthAndBannedWords(t *testing.T) {
 	g := gomega.NewWithT(t)
 	kit := &socialv1alpha1.BrandKit{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Spec: socialv1alpha1.BrandKitSpec{BannedWords: []string{"cheap"}}}
-	x := &socialv1alpha1.SocialProfile{Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformX}}
+	x := &socialv1alpha1.SocialProfile{Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("x")}}
 	long := &socialv1alpha1.ScheduledPostSpec{Text: "cheap " + string(repeat('a', 290))}
 	r := Render(long, x, kit, info(x))
 	g.Expect(r.Limit).To(gomega.Equal(280))

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -19,6 +20,16 @@ func (c Credentials) Get(key string) (string, error) {
 		return "", Errorf(Permanent, "credentials key %s is empty", key)
 	}
 	return s, nil
+}
+
+// Bearer returns the Authorization header for the OAuth access token the
+// profile's Secret holds under accessToken.
+func (c Credentials) Bearer() (http.Header, error) {
+	token, err := c.Get("accessToken")
+	if err != nil {
+		return nil, err
+	}
+	return http.Header{"Authorization": {"Bearer " + token}}, nil
 }
 
 // minRedacted is the shortest value Redact hides: shorter ones (a chat id

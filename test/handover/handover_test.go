@@ -244,9 +244,9 @@ func newScenario(name string) *scenario {
 	secret("masto", map[string]string{"accessToken": s.masto.Token})
 	secret("disc", map[string]string{"webhookURL": s.disc.WebhookURL()})
 	for _, p := range []socialv1alpha1.SocialProfile{
-		{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "masto"}, Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformMastodon,
+		{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "masto"}, Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("mastodon"),
 			Handle: "@herald@fake.example", Endpoint: s.masto.URL, CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: "masto"}}},
-		{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "disc"}, Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformDiscord,
+		{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "disc"}, Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("discord"),
 			Handle: "Herald", CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: "disc"}}},
 	} {
 		p.Spec.PostsPerHour = ptr.To[int32](100000) // the test is about handover, not Herald's own rate limits

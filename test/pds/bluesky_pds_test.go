@@ -82,7 +82,7 @@ func blueskyProfile(ns, name string) *socialv1alpha1.SocialProfile {
 	p := &socialv1alpha1.SocialProfile{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: socialv1alpha1.SocialProfileSpec{
-			Platform: socialv1alpha1.PlatformBluesky, Handle: "@" + pds.Handle, Endpoint: pds.URL,
+			Platform: socialv1alpha1.Platform("bluesky"), Handle: "@" + pds.Handle, Endpoint: pds.URL,
 			CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: name + "-credentials"},
 		},
 	}

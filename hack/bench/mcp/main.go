@@ -25,11 +25,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -53,23 +53,9 @@ var (
 	only                = flag.String("only", "", "measure only this: list, get or schedule (with its baseline); empty measures all")
 )
 
-func main() {
-	flag.Parse()
-	ctrl.SetLogger(logr.Discard()) // the numbers are the output
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "bench-mcp:", err)
-		os.Exit(1)
-	}
-}
+func main() { testenv.Benchmark("bench-mcp", run) }
 
-func run() error {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	env, cfg, err := testenv.Start()
-	if err != nil {
-		return err
-	}
-	defer func() { _ = env.Stop() }()
+func run(ctx context.Context, cfg *rest.Config) error {
 	direct, err := client.New(cfg, client.Options{Scheme: scheme.New()})
 	if err != nil {
 		return err
@@ -254,7 +240,7 @@ func seed(ctx context.Context, c client.Client) error {
 		&socialv1alpha1.Workspace{ObjectMeta: metav1.ObjectMeta{Name: "bench"}, Spec: socialv1alpha1.WorkspaceSpec{
 			DisplayName: "Bench", Members: []socialv1alpha1.WorkspaceMember{{Subject: "bench", Role: socialv1alpha1.RoleOwner}}}},
 		&socialv1alpha1.SocialProfile{ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: "sandbox"},
-			Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformSandbox, Handle: "@bench"}},
+			Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("sandbox"), Handle: "@bench"}},
 	}
 	for _, o := range objs {
 		if err := c.Create(ctx, o); err != nil {

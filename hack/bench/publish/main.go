@@ -31,7 +31,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -59,23 +58,9 @@ var (
 	burst          = flag.Int("kube-api-burst", 4000, "the operator's client-side burst (herald --kube-api-burst, same default)")
 )
 
-func main() {
-	flag.Parse()
-	ctrl.SetLogger(logr.Discard()) // the numbers are the output
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "bench-publish:", err)
-		os.Exit(1)
-	}
-}
+func main() { testenv.Benchmark("bench-publish", run) }
 
-func run() error {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	env, cfg, err := testenv.Start()
-	if err != nil {
-		return err
-	}
-	defer func() { _ = env.Stop() }()
+func run(ctx context.Context, cfg *rest.Config) error {
 
 	// The seeding and baseline client has no client-side limit: the
 	// baseline measures the API server, not a token bucket.
@@ -381,7 +366,7 @@ func seed(ctx context.Context, c client.Client, ns string, due func(int) time.Ti
 		return err
 	}
 	if err := c.Create(ctx, &socialv1alpha1.SocialProfile{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "sandbox"},
-		Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.PlatformSandbox, Handle: "@bench"}}); err != nil {
+		Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("sandbox"), Handle: "@bench"}}); err != nil {
 		return err
 	}
 	return parallel(32, *posts, func(i int) error {

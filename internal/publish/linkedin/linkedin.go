@@ -65,7 +65,7 @@ type session struct {
 }
 
 func (p *Publisher) session(prof publish.Profile) (*session, error) {
-	token, err := prof.Credentials.Get("accessToken")
+	header, err := prof.Credentials.Bearer()
 	if err != nil {
 		return nil, err
 	}
@@ -80,14 +80,9 @@ func (p *Publisher) session(prof publish.Profile) (*session, error) {
 	if version == "" {
 		version = DefaultVersion
 	}
-	return &session{
-		api: publish.API{Platform: Info.Platform, Client: p.Client, Secrets: prof.Credentials}, base: base, author: author,
-		header: http.Header{
-			"Authorization":             {"Bearer " + token},
-			"Linkedin-Version":          {version},
-			"X-Restli-Protocol-Version": {"2.0.0"},
-		},
-	}, nil
+	header.Set("Linkedin-Version", version)
+	header.Set("X-Restli-Protocol-Version", "2.0.0")
+	return &session{api: publish.API{Platform: Info.Platform, Client: p.Client, Secrets: prof.Credentials}, base: base, author: author, header: header}, nil
 }
 
 // Verify reads the member the token belongs to (OpenID Connect

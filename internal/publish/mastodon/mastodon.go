@@ -63,7 +63,7 @@ type session struct {
 }
 
 func (p *Publisher) session(prof publish.Profile) (*session, error) {
-	token, err := prof.Credentials.Get("accessToken")
+	auth, err := prof.Credentials.Bearer()
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (p *Publisher) session(prof publish.Profile) (*session, error) {
 	return &session{
 		api:  publish.API{Platform: Info.Platform, Client: p.Client, Secrets: prof.Credentials},
 		base: u.String(), host: u.Host,
-		auth: http.Header{"Authorization": {"Bearer " + token}},
+		auth: auth,
 	}, nil
 }
 

@@ -72,7 +72,7 @@ type session struct {
 }
 
 func (p *Publisher) session(prof publish.Profile) (*session, error) {
-	token, err := prof.Credentials.Get("accessToken")
+	auth, err := prof.Credentials.Bearer()
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (p *Publisher) session(prof publish.Profile) (*session, error) {
 		base = DefaultBaseURL
 	}
 	return &session{api: publish.API{Platform: Info.Platform, Client: p.Client, Secrets: prof.Credentials, Decode: decodeError},
-		base: base, auth: http.Header{"Authorization": {"Bearer " + token}}}, nil
+		base: base, auth: auth}, nil
 }
 
 // Verify reads the user the token belongs to (GET /2/users/me).
