@@ -278,7 +278,13 @@ func (r *ScheduledPostReconciler) attempt(ctx context.Context, s *postState, nam
 	expires := metav1.NewTime(now.Add(r.Timing.ClaimTTL))
 	d.ClaimedBy, d.ClaimExpiresAt = r.Identity, &expires
 	attemptID, key := d.AttemptID, attemptKey(p, d)
-	if err := r.commit(ctx, s); err != nil {
+	// The claim's write is not cut short by shutdown either: a write the
+	// API server made whose answer was lost would leave a claim nobody
+	// sends under, which on a platform without idempotency ends Unknown.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), r.Timing.WriteTimeout)
+	err = r.commit(cctx, s)
+	ccancel()
+	if err != nil {
 		giveBack()
 		// The write may have been made although its answer says otherwise:
 		// remember that nothing was sent under this claim.

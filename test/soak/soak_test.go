@@ -310,7 +310,8 @@ func TestSoak(t *testing.T) {
 	}
 
 	// The chaos: every 10 to 20 s, one replica is killed or rolled, in
-	// turn, and started again at once.
+	// turn, and started again at once. (The waits are the workload's
+	// schedule, not waits for a condition.)
 	type stop struct {
 		at   time.Time
 		kill bool
