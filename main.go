@@ -16,9 +16,11 @@ import (
 	"time"
 	_ "time/tzdata" // workspaces name IANA zones; distroless images carry no zoneinfo
 
+	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -30,6 +32,7 @@ import (
 	"github.com/herald-dev/herald/controllers"
 	"github.com/herald-dev/herald/internal/controlplane"
 	"github.com/herald-dev/herald/internal/devmode"
+	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/leader"
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
@@ -49,6 +52,7 @@ type options struct {
 	postWorkers   int
 	publishTime   time.Duration
 	retryBackoff  time.Duration
+	shutdownGrace time.Duration
 	http          httpOptions
 }
 
@@ -65,7 +69,10 @@ func main() {
 	flag.IntVar(&o.postWorkers, "post-workers", 20, "ScheduledPosts reconciled in parallel; each holds a worker for the length of its platform call, so this bounds the platform calls in flight.")
 	flag.DurationVar(&o.publishTime, "publish-timeout", controllers.DefaultTiming.CallTimeout, "Longest one platform call may take, media uploads included. A call in flight at shutdown finishes within it, and a claim lasts twice it and its status writes, so another replica takes over an interrupted delivery after that.")
 	flag.DurationVar(&o.retryBackoff, "retry-backoff", controllers.DefaultRetryPolicy.Backoff, "Wait before the second attempt of a delivery that failed retryably; it doubles with each further attempt, up to 15 minutes.")
-	zapOpts := zap.Options{Development: true, TimeEncoder: nil}
+	flag.DurationVar(&o.shutdownGrace, "graceful-shutdown-timeout", 0, "Longest Herald waits at shutdown for reconciles and requests under way; 0 means long enough for a platform call in flight to finish and record its outcome (--publish-timeout and its status writes, plus 15 seconds). A pod's terminationGracePeriodSeconds must exceed it.")
+	// Errors here are for people to read; a stack trace is asked for with
+	// --zap-stacktrace-level.
+	zapOpts := zap.Options{Development: true, StacktraceLevel: zapcore.DPanicLevel}
 	o.http.bindFlags(flag.CommandLine)
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -73,7 +80,8 @@ func main() {
 
 	ctx := ctrl.SetupSignalHandler()
 	if err := run(ctx, o); err != nil {
-		if ctx.Err() != nil {
+		var stopping *shutdownError
+		if ctx.Err() != nil && !errors.As(err, &stopping) {
 			// Ctrl-C during start-up: what failed was only interrupted.
 			ctrl.Log.Info("stopped during start-up", "interrupted", err.Error())
 			return
@@ -98,7 +106,11 @@ func run(ctx context.Context, o options) error {
 	timing := controllers.DefaultTiming
 	timing.CallTimeout, timing.ClaimTTL = o.publishTime, 0 // the claim follows the call's bound
 	timing = timing.WithDefaults()
-	grace := timing.InFlight() + 15*time.Second
+	grace := o.shutdownGrace
+	if grace <= 0 {
+		grace = timing.InFlight() + 15*time.Second
+	}
+	inFlight := inflight.New(clock.RealClock{})
 	identity := controllers.ProcessIdentity()
 	mgrOpts := ctrl.Options{
 		Scheme:                  scheme.New(),
@@ -136,6 +148,7 @@ func run(ctx context.Context, o options) error {
 		Identity:                identity,
 		Leading:                 leading,
 		RetryHint:               "the MCP tool " + o.http.toolPrefix + "_retry_post",
+		InFlight:                inFlight,
 	}); err != nil {
 		return err
 	}
@@ -159,17 +172,32 @@ func run(ctx context.Context, o options) error {
 	}
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelSetup()
-	if err := setupHTTP(setupCtx, mgr, o.http, o.dev, sandboxFeed); err != nil {
+	if err := setupHTTP(setupCtx, mgr, o.http, o.dev, sandboxFeed, inFlight); err != nil {
 		return err
 	}
 
 	log.Info("starting the manager")
-	return mgr.Start(ctx)
+	if err := mgr.Start(ctx); err != nil {
+		if still := inFlight.Running(); len(still) > 0 {
+			// The manager gave up waiting: say what it gave up on. The
+			// deferred stop still ends the embedded control plane.
+			log.Error(err, "shutdown overran its grace period; what was still running is cut off", "grace", grace.String(), "running", still)
+		}
+		return &shutdownError{err}
+	}
+	return nil
 }
 
+// shutdownError is the manager failing once it ran, rather than Herald
+// failing to start.
+type shutdownError struct{ error }
+
+func (e *shutdownError) Unwrap() error { return e.error }
+
 // restConfig finds the cluster to run against. In development mode with no
-// cluster configured it starts the embedded control plane (embedded is
-// then true); the returned stop function shuts it down.
+// cluster configured it takes the data folder and starts the embedded
+// control plane there (embedded is then true); the returned stop function
+// shuts it down and lets the folder go.
 func restConfig(o options) (cfg *rest.Config, embedded bool, stop func(), err error) {
 	nothing := func() {}
 	configured := flag.Lookup(ctrlconfig.KubeconfigFlagName).Value.String() != "" ||
@@ -183,14 +211,25 @@ func restConfig(o options) (cfg *rest.Config, embedded bool, stop func(), err er
 	}
 
 	log := ctrl.Log.WithName("controlplane")
+	folder, err := controlplane.LockFolder(o.dataDir, controlplane.Instance{
+		PID: os.Getpid(), MCPEndpoint: strings.TrimSuffix(o.http.publicURL, "/") + "/mcp", Started: time.Now(),
+	})
+	if err != nil {
+		return nil, false, nothing, err
+	}
 	assets, err := controlplane.AssetsDir()
 	if err != nil {
+		_ = folder.Unlock()
 		return nil, false, nothing, err
 	}
 	start := time.Now()
 	cluster, err := controlplane.Start(o.dataDir, assets)
 	if err != nil {
+		_ = folder.Unlock()
 		return nil, false, nothing, err
+	}
+	if len(cluster.Leftovers) > 0 {
+		log.Info("stopped the control plane an earlier Herald left running on this data folder", "stopped", cluster.Leftovers, "data", o.dataDir)
 	}
 	kubeconfig, _ := filepath.Abs(cluster.KubeconfigPath)
 	log.Info("embedded control plane is up", "took", time.Since(start).Round(10*time.Millisecond).String(), "data", o.dataDir)
@@ -201,7 +240,8 @@ func restConfig(o options) (cfg *rest.Config, embedded bool, stop func(), err er
 
 `, kubeconfig, cluster.KubeconfigPath)
 	return cluster.Config, true, func() {
-		if err := cluster.Stop(); err != nil && !errors.Is(err, context.Canceled) {
+		defer folder.Unlock()
+		if err := cluster.Stop(); err != nil {
 			log.Error(err, "stopping the embedded control plane")
 			return
 		}

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/herald-dev/herald/internal/devmode"
+	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
 	"github.com/herald-dev/herald/mcpserver"
 	"github.com/herald-dev/herald/mcpserver/oauth"
@@ -65,7 +66,7 @@ func (h *httpOptions) origins() []string {
 
 // setupHTTP builds the authorization server and the MCP server and adds the
 // listener to the manager. In dev mode it also creates the local user.
-func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool, feed *sandbox.Feed) error {
+func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool, feed *sandbox.Feed, inFlight *inflight.Tracker) error {
 	if dev {
 		password, generated := os.Getenv("HERALD_DEV_PASSWORD"), false
 		if password == "" {
@@ -108,15 +109,16 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 	mux.Handle("/mcp", mcp.Handler())
 	authz.Routes(mux)
 	mux.Handle("/sandbox/", feed.Handler("/sandbox"))
-	return mgr.Add(&listener{addr: h.listen, handler: mux, cache: mgr.GetCache()})
+	return mgr.Add(&listener{addr: h.listen, handler: mux, cache: mgr.GetCache(), inFlight: inFlight})
 }
 
 // listener serves Herald's HTTP side on every replica, once the informer
 // caches have synced, so the first request already sees every object.
 type listener struct {
-	addr    string
-	handler http.Handler
-	cache   cache.Cache
+	addr     string
+	handler  http.Handler
+	cache    cache.Cache
+	inFlight *inflight.Tracker
 }
 
 func (l *listener) NeedLeaderElection() bool { return false }
@@ -130,8 +132,11 @@ func (l *listener) Start(ctx context.Context) error {
 		return fmt.Errorf("listening on %s (change it with --listen): %w", l.addr, err)
 	}
 	srv := &http.Server{Handler: l.handler, ReadHeaderTimeout: 10 * time.Second}
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
 		<-ctx.Done()
+		defer l.inFlight.Begin("HTTP requests finishing")()
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
@@ -140,6 +145,7 @@ func (l *listener) Start(ctx context.Context) error {
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	<-drained // Serve returns at once; the requests under way finish here
 	return nil
 }
 

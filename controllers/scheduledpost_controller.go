@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/post"
 	"github.com/herald-dev/herald/internal/publish"
 )
@@ -69,6 +70,9 @@ const (
 // its platform is called, and its outcome is written at once.
 type ScheduledPostReconciler struct {
 	client.Client
+	// InFlight records each reconcile under way, so a shutdown that
+	// overruns names it; nil records nothing.
+	InFlight *inflight.Tracker
 	// APIReader gives the fresh reads a claim is made on, and reads Secrets.
 	APIReader  client.Reader
 	Recorder   events.EventRecorder
@@ -249,5 +253,5 @@ func (r *ScheduledPostReconciler) SetupWithManager(mgr ctrl.Manager, workers int
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deleting))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, workers)}).
 		Named("scheduledpost").
-		Complete(r)
+		Complete(r.InFlight.Reconciler("ScheduledPost", r))
 }

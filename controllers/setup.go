@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/metrics"
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/registry"
@@ -50,6 +51,10 @@ type Options struct {
 	// FeedClient reads the feeds of feed-triggered workflows; nil means a
 	// client with a 30-second timeout.
 	FeedClient *http.Client
+	// InFlight records the reconciles under way, so a shutdown that
+	// overruns its grace period names what it waited for; nil records
+	// nothing.
+	InFlight *inflight.Tracker
 }
 
 // RetryPolicy says how retryable platform errors are retried.
@@ -157,12 +162,14 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}
 
 	if err := (&WorkspaceReconciler{
+		InFlight: o.InFlight,
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("herald-workspace"),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Workspace reconciler: %w", err)
 	}
 	if err := (&SocialProfileReconciler{
+		InFlight:   o.InFlight,
 		Client:     mgr.GetClient(),
 		APIReader:  mgr.GetAPIReader(),
 		Recorder:   mgr.GetEventRecorder("herald-socialprofile"),
@@ -175,6 +182,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		o.Identity = ProcessIdentity()
 	}
 	if err := (&ScheduledPostReconciler{
+		InFlight:   o.InFlight,
 		Client:     mgr.GetClient(),
 		APIReader:  mgr.GetAPIReader(),
 		Recorder:   mgr.GetEventRecorder("herald-scheduledpost"),
@@ -193,6 +201,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		feeds = &http.Client{Timeout: 30 * time.Second}
 	}
 	if err := (&WorkflowReconciler{
+		InFlight:   o.InFlight,
 		Client:     mgr.GetClient(),
 		Recorder:   mgr.GetEventRecorder("herald-workflow"),
 		Clock:      o.Clock,
@@ -202,6 +211,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		return fmt.Errorf("setting up the Workflow reconciler: %w", err)
 	}
 	if err := (&WorkflowRunReconciler{
+		InFlight: o.InFlight,
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("herald-workflowrun"),
 		Clock:    o.Clock,

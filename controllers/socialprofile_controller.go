@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/post"
 	"github.com/herald-dev/herald/internal/publish"
 )
@@ -41,6 +42,9 @@ const (
 // platform and reports the account they belong to.
 type SocialProfileReconciler struct {
 	client.Client
+	// InFlight records each reconcile under way, so a shutdown that
+	// overruns names it; nil records nothing.
+	InFlight *inflight.Tracker
 	// APIReader reads Secrets straight from the API server (see loadProfile).
 	APIReader  client.Reader
 	Recorder   events.EventRecorder
@@ -180,7 +184,7 @@ func (r *SocialProfileReconciler) SetupWithManager(mgr ctrl.Manager, workers int
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.profilesForSecret)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, workers)}).
 		Named("socialprofile").
-		Complete(r)
+		Complete(r.InFlight.Reconciler("SocialProfile", r))
 }
 
 // profilesForSecret maps a Secret to the profiles in its namespace that name it.

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/workflow"
 )
 
@@ -42,6 +43,9 @@ const (
 // for each new item of a feed-triggered workflow's feed.
 type WorkflowReconciler struct {
 	client.Client
+	// InFlight records each reconcile under way, so a shutdown that
+	// overruns names it; nil records nothing.
+	InFlight *inflight.Tracker
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
 	// FeedClient reads feeds.
@@ -137,10 +141,8 @@ func (r *WorkflowReconciler) reconcileSchedule(ctx context.Context, wf *socialv1
 	if wf.Status.LastRunTime != nil && wf.Status.LastRunTime.After(since) {
 		since = wf.Status.LastRunTime.Time
 	}
-	var due time.Time
-	for t := sched.Next(since.In(loc)); !t.After(now); t = sched.Next(t) {
-		due = t // the latest missed time only: a controller that was down does not flood
-	}
+	// The latest missed time only: a controller that was down does not flood.
+	due := workflow.LatestDue(sched, since.In(loc), now)
 	if !due.IsZero() {
 		run := &socialv1alpha1.WorkflowRun{
 			ObjectMeta: metav1.ObjectMeta{Namespace: wf.Namespace, Name: fmt.Sprintf("%s-%d", wf.Name, due.Unix()),
@@ -156,6 +158,10 @@ func (r *WorkflowReconciler) reconcileSchedule(ctx context.Context, wf *socialv1
 		wf.Status.LastRun, wf.Status.LastRunTime = run.Name, &metav1.Time{Time: r.Clock.Now()}
 	}
 	next := sched.Next(now)
+	if next.IsZero() { // validation refuses such schedules; keep the reconciler safe
+		wf.Status.NextRunTime = nil
+		return ctrl.Result{}, nil
+	}
 	wf.Status.NextRunTime = &metav1.Time{Time: next}
 	markReady(&wf.Status.Conditions, wf.Generation, ReasonNextRunScheduled, fmt.Sprintf("next run at %s", next.Format(time.RFC3339)))
 	return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
@@ -206,5 +212,5 @@ func (r *WorkflowReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&socialv1alpha1.SocialProfile{}, toNamespace).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named("workflow").
-		Complete(r)
+		Complete(r.InFlight.Reconciler("Workflow", r))
 }

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/workflow"
 )
 
@@ -39,6 +40,9 @@ const (
 // inputs, then creates the workflow's posts, each exactly once.
 type WorkflowRunReconciler struct {
 	client.Client
+	// InFlight records each reconcile under way, so a shutdown that
+	// overruns names it; nil records nothing.
+	InFlight *inflight.Tracker
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
 	Workers  int
@@ -182,7 +186,7 @@ func (r *WorkflowRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&socialv1alpha1.ScheduledPost{}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named("workflowrun").
-		Complete(r)
+		Complete(r.InFlight.Reconciler("WorkflowRun", r))
 }
 
 // feedItem is what templates see of the feed item a run was queued for.

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/inflight"
 )
 
 // WorkspaceFinalizer lets the Workspace reconciler delete the namespace it
@@ -37,6 +38,9 @@ const (
 // WorkspaceReconciler gives every Workspace a namespace and checks its time zone.
 type WorkspaceReconciler struct {
 	client.Client
+	// InFlight records each reconcile under way, so a shutdown that
+	// overruns names it; nil records nothing.
+	InFlight *inflight.Tracker
 	Recorder events.EventRecorder
 }
 
@@ -207,5 +211,5 @@ func (r *WorkspaceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return nil
 		})).
 		Named("workspace").
-		Complete(r)
+		Complete(r.InFlight.Reconciler("Workspace", r))
 }

@@ -65,4 +65,3 @@ type LocalObjectReference struct {
 // keeps this enum equal to that list.
 // +kubebuilder:validation:Enum=sandbox;webhook;mastodon;bluesky;discord;slack;telegram;linkedin;x
 type Platform string
-

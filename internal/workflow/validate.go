@@ -29,8 +29,10 @@ func Validate(spec *socialv1alpha1.WorkflowSpec, profiles []string) []string {
 		}
 	}
 	if t.Type == socialv1alpha1.TriggerSchedule {
-		if _, err := cronParser.Parse(t.Schedule); err != nil {
+		if sched, err := cronParser.Parse(t.Schedule); err != nil {
 			errs = append(errs, fmt.Sprintf("trigger.schedule %q is not a five-field cron expression such as \"0 9 * * MON\": %v", t.Schedule, err))
+		} else if sched.Next(neverReference).IsZero() {
+			errs = append(errs, fmt.Sprintf("trigger.schedule %q names no time that occurs, such as 30 February; name a day every month or year has", t.Schedule))
 		}
 	}
 	for i, p := range spec.Posts {
@@ -114,6 +116,34 @@ func checkValue(in socialv1alpha1.WorkflowInput, v string) string {
 		}
 	}
 	return ""
+}
+
+// neverReference is any instant: a schedule that names no time in the five
+// years after it (the cron library's horizon) names an impossible date,
+// which no other instant would find either.
+var neverReference = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// LatestDue returns the latest time sched names after since and not after
+// now, or zero when there is none. It looks back from now over a window
+// that doubles until it finds one or reaches since, so a schedule every
+// minute since years ago costs a few steps, not millions.
+func LatestDue(sched cron.Schedule, since, now time.Time) time.Time {
+	if !now.After(since) {
+		return time.Time{}
+	}
+	for window := time.Minute; ; window *= 2 {
+		from := now.Add(-window)
+		if !from.After(since) {
+			from = since
+		}
+		var due time.Time
+		for t := sched.Next(from); !t.IsZero() && !t.After(now); t = sched.Next(t) {
+			due = t
+		}
+		if !due.IsZero() || from.Equal(since) {
+			return due
+		}
+	}
 }
 
 // ParseSchedule reads a trigger's five-field cron expression.

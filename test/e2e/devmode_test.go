@@ -83,7 +83,8 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startHerald(t *testing.T, bin, dataDir string) *heraldProcess {
+// startHerald runs `herald --dev` on dataDir with extra flags.
+func startHerald(t *testing.T, bin, dataDir string, flags ...string) *heraldProcess {
 	t.Helper()
 	assets, err := controlplane.AssetsDir()
 	if err != nil {
@@ -93,6 +94,7 @@ func startHerald(t *testing.T, bin, dataDir string) *heraldProcess {
 	p.baseURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	p.cmd = exec.Command(bin, "--dev", "--data-dir", dataDir, "--health-probe-bind-address", "127.0.0.1:0",
 		"--listen", strings.TrimPrefix(p.baseURL, "http://"), "--public-url", p.baseURL)
+	p.cmd.Args = append(p.cmd.Args, flags...)
 	p.cmd.Env = append(os.Environ(), controlplane.AssetsEnv+"="+assets, "KUBECONFIG=", "HERALD_DEV_PASSWORD="+devPassword)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -120,7 +122,7 @@ func (p *heraldProcess) stop(g *WithT) {
 	g.Expect(err).NotTo(HaveOccurred(), "herald did not exit cleanly:\n%s", p.out.String())
 }
 
-func kubeClient(g *WithT, kubeconfig string) client.Client {
+func kubeClient(g Gomega, kubeconfig string) client.Client {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	g.Expect(err).NotTo(HaveOccurred())
 	cfg.Timeout = 5 * time.Second
