@@ -71,7 +71,7 @@ build: ## Build bin/herald.
 
 .PHONY: run
 run: controlplane build ## Run Herald locally: an embedded control plane under .herald/ unless KUBECONFIG is set.
-	KUBEBUILDER_ASSETS="$(ASSETS)" bin/herald --dev $(ARGS)
+	KUBEBUILDER_ASSETS="$(ASSETS)" bin/herald --dev --egress-allow=127.0.0.0/8,::1 $(ARGS)
 
 .PHONY: install
 install: ## Install the CRDs into the cluster of the current kubeconfig.

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,6 +31,7 @@ import (
 	"github.com/herald-dev/herald/controllers"
 	"github.com/herald-dev/herald/internal/controlplane"
 	"github.com/herald-dev/herald/internal/devmode"
+	"github.com/herald-dev/herald/internal/egress"
 	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/leader"
 	"github.com/herald-dev/herald/internal/publish/registry"
@@ -53,6 +53,8 @@ type options struct {
 	publishTime   time.Duration
 	retryBackoff  time.Duration
 	shutdownGrace time.Duration
+	egressAllow   string
+	egressDeny    string
 	http          httpOptions
 }
 
@@ -69,6 +71,8 @@ func main() {
 	flag.IntVar(&o.postWorkers, "post-workers", 20, "ScheduledPosts reconciled in parallel; each holds a worker for the length of its platform call, so this bounds the platform calls in flight.")
 	flag.DurationVar(&o.publishTime, "publish-timeout", controllers.DefaultTiming.CallTimeout, "Longest one platform call may take, media uploads included. A call in flight at shutdown finishes within it, and a claim lasts twice it and its status writes, so another replica takes over an interrupted delivery after that.")
 	flag.DurationVar(&o.retryBackoff, "retry-backoff", controllers.DefaultRetryPolicy.Backoff, "Wait before the second attempt of a delivery that failed retryably; it doubles with each further attempt, up to 15 minutes.")
+	flag.StringVar(&o.egressAllow, "egress-allow", "", "Comma-separated networks (CIDR) Herald may connect to although they are internal, such as a self-hosted Mastodon inside the cluster (10.96.12.0/24) or 127.0.0.0/8 for local fakes; make run allows loopback. Media, feed, profile-endpoint and webhook URLs never reach other loopback, private, link-local or reserved addresses.")
+	flag.StringVar(&o.egressDeny, "egress-deny", "", "Comma-separated further networks (CIDR) Herald must not connect to, such as the cluster's service and pod ranges when they are public addresses.")
 	flag.DurationVar(&o.shutdownGrace, "graceful-shutdown-timeout", 0, "Longest Herald waits at shutdown for reconciles and requests under way; 0 means long enough for a platform call in flight to finish and record its outcome (--publish-timeout and its status writes, plus 15 seconds). A pod's terminationGracePeriodSeconds must exceed it.")
 	// Errors here are for people to read; a stack trace is asked for with
 	// --zap-stacktrace-level.
@@ -138,7 +142,13 @@ func run(ctx context.Context, o options) error {
 	// The sandbox feed records what the sandbox publisher posts; Herald's
 	// HTTP listener serves it at /sandbox/.
 	sandboxFeed := &sandbox.Feed{BaseURL: strings.TrimSuffix(o.http.publicURL, "/")}
-	publishers := registry.Default(&http.Client{Timeout: 30 * time.Second}, sandboxFeed)
+	// Every URL a user can aim goes through one guarded client.
+	policy, err := egressPolicy(o)
+	if err != nil {
+		return err
+	}
+	outbound := policy.Client(30 * time.Second)
+	publishers := registry.Default(outbound, sandboxFeed)
 	if err := controllers.Setup(mgr, controllers.Options{
 		MaxConcurrentReconciles: o.maxConcurrent,
 		PostWorkers:             o.postWorkers,
@@ -149,6 +159,7 @@ func run(ctx context.Context, o options) error {
 		Leading:                 leading,
 		RetryHint:               "the MCP tool " + o.http.toolPrefix + "_retry_post",
 		InFlight:                inFlight,
+		FeedClient:              outbound,
 	}); err != nil {
 		return err
 	}
@@ -247,6 +258,22 @@ func restConfig(o options) (cfg *rest.Config, embedded bool, stop func(), err er
 		}
 		log.Info("embedded control plane stopped; its data stays in " + o.dataDir)
 	}, nil
+}
+
+// egressPolicy reads --egress-allow and --egress-deny.
+func egressPolicy(o options) (egress.Policy, error) {
+	allow, err := egress.ParsePrefixes(o.egressAllow)
+	if err != nil {
+		return egress.Policy{}, fmt.Errorf("--egress-allow: %w", err)
+	}
+	deny, err := egress.ParsePrefixes(o.egressDeny)
+	if err != nil {
+		return egress.Policy{}, fmt.Errorf("--egress-deny: %w", err)
+	}
+	if len(allow) > 0 {
+		ctrl.Log.WithName("egress").Info("internal networks allowed", "networks", fmt.Sprint(allow))
+	}
+	return egress.Policy{Allow: allow, Deny: deny}, nil
 }
 
 // leaderLock is the Lease replicas elect a leader with, in Herald's own

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/egress"
 	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/metrics"
 	"github.com/herald-dev/herald/internal/publish"
@@ -33,7 +34,8 @@ type Options struct {
 	// pass a fake one to move time.
 	Clock clock.PassiveClock
 	// Publishers maps each platform to its adapter; nil means
-	// registry.Default with a 30-second HTTP timeout and a new sandbox feed.
+	// registry.Default with an egress-guarded client (no internal
+	// addresses), a 30-second HTTP timeout and a new sandbox feed.
 	Publishers publish.Registry
 	// Retry bounds automatic retries; zero fields take DefaultRetryPolicy's.
 	Retry RetryPolicy
@@ -48,8 +50,9 @@ type Options struct {
 	Leading func() bool
 	// RetryHint names, for messages, the MCP tool that retries a post.
 	RetryHint string
-	// FeedClient reads the feeds of feed-triggered workflows; nil means a
-	// client with a 30-second timeout.
+	// FeedClient reads the feeds of feed-triggered workflows; nil means an
+	// egress-guarded client (no internal addresses) with a 30-second
+	// timeout.
 	FeedClient *http.Client
 	// InFlight records the reconciles under way, so a shutdown that
 	// overruns its grace period names what it waited for; nil records
@@ -149,7 +152,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		o.Clock = clock.RealClock{}
 	}
 	if o.Publishers == nil {
-		o.Publishers = registry.Default(&http.Client{Timeout: 30 * time.Second}, nil)
+		o.Publishers = registry.Default(egress.Policy{}.Client(30*time.Second), nil)
 	}
 	if o.PostWorkers <= 0 {
 		o.PostWorkers = o.MaxConcurrentReconciles
@@ -198,7 +201,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}
 	feeds := o.FeedClient
 	if feeds == nil {
-		feeds = &http.Client{Timeout: 30 * time.Second}
+		feeds = egress.Policy{}.Client(30 * time.Second)
 	}
 	if err := (&WorkflowReconciler{
 		InFlight:   o.InFlight,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/egress"
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
@@ -78,6 +80,10 @@ func testPublishers() publish.Registry {
 // newTestManager builds a manager like main.go's. selector limits which
 // ScheduledPosts it reconciles, so several managers can share the API
 // server; restCfg, when given, is the connection it uses.
+// testFeedClient reaches the fake feeds on 127.0.0.1, as an operator
+// allows a network with --egress-allow, and no other internal address.
+var testFeedClient = egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}.Client(10 * time.Second)
+
 func newTestManager(selector labels.Selector, publishers publish.Registry, restCfg ...*rest.Config) ctrl.Manager {
 	cacheOpts := CacheOptions()
 	cacheOpts.ByObject = map[client.Object]cache.ByObject{&socialv1alpha1.ScheduledPost{}: {Label: selector}}
@@ -92,7 +98,8 @@ func newTestManager(selector labels.Selector, publishers publish.Registry, restC
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)}, // one process, several managers
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 2, PostWorkers: 4, Clock: fakeClock, Publishers: publishers, Retry: testRetry})).To(Succeed())
+	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 2, PostWorkers: 4, Clock: fakeClock, Publishers: publishers, Retry: testRetry,
+		FeedClient: testFeedClient})).To(Succeed())
 	return mgr
 }
 

@@ -69,6 +69,36 @@ func feedNamespace() (string, *fakeFeed) {
 }
 
 var _ = Describe("Feed-triggered workflows", func() {
+	It("never read a feed at an internal address, and say so without probing it", func() {
+		ns, blog := feedNamespace()
+		blog.publish("post-1", "Launch day")
+		port := blog.URL[strings.LastIndexByte(blog.URL, ':'):]
+		for i, url := range []string{
+			"http://127.0.0.2" + port + "/rss.xml",         // loopback outside the allowed address
+			"http://169.254.169.254/latest/meta-data/",     // the cloud's metadata service
+			"http://[::ffff:10.0.0.1]" + port + "/rss.xml", // private, written as IPv6
+			"http://0.0.0.0" + port + "/rss.xml",           // "this host", which Linux connects to loopback
+		} {
+			wf := &socialv1alpha1.Workflow{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("inside-%d", i)},
+				Spec: socialv1alpha1.WorkflowSpec{Enabled: true,
+					Trigger: socialv1alpha1.WorkflowTrigger{Type: socialv1alpha1.TriggerFeed, Feed: &socialv1alpha1.FeedTrigger{URL: url}},
+					Posts:   []socialv1alpha1.PostTemplate{{Text: "{{ .Item.Title }}", Profiles: []string{"sandbox"}, Draft: true}}},
+			}
+			Expect(k8sClient.Create(ctx, wf)).To(Succeed())
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(wf), wf)).To(Succeed())
+				ready := meta.FindStatusCondition(wf.Status.Conditions, socialv1alpha1.ConditionReady)
+				g.Expect(ready).NotTo(BeNil())
+				g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+				g.Expect(ready.Reason).To(Equal(ReasonFeedUnreachable))
+				g.Expect(ready.Message).To(ContainSubstring("internal address, which Herald does not connect to"), url)
+				g.Expect(ready.Message).NotTo(ContainSubstring("connection refused"))
+			}, timeout, interval).Should(Succeed())
+		}
+		Expect(blog.reads.Load()).To(BeZero(), "no request reached the feed server")
+	})
+
 	It("start from the newest item, then queue a run for each new one, with the item in the post", func() {
 		ns, blog := feedNamespace()
 		blog.publish("post-1", "Launch day")

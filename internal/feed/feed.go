@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"sort"
 	"strings"
 	"time"
@@ -46,6 +47,11 @@ func Fetch(ctx context.Context, c *http.Client, url string) ([]Item, error) {
 	req.Header.Set("User-Agent", "Herald feed trigger")
 	resp, err := c.Do(req)
 	if err != nil {
+		// The URL is the workflow's own (and may carry a token): keep the cause.
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("reading the feed failed: %w", err)
 	}
 	defer resp.Body.Close()

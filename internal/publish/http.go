@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/herald-dev/herald/internal/egress"
 )
 
 // defaultMaxBody caps how much of an API answer is read; API answers are
@@ -78,6 +80,10 @@ type Request struct {
 	Idempotent bool
 	// Out, when set, receives the JSON of a 2xx answer.
 	Out any
+	// Upload, when set (and JSON, Form and Body are not), streams the body
+	// from a media download; a failure reading the download decides the
+	// error.
+	Upload *Upload
 	// MaxBody caps the answer's size; 0 means 4 MiB.
 	MaxBody int64
 }
@@ -106,14 +112,27 @@ func (a API) Do(ctx context.Context, r Request) (*Response, error) {
 }
 
 func (a API) do(ctx context.Context, r Request) (*Response, error) {
-	body, contentType, err := r.encode()
-	if err != nil {
-		return nil, a.errorf(r, Permanent, "cannot encode the request: %v", err)
+	var (
+		body          io.Reader
+		contentType   string
+		contentLength int64 = -1
+	)
+	if r.Upload != nil && r.JSON == nil && r.Form == nil && r.Body == nil {
+		body, contentType, contentLength = r.Upload.body()
+	} else {
+		encoded, ct, err := r.encode()
+		if err != nil {
+			return nil, a.errorf(r, Permanent, "cannot encode the request: %v", err)
+		}
+		body, contentType, contentLength = bytes.NewReader(encoded), ct, int64(len(encoded))
 	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, body)
 	if err != nil {
 		// The parse error would quote the URL, which may hold a secret.
 		return nil, a.errorf(r, Permanent, "invalid request URL")
+	}
+	if contentLength >= 0 {
+		req.ContentLength = contentLength
 	}
 	for k, vs := range r.Header {
 		req.Header[k] = vs
@@ -128,28 +147,17 @@ func (a API) do(ctx context.Context, r Request) (*Response, error) {
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 		WroteHeaders: func() { sent.Store(true) },
 	}))
-	client := http.DefaultClient
-	if a.Client != nil {
-		client = a.Client
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != "" {
-		// A 301, 302 or 303 turns a POST, PUT or DELETE into a GET, which
-		// would report success for a post never made or never deleted: stop
-		// at it, and it fails as Permanent. A 307 or 308 repeats the same
-		// request elsewhere, which only a call that cannot act twice may
-		// follow.
-		c := *client
-		idempotent := r.idempotent()
-		c.CheckRedirect = func(next *http.Request, via []*http.Request) error {
-			if !idempotent || len(via) >= 10 || next.Response == nil ||
-				(next.Response.StatusCode != http.StatusTemporaryRedirect && next.Response.StatusCode != http.StatusPermanentRedirect) {
-				return http.ErrUseLastResponse
-			}
-			return nil
-		}
-		client = &c
-	}
+	client := a.client(r)
 	res, err := client.Do(req)
+	if r.Upload != nil {
+		// The platform saw a cut-short file: the download's failure says why.
+		if failed := r.Upload.File.failure(); failed != nil {
+			if err == nil {
+				res.Body.Close()
+			}
+			return nil, failed
+		}
+	}
 	if err != nil {
 		return nil, a.transportError(r, err, sent.Load())
 	}
@@ -174,6 +182,28 @@ func (a API) do(ctx context.Context, r Request) (*Response, error) {
 		}
 	}
 	return &Response{StatusCode: res.StatusCode, Header: res.Header, Body: data}, nil
+}
+
+// client is the API's client, following redirects at most
+// egress.MaxRedirects times, to http and https. A 301, 302 or 303 turns a
+// POST, PUT or DELETE into a GET, which would report success for a post
+// never made or never deleted: such a call stops at it, and it fails as
+// Permanent. A 307 or 308 repeats the same request elsewhere, which only a
+// call that cannot act twice may follow.
+func (a API) client(r Request) *http.Client {
+	c := *http.DefaultClient
+	if a.Client != nil {
+		c = *a.Client
+	}
+	idempotent, changes := r.idempotent(), r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != ""
+	c.CheckRedirect = func(next *http.Request, via []*http.Request) error {
+		if changes && (!idempotent || next.Response == nil ||
+			(next.Response.StatusCode != http.StatusTemporaryRedirect && next.Response.StatusCode != http.StatusPermanentRedirect)) {
+			return http.ErrUseLastResponse
+		}
+		return egress.CheckRedirect(next, via)
+	}
+	return &c
 }
 
 func (r Request) encode() ([]byte, string, error) {
@@ -215,6 +245,8 @@ func (a API) transportError(r Request, err error, sent bool) error {
 		err = ue.Err
 	}
 	switch {
+	case errors.Is(err, egress.ErrRefused):
+		return a.errorf(r, Permanent, "%w", err)
 	case !sent:
 		return a.errorf(r, Retryable, "the request was not sent: %w", err)
 	case r.idempotent():

@@ -1,9 +1,10 @@
 package publish
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"mime"
 	"mime/multipart"
@@ -13,47 +14,77 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 )
 
-// MaxMediaBytes caps a fetched attachment; it is above every platform's
-// video limit that Herald uploads to (Mastodon's 99 MB).
-const MaxMediaBytes = 100 << 20
-
-// Download is a fetched attachment.
+// Download is an attachment being fetched from its media host. It is
+// streamed into the platform's upload request, never held whole in
+// memory, and reading past its size limit fails. Close it when done.
 type Download struct {
-	// Data is the file's content.
-	Data []byte
 	// ContentType is the media type the host sent, or the one implied by
-	// the file name or content.
+	// the file name or the first bytes.
 	ContentType string
 	// Filename is the last element of the URL's path, for multipart uploads.
 	Filename string
+	// Size is the host's Content-Length, or -1 when it sent none.
+	Size int64
+
+	platform Platform
+	label    string
+	limit    int64
+	body  io.ReadCloser
+	r     *bufio.Reader
+
+	mu   sync.Mutex
+	read int64
+	err  error // the first failure reading from the host, as an *Error
 }
 
-// FetchMedia downloads m.URL with the API's client, for platforms that need
-// the bytes rather than a link. The media host is not the platform: any 4xx
-// from it is Permanent (never CredentialsRejected), 5xx and failures to
-// connect are Retryable. Errors name the URL without its query, which may
-// carry a signature.
-func (a API) FetchMedia(ctx context.Context, m Media) (Download, error) {
-	media := a
-	media.Decode = func(status int, _ []byte) Failure {
-		if status >= 400 && status < 500 && KindForStatus(status, true) != Retryable {
-			return Failure{Kind: Permanent, Message: http.StatusText(status)}
-		}
-		return Failure{Message: http.StatusText(status)}
+// FetchMedia starts downloading m.URL with the API's client, for platforms
+// that need the bytes rather than a link. maxBytes is the platform's
+// limit for the file's type: a larger Content-Length is refused before
+// anything is read, and a host that sends more than it said fails once
+// it passes the limit. The media host is not the platform: any 4xx from it
+// is Permanent (never CredentialsRejected), 5xx and failures to connect are
+// Retryable. Errors name the URL without its query, which may carry a
+// signature.
+func (a API) FetchMedia(ctx context.Context, m Media, maxBytes int64) (*Download, error) {
+	label := MediaLabel(m.URL)
+	if maxBytes <= 0 {
+		return nil, Errorf(Permanent, "%s: Herald cannot upload %ss to %s", a.Platform, m.EffectiveType(), a.Platform)
 	}
-	res, err := media.Do(ctx, Request{
-		Op:      "GET media " + MediaLabel(m.URL),
-		Method:  http.MethodGet,
-		URL:     m.URL,
-		Header:  http.Header{"Accept": {"*/*"}},
-		MaxBody: MaxMediaBytes,
-	})
+	op := Request{Op: "GET media " + label, Method: http.MethodGet}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.URL, nil)
 	if err != nil {
-		return Download{}, err
+		return nil, a.errorf(op, Permanent, "invalid media URL")
 	}
-	d := Download{Data: res.Body, Filename: "media"}
+	req.Header.Set("Accept", "*/*")
+	res, err := a.client(op).Do(req)
+	if err != nil {
+		return nil, a.Secrets.redactError(a.transportError(op, err, false))
+	}
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		res.Body.Close()
+		host := a
+		host.Decode = func(status int, _ []byte) Failure {
+			// The host's words are not the platform's, and its 401 or 403
+			// says nothing of the profile's credentials.
+			f := Failure{Message: http.StatusText(status)}
+			if KindForStatus(status, true) == CredentialsRejected {
+				f.Kind = Permanent
+			}
+			return f
+		}
+		return nil, a.Secrets.redactError(host.statusError(op, res.StatusCode, res.Header, body))
+	}
+	if res.ContentLength > maxBytes {
+		res.Body.Close()
+		return nil, a.errorf(op, Permanent, "the file is %s; %s accepts at most %s for a %s; use a smaller file",
+			byteSize(res.ContentLength), a.Platform, byteSize(maxBytes), m.EffectiveType())
+	}
+	d := &Download{Filename: "media", Size: res.ContentLength, platform: a.Platform, label: label, limit: maxBytes, body: res.Body}
+	d.r = bufio.NewReaderSize(readerFunc(d.readBody), 4096)
 	if u, err := url.Parse(m.URL); err == nil && path.Base(u.Path) != "/" && path.Base(u.Path) != "." {
 		d.Filename = path.Base(u.Path)
 	}
@@ -62,9 +93,58 @@ func (a API) FetchMedia(ctx context.Context, m Media) (Download, error) {
 		d.ContentType = mime.TypeByExtension(path.Ext(d.Filename))
 	}
 	if d.ContentType == "" {
-		d.ContentType = http.DetectContentType(d.Data)
+		head, _ := d.r.Peek(512)
+		d.ContentType = http.DetectContentType(head)
 	}
 	return d, nil
+}
+
+// Read streams the file.
+func (d *Download) Read(p []byte) (int, error) { return d.r.Read(p) }
+
+// Close ends the download.
+func (d *Download) Close() error { return d.body.Close() }
+
+// readBody reads from the host, counting against the limit.
+func (d *Download) readBody(p []byte) (int, error) {
+	n, err := d.body.Read(p)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.read += int64(n)
+	switch {
+	case d.read > d.limit:
+		d.err = Errorf(Permanent, "%s: GET media %s: the file is larger than %s, the most %s accepts for it; use a smaller file",
+			d.platform, d.label, byteSize(d.limit), d.platform)
+		return n, d.err
+	case err != nil && err != io.EOF:
+		d.err = Errorf(Retryable, "%s: GET media %s: reading the file failed: %v", d.platform, d.label, err)
+		return n, d.err
+	}
+	return n, err
+}
+
+// failure is what went wrong reading the file, if anything did.
+func (d *Download) failure() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// byteSize writes n as people read file sizes.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1000*1000 && n%(1000*1000) == 0:
+		return fmt.Sprintf("%d MB", n/(1000*1000))
+	case n >= 1000*1000:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1000*1000))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // MediaLabel returns a media URL fit for messages: scheme, host and path,
@@ -78,29 +158,46 @@ func MediaLabel(raw string) string {
 	return u.String()
 }
 
-// Multipart encodes fields and one file part as multipart/form-data and
-// returns the body and its Content-Type, for the upload endpoints of
-// Mastodon and X.
-func Multipart(fields map[string]string, fileField string, file Download) ([]byte, string, error) {
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	for _, k := range slices.Sorted(maps.Keys(fields)) {
-		if err := w.WriteField(k, fields[k]); err != nil {
-			return nil, "", err
+// Upload is a request body streamed from a Download: the file itself, or
+// the file as one field of a multipart/form-data body (the upload
+// endpoints of Mastodon and X).
+type Upload struct {
+	File *Download
+	// FormField, when set, names the file's field in a multipart body
+	// that also carries Fields.
+	FormField string
+	Fields    map[string]string
+}
+
+// body returns the reader the request sends, its Content-Type and its
+// length (-1 when unknown, sent chunked).
+func (u *Upload) body() (io.Reader, string, int64) {
+	if u.FormField == "" {
+		return u.File, u.File.ContentType, u.File.Size
+	}
+	pr, pw := io.Pipe()
+	w := multipart.NewWriter(pw)
+	go func() {
+		pw.CloseWithError(u.writeMultipart(w))
+	}()
+	return pr, w.FormDataContentType(), -1
+}
+
+func (u *Upload) writeMultipart(w *multipart.Writer) error {
+	for _, k := range slices.Sorted(maps.Keys(u.Fields)) {
+		if err := w.WriteField(k, u.Fields[k]); err != nil {
+			return err
 		}
 	}
 	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, fileField, strings.ReplaceAll(file.Filename, `"`, "")))
-	h.Set("Content-Type", file.ContentType)
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, u.FormField, strings.ReplaceAll(u.File.Filename, `"`, "")))
+	h.Set("Content-Type", u.File.ContentType)
 	part, err := w.CreatePart(h)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
-	if _, err := part.Write(file.Data); err != nil {
-		return nil, "", err
+	if _, err := io.Copy(part, u.File); err != nil {
+		return err
 	}
-	if err := w.Close(); err != nil {
-		return nil, "", err
-	}
-	return buf.Bytes(), w.FormDataContentType(), nil
+	return w.Close()
 }

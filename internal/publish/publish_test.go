@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -231,19 +234,129 @@ func TestFetchMedia(t *testing.T) {
 	png := []byte("\x89PNG\r\n\x1a\nrest")
 	srv.Handle("GET /img/cat.png", func(w http.ResponseWriter, r *http.Request) { w.Write(png) })
 	srv.Handle("GET /private.png", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(403) })
+	srv.Handle("GET /big.png", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(2<<20))
+		w.Write(make([]byte, 2<<20))
+	})
+	srv.Handle("GET /liar.png", func(w http.ResponseWriter, r *http.Request) {
+		w.(http.Flusher).Flush() // no Content-Length: chunked, of any size
+		for range 64 {
+			w.Write(make([]byte, 32<<10))
+		}
+	})
 	api := publish.API{Platform: "test"}
+	ctx := context.Background()
 
-	d, err := api.FetchMedia(context.Background(), publish.Media{URL: srv.URL + "/img/cat.png?sig=abc"})
+	d, err := api.FetchMedia(ctx, publish.Media{URL: srv.URL + "/img/cat.png?sig=abc"}, 1<<20)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(d.Data).To(Equal(png))
+	data, err := io.ReadAll(d)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(d.Close()).To(Succeed())
+	g.Expect(data).To(Equal(png))
 	g.Expect(d.Filename).To(Equal("cat.png"))
 	g.Expect(d.ContentType).To(Equal("image/png"))
 
 	// A media host refusing access is not the platform refusing credentials.
-	_, err = api.FetchMedia(context.Background(), publish.Media{URL: srv.URL + "/private.png?sig=secret-signature"})
+	_, err = api.FetchMedia(ctx, publish.Media{URL: srv.URL + "/private.png?sig=secret-signature"}, 1<<20)
 	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
 	g.Expect(err.Error()).To(ContainSubstring("/private.png"))
 	g.Expect(err.Error()).NotTo(ContainSubstring("secret-signature"))
+
+	// A file larger than the platform takes is refused on its
+	// Content-Length, before it is read.
+	_, err = api.FetchMedia(ctx, publish.Media{URL: srv.URL + "/big.png"}, 1*1000*1000)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("the file is 2 MiB; test accepts at most 1 MB for a image; use a smaller file"))
+
+	// A host that says nothing of the size fails once it passes the limit.
+	d, err = api.FetchMedia(ctx, publish.Media{URL: srv.URL + "/liar.png"}, 1<<20)
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = io.Copy(io.Discard, d)
+	d.Close()
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("larger than 1 MiB, the most test accepts for it"))
+
+	// A platform that takes no uploads of a type gets none.
+	_, err = api.FetchMedia(ctx, publish.Media{URL: srv.URL + "/img/cat.png", Type: "video"}, 0)
+	g.Expect(err).To(MatchError(ContainSubstring("Herald cannot upload videos to test")))
+}
+
+// TestUploadStreams sends a 48 MiB file from a media host to an upload
+// endpoint and counts what the process allocated meanwhile: the file is
+// streamed, not held.
+func TestUploadStreams(t *testing.T) {
+	g := NewWithT(t)
+	const size = 48 << 20
+	// A plain server: the platform fakes record whole bodies.
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	chunk := make([]byte, 64<<10)
+	mux.HandleFunc("GET /video.mp4", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		for sent := 0; sent < size; sent += len(chunk) {
+			w.Write(chunk)
+		}
+	})
+	var received int64
+	var fields []string
+	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		for {
+			part, err := mr.NextPart()
+			if err != nil {
+				break
+			}
+			fields = append(fields, part.FormName()+"="+part.FileName())
+			n, _ := io.Copy(io.Discard, part)
+			if part.FileName() != "" {
+				received = n
+			}
+		}
+		w.Write([]byte(`{"id":"m1"}`))
+	})
+	api := publish.API{Platform: "test"}
+	ctx := context.Background()
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	file, err := api.FetchMedia(ctx, publish.Media{URL: srv.URL + "/video.mp4"}, 64<<20)
+	g.Expect(err).NotTo(HaveOccurred())
+	var out struct{ ID string }
+	_, err = api.Do(ctx, publish.Request{Op: "POST /upload", Method: http.MethodPost, URL: srv.URL + "/upload",
+		Upload: &publish.Upload{File: file, FormField: "file", Fields: map[string]string{"description": "a cat"}}, Idempotent: true, Out: &out})
+	file.Close()
+	runtime.ReadMemStats(&after)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out.ID).To(Equal("m1"))
+	g.Expect(received).To(BeEquivalentTo(size))
+	g.Expect(fields).To(Equal([]string{"description=", "file=video.mp4"}))
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("streaming %d MiB allocated %.1f MiB", size>>20, float64(allocated)/(1<<20))
+	g.Expect(allocated).To(BeNumerically("<", size/4), "the upload allocated %d bytes for a %d-byte file", allocated, size)
+
+	// A file that grows past the limit mid-upload fails as the file's
+	// fault, not as a lost answer.
+	file, err = api.FetchMedia(ctx, publish.Media{URL: srv.URL + "/video.mp4"}, size/2)
+	g.Expect(err).To(MatchError(ContainSubstring("accepts at most")), "refused on Content-Length")
+	mux.HandleFunc("GET /growing.mp4", func(w http.ResponseWriter, r *http.Request) {
+		w.(http.Flusher).Flush()
+		for sent := 0; sent < 4<<20; sent += len(chunk) {
+			w.Write(chunk)
+		}
+	})
+	file, err = api.FetchMedia(ctx, publish.Media{URL: srv.URL + "/growing.mp4"}, 1<<20)
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = api.Do(ctx, publish.Request{Op: "POST /upload", Method: http.MethodPost, URL: srv.URL + "/upload",
+		Upload: &publish.Upload{File: file, FormField: "file"}, Idempotent: true})
+	file.Close()
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("larger than 1 MiB"))
 }
 
 func TestErrorHelpers(t *testing.T) {

@@ -92,7 +92,8 @@ func startHerald(t *testing.T, bin, dataDir string, flags ...string) *heraldProc
 	}
 	p := &heraldProcess{out: &syncBuffer{}, done: make(chan error, 1)}
 	p.baseURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	p.cmd = exec.Command(bin, "--dev", "--data-dir", dataDir, "--health-probe-bind-address", "127.0.0.1:0",
+	// As make run starts it: local fakes on loopback are reachable.
+	p.cmd = exec.Command(bin, "--dev", "--egress-allow=127.0.0.0/8,::1", "--data-dir", dataDir, "--health-probe-bind-address", "127.0.0.1:0",
 		"--listen", strings.TrimPrefix(p.baseURL, "http://"), "--public-url", p.baseURL)
 	p.cmd.Args = append(p.cmd.Args, flags...)
 	p.cmd.Env = append(os.Environ(), controlplane.AssetsEnv+"="+assets, "KUBECONFIG=", "HERALD_DEV_PASSWORD="+devPassword)

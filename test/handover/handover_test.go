@@ -394,15 +394,21 @@ var _ = Describe("Two replicas with leader election", func() {
 
 		s.waitPublished(posts / 3)
 		a.hardStop()
-		inFlight := map[string]bool{} // Discord got these, and replica-c never wrote their outcome
+		// In flight at the kill: replica-c had recorded its claim (the call
+		// may or may not have left) and never wrote the outcome.
+		inFlight, reached := map[string]bool{}, 0
 		written := s.deliveries(Default, "disc")
-		for text := range s.discordTexts() {
-			name := "p-" + text[len(text)-2:]
-			if written[name].Phase != socialv1alpha1.DeliveryPublished {
+		for name, d := range written {
+			if d.ClaimedBy == "replica-c" && d.Phase != socialv1alpha1.DeliveryPublished {
 				inFlight[name] = true
 			}
 		}
-		fmt.Printf("\nobserved: hard stop: %d Discord calls were in flight when replica-c was killed\n", len(inFlight))
+		for text := range s.discordTexts() {
+			if inFlight["p-"+text[len(text)-2:]] {
+				reached++
+			}
+		}
+		fmt.Printf("\nobserved: hard stop: %d Discord calls were in flight when replica-c was killed (%d had reached Discord)\n", len(inFlight), reached)
 		leaderIs(b)
 
 		masto, disc := s.settled()
@@ -420,7 +426,7 @@ var _ = Describe("Two replicas with leader election", func() {
 			case socialv1alpha1.DeliveryUnknown:
 				unknown++
 				Expect(inFlight).To(HaveKey(name), "%s is Unknown, so its call must have been in flight at the kill", name)
-				Expect(texts[text]).To(Equal(1), "%s was sent once, and never again", name)
+				Expect(texts[text]).To(BeNumerically("<=", 1), "%s was sent at most once, and never again", name)
 			default:
 				Fail(fmt.Sprintf("%s to Discord ended %s: %s", name, d.Phase, d.LastError))
 			}

@@ -170,7 +170,7 @@ func (r *replica) start(t *testing.T) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	listen := strings.TrimPrefix(r.base, "http://")
-	r.cmd = exec.Command(r.bin, "--kubeconfig", r.kubeconfig, "--namespace", "herald-system",
+	r.cmd = exec.Command(r.bin, "--kubeconfig", r.kubeconfig, "--namespace", "herald-system", "--egress-allow", "127.0.0.0/8",
 		"--listen", listen, "--public-url", r.base, "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "0",
 		"--publish-timeout", callTimeout.String(), "--retry-backoff", "2s", "--zap-log-level", "info")
 	r.cmd.Env = append(os.Environ(), "KUBECONFIG=")

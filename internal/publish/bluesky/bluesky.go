@@ -35,7 +35,7 @@ var Info = publish.Info{
 	Platform: "bluesky",
 	// Bluesky video goes through a separate video service Herald does not use.
 	Rules: rules.Rules{Name: "Bluesky", Limit: 300, Unit: "graphemes", MaxBytes: 3000, Counter: rules.Graphemes,
-		Media: rules.MediaLimits{Max: 4, Images: 4}},
+		Media: rules.MediaLimits{Max: 4, Images: 4, ImageBytes: 1 * rules.MB}},
 	CredentialKeys: []string{"identifier", "appPassword"},
 	Endpoint:       "the PDS URL; https://bsky.social when unset",
 	// The record key comes from the attempt: a repeat is refused by the
@@ -146,17 +146,22 @@ func (p *Publisher) createSession(ctx context.Context, c *conn) error {
 // call runs an authenticated XRPC call; when a cached session is refused,
 // it logs in again and repeats the call once (a refused call did nothing).
 func (p *Publisher) call(ctx context.Context, c *conn, r publish.Request) (*publish.Response, error) {
-	auth := func() {
-		r.Header = http.Header{"Authorization": {"Bearer " + c.sess.AccessJwt}}
-	}
-	auth()
-	res, err := c.api.Do(ctx, r)
+	return p.send(ctx, c, func(auth http.Header) (*publish.Response, error) {
+		r.Header = auth
+		return c.api.Do(ctx, r)
+	})
+}
+
+// send runs do with the session's Authorization header, and once more
+// with a new session when a cached one is refused.
+func (p *Publisher) send(ctx context.Context, c *conn, do func(auth http.Header) (*publish.Response, error)) (*publish.Response, error) {
+	auth := func() http.Header { return http.Header{"Authorization": {"Bearer " + c.sess.AccessJwt}} }
+	res, err := do(auth())
 	if c.cached && publish.KindOf(err) == publish.CredentialsRejected {
 		if err := p.createSession(ctx, c); err != nil {
 			return nil, err
 		}
-		auth()
-		res, err = c.api.Do(ctx, r)
+		res, err = do(auth())
 	}
 	return res, err
 }
@@ -259,21 +264,36 @@ func postURL(handle, uri string) string {
 func (p *Publisher) images(ctx context.Context, c *conn, media []publish.Media) (map[string]any, error) {
 	var images []map[string]any
 	for _, m := range media {
-		file, err := c.api.FetchMedia(ctx, m)
+		blob, err := p.uploadBlob(ctx, c, m)
 		if err != nil {
 			return nil, err
 		}
-		var out struct {
-			Blob json.RawMessage `json:"blob"`
-		}
-		if _, err := p.call(ctx, c, publish.Request{Op: "com.atproto.repo.uploadBlob", Method: http.MethodPost,
-			URL: c.base + "com.atproto.repo.uploadBlob", Body: file.Data, ContentType: file.ContentType,
-			Idempotent: true, Out: &out}); err != nil {
-			return nil, err
-		}
-		images = append(images, map[string]any{"alt": m.AltText, "image": out.Blob})
+		images = append(images, map[string]any{"alt": m.AltText, "image": blob})
 	}
 	return map[string]any{"$type": "app.bsky.embed.images", "images": images}, nil
+}
+
+// uploadBlob streams one attachment from its host to the PDS, one at a
+// time, so a post's media never sit in memory together.
+func (p *Publisher) uploadBlob(ctx context.Context, c *conn, m publish.Media) (json.RawMessage, error) {
+	var out struct {
+		Blob json.RawMessage `json:"blob"`
+	}
+	// A body streamed once cannot be sent again: a retry with a new
+	// session fetches the file again.
+	_, err := p.send(ctx, c, func(auth http.Header) (*publish.Response, error) {
+		file, err := c.api.FetchMedia(ctx, m, Info.Rules.Media.BytesFor(m.EffectiveType()))
+		if err != nil {
+			return nil, err
+		}
+		defer file.Close()
+		return c.api.Do(ctx, publish.Request{Op: "com.atproto.repo.uploadBlob", Method: http.MethodPost, Header: auth,
+			URL: c.base + "com.atproto.repo.uploadBlob", Upload: &publish.Upload{File: file}, Idempotent: true, Out: &out})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Blob, nil
 }
 
 // tidAlphabet is base32-sortable, the encoding of atproto TIDs.

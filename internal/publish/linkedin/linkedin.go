@@ -20,7 +20,7 @@ import (
 // Info declares LinkedIn members and organisations.
 var Info = publish.Info{
 	Platform:           "linkedin",
-	Rules:              rules.Rules{Name: "LinkedIn", Limit: 3000, Counter: rules.UTF16Length, Media: rules.MediaLimits{Max: 20, Images: 20, GIFs: 20}},
+	Rules:              rules.Rules{Name: "LinkedIn", Limit: 3000, Counter: rules.UTF16Length, Media: rules.MediaLimits{Max: 20, Images: 20, GIFs: 20, ImageBytes: 5 * rules.MB, GIFBytes: 5 * rules.MB}},
 	CredentialKeys:     []string{"accessToken", "authorURN"},
 	PostsPerHour:       6,
 	PostsPerHourSource: "150 member posts per day",
@@ -190,10 +190,11 @@ func (p *Publisher) Delete(ctx context.Context, prof publish.Profile, externalID
 // the URL it returns and gives back the image URN. An image no post uses
 // is harmless, so both calls count as idempotent.
 func (p *Publisher) uploadImage(ctx context.Context, s *session, m publish.Media) (string, error) {
-	file, err := s.api.FetchMedia(ctx, m)
+	file, err := s.api.FetchMedia(ctx, m, Info.Rules.Media.BytesFor(m.EffectiveType()))
 	if err != nil {
 		return "", err
 	}
+	defer file.Close()
 	var init struct {
 		Value struct {
 			UploadURL string `json:"uploadUrl"`
@@ -206,7 +207,7 @@ func (p *Publisher) uploadImage(ctx context.Context, s *session, m publish.Media
 		return "", err
 	}
 	if _, err := s.api.Do(ctx, publish.Request{Op: "PUT image upload", Method: http.MethodPut, URL: init.Value.UploadURL,
-		Header: http.Header{"Authorization": s.header["Authorization"]}, Body: file.Data, ContentType: file.ContentType, Idempotent: true}); err != nil {
+		Header: http.Header{"Authorization": s.header["Authorization"]}, Upload: &publish.Upload{File: file}, Idempotent: true}); err != nil {
 		return "", err
 	}
 	return init.Value.Image, nil

@@ -21,7 +21,8 @@ import (
 var Info = publish.Info{
 	Platform: "mastodon",
 	Rules: rules.Rules{Name: "Mastodon", Limit: 500, Counter: rules.MastodonLength,
-		Media: rules.MediaLimits{Max: 4, Images: 4, GIFs: 4, Videos: 1, VideoAlone: true}},
+		Media: rules.MediaLimits{Max: 4, Images: 4, GIFs: 4, Videos: 1, VideoAlone: true,
+			ImageBytes: 16 * rules.MiB, GIFBytes: 16 * rules.MiB, VideoBytes: 99 * rules.MiB}},
 	CredentialKeys:   []string{"accessToken"},
 	Endpoint:         "the instance URL, such as https://mastodon.social",
 	EndpointRequired: true,
@@ -162,21 +163,18 @@ func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publ
 // Uploading twice cannot duplicate a post (an unattached upload is
 // discarded by the instance), so the call counts as idempotent.
 func (p *Publisher) upload(ctx context.Context, s *session, m publish.Media) (string, error) {
-	file, err := s.api.FetchMedia(ctx, m)
+	file, err := s.api.FetchMedia(ctx, m, Info.Rules.Media.BytesFor(m.EffectiveType()))
 	if err != nil {
 		return "", err
 	}
+	defer file.Close()
 	fields := map[string]string{}
 	if m.AltText != "" {
 		fields["description"] = m.AltText
 	}
-	body, contentType, err := publish.Multipart(fields, "file", file)
-	if err != nil {
-		return "", publish.Errorf(publish.Permanent, "mastodon: cannot encode the upload: %v", err)
-	}
 	var a attachment
 	res, err := s.api.Do(ctx, publish.Request{Op: "POST /api/v2/media", Method: http.MethodPost, URL: s.base + "/api/v2/media",
-		Header: s.auth, Body: body, ContentType: contentType, Idempotent: true, Out: &a})
+		Header: s.auth, Upload: &publish.Upload{File: file, FormField: "file", Fields: fields}, Idempotent: true, Out: &a})
 	if err != nil {
 		return "", err
 	}

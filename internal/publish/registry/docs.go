@@ -79,10 +79,14 @@ func media(m rules.MediaLimits) string {
 		n         int
 		one, many string
 		alone     bool
-	}{{m.Images, "image", "images", false}, {m.GIFs, "GIF", "GIFs", m.GIFAlone}, {m.Videos, "video", "videos", m.VideoAlone}} {
+		bytes     int64
+	}{{m.Images, "image", "images", false, m.ImageBytes}, {m.GIFs, "GIF", "GIFs", m.GIFAlone, m.GIFBytes}, {m.Videos, "video", "videos", m.VideoAlone, m.VideoBytes}} {
 		what := t.many
 		if t.n == 1 {
 			what = t.one
+		}
+		if t.bytes > 0 {
+			what += " of up to " + fileSize(t.bytes)
 		}
 		switch {
 		case t.n == 0:
@@ -114,4 +118,12 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// fileSize writes an upload limit as the platform documents it.
+func fileSize(n int64) string {
+	if n%rules.MiB == 0 {
+		return fmt.Sprintf("%d MiB", n/rules.MiB)
+	}
+	return fmt.Sprintf("%d MB", n/rules.MB)
 }

@@ -48,7 +48,29 @@ type MediaLimits struct {
 	Max, Images, GIFs, Videos int
 	// VideoAlone and GIFAlone: a video (or GIF) must be the only attachment.
 	VideoAlone, GIFAlone bool
+	// ImageBytes, GIFBytes and VideoBytes are the largest file of each
+	// type the platform accepts as an upload; 0 where Herald sends the
+	// platform a link rather than the file.
+	ImageBytes, GIFBytes, VideoBytes int64
 }
+
+// BytesFor is the largest upload the platform accepts for a media type
+// (MediaImage, MediaGIF or MediaVideo); 0 means no upload is made.
+func (m MediaLimits) BytesFor(mediaType string) int64 {
+	switch mediaType {
+	case MediaGIF:
+		return m.GIFBytes
+	case MediaVideo:
+		return m.VideoBytes
+	}
+	return m.ImageBytes
+}
+
+// The byte sizes platforms write limits in.
+const (
+	MB  = 1000 * 1000
+	MiB = 1 << 20
+)
 
 // Unlimited marks a limit that does not apply.
 const Unlimited = -1

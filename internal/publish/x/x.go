@@ -21,7 +21,7 @@ var Info = publish.Info{
 	Platform: "x",
 	// X takes 4 images, 1 GIF or 1 video; Herald uploads images only (GIFs
 	// and videos need X's chunked, asynchronous upload).
-	Rules:              rules.Rules{Name: "X", Limit: 280, Unit: "weighted characters", Counter: rules.XWeightedLength, Media: rules.MediaLimits{Max: 4, Images: 4}},
+	Rules:              rules.Rules{Name: "X", Limit: 280, Unit: "weighted characters", Counter: rules.XWeightedLength, Media: rules.MediaLimits{Max: 4, Images: 4, ImageBytes: 5 * rules.MB}},
 	CredentialKeys:     []string{"accessToken"},
 	PostsPerHour:       50,
 	PostsPerHourSource: "well under 100 posts per 15 minutes per user",
@@ -140,19 +140,17 @@ func (p *Publisher) upload(ctx context.Context, s *session, m publish.Media) (st
 	if t := m.EffectiveType(); t != publish.MediaImage {
 		return "", publish.Errorf(publish.Permanent, "x: Herald uploads images only, not %ss", t)
 	}
-	file, err := s.api.FetchMedia(ctx, m)
+	file, err := s.api.FetchMedia(ctx, m, Info.Rules.Media.BytesFor(m.EffectiveType()))
 	if err != nil {
 		return "", err
 	}
-	body, contentType, err := publish.Multipart(map[string]string{"media_category": "tweet_image"}, "media", file)
-	if err != nil {
-		return "", publish.Errorf(publish.Permanent, "x: cannot encode the upload: %v", err)
-	}
+	defer file.Close()
 	var up struct {
 		Data struct{ ID string } `json:"data"`
 	}
 	if _, err := s.api.Do(ctx, publish.Request{Op: "POST /2/media/upload", Method: http.MethodPost, URL: s.base + "/2/media/upload",
-		Header: s.auth, Body: body, ContentType: contentType, Idempotent: true, Out: &up}); err != nil {
+		Header: s.auth, Upload: &publish.Upload{File: file, FormField: "media", Fields: map[string]string{"media_category": "tweet_image"}},
+		Idempotent: true, Out: &up}); err != nil {
 		return "", err
 	}
 	if m.AltText != "" {
