@@ -379,7 +379,7 @@ var _ = Describe("Workflow tools", func() {
 		})).To(Succeed())
 		Eventually(func() string {
 			return fails(dev, "toggle_workflow", map[string]any{"workspaceId": "acme", "workflowId": "broken", "enabled": false})
-		}, 10*time.Second, 50*time.Millisecond).Should(And(ContainSubstring("trigger.schedule"), ContainSubstring("nowhere"), ContainSubstring("not a valid template")))
+		}, 10*time.Second, 50*time.Millisecond).Should(And(ContainSubstring("trigger.schedule"), ContainSubstring("nowhere"), ContainSubstring("not a valid post template")))
 		Expect(fails(dev, "run_workflow", map[string]any{"workspaceId": "acme", "workflowId": "broken"})).To(ContainSubstring("invalid"))
 	})
 })

@@ -1,11 +1,11 @@
 package workflow
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"strings"
-	"text/template"
 	"time"
+	"unicode/utf8"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 )
@@ -41,6 +41,13 @@ func RenderPost(t socialv1alpha1.PostTemplate, data Data, start time.Time) (*soc
 		}
 		post.Spec.Variants = append(post.Spec.Variants, v)
 	}
+	total := utf8.RuneCountInString(post.Spec.Text)
+	for _, v := range post.Spec.Variants {
+		total += utf8.RuneCountInString(v.Text)
+	}
+	if total > MaxPostCharacters {
+		return nil, fmt.Errorf("the text and variants render %d characters together, more than the %d a post holds; shorten them", total, MaxPostCharacters)
+	}
 	at := start
 	if t.After != nil {
 		at = at.Add(t.After.Duration)
@@ -49,20 +56,26 @@ func RenderPost(t socialv1alpha1.PostTemplate, data Data, start time.Time) (*soc
 	return post, nil
 }
 
+// MaxPostCharacters is the most a post's text and variants hold together.
+const MaxPostCharacters = 100000
+
 func render(text string, data Data) (string, error) {
-	t, err := template.New("post").Option("missingkey=error").Parse(text)
+	t, err := parseTemplate("post", text)
 	if err != nil {
 		return "", err
 	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
+	out := &boundedText{deadline: time.Now().Add(RenderTimeout)}
+	if err := t.Execute(out, data); err != nil {
+		if errors.Is(err, errTooLong) || errors.Is(err, errTooSlow) {
+			return "", err
+		}
 		if data.Item == nil && strings.Contains(err.Error(), ".Item") {
 			return "", fmt.Errorf("the template uses .Item, the feed item, which only runs queued by the workflow's feed trigger have: %w", err)
 		}
 		return "", err
 	}
-	if b.Len() == 0 {
+	if out.b.Len() == 0 {
 		return "", fmt.Errorf("the template rendered no text")
 	}
-	return b.String(), nil
+	return out.b.String(), nil
 }

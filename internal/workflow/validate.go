@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -36,12 +35,12 @@ func Validate(spec *socialv1alpha1.WorkflowSpec, profiles []string) []string {
 		}
 	}
 	for i, p := range spec.Posts {
-		if _, err := template.New("text").Option("missingkey=error").Parse(p.Text); err != nil {
-			errs = append(errs, fmt.Sprintf("posts[%d].text is not a valid template: %v", i, err))
+		if _, err := parseTemplate("text", p.Text); err != nil {
+			errs = append(errs, fmt.Sprintf("posts[%d].text is not a valid post template: %v", i, err))
 		}
 		for _, v := range p.Variants {
-			if _, err := template.New("variant").Parse(v.Text); err != nil {
-				errs = append(errs, fmt.Sprintf("posts[%d] has a variant that is not a valid template: %v", i, err))
+			if _, err := parseTemplate("variant", v.Text); err != nil {
+				errs = append(errs, fmt.Sprintf("posts[%d] has a variant that is not a valid post template: %v", i, err))
 			}
 		}
 		for _, name := range p.Profiles {
