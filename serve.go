@@ -35,6 +35,9 @@ type httpOptions struct {
 	// Registration limits; see oauth.Config.
 	maxRegistrationsPerAddress int
 	maxUnusedClients           int
+	// Messages per second, and at once, one approved connection may send.
+	mcpRate  float64
+	mcpBurst int
 }
 
 func (h *httpOptions) bindFlags(fs *flag.FlagSet) {
@@ -44,6 +47,8 @@ func (h *httpOptions) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&h.toolPrefix, "tool-prefix", "ocoya", "Prefix of every MCP tool name, so prompts written for the hosted product work unchanged.")
 	fs.StringVar(&h.allowedOrigins, "allowed-origins", "", "Comma-separated browser origins, besides the public URL's, that may call /mcp.")
 	fs.IntVar(&h.maxRegistrationsPerAddress, "max-registrations-per-address", 30, "OAuth client registrations accepted from one client address per hour. Behind a proxy every client shares the proxy's address: raise it there.")
+	fs.Float64Var(&h.mcpRate, "mcp-rate", 20, "JSON-RPC messages per second one approved connection may send to /mcp, sustained (a batch counts each message); more are answered 429 with Retry-After. 0 sets no limit.")
+	fs.IntVar(&h.mcpBurst, "mcp-burst", 100, "Messages one approved connection may send at once above --mcp-rate; at least 50, one full batch.")
 	fs.IntVar(&h.maxUnusedClients, "max-unused-clients", 1000, "Dynamically registered OAuth clients that never completed a sign-in (removed 24 h after registering) Herald holds before it refuses new registrations.")
 }
 
@@ -99,7 +104,7 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 	}
 	mcp, err := mcpserver.New(mcpserver.Options{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(), ToolPrefix: h.toolPrefix,
-		Authenticate: authz.RequireToken,
+		Authenticate: authz.RequireToken, RateLimit: mcpserver.RateLimit{Rate: h.mcpRate, Burst: h.mcpBurst},
 	})
 	if err != nil {
 		return err

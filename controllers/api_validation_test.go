@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"io"
 	"os"
 	"path/filepath"
@@ -122,6 +124,22 @@ apiVersion: social.herald.dev/v1alpha1
 kind: ScheduledPost
 metadata: {name: foreign-variant, namespace: demo}
 spec: {text: hi, draft: true, profiles: [sandbox], variants: [{profile: other, text: x}]}`, "variant's profile"),
+		Entry("ScheduledPost with two variants for one profile", `
+apiVersion: social.herald.dev/v1alpha1
+kind: ScheduledPost
+metadata: {name: twice-profile, namespace: demo}
+spec: {text: hi, draft: true, profiles: [sandbox], variants: [{profile: sandbox, text: a}, {profile: sandbox, text: b}]}`, "variants name each profile and each platform at most once"),
+		Entry("ScheduledPost with two variants for one platform", `
+apiVersion: social.herald.dev/v1alpha1
+kind: ScheduledPost
+metadata: {name: twice-platform, namespace: demo}
+spec: {text: hi, draft: true, variants: [{platform: x, text: a}, {platform: mastodon, text: b}, {platform: x, text: c}]}`, "at most once"),
+		Entry("ScheduledPost whose text and variants pass 100,000 characters", fmt.Sprintf(`
+apiVersion: social.herald.dev/v1alpha1
+kind: ScheduledPost
+metadata: {name: too-long, namespace: demo}
+spec: {text: %[1]s, draft: true, variants: [{platform: x, text: %[1]s}, {platform: mastodon, text: %[1]s}]}`, strings.Repeat("a", 40000)),
+			"text and variants together may hold at most 100,000 characters"),
 		Entry("Workflow with a schedule trigger and no schedule", `
 apiVersion: social.herald.dev/v1alpha1
 kind: Workflow

@@ -93,6 +93,7 @@ type ScheduledPostReconciler struct {
 	RetryHint string
 
 	limiters profileLimiters
+	quota    quotaMemory
 	attempts localAttempts
 }
 
@@ -101,6 +102,7 @@ type ScheduledPostReconciler struct {
 // +kubebuilder:rbac:groups=social.herald.dev,resources=scheduledposts/finalizers,verbs=update
 // +kubebuilder:rbac:groups=social.herald.dev,resources=socialprofiles,verbs=get;list;watch
 // +kubebuilder:rbac:groups=social.herald.dev,resources=brandkits,verbs=get;list;watch
+// +kubebuilder:rbac:groups=social.herald.dev,resources=workspaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -171,17 +173,26 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// 7. A person asked to retry some deliveries.
 	r.handleRetryRequest(s, now)
 
-	// 8. Before the due time: come back exactly then.
+	// 8. The workspace's limits: a post joins the queue, and starts to
+	// publish, only within them.
 	due, err := post.Due(&p.Spec)
 	if err != nil {
 		s.invalid = err.Error()
 		return ctrl.Result{}, nil
 	}
+	if msg, err := r.checkQuota(ctx, p, due, now); err != nil {
+		return ctrl.Result{}, err
+	} else if msg != "" {
+		r.refuseForQuota(s, msg)
+		return ctrl.Result{}, nil
+	}
+
+	// 9. Before the due time: come back exactly then.
 	if now.Before(due) && !post.AnyStarted(p) && !s.retrying() {
 		return ctrl.Result{RequeueAfter: due.Sub(now)}, nil
 	}
 
-	// 9. Due: deliver to each profile.
+	// 10. Due: deliver to each profile.
 	return r.deliver(ctx, s, due, now)
 }
 

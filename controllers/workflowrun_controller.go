@@ -20,6 +20,7 @@ import (
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/inflight"
+	"github.com/herald-dev/herald/internal/post"
 	"github.com/herald-dev/herald/internal/workflow"
 )
 
@@ -120,29 +121,42 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, nil
 	}
 
-	// 6. Create each post under a name derived from the run, so a retried
-	// reconcile finds the post it made instead of making another.
+	// 6. Render every post, and check they fit the workspace's limits
+	// before creating any.
 	ws := r.workspaceOf(ctx, run.Namespace)
-	run.Status.Posts = run.Status.Posts[:0]
+	posts := make([]*socialv1alpha1.ScheduledPost, 0, len(spec.Posts))
 	for i, tmpl := range spec.Posts {
-		post, err := workflow.RenderPost(tmpl, workflow.Data{Inputs: inputs, Item: feedItem(run.Spec.Item), Workspace: ws}, run.Status.StartTime.Time)
+		p, err := workflow.RenderPost(tmpl, workflow.Data{Inputs: inputs, Item: feedItem(run.Spec.Item), Workspace: workspaceName(ws, run.Namespace)}, run.Status.StartTime.Time)
 		if err != nil {
 			r.finish(run, socialv1alpha1.RunFailed, ReasonTemplateFailed, fmt.Sprintf("posts[%d]: %v", i, err))
 			return ctrl.Result{}, nil
 		}
-		post.Name = fmt.Sprintf("%s-%d", run.Name, i)
-		post.Namespace = run.Namespace
-		post.Labels = map[string]string{labelWorkflow: run.Spec.WorkflowRef.Name, labelWorkflowRun: run.Name}
+		posts = append(posts, p)
+	}
+	if msg, err := r.checkQuota(ctx, run, ws, posts); err != nil {
+		return ctrl.Result{}, err
+	} else if msg != "" {
+		r.finish(run, socialv1alpha1.RunFailed, ReasonWorkspaceLimit, "no posts were created: "+msg)
+		return ctrl.Result{}, nil
+	}
+
+	// 7. Create each post under a name derived from the run, so a retried
+	// reconcile finds the post it made instead of making another.
+	run.Status.Posts = run.Status.Posts[:0]
+	for i, p := range posts {
+		p.Name = fmt.Sprintf("%s-%d", run.Name, i)
+		p.Namespace = run.Namespace
+		p.Labels = map[string]string{labelWorkflow: run.Spec.WorkflowRef.Name, labelWorkflowRun: run.Name}
 		if by := run.Spec.RequestedBy; by != nil && by.Subject != "" {
-			post.Annotations = map[string]string{socialv1alpha1.AnnotationRequestedBy: by.Subject, socialv1alpha1.AnnotationRequestedVia: by.Client}
+			p.Annotations = map[string]string{socialv1alpha1.AnnotationRequestedBy: by.Subject, socialv1alpha1.AnnotationRequestedVia: by.Client}
 		}
-		if err := controllerutil.SetControllerReference(run, post, r.Scheme()); err != nil {
+		if err := controllerutil.SetControllerReference(run, p, r.Scheme()); err != nil {
 			return ctrl.Result{}, err
 		}
-		if err := r.Create(ctx, post); err != nil && !apierrors.IsAlreadyExists(err) {
-			return ctrl.Result{}, fmt.Errorf("creating post %s: %w", post.Name, err)
+		if err := r.Create(ctx, p); err != nil && !apierrors.IsAlreadyExists(err) {
+			return ctrl.Result{}, fmt.Errorf("creating post %s: %w", p.Name, err)
 		}
-		run.Status.Posts = append(run.Status.Posts, post.Name)
+		run.Status.Posts = append(run.Status.Posts, p.Name)
 	}
 	r.finish(run, socialv1alpha1.RunSucceeded, ReasonRunSucceeded, fmt.Sprintf("created %d posts: %s", len(run.Status.Posts), strings.Join(run.Status.Posts, ", ")))
 	return ctrl.Result{}, nil
@@ -166,17 +180,52 @@ func (r *WorkflowRunReconciler) finish(run *socialv1alpha1.WorkflowRun, phase so
 	r.Recorder.Eventf(run, nil, kind, reason, "Run", message)
 }
 
-// workspaceOf finds the Workspace whose namespace holds the run, for templates.
-func (r *WorkflowRunReconciler) workspaceOf(ctx context.Context, namespace string) string {
+// workspaceOf finds the Workspace whose namespace holds the run, or nil.
+func (r *WorkflowRunReconciler) workspaceOf(ctx context.Context, namespace string) *socialv1alpha1.Workspace {
 	list := &socialv1alpha1.WorkspaceList{}
 	if err := r.List(ctx, list); err == nil {
-		for _, ws := range list.Items {
-			if ws.NamespaceName() == namespace {
-				return ws.Name
+		for i := range list.Items {
+			if list.Items[i].NamespaceName() == namespace {
+				return &list.Items[i]
 			}
 		}
 	}
-	return namespace
+	return nil
+}
+
+// workspaceName is what templates see as .Workspace.
+func workspaceName(ws *socialv1alpha1.Workspace, namespace string) string {
+	if ws == nil {
+		return namespace
+	}
+	return ws.Name
+}
+
+// checkQuota says whether the run's posts fit its workspace's limits
+// beside the posts already there (the run's own, from an earlier try of
+// this reconcile, aside), or which limit they would pass.
+func (r *WorkflowRunReconciler) checkQuota(ctx context.Context, run *socialv1alpha1.WorkflowRun, ws *socialv1alpha1.Workspace, posts []*socialv1alpha1.ScheduledPost) (string, error) {
+	if ws == nil {
+		return "", nil
+	}
+	q := post.QuotaOf(ws)
+	list := &socialv1alpha1.ScheduledPostList{}
+	if err := r.List(ctx, list, client.InNamespace(run.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return "", err
+	}
+	var t post.Tally
+	for i := range list.Items {
+		if list.Items[i].Labels[labelWorkflowRun] != run.Name {
+			q.Count(&t, &list.Items[i])
+		}
+	}
+	for _, p := range posts {
+		if err := q.Admit(t, p, ""); err != nil {
+			return err.Error(), nil
+		}
+		q.Count(&t, p)
+	}
+	return "", nil
 }
 
 // SetupWithManager registers the reconciler.

@@ -24,12 +24,43 @@ import (
 type postIndex struct {
 	mu     sync.RWMutex
 	byNS   map[string]*btree.BTreeG[indexedPost]
+	// held counts, per namespace, the drafts and waiting posts of byNS,
+	// so the workspace limits cost nothing to check.
+	held   map[string]*heldCount
 	synced func() bool
 	clock  clock.PassiveClock
 }
 
 func newIndex(clk clock.PassiveClock) *postIndex {
-	return &postIndex{byNS: map[string]*btree.BTreeG[indexedPost]{}, clock: clk}
+	return &postIndex{byNS: map[string]*btree.BTreeG[indexedPost]{}, held: map[string]*heldCount{}, clock: clk}
+}
+
+type heldCount struct{ drafts, waiting int }
+
+// count adds (by 1 or -1) what e holds to ns's counts; the caller holds
+// the write lock.
+func (idx *postIndex) count(ns string, e indexedPost, by int) {
+	c := idx.held[ns]
+	if c == nil {
+		c = &heldCount{}
+		idx.held[ns] = c
+	}
+	switch e.holding {
+	case post.HoldsDraft:
+		c.drafts += by
+	case post.HoldsWaiting:
+		c.waiting += by
+	}
+}
+
+// heldBy returns ns's counts of drafts and waiting posts.
+func (idx *postIndex) heldBy(ns string) (drafts, waiting int) {
+	idx.mu.RLock()
+	defer idx.mu.RUnlock()
+	if c := idx.held[ns]; c != nil {
+		return c.drafts, c.waiting
+	}
+	return 0, 0
 }
 
 // tree returns ns's tree, creating it; the caller holds the write lock.
@@ -51,6 +82,8 @@ type indexedPost struct {
 	// tools report it, and its scheduledAt (zero when it has none).
 	phase string
 	due   time.Time
+	// holding is what the post takes of the workspace's limits.
+	holding post.Holding
 	// listed returns the post as pages show it, encoded on first use.
 	listed func() *listedPost
 	// written is when a tool of this replica recorded the entry, until
@@ -100,6 +133,7 @@ func (idx *postIndex) entryOf(obj any) (indexedPost, string, bool) {
 	now := idx.clock.Now()
 	e := indexedPost{created: p.CreationTimestamp.UnixNano(), name: p.Name, uid: p.UID, post: p, phase: string(post.PhaseOf(p, now))}
 	e.due, _ = post.Due(&p.Spec)
+	e.holding = post.HoldingOf(post.AsWritten(p, now))
 	e.listed = sync.OnceValue(func() *listedPost { return newListedPost(p, e.phase) })
 	return e, p.Namespace, true
 }
@@ -133,7 +167,10 @@ func (idx *postIndex) upsert(obj any, written time.Time, replace func(cur, e ind
 	if cur, found := t.Get(e); found && !replace(cur, e) {
 		return
 	}
-	t.ReplaceOrInsert(e)
+	if old, replaced := t.ReplaceOrInsert(e); replaced {
+		idx.count(ns, old, -1)
+	}
+	idx.count(ns, e, 1)
 }
 
 func (idx *postIndex) remove(obj any) {
@@ -144,8 +181,27 @@ func (idx *postIndex) remove(obj any) {
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
 	if t := idx.byNS[ns]; t != nil {
-		t.Delete(e)
+		if old, found := t.Delete(e); found {
+			idx.count(ns, old, -1)
+		}
 	}
+}
+
+// each calls fn with every post of ns the index holds.
+func (idx *postIndex) each(ns string, fn func(*socialv1alpha1.ScheduledPost)) {
+	idx.mu.RLock()
+	defer idx.mu.RUnlock()
+	t := idx.byNS[ns]
+	if t == nil {
+		return
+	}
+	now := idx.clock.Now()
+	t.Ascend(func(e indexedPost) bool {
+		if e.written.IsZero() || now.Sub(e.written) <= unconfirmedTTL {
+			fn(e.post)
+		}
+		return true
+	})
 }
 
 // page returns up to limit posts of ns after the cursor that match, and

@@ -252,10 +252,10 @@ func listPostsTool() Tool {
 type previewPostArgs struct {
 	workspaceArg
 	PostID     string         `json:"postId,omitempty" jsonschema:"preview an existing post; or give text and profileIds"`
-	Text       string         `json:"text,omitempty" jsonschema:"text to preview"`
-	ProfileIDs []string       `json:"profileIds,omitempty" jsonschema:"profiles to render for"`
-	Variants   []VariantInput `json:"variants,omitempty"`
-	Media      []MediaInput   `json:"media,omitempty"`
+	Text       string         `json:"text,omitempty" jsonschema:"text to preview" maxLength:"40000"`
+	ProfileIDs []string       `json:"profileIds,omitempty" jsonschema:"profiles to render for" maxItems:"50" maxLength:"253"`
+	Variants   []VariantInput `json:"variants,omitempty" maxItems:"50"`
+	Media      []MediaInput   `json:"media,omitempty" maxItems:"10"`
 	BrandKitID string         `json:"brandKitId,omitempty" jsonschema:"brand kit whose signature, hashtags and banned words apply"`
 }
 

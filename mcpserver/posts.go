@@ -23,10 +23,10 @@ type postArgs struct {
 type createPostArgs struct {
 	workspaceArg
 	Text           string         `json:"text" jsonschema:"the post's text; the brand kit's signature and hashtags are added when it is published" minLength:"1" maxLength:"40000"`
-	ProfileIDs     []string       `json:"profileIds,omitempty" jsonschema:"profile ids from ocoya_list_social_profiles for this workspace"`
+	ProfileIDs     []string       `json:"profileIds,omitempty" jsonschema:"profile ids from ocoya_list_social_profiles for this workspace" maxItems:"50" maxLength:"253"`
 	ScheduledAt    string         `json:"scheduledAt,omitempty" jsonschema:"when to publish, RFC 3339 with an offset such as 2026-07-01T09:00:00Z; with profileIds the post is scheduled, otherwise it stays a draft"`
-	Variants       []VariantInput `json:"variants,omitempty" jsonschema:"texts that replace text for one profile or platform"`
-	Media          []MediaInput   `json:"media,omitempty" jsonschema:"images or videos to attach"`
+	Variants       []VariantInput `json:"variants,omitempty" jsonschema:"texts that replace text for one profile or platform, at most one each" maxItems:"50"`
+	Media          []MediaInput   `json:"media,omitempty" jsonschema:"images or videos to attach" maxItems:"10"`
 	BrandKitID     string         `json:"brandKitId,omitempty" jsonschema:"a brand kit id from ocoya_list_brand_kits"`
 	IdempotencyKey string         `json:"idempotencyKey,omitempty" jsonschema:"any string; sending the same key again returns the same post instead of a duplicate" maxLength:"128"`
 }
@@ -35,9 +35,9 @@ type updatePostArgs struct {
 	workspaceArg
 	PostID           string         `json:"postId" jsonschema:"id of the post to change" minLength:"1"`
 	Text             string         `json:"text,omitempty" jsonschema:"new text; omit to keep it" maxLength:"40000"`
-	ProfileIDs       []string       `json:"profileIds,omitempty" jsonschema:"new list of profile ids; omit to keep them"`
-	Variants         []VariantInput `json:"variants,omitempty" jsonschema:"new variants; omit to keep them"`
-	Media            []MediaInput   `json:"media,omitempty" jsonschema:"new media; omit to keep them"`
+	ProfileIDs       []string       `json:"profileIds,omitempty" jsonschema:"new list of profile ids; omit to keep them" maxItems:"50" maxLength:"253"`
+	Variants         []VariantInput `json:"variants,omitempty" jsonschema:"new variants, at most one per profile or platform; omit to keep them" maxItems:"50"`
+	Media            []MediaInput   `json:"media,omitempty" jsonschema:"new media; omit to keep them" maxItems:"10"`
 	BrandKitID       string         `json:"brandKitId,omitempty" jsonschema:"new brand kit id; omit to keep it"`
 	ExpectedRevision string         `json:"expectedRevision,omitempty" jsonschema:"the revision from ocoya_get_post; the update is refused if the post changed since"`
 }
@@ -46,23 +46,23 @@ type schedulePostArgs struct {
 	workspaceArg
 	PostID         string   `json:"postId,omitempty" jsonschema:"the draft or scheduled post to (re)schedule; omit to create a new post from text and profileIds"`
 	ScheduledAt    string   `json:"scheduledAt" jsonschema:"when to publish, RFC 3339 with an offset such as 2026-07-01T09:00:00Z" minLength:"1"`
-	Text           string   `json:"text,omitempty" jsonschema:"text of a new post, when postId is omitted"`
-	ProfileIDs     []string `json:"profileIds,omitempty" jsonschema:"profiles of a new post, or a replacement list for an existing one"`
+	Text           string   `json:"text,omitempty" jsonschema:"text of a new post, when postId is omitted" maxLength:"40000"`
+	ProfileIDs     []string `json:"profileIds,omitempty" jsonschema:"profiles of a new post, or a replacement list for an existing one" maxItems:"50" maxLength:"253"`
 	IdempotencyKey string   `json:"idempotencyKey,omitempty" jsonschema:"any string; sending the same key again returns the same post instead of a duplicate" maxLength:"128"`
 }
 
 type publishPostArgs struct {
 	workspaceArg
 	PostID         string   `json:"postId,omitempty" jsonschema:"the post to publish now; omit to publish new text to profileIds"`
-	Text           string   `json:"text,omitempty" jsonschema:"text of a new post, when postId is omitted"`
-	ProfileIDs     []string `json:"profileIds,omitempty" jsonschema:"profiles of a new post"`
+	Text           string   `json:"text,omitempty" jsonschema:"text of a new post, when postId is omitted" maxLength:"40000"`
+	ProfileIDs     []string `json:"profileIds,omitempty" jsonschema:"profiles of a new post" maxItems:"50" maxLength:"253"`
 	IdempotencyKey string   `json:"idempotencyKey,omitempty" jsonschema:"any string; sending the same key again returns the same post instead of publishing twice" maxLength:"128"`
 }
 
 type retryPostArgs struct {
 	workspaceArg
 	PostID     string   `json:"postId" jsonschema:"id of the post whose deliveries to retry" minLength:"1"`
-	ProfileIDs []string `json:"profileIds,omitempty" jsonschema:"the profiles to retry; omit to retry every Failed and Missed delivery. An Unknown delivery is retried only when named here, after checking the account: it may already be online"`
+	ProfileIDs []string `json:"profileIds,omitempty" jsonschema:"the profiles to retry; omit to retry every Failed and Missed delivery. An Unknown delivery is retried only when named here, after checking the account: it may already be online" maxItems:"50" maxLength:"253"`
 }
 
 type deletePostArgs struct {
@@ -292,6 +292,13 @@ func (s *toolCall) newPost(key string) *socialv1alpha1.ScheduledPost {
 // the first call made) and describes it as written.
 func (s *toolCall) create(ctx context.Context, p *socialv1alpha1.ScheduledPost, key string, warnings []string) (*PostResult, error) {
 	stamp(p, s.caller)
+	if err := s.admit(ctx, p, nil); err != nil {
+		// A retried call finds the post its first call made, limit or not.
+		if key == "" || s.reader().Get(ctx, client.ObjectKeyFromObject(p), p) != nil {
+			return nil, err
+		}
+		return &PostResult{Post: s.view(p), Created: false, Warnings: warnings}, nil
+	}
 	created, err := s.createOnce(ctx, p, key)
 	if err != nil {
 		return nil, err
@@ -340,7 +347,11 @@ func (s *toolCall) changePost(ctx context.Context, id, expectedRevision string, 
 			return invalidArgument("post %q is %s: publishing started, so it can no longer be changed. Create a new post with %s instead.",
 				id, post.PhaseOf(p, s.clock.Now()), s.toolName("create_post"))
 		}
+		before := p.DeepCopy()
 		if err := mutate(p); err != nil {
+			return err
+		}
+		if err := s.admit(ctx, post.AsWritten(p, s.clock.Now()), post.AsWritten(before, s.clock.Now())); err != nil {
 			return err
 		}
 		stamp(p, s.caller)

@@ -43,13 +43,13 @@ type DeliveryView struct {
 type VariantInput struct {
 	ProfileID string `json:"profileId,omitempty" jsonschema:"a profile of this post; give this or platform"`
 	Platform  string `json:"platform,omitempty" jsonschema:"a platform; give this or profileId" enum:"$platforms"`
-	Text      string `json:"text" jsonschema:"the text for that profile or platform" minLength:"1"`
+	Text      string `json:"text" jsonschema:"the text for that profile or platform" minLength:"1" maxLength:"40000"`
 }
 
 // MediaInput is an image or video to attach.
 type MediaInput struct {
-	URL     string `json:"url" jsonschema:"http or https URL Herald fetches when publishing" minLength:"1"`
-	AltText string `json:"altText,omitempty" jsonschema:"describes the media for people who cannot see it"`
+	URL     string `json:"url" jsonschema:"http or https URL Herald fetches when publishing" minLength:"1" maxLength:"2048"`
+	AltText string `json:"altText,omitempty" jsonschema:"describes the media for people who cannot see it" maxLength:"1500"`
 	Type    string `json:"type,omitempty" jsonschema:"image, video or gif; inferred when omitted" enum:"image,video,gif"`
 }
 

@@ -16,7 +16,9 @@ import (
 // the schema and the code cannot drift. Field descriptions come from the
 // `jsonschema` tag; these tags add what it cannot say:
 //
-//	enum:"a,b,c"   minimum:"1"   maximum:"100"   minLength:"1"   maxLength:"280"   format:"date-time"
+//	enum:"a,b,c"   minimum:"1"   maximum:"100"   minLength:"1"   maxLength:"280"   maxItems:"10"   format:"date-time"
+//
+// On a list, maxItems bounds the list and the other tags its items.
 //
 // enum:"$platforms" lists every platform the registry has an adapter for.
 func schemaFor[T any]() json.RawMessage {
@@ -74,8 +76,8 @@ func applyTags(t reflect.Type, s *jsonschema.Schema) {
 			continue
 		}
 		target := p
-		if p.Type == "array" && p.Items != nil && f.Tag.Get("enum") != "" {
-			target = p.Items // an enum on a list constrains its items
+		if p.Type == "array" && p.Items != nil {
+			target = p.Items // an enum or length on a list constrains its items
 		}
 		if v := f.Tag.Get("enum"); v == "$platforms" {
 			for _, p := range registry.Platforms() {
@@ -99,6 +101,10 @@ func applyTags(t reflect.Type, s *jsonschema.Schema) {
 		if v, ok := number(f.Tag.Get("maxLength")); ok {
 			n := int(v)
 			target.MaxLength = &n
+		}
+		if v, ok := number(f.Tag.Get("maxItems")); ok && p.Type == "array" {
+			n := int(v)
+			p.MaxItems = &n
 		}
 		if v := f.Tag.Get("format"); v != "" {
 			target.Format = v

@@ -46,6 +46,12 @@ type Options struct {
 	Clock clock.Clock
 	// Version is reported in the initialize result.
 	Version string
+	// RateLimit bounds the messages each approved connection sends; the
+	// zero value sets no limit.
+	RateLimit RateLimit
+	// MaxBatchAnswer bounds the answer to one JSON-RPC batch, in bytes;
+	// 0 means DefaultMaxBatchAnswer.
+	MaxBatchAnswer int
 }
 
 // Server serves the MCP endpoint.
@@ -60,6 +66,7 @@ type Server struct {
 	mcp       *server.MCPServer
 	transport *server.StreamableHTTPServer
 	sessions  *sessions
+	limiter   *grantLimiter
 }
 
 // New builds the server and registers the catalogue.
@@ -76,7 +83,11 @@ func New(o Options) (*Server, error) {
 	if o.Version == "" {
 		o.Version = "dev"
 	}
-	s := &Server{opts: o, client: o.Client, clock: o.Clock, tools: map[string]Tool{}, sessions: &sessions{}}
+	if o.MaxBatchAnswer <= 0 {
+		o.MaxBatchAnswer = DefaultMaxBatchAnswer
+	}
+	s := &Server{opts: o, client: o.Client, clock: o.Clock, tools: map[string]Tool{}, sessions: &sessions{},
+		limiter: newGrantLimiter(o.RateLimit, o.Clock)}
 	if o.Cache != nil {
 		idx, err := newPostIndex(context.Background(), o.Cache, s.clock)
 		if err != nil {

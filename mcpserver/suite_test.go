@@ -136,7 +136,12 @@ var rpcID atomic.Int64
 
 // send sends a raw body and returns the HTTP response and its body.
 func send(c *Caller, body string, headers ...string) (*http.Response, []byte) {
-	req, err := http.NewRequest(http.MethodPost, mcpURL, strings.NewReader(body))
+	return sendTo(mcpURL, c, body, headers...)
+}
+
+// sendTo is send to another server's MCP URL.
+func sendTo(url string, c *Caller, body string, headers ...string) (*http.Response, []byte) {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	Expect(err).NotTo(HaveOccurred())
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")

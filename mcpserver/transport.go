@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"slices"
@@ -51,6 +52,11 @@ const maxBody = 4 << 20
 
 // MaxBatch is how many messages one JSON-RPC batch may hold.
 const MaxBatch = 50
+
+// DefaultMaxBatchAnswer bounds the answer to one batch unless
+// Options.MaxBatchAnswer says otherwise: the messages after the one that
+// passes it are answered with an error instead of run.
+const DefaultMaxBatchAnswer = 16 << 20
 
 // batchProtocolVersion is what batch elements are handed to mcp-go with when
 // the client's header names no version mcp-go accepts: batches were dropped
@@ -108,6 +114,9 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 		s.serveBatch(w, r, caller, body)
 		return
 	}
+	if !s.admit(w, caller, 1) {
+		return
+	}
 	msg, parsed := probe(body)
 	if needed := s.neededScope(msg); !allowed(caller, needed) {
 		oauth.WriteInsufficientScope(w, needed)
@@ -161,12 +170,25 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request, caller *Call
 		oauth.WriteInsufficientScope(w, missing...)
 		return
 	}
+	if !s.admit(w, caller, len(elements)) {
+		return
+	}
 	out := []byte{'['}
 	answered := 0
 	for i, el := range elements {
 		start := len(out)
 		if answered > 0 {
 			out = append(out, ',')
+		}
+		if len(out) > s.opts.MaxBatchAnswer {
+			if !parsed[i] || len(probes[i].ID) == 0 { // a notification, or not a message: nothing to answer
+				out = out[:start]
+				continue
+			}
+			out = append(out, rpcError(probes[i].ID, mcp.INTERNAL_ERROR, fmt.Sprintf(
+				"not run: the answers before this message already fill the %s a batch answer may hold; send it again in a batch of its own", mebibytes(s.opts.MaxBatchAnswer)))...)
+			answered++
+			continue
 		}
 		var ok bool
 		if parsed[i] && jsonRequest(r) {
@@ -190,6 +212,27 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request, caller *Call
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	_, _ = w.Write(out)
+}
+
+func mebibytes(n int) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
+
+// admit takes n messages from the caller's rate limit, or answers 429
+// with the wait.
+func (s *Server) admit(w http.ResponseWriter, caller *Caller, n int) bool {
+	if caller == nil {
+		return true
+	}
+	ok, wait := s.limiter.allow(caller.Grant, n)
+	if !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		writeRPCError(w, http.StatusTooManyRequests, mcp.INVALID_REQUEST, rateLimited(s.limiter.limit, wait))
+	}
+	return ok
 }
 
 // viaTransport runs one batch message through mcp-go's transport as if it

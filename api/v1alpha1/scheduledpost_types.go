@@ -62,6 +62,8 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.draft || self.canceled || size(self.profiles) > 0",message="profiles must name at least one SocialProfile unless the post is a draft"
 // +kubebuilder:validation:XValidation:rule="!has(self.variants) || self.variants.all(v, !has(v.profile) || v.profile in self.profiles)",message="every variant's profile must be one of the post's profiles"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.idempotencyKey) || (has(self.idempotencyKey) && self.idempotencyKey == oldSelf.idempotencyKey)",message="idempotencyKey cannot be changed"
+// +kubebuilder:validation:XValidation:rule="!has(self.variants) || self.variants.all(v, self.variants.exists_one(w, has(v.profile) ? (has(w.profile) && w.profile == v.profile) : (has(w.platform) && w.platform == v.platform)))",message="variants name each profile and each platform at most once"
+// +kubebuilder:validation:XValidation:rule="size(self.text) + (has(self.variants) ? self.variants.map(v, size(v.text)).sum() : 0) <= 100000",message="text and variants together may hold at most 100,000 characters"
 type ScheduledPostSpec struct {
 	// text is the post's body. Per-platform limits apply after the brand kit's
 	// signature and hashtags are added (X 280 weighted characters, Bluesky 300

@@ -35,13 +35,25 @@ type WorkspaceMember struct {
 }
 
 // WorkspaceLimits bounds what a workspace may hold, so one tenant cannot
-// exhaust the cluster.
+// exhaust the cluster. The MCP tools and workflows refuse to create posts
+// past them, and Herald does not publish a post that would pass them,
+// saying which limit in the post's status. People who write
+// ScheduledPosts with kubectl are bounded by a ResourceQuota on the
+// namespace (see docs/security.md).
 type WorkspaceLimits struct {
-	// maxScheduledPosts is how many posts may wait for publishing at once.
-	// Unset means no limit.
+	// maxScheduledPosts is how many posts may wait for publishing at once
+	// (scheduled, not yet started). Defaults to 1000.
 	// +optional
+	// +kubebuilder:default=1000
 	// +kubebuilder:validation:Minimum=0
 	MaxScheduledPosts *int32 `json:"maxScheduledPosts,omitempty"`
+
+	// maxDrafts is how many draft posts the workspace may hold. Defaults
+	// to 1000.
+	// +optional
+	// +kubebuilder:default=1000
+	// +kubebuilder:validation:Minimum=0
+	MaxDrafts *int32 `json:"maxDrafts,omitempty"`
 
 	// maxPostsPerDay is how many posts may be published per calendar day in
 	// the workspace's time zone. Unset means no limit.
@@ -84,8 +96,10 @@ type WorkspaceSpec struct {
 	// +kubebuilder:validation:MaxItems=256
 	Members []WorkspaceMember `json:"members,omitempty"`
 
-	// limits bound what the workspace may hold.
+	// limits bound what the workspace may hold; their defaults apply when
+	// it is unset.
 	// +optional
+	// +kubebuilder:default={}
 	Limits *WorkspaceLimits `json:"limits,omitempty"`
 }
 

@@ -1247,6 +1247,11 @@ func (in *WorkspaceLimits) DeepCopyInto(out *WorkspaceLimits) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.MaxDrafts != nil {
+		in, out := &in.MaxDrafts, &out.MaxDrafts
+		*out = new(int32)
+		**out = **in
+	}
 	if in.MaxPostsPerDay != nil {
 		in, out := &in.MaxPostsPerDay, &out.MaxPostsPerDay
 		*out = new(int32)

@@ -29,6 +29,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -238,7 +239,9 @@ func seed(ctx context.Context, c client.Client) error {
 	}
 	objs := []client.Object{
 		&socialv1alpha1.Workspace{ObjectMeta: metav1.ObjectMeta{Name: "bench"}, Spec: socialv1alpha1.WorkspaceSpec{
-			DisplayName: "Bench", Members: []socialv1alpha1.WorkspaceMember{{Subject: "bench", Role: socialv1alpha1.RoleOwner}}}},
+			DisplayName: "Bench", Members: []socialv1alpha1.WorkspaceMember{{Subject: "bench", Role: socialv1alpha1.RoleOwner}},
+			// The benchmark holds far more posts than the default limits.
+			Limits: &socialv1alpha1.WorkspaceLimits{MaxScheduledPosts: ptr.To[int32](1_000_000), MaxDrafts: ptr.To[int32](1_000_000)}}},
 		&socialv1alpha1.SocialProfile{ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: "sandbox"},
 			Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("sandbox"), Handle: "@bench"}},
 	}
