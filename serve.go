@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/herald-dev/herald/internal/devmode"
+	"github.com/herald-dev/herald/internal/egress"
 	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
 	"github.com/herald-dev/herald/mcpserver"
@@ -38,18 +39,27 @@ type httpOptions struct {
 	// Messages per second, and at once, one approved connection may send.
 	mcpRate  float64
 	mcpBurst int
+	// trustedProxies are the networks whose X-Forwarded-For is believed.
+	trustedProxies string
+	// Bounds of one HTTP request: reading it, writing its answer, and an
+	// idle keep-alive connection.
+	readTimeout, writeTimeout, idleTimeout time.Duration
 }
 
 func (h *httpOptions) bindFlags(fs *flag.FlagSet) {
-	fs.StringVar(&h.listen, "listen", "127.0.0.1:8080", "Address serving MCP (/mcp), OAuth (/oauth/*, /.well-known/*) and the sandbox feed (/sandbox/). In a cluster, :8080.")
+	fs.StringVar(&h.listen, "listen", "127.0.0.1:8080", "Address serving MCP (/mcp), OAuth (/oauth/*, /.well-known/*) and, with --dev, the sandbox feed (/sandbox/). In a cluster, :8080.")
 	fs.StringVar(&h.publicURL, "public-url", "http://127.0.0.1:8080", "Base URL clients reach Herald at; the MCP URL is this plus /mcp and tokens are bound to it.")
 	fs.StringVar(&h.namespace, "namespace", envOr("POD_NAMESPACE", "herald-system"), "Herald's own namespace: the users, signing keys and OAuth sessions live in Secrets there.")
 	fs.StringVar(&h.toolPrefix, "tool-prefix", "ocoya", "Prefix of every MCP tool name, so prompts written for the hosted product work unchanged.")
 	fs.StringVar(&h.allowedOrigins, "allowed-origins", "", "Comma-separated browser origins, besides the public URL's, that may call /mcp.")
-	fs.IntVar(&h.maxRegistrationsPerAddress, "max-registrations-per-address", 30, "OAuth client registrations accepted from one client address per hour. Behind a proxy every client shares the proxy's address: raise it there.")
+	fs.IntVar(&h.maxRegistrationsPerAddress, "max-registrations-per-address", 30, "OAuth client registrations accepted from one client address (an IPv6 /64) per hour.")
+	fs.DurationVar(&h.readTimeout, "http-read-timeout", 30*time.Second, "Longest a client may take to send a request, body included; a slower one is disconnected.")
+	fs.DurationVar(&h.writeTimeout, "http-write-timeout", 2*time.Minute, "Longest one answer may take; the MCP event stream (GET /mcp) is exempt.")
+	fs.DurationVar(&h.idleTimeout, "http-idle-timeout", 2*time.Minute, "Longest an idle keep-alive connection stays open.")
+	fs.StringVar(&h.trustedProxies, "trusted-proxies", "", "Comma-separated networks (CIDR) of the proxies in front of Herald, such as the ingress controller's pod range; from them X-Forwarded-For names the client whose failed sign-ins and registrations are counted. Unset, every client behind a proxy shares the proxy's address.")
 	fs.Float64Var(&h.mcpRate, "mcp-rate", 20, "JSON-RPC messages per second one approved connection may send to /mcp, sustained (a batch counts each message); more are answered 429 with Retry-After. 0 sets no limit.")
 	fs.IntVar(&h.mcpBurst, "mcp-burst", 100, "Messages one approved connection may send at once above --mcp-rate; at least 50, one full batch.")
-	fs.IntVar(&h.maxUnusedClients, "max-unused-clients", 1000, "Dynamically registered OAuth clients that never completed a sign-in (removed 24 h after registering) Herald holds before it refuses new registrations.")
+	fs.IntVar(&h.maxUnusedClients, "max-unused-clients", 1000, "Dynamically registered OAuth clients that never completed a sign-in (removed an hour after registering) Herald holds before it refuses new registrations.")
 }
 
 func envOr(key, fallback string) string {
@@ -92,9 +102,14 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 		printDevInstructions(h, password, generated)
 	}
 
+	proxies, err := egress.ParsePrefixes(h.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	authz, err := oauth.New(oauth.Config{
 		PublicURL: h.publicURL, Namespace: h.namespace, DevMode: dev, AllowedOrigins: h.origins(),
-		MaxRegistrationsPerAddress: h.maxRegistrationsPerAddress, MaxUnusedClients: h.maxUnusedClients,
+		MaxRegistrationsPerAddress: h.maxRegistrationsPerAddress, MaxUnusedClients: h.maxUnusedClients, TrustedProxies: proxies,
+		Recorder: mgr.GetEventRecorder("herald-oauth"),
 	}, mgr.GetClient(), mgr.GetAPIReader())
 	if err != nil {
 		return fmt.Errorf("starting the authorization server: %w", err)
@@ -111,10 +126,14 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", mcp.Handler())
+	mux.Handle("/mcp", streamsUnbounded(mcp.Handler()))
 	authz.Routes(mux)
-	mux.Handle("/sandbox/", feed.Handler("/sandbox"))
-	return mgr.Add(&listener{addr: h.listen, handler: mux, cache: mgr.GetCache(), inFlight: inFlight})
+	if dev {
+		// The feed shows every workspace's sandbox posts to whoever asks:
+		// a development aid, not served by a deployed Herald.
+		mux.Handle("/sandbox/", feed.Handler("/sandbox"))
+	}
+	return mgr.Add(&listener{addr: h.listen, handler: mux, cache: mgr.GetCache(), inFlight: inFlight, opts: h})
 }
 
 // listener serves Herald's HTTP side on every replica, once the informer
@@ -124,6 +143,7 @@ type listener struct {
 	handler  http.Handler
 	cache    cache.Cache
 	inFlight *inflight.Tracker
+	opts     httpOptions
 }
 
 func (l *listener) NeedLeaderElection() bool { return false }
@@ -136,7 +156,10 @@ func (l *listener) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s (change it with --listen): %w", l.addr, err)
 	}
-	srv := &http.Server{Handler: l.handler, ReadHeaderTimeout: 10 * time.Second}
+	// Every phase of a connection is bounded, so slow or idle clients
+	// cannot hold descriptors.
+	srv := &http.Server{Handler: l.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: l.opts.readTimeout,
+		WriteTimeout: l.opts.writeTimeout, IdleTimeout: l.opts.idleTimeout, MaxHeaderBytes: 64 << 10}
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
@@ -152,6 +175,19 @@ func (l *listener) Start(ctx context.Context) error {
 	}
 	<-drained // Serve returns at once; the requests under way finish here
 	return nil
+}
+
+// streamsUnbounded lifts the write and read deadlines of the MCP event
+// stream (GET /mcp), which stays open for as long as the client listens.
+func streamsUnbounded(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			rc := http.NewResponseController(w)
+			_ = rc.SetWriteDeadline(time.Time{})
+			_ = rc.SetReadDeadline(time.Time{})
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func randomPassword() string {

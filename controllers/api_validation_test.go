@@ -124,6 +124,11 @@ apiVersion: social.herald.dev/v1alpha1
 kind: ScheduledPost
 metadata: {name: foreign-variant, namespace: demo}
 spec: {text: hi, draft: true, profiles: [sandbox], variants: [{profile: other, text: x}]}`, "variant's profile"),
+		Entry("SocialProfile checked more often than every minute", `
+apiVersion: social.herald.dev/v1alpha1
+kind: SocialProfile
+metadata: {name: hot-loop, namespace: demo}
+spec: {platform: sandbox, handle: "@x", verifyInterval: 1ns}`, "verifyInterval must be at least 1m"),
 		Entry("ScheduledPost with two variants for one profile", `
 apiVersion: social.herald.dev/v1alpha1
 kind: ScheduledPost

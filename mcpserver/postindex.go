@@ -22,8 +22,8 @@ import (
 // and sort of every post in the workspace, and a new post costs a
 // logarithmic insert rather than shifting all the others.
 type postIndex struct {
-	mu     sync.RWMutex
-	byNS   map[string]*btree.BTreeG[indexedPost]
+	mu   sync.RWMutex
+	byNS map[string]*btree.BTreeG[indexedPost]
 	// held counts, per namespace, the drafts and waiting posts of byNS,
 	// so the workspace limits cost nothing to check.
 	held   map[string]*heldCount

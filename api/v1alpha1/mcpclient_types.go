@@ -100,7 +100,7 @@ type MCPClientSpec struct {
 	SoftwareVersion string `json:"softwareVersion,omitempty"`
 
 	// dynamic is true for clients that registered themselves at /oauth/register;
-	// those never used for an authorization within 24 hours are removed.
+	// those never used for an authorization within an hour are removed.
 	// +optional
 	Dynamic bool `json:"dynamic,omitempty"`
 }

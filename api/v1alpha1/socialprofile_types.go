@@ -60,9 +60,11 @@ type SocialProfileSpec struct {
 	// +kubebuilder:validation:Maximum=100000
 	PostsPerHour *int32 `json:"postsPerHour,omitempty"`
 
-	// verifyInterval is how often the credentials are checked again. Defaults to 1h.
+	// verifyInterval is how often the credentials are checked again, at
+	// least every minute. Defaults to 1h.
 	// +optional
 	// +kubebuilder:default="1h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="verifyInterval must be at least 1m: each check calls the platform"
 	VerifyInterval *metav1.Duration `json:"verifyInterval,omitempty"`
 }
 

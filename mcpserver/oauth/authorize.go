@@ -111,12 +111,38 @@ func errInvalidTarget(mcpURL string) *fosite.RFC6749Error {
 // redirect URI when that was verified, otherwise on a page for the person.
 func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
 	rfc := fosite.ErrorToRFC6749Error(err)
-	if ar == nil || !ar.IsRedirectURIValid() || ar.GetRedirectURI() == nil {
+	if ar == nil || !ar.IsRedirectURIValid() || ar.GetRedirectURI() == nil || !redirectsErrors(ar) {
 		s.pages.errorPage(w, http.StatusBadRequest, "This connection request cannot be used",
 			describe(rfc)+" The app that sent you here needs to fix its request; nothing was shared.")
 		return
 	}
 	s.redirectError(w, r, ar, rfc.ErrorField, describe(rfc))
+}
+
+// redirectsErrors reports whether an error may go to the request's
+// redirect URI without a person having seen the client: anyone can
+// register a client, so sending its visitors on to any web address it
+// names would make Herald an open redirector. An error goes back to a
+// loopback address (a native app on the person's machine), to a client an
+// operator registered, or to one a person approved before; otherwise a
+// page says what is wrong.
+func redirectsErrors(ar fosite.AuthorizeRequester) bool {
+	if isLoopbackRedirect(ar.GetRedirectURI()) {
+		return true
+	}
+	cl, ok := ar.GetClient().(*mcpClient)
+	return ok && (!cl.obj.Spec.Dynamic || cl.obj.Status.LastAuthorizedAt != nil)
+}
+
+func isLoopbackRedirect(u *url.URL) bool {
+	if u.Scheme != "http" {
+		return false
+	}
+	switch u.Hostname() {
+	case "127.0.0.1", "::1", "localhost":
+		return true
+	}
+	return false
 }
 
 func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, code, desc string) {

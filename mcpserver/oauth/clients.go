@@ -3,6 +3,9 @@ package oauth
 import (
 	"context"
 	"fmt"
+	"k8s.io/utils/clock"
+	"sync"
+	"time"
 
 	"github.com/ory/fosite"
 	corev1 "k8s.io/api/core/v1"
@@ -57,17 +60,26 @@ var toleratedScopes = []string{"offline_access", "offline"}
 // getClient reads an MCPClient from the cache, falling back to the API server
 // because a client registered a moment ago (possibly on another replica) may
 // not be cached yet.
-func getClient(ctx context.Context, c client.Client, r client.Reader, ns, audience, id string) (*mcpClient, error) {
-	if id == "" {
-		return nil, fosite.ErrNotFound
+func getClient(ctx context.Context, c client.Client, r client.Reader, unknown *unknownClients, ns, audience, id string) (*mcpClient, error) {
+	notFound := fosite.ErrNotFound.WithHint("The client is not registered; register it again at /oauth/register.")
+	if id == "" || len(id) > 253 {
+		return nil, notFound
 	}
 	obj := &v1alpha1.MCPClient{}
 	err := c.Get(ctx, client.ObjectKey{Name: id}, obj)
 	if apierrors.IsNotFound(err) {
-		err = r.Get(ctx, client.ObjectKey{Name: id}, obj)
+		// The cache may lag a registration on another replica: ask the
+		// API server, but only once in a while for an id it did not know,
+		// so made-up ids cannot make every request a read of it.
+		if unknown.recent(id) {
+			return nil, notFound
+		}
+		if err = r.Get(ctx, client.ObjectKey{Name: id}, obj); apierrors.IsNotFound(err) {
+			unknown.add(id)
+		}
 	}
 	if apierrors.IsNotFound(err) || (err == nil && !obj.DeletionTimestamp.IsZero()) {
-		return nil, fosite.ErrNotFound.WithHint("The client is not registered; register it again at /oauth/register.")
+		return nil, notFound
 	}
 	if err != nil {
 		return nil, err
@@ -86,4 +98,42 @@ func getClient(ctx context.Context, c client.Client, r client.Reader, ns, audien
 		m.hashedSecret = sec.Data[key]
 	}
 	return m, nil
+}
+
+// unknownClients remembers for a few seconds the client ids the API server
+// did not know. A client registered since is found in the cache as soon as
+// the watch brings it, well within that time.
+type unknownClients struct {
+	mu    sync.Mutex
+	clock clock.PassiveClock
+	ids   map[string]time.Time
+}
+
+// unknownClientTTL is how long a miss is remembered.
+const unknownClientTTL = 5 * time.Second
+
+func newUnknownClients(c clock.PassiveClock) *unknownClients {
+	return &unknownClients{clock: c, ids: map[string]time.Time{}}
+}
+
+func (u *unknownClients) recent(id string) bool {
+	if u == nil {
+		return false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	at, ok := u.ids[id]
+	return ok && u.clock.Since(at) < unknownClientTTL
+}
+
+func (u *unknownClients) add(id string) {
+	if u == nil {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.ids) >= 10_000 { // a flood of made-up ids: start again rather than grow
+		clear(u.ids)
+	}
+	u.ids[id] = u.clock.Now()
 }

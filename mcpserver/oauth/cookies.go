@@ -70,6 +70,12 @@ func (s *Server) loginFrom(r *http.Request) string {
 	if json.Unmarshal(body, &ls) != nil || s.clock.Now().Unix() >= ls.Expires {
 		return ""
 	}
+	// A local user removed since signing in is signed out.
+	if localUserName(ls.Subject) {
+		if removed, err := s.localUserRemoved(r.Context(), ls.Subject); err != nil || removed {
+			return ""
+		}
+	}
 	return ls.Subject
 }
 

@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"k8s.io/client-go/tools/events"
 	"net/http"
 	"net/url"
 	"time"
@@ -102,19 +103,23 @@ var _ = Describe("the authorization flow", func() {
 			WithTimeout(5 * time.Second).Should(Equal(http.StatusUnauthorized))
 	})
 
-	It("lets a client that retries a lost refresh within the grace window continue", func() {
+	It("lets both uses of a refresh token within the grace window continue, and records it on the grant", func() {
+		recorder := events.NewFakeRecorder(10)
+		h := newHarnessWith("", mgr, func(c *oauth.Config) { c.Recorder = recorder })
 		clientID := register(h.base, redirect)
 		p := newPKCE(clientID, redirect)
 		_, tok := exchange(h.base, p, authorize(h.base, p, "dev", devPassword, "team"))
 		rt := tok["refresh_token"].(string)
 		status, first := refresh(h.base, clientID, rt)
 		Expect(status).To(Equal(http.StatusOK))
-		status, retry := refresh(h.base, clientID, rt)
-		Expect(status).To(Equal(http.StatusOK), "%v", retry)
-		By("only the newest pair keeps working")
-		status, _ = refresh(h.base, clientID, retry["refresh_token"].(string))
-		Expect(status).To(Equal(http.StatusOK))
-		_ = first
+		status, second := refresh(h.base, clientID, rt) // a retry, or a copy of the token elsewhere
+		Expect(status).To(Equal(http.StatusOK), "%v", second)
+		By("neither use locks the other out")
+		status, _ = refresh(h.base, clientID, first["refresh_token"].(string))
+		Expect(status).To(Equal(http.StatusOK), "the first use's pair still works")
+		status, _ = refresh(h.base, clientID, second["refresh_token"].(string))
+		Expect(status).To(Equal(http.StatusOK), "the second use's pair works")
+		Eventually(recorder.Events).Should(Receive(And(ContainSubstring(oauth.ReasonRefreshGraceUsed), ContainSubstring("delete this grant to end both"))))
 	})
 
 	It("refuses a missing or short state with a reason, before sign-in", func() {

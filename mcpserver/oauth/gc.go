@@ -37,8 +37,8 @@ func (s *Server) NeedLeaderElection() bool { return true }
 const orphanGrace = time.Minute
 
 // Sweep deletes expired codes, PKCE sessions and refresh tokens, those of
-// deleted or revoked grants, and dynamic clients never approved within
-// UnusedClientTTL that no grant refers to.
+// deleted or revoked grants, the grants of deleted clients, and dynamic
+// clients never approved within UnusedClientTTL that no grant refers to.
 func (s *Server) Sweep(ctx context.Context) error {
 	now := s.clock.Now()
 	s.tokens.sweep(now)
@@ -74,6 +74,20 @@ func (s *Server) Sweep(ctx context.Context) error {
 	var clients v1alpha1.MCPClientList
 	if err := s.apiReader.List(ctx, &clients); err != nil {
 		return err
+	}
+	// A deleted client takes its grants with it, and so the tokens they carry.
+	registered := map[string]bool{}
+	for i := range clients.Items {
+		registered[clients.Items[i].Name] = clients.Items[i].DeletionTimestamp.IsZero()
+	}
+	for i := range grants.Items {
+		g := &grants.Items[i]
+		if !registered[g.Spec.ClientID] && now.Sub(g.CreationTimestamp.Time) > orphanGrace {
+			if err := client.IgnoreNotFound(s.c.Delete(ctx, g, client.Preconditions{UID: &g.UID})); err != nil {
+				return err
+			}
+			log.Info("grant removed with its client", "grant", g.Name, "client", g.Spec.ClientID)
+		}
 	}
 	for i := range clients.Items {
 		c := &clients.Items[i]

@@ -16,7 +16,7 @@ import (
 )
 
 var _ = Describe("clean-up", func() {
-	It("removes dynamic clients never approved within 24 h and expired codes, keeping the rest", func() {
+	It("removes dynamic clients never approved within an hour and expired codes, keeping the rest", func() {
 		h := newHarness("")
 		unused := register(h.base, "http://127.0.0.1/cb")
 		approved := register(h.base, "http://127.0.0.1/cb")

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -104,6 +105,27 @@ func (s *Server) revokeGrantByName(ctx context.Context, name string) error {
 	}
 	log.Info("grant revoked: a used code or rotated refresh token came back, or the client revoked its token", "grant", name)
 	return nil
+}
+
+// ReasonRefreshGraceUsed is the event on a grant whose refresh token was
+// used a second time within RefreshGracePeriod.
+const ReasonRefreshGraceUsed = "RefreshTokenReused"
+
+// noteGraceUse records that a grant's refresh token was used twice within
+// the grace period: usually a client retrying, possibly a copy of the token
+// in other hands. Both holders now have working tokens; deleting the grant
+// ends both.
+func (s *Server) noteGraceUse(ctx context.Context, name string) {
+	log.Info("a refresh token was used again within the grace period; both uses got tokens", "grant", name)
+	if s.cfg.Recorder == nil || name == "" {
+		return
+	}
+	var g v1alpha1.MCPGrant
+	if err := s.apiReader.Get(ctx, client.ObjectKey{Name: name}, &g); err != nil {
+		return
+	}
+	s.cfg.Recorder.Eventf(&g, nil, corev1.EventTypeWarning, ReasonRefreshGraceUsed, "Refresh",
+		"a refresh token was used a second time within %s of its first use; both uses got working tokens. If the client did not retry, delete this grant to end both", RefreshGracePeriod)
 }
 
 // liveGrant returns the grant if it exists and is not revoked. It reads the

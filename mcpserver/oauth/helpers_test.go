@@ -137,6 +137,21 @@ func newBrowser() *browser {
 	return &browser{c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
+// behindProxy makes the browser's requests arrive through a proxy that
+// says the client is at addr (X-Forwarded-For).
+func (b *browser) behindProxy(addr string) *browser {
+	b.c.Transport = forwardedFor{addr}
+	return b
+}
+
+type forwardedFor struct{ addr string }
+
+func (f forwardedFor) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", f.addr)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
 func (b *browser) get(u string) (*http.Response, string) {
 	resp, err := b.c.Get(u)
 	Expect(err).NotTo(HaveOccurred())

@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 )
 
@@ -14,7 +13,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, d pageData)
 		return
 	}
 	user, password := r.PostFormValue("username"), r.PostFormValue("password")
-	addr := clientAddr(r)
+	addr := s.clientAddr(r)
 	d.CSRF, d.Username = s.csrfToken(w, r), user
 	if blocked, wait := s.limiter.blocked(user, addr); blocked {
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
@@ -45,14 +44,4 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, d pageData)
 	log.Info("signed in", "user", user)
 	s.setLogin(w, user)
 	http.Redirect(w, r, r.URL.RequestURI(), http.StatusSeeOther)
-}
-
-// clientAddr is the peer address. Proxy headers are ignored: trusting them
-// would let anyone reset their rate-limit budget.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -3,7 +3,10 @@ package oauth
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"github.com/ory/fosite"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -73,18 +76,39 @@ func (s *Server) RequireToken(next http.Handler) http.Handler {
 				caller.Workspaces = append(caller.Workspaces, ws)
 			}
 		}
-		caller.ClientName = s.clientName(r.Context(), claims.ClientID)
+		name, known := s.clientName(r.Context(), claims.ClientID)
+		if !known {
+			// The client was deleted: its tokens end with it, not when they expire.
+			s.challenge(cw, "invalid_token", "The app this token was issued to was removed from Herald; connect again to register and approve it anew.")
+			return
+		}
+		caller.ClientName = name
 		s.recordUse(g)
 		next.ServeHTTP(cw, r.WithContext(WithCaller(r.Context(), caller)))
 	})
 }
 
-func (s *Server) clientName(ctx context.Context, id string) string {
+// clientName returns the registered client's name, and false once the
+// client is deleted. A client the cache lacks is looked up the way token
+// requests look it up (getClient), so a deletion is seen at once and a
+// cache that lags is not taken for one.
+func (s *Server) clientName(ctx context.Context, id string) (string, bool) {
 	var c v1alpha1.MCPClient
-	if err := s.c.Get(ctx, client.ObjectKey{Name: id}, &c, client.UnsafeDisableDeepCopy); err != nil { // read only
-		return id
+	err := s.c.Get(ctx, client.ObjectKey{Name: id}, &c, client.UnsafeDisableDeepCopy) // read only
+	if err == nil {
+		return c.Spec.ClientName, c.DeletionTimestamp.IsZero()
 	}
-	return c.Spec.ClientName
+	if !apierrors.IsNotFound(err) {
+		return id, true // cannot tell: the grant check above already passed
+	}
+	cl, err := getClient(ctx, s.c, s.apiReader, s.store.unknown, s.cfg.Namespace, s.mcpURL(), id)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return id, false
+	}
+	if err != nil {
+		return id, true
+	}
+	return cl.obj.Spec.ClientName, true
 }
 
 func (s *Server) originAllowed(origin string) bool {

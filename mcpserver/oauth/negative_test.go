@@ -5,7 +5,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -130,6 +132,23 @@ var _ = Describe("refusals", func() {
 		}
 	})
 
+	It("never redirects a malformed request to the web address of a client nobody approved (no open redirect)", func() {
+		evil := register(h.base, "https://evil.example/cb")
+		q := newPKCE(evil, "https://evil.example/cb")
+		u, err := url.Parse(q.authorizeURL(h.base, nil))
+		Expect(err).NotTo(HaveOccurred())
+		query := u.Query()
+		query.Del("code_challenge") // malformed: no PKCE
+		u.RawQuery = query.Encode()
+		resp, page := newBrowser().get(u.String())
+		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest))
+		Expect(resp.Header.Get("Location")).To(BeEmpty())
+		Expect(page).To(ContainSubstring("PKCE is required"))
+
+		By("a native app on loopback still gets its error back")
+		Expect(authorizeErr(url.Values{"code_challenge_method": {"plain"}}).Get("error")).To(Equal("invalid_request"))
+	})
+
 	It("refuses a login or consent post without the CSRF token", func() {
 		authURL := p.authorizeURL(h.base, nil)
 		b := newBrowser()
@@ -150,40 +169,70 @@ var _ = Describe("refusals", func() {
 		Expect(csrfOf(consent)).NotTo(Equal(csrfOf(otherConsent)))
 	})
 
-	It("rate-limits failed sign-ins per user, even with the right password afterwards", func() {
+	// fromAddr signs in through a trusted proxy (the harness's own
+	// loopback address) that names the client's address.
+	proxied := func() *harness {
+		return newHarnessWith("", mgr, func(c *oauth.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	}
+
+	It("rate-limits failed sign-ins per user and address, without locking the user out elsewhere", func() {
+		h := proxied()
+		p := newPKCE(register(h.base, redirect), redirect)
 		authURL := p.authorizeURL(h.base, nil)
-		b := newBrowser()
-		_, page := b.get(authURL)
+		attacker := newBrowser().behindProxy("203.0.113.7")
+		_, page := attacker.get(authURL)
 		for i := 0; i < 5; i++ {
 			var resp *http.Response
-			resp, page = b.post(authURL, url.Values{"csrf_token": {csrfOf(page)}, "username": {"viewer"}, "password": {"wrong-guess"}})
+			resp, page = attacker.post(authURL, url.Values{"csrf_token": {csrfOf(page)}, "username": {"viewer"}, "password": {"wrong-guess"}})
 			Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized))
 			Expect(page).To(ContainSubstring("Wrong user name or password"))
 		}
-		resp, page := b.post(authURL, url.Values{"csrf_token": {csrfOf(page)}, "username": {"viewer"}, "password": {viewPassword}})
-		Expect(resp.StatusCode).To(Equal(http.StatusTooManyRequests))
+		resp, page := attacker.post(authURL, url.Values{"csrf_token": {csrfOf(page)}, "username": {"viewer"}, "password": {viewPassword}})
+		Expect(resp.StatusCode).To(Equal(http.StatusTooManyRequests), "the guesser is stopped, even with the right password")
 		Expect(resp.Header.Get("Retry-After")).NotTo(BeEmpty())
 		Expect(page).To(ContainSubstring("Too many failed sign-ins"))
-		By("another user from the same address is still served")
-		resp, _ = b.post(authURL, url.Values{"csrf_token": {csrfOf(page)}, "username": {"dev"}, "password": {devPassword}})
+
+		By("the user, from their own address, still signs in")
+		Expect(newBrowser().behindProxy("198.51.100.20").login(authURL, "viewer", viewPassword)).To(ContainSubstring("Allow"))
+		By("another user from the guesser's address is still served")
+		resp, _ = attacker.post(authURL, url.Values{"csrf_token": {csrfOf(page)}, "username": {"dev"}, "password": {devPassword}})
 		Expect(resp.StatusCode).To(Equal(http.StatusSeeOther))
 		By("the budget comes back after the window")
 		h.clock.Step(16 * time.Minute)
-		b2 := newBrowser()
-		Expect(b2.login(authURL, "viewer", viewPassword)).To(ContainSubstring("Allow"))
+		Expect(newBrowser().behindProxy("203.0.113.7").login(authURL, "viewer", viewPassword)).To(ContainSubstring("Allow"))
 	})
 
-	It("rate-limits failed sign-ins per address across user names", func() {
+	It("rate-limits failed sign-ins per address across user names, counting an IPv6 client by its /64", func() {
+		h := proxied()
+		p := newPKCE(register(h.base, redirect), redirect)
 		authURL := p.authorizeURL(h.base, nil)
-		b := newBrowser()
-		_, page := b.get(authURL)
-		for i := 0; i < 20; i++ {
-			_, page = b.post(authURL, url.Values{"csrf_token": {csrfOf(page)}, "username": {"nobody-" + string(rune('a'+i))}, "password": {"x"}})
+		var page string
+		for i := 0; i < 50; i++ {
+			// One host rotating through its /64.
+			b := newBrowser().behindProxy(fmt.Sprintf("2001:db8:1:2::%x", i+1))
+			_, page = b.get(authURL)
+			_, page = b.post(authURL, url.Values{"csrf_token": {csrfOf(page)}, "username": {fmt.Sprintf("nobody-%d", i)}, "password": {"x"}})
 		}
 		By("a password typed into the user name field is not logged")
-		secretsSeen.add("nobody-a", "nobody-t")
+		secretsSeen.add("nobody-0", "nobody-49")
+		b := newBrowser().behindProxy("2001:db8:1:2::ffff")
+		_, page = b.get(authURL)
 		resp, _ := b.post(authURL, url.Values{"csrf_token": {csrfOf(page)}, "username": {"dev"}, "password": {devPassword}})
 		Expect(resp.StatusCode).To(Equal(http.StatusTooManyRequests))
+		Expect(newBrowser().behindProxy("2001:db8:1:3::1").login(authURL, "dev", devPassword)).To(ContainSubstring("Allow"), "another /64 is served")
+	})
+
+	It("ignores X-Forwarded-For from a peer that is not a trusted proxy", func() {
+		authURL := p.authorizeURL(h.base, nil) // h trusts no proxy
+		for i := 0; i < 5; i++ {
+			b := newBrowser().behindProxy(fmt.Sprintf("192.0.2.%d", i+1)) // a client pretending to be many
+			_, page := b.get(authURL)
+			b.post(authURL, url.Values{"csrf_token": {csrfOf(page)}, "username": {"viewer"}, "password": {"wrong"}})
+		}
+		b := newBrowser().behindProxy("192.0.2.99")
+		_, page := b.get(authURL)
+		resp, _ := b.post(authURL, url.Values{"csrf_token": {csrfOf(page)}, "username": {"viewer"}, "password": {viewPassword}})
+		Expect(resp.StatusCode).To(Equal(http.StatusTooManyRequests), "all five came from the one peer")
 	})
 })
 

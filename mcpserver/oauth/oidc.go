@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -31,7 +32,10 @@ type OIDCConfig struct {
 	ClientSecretName string
 	ClientSecretKey  string
 	// SubjectClaim is the ID-token claim that becomes the Herald subject (the
-	// value Workspace members list). Default "email", which must be verified.
+	// value Workspace members list). Default "email": the address itself,
+	// accepted only when email_verified is true. Any other claim's value
+	// becomes "<issuer host>/<value>", such as "idp.example.com/248289761001",
+	// so it can never name a local user (whose names hold neither @ nor /).
 	SubjectClaim string
 }
 
@@ -121,7 +125,7 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 		s.pages.errorPage(w, status, "Sign-in failed", msg)
 	}
 	f, ok := s.readOIDCFlow(r)
-	if !ok || r.URL.Query().Get("state") != f.State {
+	if !ok || subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("state")), []byte(f.State)) != 1 {
 		fail(http.StatusBadRequest, "This sign-in took too long or was started in another browser; go back to the app and connect again.")
 		return
 	}
@@ -195,12 +199,27 @@ func (s *Server) oidcSubject(idt *oidc.IDToken) (string, error) {
 	if v == "" {
 		return "", fmt.Errorf("the identity provider did not share your %s; allow it to, or ask the operator to change the subject claim", claim)
 	}
-	if claim == "email" {
-		if verified, ok := all["email_verified"].(bool); ok && !verified {
-			return "", fmt.Errorf("your e-mail address %s is not verified at the identity provider; verify it there and try again", v)
-		}
+	if claim != "email" {
+		// Any other claim is the provider's to say, not a proof of an
+		// address: it is named by the provider, so it can never be taken
+		// for a local user or for another provider's user.
+		return issuerHost(s.oidc.cfg.Issuer) + "/" + v, nil
+	}
+	// Only an address the provider says it verified (the JSON value true,
+	// not a missing claim or the string "true") names a person.
+	if verified, ok := all["email_verified"].(bool); !ok || !verified {
+		return "", fmt.Errorf("your e-mail address %s is not verified at the identity provider; verify it there and try again", v)
 	}
 	return v, nil
+}
+
+// issuerHost is the host (and port) of an issuer URL, which prefixes the
+// subjects it names.
+func issuerHost(issuer string) string {
+	if u, err := url.Parse(issuer); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return issuer
 }
 
 // oauthErrorCode keeps a provider's error code for the log, not its body.

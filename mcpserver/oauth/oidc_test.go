@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,12 +29,12 @@ type tinyOIDC struct {
 	ts       *httptest.Server
 	key      *rsa.PrivateKey
 	email    string
-	verified bool
+	verified any // the email_verified claim as sent; nil leaves it out
 	mu       sync.Mutex
 	nonces   map[string]string // code -> nonce
 }
 
-func newTinyOIDC(email string, verified bool) *tinyOIDC {
+func newTinyOIDC(email string, verified any) *tinyOIDC {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	Expect(err).NotTo(HaveOccurred())
 	o := &tinyOIDC{key: key, email: email, verified: verified, nonces: map[string]string{}}
@@ -70,10 +71,14 @@ func newTinyOIDC(email string, verified bool) *tinyOIDC {
 		nonce := o.nonces[r.PostForm.Get("code")]
 		o.mu.Unlock()
 		signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
-		idt, _ := josejwt.Signed(signer).Claims(map[string]any{
-			"iss": o.ts.URL, "aud": "herald", "sub": "u-1", "email": o.email, "email_verified": o.verified,
+		claims := map[string]any{
+			"iss": o.ts.URL, "aud": "herald", "sub": "u-1", "email": o.email,
 			"nonce": nonce, "iat": time.Now().Unix(), "exp": time.Now().Add(5 * time.Minute).Unix(),
-		}).CompactSerialize()
+		}
+		if o.verified != nil {
+			claims["email_verified"] = o.verified
+		}
+		idt, _ := josejwt.Signed(signer).Claims(claims).CompactSerialize()
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "upstream-at", "token_type": "Bearer", "id_token": idt, "expires_in": 300})
 	})
@@ -83,7 +88,7 @@ func newTinyOIDC(email string, verified bool) *tinyOIDC {
 }
 
 // oidcHarness is a replica with upstream sign-in configured.
-func oidcHarness(o *tinyOIDC) *harness {
+func oidcHarness(o *tinyOIDC, subjectClaim ...string) *harness {
 	Expect(createIfMissing(&v1alpha1.Workspace{
 		ObjectMeta: metav1.ObjectMeta{Name: "oidc-ws"},
 		Spec:       v1alpha1.WorkspaceSpec{DisplayName: "OIDC", Members: []v1alpha1.WorkspaceMember{{Subject: "ada@example.com", Role: v1alpha1.RoleEditor}}},
@@ -95,7 +100,7 @@ func oidcHarness(o *tinyOIDC) *harness {
 	h.pub = h.base
 	var err error
 	h.srv, err = oauth.New(oauth.Config{PublicURL: h.pub, Namespace: namespace, DevMode: true, Clock: h.clock,
-		OIDC: &oauth.OIDCConfig{Name: "Tiny IdP", Issuer: o.ts.URL, ClientID: "herald", ClientSecretName: "upstream-oidc"}},
+		OIDC: &oauth.OIDCConfig{Name: "Tiny IdP", Issuer: o.ts.URL, ClientID: "herald", ClientSecretName: "upstream-oidc", SubjectClaim: strings.Join(subjectClaim, "")}},
 		mgr.GetClient(), mgr.GetAPIReader())
 	Expect(err).NotTo(HaveOccurred())
 	mux := http.NewServeMux()
@@ -143,13 +148,34 @@ var _ = Describe("upstream OpenID Connect sign-in", func() {
 		Expect(claims(tok["access_token"].(string))["sub"]).To(Equal("ada@example.com"))
 	})
 
-	It("refuses an unverified e-mail, a forged state and a return URL elsewhere", func() {
+	It("names the subject of any other claim by its issuer, so it is never a local user's name", func() {
+		o := newTinyOIDC("ada@example.com", true)
+		h := oidcHarness(o, "sub")
+		redirect := "http://127.0.0.1:7600/cb"
+		p := newPKCE(register(h.base, redirect), redirect)
+		authURL := p.authorizeURL(h.base, nil)
+		b := newBrowser()
+		b.get(authURL)
+		start := h.base + "/oauth/oidc/start?return=" + url.QueryEscape(authURL[len(h.base):])
+		resp, consent := follow(b, start, 4)
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), consent)
+		Expect(consent).To(ContainSubstring("Signed in as <strong>" + strings.TrimPrefix(o.ts.URL, "http://") + "/u-1</strong>"))
+	})
+
+	It("refuses an e-mail not verified (false, missing or the string \"true\"), a forged state and a return URL elsewhere", func() {
+		for _, verified := range []any{false, nil, "true"} {
+			o := newTinyOIDC("eve@example.com", verified)
+			h := oidcHarness(o)
+			b := newBrowser()
+			resp, page := follow(b, h.base+"/oauth/oidc/start?return="+url.QueryEscape("/oauth/authorize?client_id=x"), 2)
+			Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized), "email_verified %#v: %s", verified, page)
+			Expect(page).To(ContainSubstring("not verified"))
+		}
 		o := newTinyOIDC("eve@example.com", false)
 		h := oidcHarness(o)
 		b := newBrowser()
-		resp, page := follow(b, h.base+"/oauth/oidc/start?return="+url.QueryEscape("/oauth/authorize?client_id=x"), 2)
-		Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized), page)
-		Expect(page).To(ContainSubstring("not verified"))
+		var resp *http.Response
+		var page string
 
 		resp, page = b.get(h.base + "/oauth/oidc/callback?code=x&state=forged")
 		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest))

@@ -1,18 +1,33 @@
 package oauth
 
 import (
+	"slices"
 	"sync"
 	"time"
 
 	"k8s.io/utils/clock"
 )
 
-// Failed sign-ins allowed per window before the form refuses more.
+// Failed sign-ins allowed per window before the form refuses more: for
+// one user name from one client address, and from one address across all
+// names. There is no limit for a user name alone, which anyone could use
+// up to lock its owner out.
 const (
 	loginWindow        = 15 * time.Minute
-	maxFailuresPerUser = 5
-	maxFailuresPerAddr = 20
+	maxFailuresPerPair = 5
+	maxFailuresPerAddr = 50
 )
+
+// Token requests allowed per client address and minute.
+const (
+	tokenWindow             = time.Minute
+	maxTokenRequestsPerAddr = 300
+)
+
+// maxLimiterKeys bounds the keys a limiter holds. Past it the least
+// recently seen are forgotten, which gives their budget back: a flood of
+// addresses costs memory up to here, not further.
+const maxLimiterKeys = 100_000
 
 // Client registrations allowed per client address and window, and dynamic
 // clients that never completed a sign-in allowed at once, unless Config
@@ -29,10 +44,11 @@ const (
 // replica: with N replicas a client gets at most N times the budget, which
 // still stops guessing and flooding.
 type windowLimiter struct {
-	mu     sync.Mutex
-	clock  clock.PassiveClock
-	window time.Duration
-	events map[string][]time.Time
+	mu        sync.Mutex
+	clock     clock.PassiveClock
+	window    time.Duration
+	events    map[string][]time.Time
+	lastSweep time.Time
 }
 
 func newWindowLimiter(c clock.PassiveClock, window time.Duration) *windowLimiter {
@@ -63,6 +79,35 @@ func (l *windowLimiter) record(keys ...string) {
 	for _, key := range keys {
 		l.events[key] = append(l.prune(key, now), now)
 	}
+	l.bound(now)
+}
+
+// bound sweeps expired keys once a window, on whichever replica counts,
+// and forgets the oldest keys past maxLimiterKeys; the caller holds mu.
+func (l *windowLimiter) bound(now time.Time) {
+	if now.Sub(l.lastSweep) >= l.window || len(l.events) > maxLimiterKeys {
+		l.lastSweep = now
+		for key := range l.events {
+			l.prune(key, now)
+		}
+	}
+	if len(l.events) <= maxLimiterKeys {
+		return
+	}
+	// Forget the least recently seen tenth at once, so a flood costs one
+	// sort per many thousand keys rather than a scan per key.
+	type seen struct {
+		key  string
+		last time.Time
+	}
+	all := make([]seen, 0, len(l.events))
+	for key, ts := range l.events {
+		all = append(all, seen{key, ts[len(ts)-1]})
+	}
+	slices.SortFunc(all, func(a, b seen) int { return a.last.Compare(b.last) })
+	for _, e := range all[:len(all)-maxLimiterKeys*9/10] {
+		delete(l.events, e.key)
+	}
 }
 
 // take records an event for key unless it is full, in one step, so
@@ -75,6 +120,7 @@ func (l *windowLimiter) take(key string, max int) (bool, time.Duration) {
 		return false, wait
 	}
 	l.events[key] = append(l.events[key], now)
+	l.bound(now)
 	return true, 0
 }
 
@@ -103,19 +149,21 @@ func (l *windowLimiter) sweep() {
 	}
 }
 
-// loginLimiter counts failed sign-ins per user name and per client address.
+// loginLimiter counts failed sign-ins per user name and client address,
+// and per client address.
 type loginLimiter struct{ *windowLimiter }
 
 func newLoginLimiter(c clock.PassiveClock) *loginLimiter {
 	return &loginLimiter{newWindowLimiter(c, loginWindow)}
 }
 
-// blocked reports whether user or addr used up its budget, and when it resets.
+// blocked reports whether user from addr, or addr, used up its budget,
+// and when it resets.
 func (l *loginLimiter) blocked(user, addr string) (bool, time.Duration) {
-	if full, wait := l.full("u:"+user, maxFailuresPerUser); full {
+	if full, wait := l.full("p:"+addr+"\x00"+user, maxFailuresPerPair); full {
 		return true, wait
 	}
 	return l.full("a:"+addr, maxFailuresPerAddr)
 }
 
-func (l *loginLimiter) fail(user, addr string) { l.record("u:"+user, "a:"+addr) }
+func (l *loginLimiter) fail(user, addr string) { l.record("p:"+addr+"\x00"+user, "a:"+addr) }

@@ -134,11 +134,11 @@ func (s *Server) admitRegistration(w http.ResponseWriter, r *http.Request) bool 
 		log.Info("registration refused: too many unused clients", "unused", unused)
 		w.Header().Set("Retry-After", "3600")
 		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", fmt.Sprintf(
-			"Herald holds %d registered clients that never completed a sign-in, its limit; they are removed 24 hours after registering. "+
+			"Herald holds %d registered clients that never completed a sign-in, its limit; they are removed an hour after registering. "+
 				"Try again later, or ask the operator to delete unused ones (kubectl get mcpclients) or raise the limit", unused))
 		return false
 	}
-	addr := clientAddr(r)
+	addr := s.clientAddr(r)
 	if ok, wait := s.registrations.take(addr, s.cfg.MaxRegistrationsPerAddress); !ok {
 		log.Info("registration refused by rate limit", "addr", addr)
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"k8s.io/client-go/tools/events"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -33,7 +35,7 @@ const (
 	RotatedRefreshRetention = 7 * 24 * time.Hour
 	// UnusedClientTTL is how long a dynamically registered client may stay
 	// without ever being approved before it is garbage-collected.
-	UnusedClientTTL = 24 * time.Hour
+	UnusedClientTTL = time.Hour
 )
 
 // Config configures the authorization server.
@@ -58,9 +60,17 @@ type Config struct {
 	// the proxy's address, so raise it there.
 	MaxRegistrationsPerAddress int
 	// MaxUnusedClients bounds the dynamic clients that never completed a
-	// sign-in (removed 24 hours after registering); registration is refused
+	// sign-in (removed an hour after registering); registration is refused
 	// while there are this many; 0 means 1000.
 	MaxUnusedClients int
+	// Recorder, when set, records events on grants (a refresh token used
+	// twice within RefreshGracePeriod).
+	Recorder events.EventRecorder
+	// TrustedProxies are the networks of the proxies in front of Herald
+	// (an ingress controller); from them, X-Forwarded-For says which
+	// client the sign-in and registration limits count. Empty trusts no
+	// proxy: every client behind one shares its address.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the authorization server plus the /mcp resource-server middleware.
@@ -78,6 +88,8 @@ type Server struct {
 	limiter  *loginLimiter
 	// registrations counts dynamic client registrations per address.
 	registrations *windowLimiter
+	// tokenRequests counts requests to /oauth/token per address.
+	tokenRequests *windowLimiter
 	tokens        *tokenCache
 	lastUse       *useRecorder
 	oidc          *oidcLogin
@@ -114,10 +126,11 @@ func New(cfg Config, c client.Client, apiReader client.Reader) (*Server, error) 
 	if s.keys, err = loadOrCreateKeys(ctx, c, apiReader, cfg.Namespace); err != nil {
 		return nil, err
 	}
-	s.store = &store{c: c, r: apiReader, ns: cfg.Namespace, clock: cfg.Clock, mcpURL: s.mcpURL(), onReuse: s.revokeGrantByName}
+	s.store = &store{c: c, r: apiReader, ns: cfg.Namespace, clock: cfg.Clock, mcpURL: s.mcpURL(), onReuse: s.revokeGrantByName, onGrace: s.noteGraceUse, userRemoved: s.userRemoved, unknown: newUnknownClients(cfg.Clock)}
 	s.pages = mustParsePages()
 	s.limiter = newLoginLimiter(cfg.Clock)
 	s.registrations = newWindowLimiter(cfg.Clock, registrationWindow)
+	s.tokenRequests = newWindowLimiter(cfg.Clock, tokenWindow)
 	s.tokens = newTokenCache()
 	s.lastUse = newUseRecorder()
 	s.provider = s.newProvider()

@@ -65,6 +65,11 @@ type store struct {
 	clock   clock.PassiveClock
 	mcpURL  string
 	onReuse func(ctx context.Context, grant string) error
+	// onGrace is told of a refresh token used again within the grace period.
+	onGrace func(ctx context.Context, grant string)
+	// userRemoved says whether a token's subject can no longer act.
+	userRemoved func(ctx context.Context, subject string) (bool, error)
+	unknown     *unknownClients
 }
 
 // secretName derives an object name from fosite's signature of a token; the
@@ -133,7 +138,7 @@ func (s *store) get(ctx context.Context, kind, signature string) (*corev1.Secret
 	if err := json.Unmarshal(sec.Data[dataRequest], &sr); err != nil || sr.Session == nil {
 		return nil, nil, fmt.Errorf("oauth: Secret %s/%s is corrupt; delete it", sec.Namespace, sec.Name)
 	}
-	cl, err := getClient(ctx, s.c, s.r, s.ns, s.mcpURL, sr.ClientID)
+	cl, err := getClient(ctx, s.c, s.r, s.unknown, s.ns, s.mcpURL, sr.ClientID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -154,7 +159,7 @@ func (s *store) delete(ctx context.Context, kind, signature string) error {
 // --- fosite.ClientManager
 
 func (s *store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	return getClient(ctx, s.c, s.r, s.ns, s.mcpURL, id)
+	return getClient(ctx, s.c, s.r, s.unknown, s.ns, s.mcpURL, id)
 }
 
 // ClientAssertionJWTValid and SetClientAssertionJWT serve private_key_jwt,
@@ -235,6 +240,16 @@ func (s *store) GetRefreshTokenSession(ctx context.Context, sig string, _ fosite
 	if sec.Labels[labelActive] != "true" && !s.inGrace(sec) {
 		return req, fosite.ErrInactiveToken
 	}
+	if s.userRemoved != nil && req.GetSession() != nil {
+		removed, err := s.userRemoved(ctx, req.GetSession().GetSubject())
+		if err != nil {
+			return nil, err
+		}
+		if removed {
+			// Inactive, as a reused token is: fosite then revokes the grant.
+			return req, fosite.ErrInactiveToken.WithHint("The user this token was issued to was removed, or is no longer a member of any workspace.")
+		}
+	}
 	return req, nil
 }
 
@@ -248,8 +263,11 @@ func (s *store) DeleteRefreshTokenSession(ctx context.Context, sig string) error
 }
 
 // RotateRefreshToken retires the refresh token just used. A second use within
-// the grace period (a retry) also retires the tokens the first use issued, so
-// only the newest pair works.
+// the grace period (a client retrying a refresh whose answer it lost) gets a
+// pair of its own, and the first use's pair keeps working: retiring it
+// would let whoever used the token second (a thief, perhaps) lock out the
+// one who used it first. Either way the second use is recorded as an
+// event on the grant, for a person to judge.
 func (s *store) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var sec corev1.Secret
@@ -270,8 +288,10 @@ func (s *store) RotateRefreshToken(ctx context.Context, requestID, sig string) e
 		if !s.inGrace(&sec) {
 			return fosite.ErrInactiveToken
 		}
-		return s.c.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace(s.ns),
-			client.MatchingLabels{labelKind: kindRefresh, labelRequestID: requestID, labelActive: "true"})
+		if s.onGrace != nil {
+			s.onGrace(ctx, sec.Labels[labelGrant])
+		}
+		return nil
 	})
 }
 

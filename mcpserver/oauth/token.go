@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -11,6 +12,14 @@ import (
 // handleToken serves the authorization_code and refresh_token grants.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	// Each request may cost API-server reads and writes: bound them per
+	// client address. A client refreshes a few times an hour.
+	if ok, wait := s.tokenRequests.take(s.clientAddr(r), maxTokenRequestsPerAddr); !ok {
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+		writeOAuthError(w, http.StatusTooManyRequests, "temporarily_unavailable", fmt.Sprintf(
+			"this address sent %d token requests within a minute, the limit; try again in %s", maxTokenRequestsPerAddr, wait.Round(time.Second)))
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded and under 64 KiB")

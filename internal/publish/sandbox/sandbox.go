@@ -7,7 +7,9 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,12 +59,21 @@ type Feed struct {
 	// Now is the clock for PublishedAt; nil means time.Now.
 	Now func() time.Time
 
+	// MaxEntries bounds the entries kept; past it the oldest go first.
+	// 0 means DefaultMaxEntries.
+	MaxEntries int
+
 	mu sync.Mutex
-	// entries[n-1] is the entry with id n; a removed one is left as a zero
-	// Entry, so ids, and the URLs made of them, are never reused.
-	entries []Entry
+	// entries holds the live entries by number; ids, and the URLs made of
+	// them, are never reused.
+	entries map[int]Entry
+	last    int // the number of the newest entry
+	oldest  int // no live entry is older
 	byKey   map[string]int
 }
+
+// DefaultMaxEntries is how many posts a Feed keeps unless told otherwise.
+const DefaultMaxEntries = 1000
 
 // Add records a post for profile and returns its entry. A post whose
 // idempotency key was seen before is not recorded again: the earlier entry
@@ -70,26 +81,35 @@ type Feed struct {
 func (f *Feed) Add(profile string, post publish.Post) Entry {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if i, ok := f.byKey[post.IdempotencyKey]; ok && post.IdempotencyKey != "" {
-		return f.entries[i]
+	if n, ok := f.byKey[post.IdempotencyKey]; ok && post.IdempotencyKey != "" {
+		return f.entries[n]
 	}
 	now := time.Now
 	if f.Now != nil {
 		now = f.Now
 	}
-	id := strconv.Itoa(len(f.entries) + 1)
+	if f.entries == nil {
+		f.entries, f.byKey, f.oldest = map[int]Entry{}, map[string]int{}, 1
+	}
+	f.last++
+	id := strconv.Itoa(f.last)
 	e := Entry{
 		ID: id, URL: strings.TrimRight(f.BaseURL, "/") + "/sandbox/" + id,
 		Profile: profile, Text: post.Text, Media: append([]publish.Media(nil), post.Media...),
 		IdempotencyKey: post.IdempotencyKey, PublishedAt: now().UTC(),
 	}
-	if f.byKey == nil {
-		f.byKey = map[string]int{}
-	}
+	f.entries[f.last] = e
 	if post.IdempotencyKey != "" {
-		f.byKey[post.IdempotencyKey] = len(f.entries)
+		f.byKey[post.IdempotencyKey] = f.last
 	}
-	f.entries = append(f.entries, e)
+	max := f.MaxEntries
+	if max <= 0 {
+		max = DefaultMaxEntries
+	}
+	for len(f.entries) > max {
+		f.removeLocked(f.oldest)
+		f.oldest++
+	}
 	return e
 }
 
@@ -98,10 +118,8 @@ func (f *Feed) List() []Entry {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]Entry, 0, len(f.entries))
-	for _, e := range f.entries {
-		if e.ID != "" {
-			out = append(out, e)
-		}
+	for _, n := range slices.Sorted(maps.Keys(f.entries)) {
+		out = append(out, f.entries[n])
 	}
 	return out
 }
@@ -110,11 +128,12 @@ func (f *Feed) List() []Entry {
 func (f *Feed) Get(id string) (Entry, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	i, ok := f.index(id)
+	n, ok := entryNumber(id)
 	if !ok {
 		return Entry{}, false
 	}
-	return f.entries[i], true
+	e, ok := f.entries[n]
+	return e, ok
 }
 
 // Remove removes the entry with id, if there is one. Its idempotency key is
@@ -122,23 +141,20 @@ func (f *Feed) Get(id string) (Entry, bool) {
 func (f *Feed) Remove(id string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	i, ok := f.index(id)
+	if n, ok := entryNumber(id); ok {
+		f.removeLocked(n)
+	}
+}
+
+func (f *Feed) removeLocked(n int) {
+	e, ok := f.entries[n]
 	if !ok {
 		return
 	}
-	if key := f.entries[i].IdempotencyKey; key != "" {
-		delete(f.byKey, key)
+	if e.IdempotencyKey != "" && f.byKey[e.IdempotencyKey] == n {
+		delete(f.byKey, e.IdempotencyKey)
 	}
-	f.entries[i] = Entry{}
-}
-
-// index returns where the entry with id is kept; f.mu must be held.
-func (f *Feed) index(id string) (int, bool) {
-	n, ok := entryNumber(id)
-	if !ok || n > len(f.entries) || f.entries[n-1].ID == "" {
-		return 0, false
-	}
-	return n - 1, true
+	delete(f.entries, n)
 }
 
 // entryNumber reads an entry id: a whole number from 1.

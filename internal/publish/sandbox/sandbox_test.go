@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -142,4 +143,24 @@ func TestDelete(t *testing.T) {
 		g.Expect(err.Error()).To(ContainSubstring("sandbox post ids are whole numbers from 1"))
 	}
 	g.Expect(feed.List()).To(HaveLen(2))
+}
+
+func TestFeedKeepsAtMostMaxEntries(t *testing.T) {
+	f := &sandbox.Feed{BaseURL: "http://herald.example", MaxEntries: 3}
+	for i := range 5 {
+		f.Add("@a", publish.Post{Text: fmt.Sprint("post ", i), IdempotencyKey: fmt.Sprint("key-", i)})
+	}
+	got := f.List()
+	if len(got) != 3 || got[0].ID != "3" || got[2].ID != "5" {
+		t.Fatalf("List() = %+v, want the three newest, 3 to 5", got)
+	}
+	if _, ok := f.Get("1"); ok {
+		t.Error("an evicted entry is still served")
+	}
+	if e := f.Add("@a", publish.Post{Text: "again", IdempotencyKey: "key-0"}); e.ID != "6" {
+		t.Errorf("the key of an evicted entry returned %s, want a new entry 6", e.ID)
+	}
+	if e := f.Add("@a", publish.Post{Text: "again", IdempotencyKey: "key-4"}); e.ID != "5" {
+		t.Errorf("a kept key returned %s, want its entry 5", e.ID)
+	}
 }
