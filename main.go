@@ -24,6 +24,7 @@ import (
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -44,6 +45,7 @@ type options struct {
 	dev           bool
 	dataDir       string
 	metricsAddr   string
+	metricsSecure bool
 	probeAddr     string
 	leaderElect   autoBool
 	kubeAPIQPS    float64
@@ -62,7 +64,8 @@ func main() {
 	var o options
 	flag.BoolVar(&o.dev, "dev", false, "Development mode: when no cluster is configured (no --kubeconfig, no KUBECONFIG, not in a pod) start a local kube-apiserver and etcd under --data-dir, and create the demo workspaces.")
 	flag.StringVar(&o.dataDir, "data-dir", ".herald", "Development mode: folder for the embedded control plane's data and the admin kubeconfig.")
-	flag.StringVar(&o.metricsAddr, "metrics-bind-address", "0", "Address of the Prometheus metrics endpoint, such as :8443; 0 disables it.")
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", "0", "Address of the Prometheus metrics endpoint, such as :8443; 0 disables it. It is served over HTTPS to callers the cluster authenticates and authorizes for GET /metrics (the herald-metrics-reader ClusterRole), unless --metrics-secure=false.")
+	flag.BoolVar(&o.metricsSecure, "metrics-secure", true, "Serve the metrics endpoint over HTTPS with Kubernetes authentication and authorization; false serves plain HTTP to anyone who can reach it.")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	flag.Var(&o.leaderElect, "leader-elect", "Elect one active controller among replicas, so several can run for availability. On by default against a cluster, off for the embedded control plane of --dev.")
 	flag.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 2000, "Requests per second Herald may send to the Kubernetes API server (client side; sized so publishing is bounded by the API server, see docs/benchmarks.md); the server's priority and fairness still applies.")
@@ -118,7 +121,7 @@ func run(ctx context.Context, o options) error {
 	identity := controllers.ProcessIdentity()
 	mgrOpts := ctrl.Options{
 		Scheme:                  scheme.New(),
-		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		Metrics:                 metricsOptions(o, cfg),
 		Cache:                   controllers.CacheOptions(),
 		HealthProbeBindAddress:  o.probeAddr,
 		GracefulShutdownTimeout: &grace,
@@ -258,6 +261,21 @@ func restConfig(o options) (cfg *rest.Config, embedded bool, stop func(), err er
 		}
 		log.Info("embedded control plane stopped; its data stays in " + o.dataDir)
 	}, nil
+}
+
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// metricsOptions serves /metrics as the cluster's own components do: over
+// HTTPS, answering only callers whose token the API server accepts and
+// who may GET /metrics (TokenReview and SubjectAccessReview).
+func metricsOptions(o options, cfg *rest.Config) metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: o.metricsAddr}
+	if o.metricsSecure {
+		opts.SecureServing = true
+		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return opts
 }
 
 // egressPolicy reads --egress-allow and --egress-deny.

@@ -144,3 +144,19 @@ var _ = Describe("Workspace limits", func() {
 		Expect(posts.Items).To(HaveLen(3), "nothing refused was written")
 	})
 })
+
+var _ = Describe("The posts:publish boundary", func() {
+	It("needs posts:publish for a post scheduled less than 10 minutes ahead, which publishes all but at once", func() {
+		writer := grant("dev", []string{"acme"}, socialv1alpha1.ScopeWorkspaceRead, socialv1alpha1.ScopePostsRead, socialv1alpha1.ScopePostsWrite)
+		publisher := grant("dev", []string{"acme"}, allScopes()...)
+		soon := time.Now().Add(5 * time.Minute).UTC().Format(time.RFC3339)
+		later := time.Now().Add(11 * time.Minute).UTC().Format(time.RFC3339)
+		args := func(at string) map[string]any {
+			return map[string]any{"workspaceId": "acme", "text": "soon", "profileIds": []string{"sandbox"}, "scheduledAt": at}
+		}
+		Expect(fails(writer, "schedule_post", args(soon))).To(ContainSubstring("less than 10m0s away, which publishes it all but at once; that needs the posts:publish scope"))
+		Expect(fails(writer, "create_post", args(soon))).To(ContainSubstring("needs the posts:publish scope"))
+		ok(writer, "schedule_post", args(later))
+		ok(publisher, "schedule_post", args(soon))
+	})
+})

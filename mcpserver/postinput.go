@@ -35,16 +35,29 @@ func parseTime(field, v string) (time.Time, error) {
 	return t, nil
 }
 
+// PublishSoon is how soon a scheduled time counts as publishing now: a
+// post due sooner needs the posts:publish scope, as publish_post does, so
+// posts:write alone (drafting and scheduling) can never put a post online
+// before a person has a chance to look.
+const PublishSoon = 10 * time.Minute
+
 // scheduleTime validates a time a post should publish at; a time more than
-// a minute in the past is refused with the tool that publishes now.
-func (s *Server) scheduleTime(v string) (string, error) {
+// a minute in the past is refused with the tool that publishes now, and a
+// time within PublishSoon needs posts:publish.
+func (s *toolCall) scheduleTime(v string) (string, error) {
 	t, err := parseTime("scheduledAt", v)
 	if err != nil {
 		return "", err
 	}
-	if now := s.clock.Now(); t.Before(now.Add(-time.Minute)) {
+	now := s.clock.Now()
+	if t.Before(now.Add(-time.Minute)) {
 		return "", invalidArgument("scheduledAt %s is in the past (it is now %s). Give a future time, or call %s to publish now.",
 			v, now.UTC().Format(time.RFC3339), s.toolName("publish_post"))
+	}
+	if t.Before(now.Add(PublishSoon)) && !s.caller.HasScope(socialv1alpha1.ScopePostsPublish) {
+		return "", invalidArgument("scheduledAt %s is less than %s away, which publishes it all but at once; that needs the %s scope, which this connection was not granted. "+
+			"Schedule it at least %s ahead (after %s), or have the user reconnect granting %s.",
+			v, PublishSoon, socialv1alpha1.ScopePostsPublish, PublishSoon, now.Add(PublishSoon).UTC().Format(time.RFC3339), socialv1alpha1.ScopePostsPublish)
 	}
 	return strings.TrimSpace(v), nil
 }

@@ -2,6 +2,7 @@ package mcpserver
 
 import (
 	"context"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -21,7 +22,7 @@ type WorkflowView struct {
 	Trigger          string      `json:"trigger" jsonschema:"manual, schedule or feed"`
 	Schedule         string      `json:"schedule,omitempty" jsonschema:"cron expression of a schedule trigger"`
 	TimeZone         string      `json:"timeZone,omitempty"`
-	FeedURL          string      `json:"feedUrl,omitempty"`
+	FeedURL          string      `json:"feedUrl,omitempty" jsonschema:"the site of a feed trigger's feed; its path and query are not shown, as they may hold an access token"`
 	Inputs           []InputView `json:"inputs" jsonschema:"values run_workflow takes in inputs"`
 	Valid            bool        `json:"valid" jsonschema:"false when the workflow has validation errors; it cannot run or be toggled until they are fixed"`
 	ValidationErrors []string    `json:"validationErrors,omitempty"`
@@ -140,7 +141,7 @@ func (s *toolCall) viewWorkflow(ctx context.Context, wf *socialv1alpha1.Workflow
 		Valid: len(errs) == 0, ValidationErrors: errs, LastRun: wf.Status.LastRun, ReadOnly: gitOpsOwner(wf) != "",
 	}
 	if wf.Spec.Trigger.Feed != nil {
-		v.FeedURL = wf.Spec.Trigger.Feed.URL
+		v.FeedURL = capabilityRedacted(wf.Spec.Trigger.Feed.URL)
 	}
 	for _, in := range wf.Spec.Inputs {
 		t := string(in.Type)
@@ -150,6 +151,21 @@ func (s *toolCall) viewWorkflow(ctx context.Context, wf *socialv1alpha1.Workflow
 		v.Inputs = append(v.Inputs, InputView{Name: in.Name, Description: in.Description, Type: t, Required: in.Required, Default: in.Default, Enum: in.Enum})
 	}
 	return v, nil
+}
+
+// capabilityRedacted keeps the scheme and host of a URL whose path or
+// query may be what grants access (a private feed's token), which a
+// viewer must not learn: https://feeds.example/… .
+func capabilityRedacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(hidden)"
+	}
+	out := u.Scheme + "://" + u.Host
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		out += "/…"
+	}
+	return out
 }
 
 func viewRun(r *socialv1alpha1.WorkflowRun) RunView {

@@ -41,7 +41,8 @@ type Item struct {
 func Fetch(ctx context.Context, c *http.Client, url string) ([]Item, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("feed.url %q: %w", url, err)
+		// The URL may carry a token: say what is wrong without quoting it.
+		return nil, fmt.Errorf("feed.url is not a URL Herald can read; write it as https://host/path")
 	}
 	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1")
 	req.Header.Set("User-Agent", "Herald feed trigger")

@@ -38,7 +38,7 @@ var _ = Describe("the authorization flow", func() {
 		consent := b.login(authURL, "dev", devPassword)
 		Expect(consent).To(ContainSubstring("Test Client"))
 		Expect(consent).To(ContainSubstring(redirect))
-		Expect(consent).To(ContainSubstring("Create, edit, schedule and delete posts"))
+		Expect(consent).To(ContainSubstring("Create, edit and delete posts, and schedule them at least 10 minutes ahead"))
 		Expect(consent).To(ContainSubstring(`value="demo"`))
 		Expect(consent).To(ContainSubstring(`value="team"`))
 		Expect(consent).NotTo(ContainSubstring(`value="secret-ws"`))

@@ -26,9 +26,9 @@ var scopeWords = map[v1alpha1.Scope]string{
 	v1alpha1.ScopeSocialProfilesRead: "See the social profiles connected to your workspaces",
 	v1alpha1.ScopePostsRead:          "See posts, drafts and their delivery status",
 	v1alpha1.ScopeWorkflowsRead:      "See workflows and their runs",
-	v1alpha1.ScopePostsWrite:         "Create, edit, schedule and delete posts",
-	v1alpha1.ScopePostsPublish:       "Publish posts now and retry failed deliveries",
-	v1alpha1.ScopeWorkflowsRun:       "Turn workflows on or off and run them",
+	v1alpha1.ScopePostsWrite:         "Create, edit and delete posts, and schedule them at least 10 minutes ahead",
+	v1alpha1.ScopePostsPublish:       "Publish posts now or within 10 minutes, and retry failed deliveries",
+	v1alpha1.ScopeWorkflowsRun:       "Turn workflows on or off and run them; a run publishes the posts its workflow describes",
 	v1alpha1.ScopeBrandKitsWrite:     "Create, change and delete brand kits",
 }
 

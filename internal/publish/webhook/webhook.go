@@ -89,7 +89,9 @@ func (p *Publisher) Verify(_ context.Context, prof publish.Profile) (publish.Acc
 	if err != nil {
 		return publish.Account{}, err
 	}
-	return publish.Account{ID: u.Host, Handle: prof.Handle, URL: u.Redacted()}, nil
+	// The receiver's path and query are often its secret (a capability
+	// URL); the profile's URL, which viewers see, is the host alone.
+	return publish.Account{ID: u.Host, Handle: prof.Handle, URL: u.Scheme + "://" + u.Host}, nil
 }
 
 func endpoint(prof publish.Profile) (*url.URL, error) {
