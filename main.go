@@ -57,6 +57,8 @@ type options struct {
 	shutdownGrace time.Duration
 	egressAllow   string
 	egressDeny    string
+	secretsRole   string
+	serviceAcct   string
 	http          httpOptions
 }
 
@@ -74,6 +76,8 @@ func main() {
 	flag.IntVar(&o.postWorkers, "post-workers", 20, "ScheduledPosts reconciled in parallel; each holds a worker for the length of its platform call, so this bounds the platform calls in flight.")
 	flag.DurationVar(&o.publishTime, "publish-timeout", controllers.DefaultTiming.CallTimeout, "Longest one platform call may take, media uploads included. A call in flight at shutdown finishes within it, and a claim lasts twice it and its status writes, so another replica takes over an interrupted delivery after that.")
 	flag.DurationVar(&o.retryBackoff, "retry-backoff", controllers.DefaultRetryPolicy.Backoff, "Wait before the second attempt of a delivery that failed retryably; it doubles with each further attempt, up to 15 minutes.")
+	flag.StringVar(&o.secretsRole, "workspace-secrets-role", "", "ClusterRole granting get on Secrets that each Workspace binds to Herald's service account in its namespace (the install's herald-workspace-secrets), so Herald reads the Secrets of workspace namespaces only. Empty: no RoleBindings are made, for a Herald that may read Secrets anyway.")
+	flag.StringVar(&o.serviceAcct, "service-account", os.Getenv("POD_SERVICE_ACCOUNT"), "Herald's service account, in --namespace, that the workspace RoleBindings name.")
 	flag.StringVar(&o.egressAllow, "egress-allow", "", "Comma-separated networks (CIDR) Herald may connect to although they are internal, such as a self-hosted Mastodon inside the cluster (10.96.12.0/24) or 127.0.0.0/8 for local fakes; make run allows loopback. Media, feed, profile-endpoint and webhook URLs never reach other loopback, private, link-local or reserved addresses.")
 	flag.StringVar(&o.egressDeny, "egress-deny", "", "Comma-separated further networks (CIDR) Herald must not connect to, such as the cluster's service and pod ranges when they are public addresses.")
 	flag.DurationVar(&o.shutdownGrace, "graceful-shutdown-timeout", 0, "Longest Herald waits at shutdown for reconciles and requests under way; 0 means long enough for a platform call in flight to finish and record its outcome (--publish-timeout and its status writes, plus 15 seconds). A pod's terminationGracePeriodSeconds must exceed it.")
@@ -163,6 +167,8 @@ func run(ctx context.Context, o options) error {
 		RetryHint:               "the MCP tool " + o.http.toolPrefix + "_retry_post",
 		InFlight:                inFlight,
 		FeedClient:              outbound,
+		ReservedNamespaces:      []string{o.http.namespace},
+		SecretsAccess:           secretsAccess(o, embedded),
 	}); err != nil {
 		return err
 	}
@@ -276,6 +282,19 @@ func metricsOptions(o options, cfg *rest.Config) metricsserver.Options {
 		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	return opts
+}
+
+// secretsAccess is the RoleBinding each workspace namespace gets; the
+// embedded control plane's Herald is its administrator and needs none.
+func secretsAccess(o options, embedded bool) controllers.SecretsAccess {
+	if embedded || o.secretsRole == "" {
+		return controllers.SecretsAccess{}
+	}
+	if o.serviceAcct == "" {
+		ctrl.Log.Info("--workspace-secrets-role is set but --service-account is not; no workspace RoleBindings are made")
+		return controllers.SecretsAccess{}
+	}
+	return controllers.SecretsAccess{ClusterRole: o.secretsRole, ServiceAccount: o.serviceAcct, Namespace: o.http.namespace}
 }
 
 // egressPolicy reads --egress-allow and --egress-deny.

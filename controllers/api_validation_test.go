@@ -3,10 +3,10 @@ package controllers
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -124,6 +124,16 @@ apiVersion: social.herald.dev/v1alpha1
 kind: ScheduledPost
 metadata: {name: foreign-variant, namespace: demo}
 spec: {text: hi, draft: true, profiles: [sandbox], variants: [{profile: other, text: x}]}`, "variant's profile"),
+		Entry("Workspace that would use kube-system", `
+apiVersion: social.herald.dev/v1alpha1
+kind: Workspace
+metadata: {name: takeover}
+spec: {displayName: Takeover, namespace: kube-system}`, "cannot use a kube- namespace"),
+		Entry("Workspace named after a kube- namespace", `
+apiVersion: social.herald.dev/v1alpha1
+kind: Workspace
+metadata: {name: kube-public}
+spec: {displayName: Public}`, "cannot use a kube- namespace"),
 		Entry("SocialProfile checked more often than every minute", `
 apiVersion: social.herald.dev/v1alpha1
 kind: SocialProfile

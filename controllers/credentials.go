@@ -23,6 +23,7 @@ const (
 	ReasonPlatformUnavailable = "PlatformUnavailable"
 	ReasonVerificationFailed  = "VerificationFailed"
 	ReasonVerified            = "Verified"
+	ReasonSecretNotReadable   = "SecretNotReadable"
 )
 
 // credentialsError is why a profile's credentials could not be loaded: a
@@ -36,11 +37,19 @@ func (e *credentialsError) Error() string { return e.Message }
 
 // loadProfile builds the publisher's view of a profile, reading its Secret
 // with reader and checking it holds the keys its platform declares (info).
-// Secrets are read from the API server, not the cache: caching every
-// Secret in the cluster would keep all of them in the operator's memory. A
-// missing Secret or key is a *credentialsError; other errors are the API
-// server's.
+// Secrets are read one at a time from the API server, never listed or
+// watched: Herald may read Secrets only in workspace namespaces, by the
+// RoleBinding each Workspace creates, and caching them would keep them all
+// in its memory. A missing or unreadable Secret or key is a
+// *credentialsError; other errors are the API server's.
 func loadProfile(ctx context.Context, reader client.Reader, p *socialv1alpha1.SocialProfile, info publish.Info) (publish.Profile, error) {
+	prof, _, err := loadProfileVersion(ctx, reader, p, info)
+	return prof, err
+}
+
+// loadProfileVersion is loadProfile that also returns the Secret's
+// resourceVersion, which changes whenever the Secret does.
+func loadProfileVersion(ctx context.Context, reader client.Reader, p *socialv1alpha1.SocialProfile, info publish.Info) (publish.Profile, string, error) {
 	prof := publish.Profile{
 		Platform: publish.Platform(p.Spec.Platform),
 		Handle:   p.Spec.Handle,
@@ -48,21 +57,26 @@ func loadProfile(ctx context.Context, reader client.Reader, p *socialv1alpha1.So
 	}
 	if p.Spec.CredentialsSecretRef == nil {
 		if keys := info.CredentialKeys; len(keys) > 0 {
-			return prof, &credentialsError{Reason: ReasonSecretNotFound, Message: fmt.Sprintf(
+			return prof, "", &credentialsError{Reason: ReasonSecretNotFound, Message: fmt.Sprintf(
 				"SocialProfile %s/%s names no Secret; set spec.credentialsSecretRef.name to a Secret with key(s) %s",
 				p.Namespace, p.Name, strings.Join(keys, ", "))}
 		}
-		return prof, nil
+		return prof, "", nil
 	}
 	name := p.Spec.CredentialsSecretRef.Name
 	secret := &corev1.Secret{}
 	if err := reader.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: name}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			return prof, &credentialsError{Reason: ReasonSecretNotFound, Message: fmt.Sprintf(
+			return prof, "", &credentialsError{Reason: ReasonSecretNotFound, Message: fmt.Sprintf(
 				"Secret %s/%s named by SocialProfile %s does not exist; create it with key(s) %s",
 				p.Namespace, name, p.Name, strings.Join(info.CredentialKeys, ", "))}
 		}
-		return prof, fmt.Errorf("reading Secret %s/%s: %w", p.Namespace, name, err)
+		if apierrors.IsForbidden(err) {
+			return prof, "", &credentialsError{Reason: ReasonSecretNotReadable, Message: fmt.Sprintf(
+				"Herald may not read Secret %s/%s: it reads Secrets only in the namespaces of Workspaces, through the RoleBinding %s the Workspace creates there; "+
+					"check that a Ready Workspace uses namespace %s", p.Namespace, name, WorkspaceSecretsBinding, p.Namespace)}
+		}
+		return prof, "", fmt.Errorf("reading Secret %s/%s: %w", p.Namespace, name, err)
 	}
 	var missing []string
 	for _, k := range info.CredentialKeys {
@@ -71,10 +85,10 @@ func loadProfile(ctx context.Context, reader client.Reader, p *socialv1alpha1.So
 		}
 	}
 	if len(missing) > 0 {
-		return prof, &credentialsError{Reason: ReasonSecretKeyMissing, Message: fmt.Sprintf(
+		return prof, "", &credentialsError{Reason: ReasonSecretKeyMissing, Message: fmt.Sprintf(
 			"Secret %s/%s has no value for key(s) %s, which %s needs; add them to the Secret",
 			p.Namespace, name, strings.Join(missing, ", "), p.Spec.Platform)}
 	}
 	prof.Credentials = publish.Credentials(secret.Data)
-	return prof, nil
+	return prof, secret.ResourceVersion, nil
 }

@@ -103,7 +103,6 @@ type ScheduledPostReconciler struct {
 // +kubebuilder:rbac:groups=social.herald.dev,resources=socialprofiles,verbs=get;list;watch
 // +kubebuilder:rbac:groups=social.herald.dev,resources=brandkits,verbs=get;list;watch
 // +kubebuilder:rbac:groups=social.herald.dev,resources=workspaces,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one post towards published: it waits for the due time,

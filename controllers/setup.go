@@ -58,6 +58,10 @@ type Options struct {
 	// overruns its grace period names what it waited for; nil records
 	// nothing.
 	InFlight *inflight.Tracker
+	// ReservedNamespaces are namespaces no Workspace may use (Herald's own).
+	ReservedNamespaces []string
+	// SecretsAccess is how Herald gets to read each workspace's Secrets.
+	SecretsAccess SecretsAccess
 }
 
 // RetryPolicy says how retryable platform errors are retried.
@@ -132,9 +136,6 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 // Field indexes the reconcilers register on the manager's cache. Other
 // packages (the MCP server) may list with them too.
 const (
-	// IndexProfileSecret indexes SocialProfiles by the name of their
-	// credentials Secret, to find the profiles a changed Secret affects.
-	IndexProfileSecret = "spec.credentialsSecretRef.name"
 	// IndexRunWorkflow indexes WorkflowRuns by the Workflow they run.
 	IndexRunWorkflow = "spec.workflowRef.name"
 )
@@ -165,9 +166,11 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}
 
 	if err := (&WorkspaceReconciler{
-		InFlight: o.InFlight,
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("herald-workspace"),
+		InFlight:           o.InFlight,
+		ReservedNamespaces: o.ReservedNamespaces,
+		SecretsAccess:      o.SecretsAccess,
+		Client:             mgr.GetClient(),
+		Recorder:           mgr.GetEventRecorder("herald-workspace"),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Workspace reconciler: %w", err)
 	}
@@ -239,14 +242,6 @@ func ProcessIdentity() string {
 func setupIndexes(mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
 	ctx := context.Background() // IndexField only registers; the context is not kept
-	if err := idx.IndexField(ctx, &socialv1alpha1.SocialProfile{}, IndexProfileSecret, func(o client.Object) []string {
-		if p, ok := o.(*socialv1alpha1.SocialProfile); ok && p.Spec.CredentialsSecretRef != nil {
-			return []string{p.Spec.CredentialsSecretRef.Name}
-		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("indexing SocialProfiles by Secret: %w", err)
-	}
 	if err := idx.IndexField(ctx, &socialv1alpha1.WorkflowRun{}, IndexRunWorkflow, func(o client.Object) []string {
 		if run, ok := o.(*socialv1alpha1.WorkflowRun); ok {
 			return []string{run.Spec.WorkflowRef.Name}

@@ -4,6 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,9 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/inflight"
@@ -50,11 +53,15 @@ type SocialProfileReconciler struct {
 	Recorder   events.EventRecorder
 	Clock      clock.PassiveClock
 	Publishers publish.Registry
+
+	// verifiedWith holds, by profile UID, the resourceVersion of the
+	// Secret the profile was last verified with.
+	verifiedWith sync.Map
 }
 
 // +kubebuilder:rbac:groups=social.herald.dev,resources=socialprofiles,verbs=get;list;watch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch
 // +kubebuilder:rbac:groups=social.herald.dev,resources=socialprofiles/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile verifies one profile's credentials and records what the
@@ -81,17 +88,22 @@ func (r *SocialProfileReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 	}()
 
-	// 3. Load the credentials; a missing Secret or key waits for the Secret
-	// to change (the Secret watch brings the profile back).
+	// 3. Load the credentials. Herald may not watch Secrets, so it reads
+	// the profile's own every credentialsCheck: a missing Secret or key,
+	// or a changed one, is seen within that time.
 	info := r.Publishers.Info(publish.Platform(p.Spec.Platform))
-	prof, err := loadProfile(ctx, r.APIReader, p, info)
+	prof, version, err := loadProfileVersion(ctx, r.APIReader, p, info)
 	var cerr *credentialsError
 	if errors.As(err, &cerr) {
 		r.stalled(p, cerr.Reason, cerr.Message)
-		return ctrl.Result{}, nil
+		r.verifiedWith.Delete(p.UID)
+		return ctrl.Result{RequeueAfter: credentialsCheck}, nil
 	}
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if next, current := r.stillVerified(p, version); current {
+		return ctrl.Result{RequeueAfter: next}, nil
 	}
 
 	// 4. Ask the platform.
@@ -107,9 +119,31 @@ func (r *SocialProfileReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return r.verifyFailed(p, err), nil
 	}
 
-	// 5. Record the account and come back after verifyInterval.
+	// 5. Record the account; look at the Secret again soon, and ask the
+	// platform again after verifyInterval.
 	r.verified(p, acct, info)
-	return ctrl.Result{RequeueAfter: verifyInterval(p)}, nil
+	r.verifiedWith.Store(p.UID, version)
+	return ctrl.Result{RequeueAfter: min(credentialsCheck, verifyInterval(p))}, nil
+}
+
+// credentialsCheck is how often a profile's Secret is read to notice a
+// change.
+const credentialsCheck = 2 * time.Minute
+
+// stillVerified reports whether p was verified, as its spec now stands,
+// with the Secret at version, less than verifyInterval ago; then next is
+// when to look again.
+func (r *SocialProfileReconciler) stillVerified(p *socialv1alpha1.SocialProfile, version string) (next time.Duration, current bool) {
+	seen, ok := r.verifiedWith.Load(p.UID)
+	if !ok || seen.(string) != version || p.Status.ObservedGeneration != p.Generation || p.Status.LastVerifiedAt == nil ||
+		!meta.IsStatusConditionTrue(p.Status.Conditions, socialv1alpha1.ConditionReady) {
+		return 0, false
+	}
+	due := p.Status.LastVerifiedAt.Add(verifyInterval(p)).Sub(r.Clock.Now())
+	if due <= 0 {
+		return 0, false
+	}
+	return min(credentialsCheck, due), true
 }
 
 func verifyInterval(p *socialv1alpha1.SocialProfile) time.Duration {
@@ -174,29 +208,35 @@ func (r *SocialProfileReconciler) verified(p *socialv1alpha1.SocialProfile, acct
 	}
 }
 
-// SetupWithManager registers the reconciler. Only spec changes wake it
-// (its own status writes would otherwise re-verify at once), plus changes
-// to the Secrets profiles name, watched as metadata only so Secret values
-// never enter the cache.
+// SetupWithManager registers the reconciler. Only spec and annotation
+// changes wake it (its own status writes would otherwise re-verify at
+// once); Secrets are not watched (see credentialsCheck).
 func (r *SocialProfileReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
+	// A namespace's profiles are looked at again as soon as its Workspace
+	// grants Herald read access to its Secrets, which for a Workspace and
+	// profiles applied together comes a moment after the profiles.
+	granted := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		if o.GetName() != WorkspaceSecretsBinding {
+			return nil
+		}
+		list := &socialv1alpha1.SocialProfileList{}
+		if err := r.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for i := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+		return reqs
+	})
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&socialv1alpha1.SocialProfile{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.profilesForSecret)).
+		Watches(&rbacv1.RoleBinding{}, granted, builder.WithPredicates(predicate.Funcs{
+			CreateFunc: func(e event.CreateEvent) bool { return e.Object.GetName() == WorkspaceSecretsBinding },
+			UpdateFunc: func(e event.UpdateEvent) bool { return e.ObjectNew.GetName() == WorkspaceSecretsBinding },
+			DeleteFunc: func(event.DeleteEvent) bool { return false },
+		})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, workers)}).
 		Named("socialprofile").
 		Complete(r.InFlight.Reconciler("SocialProfile", r))
-}
-
-// profilesForSecret maps a Secret to the profiles in its namespace that name it.
-func (r *SocialProfileReconciler) profilesForSecret(ctx context.Context, o client.Object) []reconcile.Request {
-	list := &socialv1alpha1.SocialProfileList{}
-	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{IndexProfileSecret: o.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing the SocialProfiles that use a Secret", "secret", o.GetNamespace()+"/"+o.GetName())
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, p := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&p)})
-	}
-	return reqs
 }

@@ -1,7 +1,10 @@
 package controllers
 
 import (
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -77,9 +80,32 @@ var _ = Describe("SocialProfile reconciler", func() {
 		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, socialv1alpha1.ConditionStalled)).To(BeTrue())
 		Expect(fake.Requests()).To(BeEmpty(), "nothing to verify without credentials")
 
-		By("creating the Secret, which the Secret watch turns into a new verification")
+		By("a missing Secret is looked for again every credentialsCheck")
+		r := &SocialProfileReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: events.NewFakeRecorder(100), Clock: fakeClock, Publishers: testPublishers()}
+		res, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p)})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.RequeueAfter).To(Equal(credentialsCheck))
+
+		By("creating the Secret, which that next look finds")
 		createSecret(ns, "acme-token", map[string]string{"accessToken": "tok-123456"})
+		fakeClock.Step(credentialsCheck)
+		tick(p)
 		profileReady(p, metav1.ConditionTrue, ReasonVerified)
+
+		By("later looks read the Secret but leave the platform alone until it changes or verifyInterval passes")
+		look := func() {
+			res, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p)})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res.RequeueAfter).To(Equal(credentialsCheck))
+		}
+		look() // this reconciler's first look verifies: it has not seen the Secret before
+		verifies := len(fake.Requests())
+		look()
+		look()
+		Expect(fake.Requests()).To(HaveLen(verifies), "an unchanged Secret is not verified again")
+		fakeClock.Step(time.Hour + time.Second) // verifyInterval
+		look()
+		Expect(len(fake.Requests())).To(BeNumerically(">", verifies), "after verifyInterval the platform is asked again")
 	})
 
 	It("says PlatformUnavailable, and keeps trying, when the platform cannot be reached", func() {
@@ -118,6 +144,8 @@ var _ = Describe("SocialProfile reconciler", func() {
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-token"}, secret)).To(Succeed())
 		secret.StringData = map[string]string{"accessToken": "wrong-token"}
 		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+		fakeClock.Step(credentialsCheck)
+		tick(p) // the next look at the Secret
 		got = profileReady(p, metav1.ConditionFalse, ReasonCredentialsRejected)
 		msg := meta.FindStatusCondition(got.Status.Conditions, socialv1alpha1.ConditionReady).Message
 		Expect(msg).To(ContainSubstring("The access token is invalid"), "the platform's words")
@@ -127,6 +155,8 @@ var _ = Describe("SocialProfile reconciler", func() {
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-token"}, secret)).To(Succeed())
 		secret.StringData = map[string]string{"accessToken": "good-token"}
 		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+		fakeClock.Step(credentialsCheck)
+		tick(p)
 		profileReady(p, metav1.ConditionTrue, ReasonVerified)
 		Eventually(func() []string { return eventReasonsFor(ns, "SocialProfile", "acme") }, timeout, interval).
 			Should(ContainElements(ReasonSecretKeyMissing, ReasonCredentialsRejected, ReasonVerified))

@@ -42,6 +42,11 @@ type WorkspaceReconciler struct {
 	// overruns names it; nil records nothing.
 	InFlight *inflight.Tracker
 	Recorder events.EventRecorder
+	// ReservedNamespaces are never a workspace's (Herald's own).
+	ReservedNamespaces []string
+	// SecretsAccess, when set, is the RoleBinding each workspace namespace
+	// gets so Herald can read the Secrets there.
+	SecretsAccess SecretsAccess
 }
 
 // +kubebuilder:rbac:groups=social.herald.dev,resources=workspaces,verbs=get;list;watch;update;patch
@@ -112,6 +117,12 @@ func (r *WorkspaceReconciler) reconcileTimeZone(ws *socialv1alpha1.Workspace) bo
 func (r *WorkspaceReconciler) reconcileNamespace(ctx context.Context, ws *socialv1alpha1.Workspace) (ctrl.Result, error) {
 	name := ws.NamespaceName()
 	ws.Status.Namespace = name
+	if why := r.namespaceAllowed(name); why != "" {
+		if markStalled(&ws.Status.Conditions, ws.Generation, ReasonNamespaceNotAllowed, why) {
+			r.Recorder.Eventf(ws, nil, corev1.EventTypeWarning, ReasonNamespaceNotAllowed, "Validate", why)
+		}
+		return ctrl.Result{}, nil
+	}
 
 	ns := &corev1.Namespace{}
 	err := r.Get(ctx, client.ObjectKey{Name: name}, ns)
@@ -156,6 +167,10 @@ func (r *WorkspaceReconciler) reconcileNamespace(ctx context.Context, ws *social
 		}
 	}
 	ws.Status.NamespaceCreated = ns.Annotations[socialv1alpha1.AnnotationCreatedBy] == createdByValue(ws)
+	if err := r.reconcileSecretsAccess(ctx, ws, name); err != nil {
+		markReconciling(&ws.Status.Conditions, ws.Generation, ReasonProgressing, fmt.Sprintf("granting Herald read access to the Secrets of namespace %s: %v", name, err))
+		return ctrl.Result{}, err
+	}
 
 	markReady(&ws.Status.Conditions, ws.Generation, ReasonReady, fmt.Sprintf("namespace %s holds the workspace's objects", name))
 	return ctrl.Result{}, nil
@@ -180,7 +195,12 @@ func (r *WorkspaceReconciler) reconcileDelete(ctx context.Context, ws *socialv1a
 			r.Recorder.Eventf(ws, nil, corev1.EventTypeNormal, ReasonNamespaceDeleted, "DeleteNamespace", "Deleted namespace %s, which Herald created for this workspace", name)
 		}
 	default:
-		// Not ours: only take our label off.
+		// Not ours: only take our label and our RoleBinding off.
+		if ns.Labels[socialv1alpha1.LabelWorkspace] == ws.Name {
+			if err := r.removeSecretsAccess(ctx, ns); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
 		if _, labelled := ns.Labels[socialv1alpha1.LabelWorkspace]; labelled && ns.Labels[socialv1alpha1.LabelWorkspace] == ws.Name {
 			patch := client.MergeFrom(ns.DeepCopy())
 			delete(ns.Labels, socialv1alpha1.LabelWorkspace)

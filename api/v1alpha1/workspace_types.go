@@ -135,6 +135,7 @@ type WorkspaceStatus struct {
 // +kubebuilder:printcolumn:name="Time Zone",type=string,JSONPath=`.spec.timeZone`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="!(has(self.spec.__namespace__) ? self.spec.__namespace__ : self.metadata.name).startsWith('kube-')",message="a workspace cannot use a kube- namespace, which the cluster keeps for itself; set spec.namespace to another"
 type Workspace struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
