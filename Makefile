@@ -10,6 +10,12 @@ ASSETS = $(shell hack/controlplane/build.sh)
 ARGS ?=
 # Extra arguments for go test, such as TESTFLAGS='-run TestX'.
 TESTFLAGS ?=
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME ?= 60s
+# Every fuzz target, as package:Target (docs/security.md says what each guards).
+FUZZ_TARGETS := ./internal/egress:FuzzCheck ./internal/workflow:FuzzRender ./internal/feed:FuzzParse \
+	./internal/publish/rules:FuzzCounters ./mcpserver:FuzzMCPRequest ./mcpserver:FuzzToolArguments \
+	./mcpserver:FuzzParseTime ./mcpserver/oauth:FuzzRedirectURI
 
 .PHONY: all
 all: build
@@ -48,6 +54,14 @@ test: controlplane ## Run every test against a real kube-apiserver and etcd; pri
 	@go vet ./...
 	@echo ">> go test (control plane: $(ASSETS))"
 	@GINKGO_NO_COLOR=TRUE KUBEBUILDER_ASSETS="$(ASSETS)" go test ./... -count=1 -json -timeout 60m $(TESTFLAGS) | go run ./hack/testreport
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (60s) each; their seed corpora also run in make test.
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo ">> $$name ($$pkg, $(FUZZTIME))"; \
+		go test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) | tail -n 3; \
+	done
 
 ##@ Benchmarks (results and how to read them: docs/benchmarks.md)
 

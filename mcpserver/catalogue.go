@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -31,6 +33,8 @@ type Tool struct {
 
 	InputSchema, OutputSchema json.RawMessage
 	handle                    func(ctx context.Context, s *Server, args json.RawMessage) (any, error)
+	// decode checks that arguments decode into the tool's input type.
+	decode func(args json.RawMessage) error
 }
 
 // toolCall is what a handler works with: the server, the caller and, for a
@@ -61,14 +65,35 @@ func declare[In, Out any](t Tool, h func(ctx context.Context, s *toolCall, in In
 	t.InputSchema = schemaFor[In]()
 	t.OutputSchema = schemaFor[Out]()
 	scope := t.Scope
+	decode := func(args json.RawMessage, in *In) error {
+		if len(args) == 0 || string(args) == "null" {
+			return nil
+		}
+		err := decodeStrict(args, in)
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && strings.HasPrefix(typeErr.Value, "number") {
+			// JSON Schema counts 20.0 and 2e1 as the integer 20, as the
+			// schema check before this did; Go's decoder does not.
+			if again, ok := integralNumbers(args); ok {
+				var retry In
+				if decodeStrict(again, &retry) == nil {
+					*in, err = retry, nil
+				}
+			}
+		}
+		if err != nil {
+			return invalidArgument("the arguments do not match the tool's input schema: %v", err)
+		}
+		return nil
+	}
+	t.decode = func(args json.RawMessage) error {
+		var in In
+		return decode(args, &in)
+	}
 	t.handle = func(ctx context.Context, srv *Server, args json.RawMessage) (any, error) {
 		var in In
-		if len(args) > 0 && string(args) != "null" {
-			dec := json.NewDecoder(bytes.NewReader(args))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&in); err != nil {
-				return nil, invalidArgument("the arguments do not match the tool's input schema: %v", err)
-			}
+		if err := decode(args, &in); err != nil {
+			return nil, err
 		}
 		c := &toolCall{Server: srv, caller: srv.caller(ctx)}
 		if w, ok := any(in).(inWorkspace); ok {
@@ -85,6 +110,53 @@ func declare[In, Out any](t Tool, h func(ctx context.Context, s *toolCall, in In
 		return out, nil
 	}
 	return t
+}
+
+func decodeStrict(args json.RawMessage, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// integralNumbers rewrites every number in a JSON document that has an
+// integral value (20.0, 2e1) as an integer literal; ok is false when
+// nothing changed.
+func integralNumbers(doc json.RawMessage) (json.RawMessage, bool) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil, false
+	}
+	changed := false
+	var walk func(any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				x[k] = walk(e)
+			}
+		case []any:
+			for i, e := range x {
+				x[i] = walk(e)
+			}
+		case json.Number:
+			if _, err := x.Int64(); err == nil {
+				return x
+			}
+			if f, err := x.Float64(); err == nil && f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
+				changed = true
+				return json.Number(strconv.FormatInt(int64(f), 10))
+			}
+		}
+		return v
+	}
+	v = walk(v)
+	if !changed {
+		return nil, false
+	}
+	out, err := json.Marshal(v)
+	return out, err == nil
 }
 
 // catalogue is every tool Herald serves, in the order they are listed.

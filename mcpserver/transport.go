@@ -305,22 +305,32 @@ func compileReadTools(tools map[string]Tool) (map[string]readTool, error) {
 		if !t.ReadOnly {
 			continue
 		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(t.InputSchema))
+		schema, err := compileInputSchema(t)
 		if err != nil {
-			return nil, fmt.Errorf("tool %s: input schema: %w", name, err)
-		}
-		url := "mem:///herald/tools/" + name + "/input-schema.json"
-		c := jsonschema.NewCompiler()
-		if err := c.AddResource(url, doc); err != nil {
-			return nil, fmt.Errorf("tool %s: input schema: %w", name, err)
-		}
-		schema, err := c.Compile(url)
-		if err != nil {
-			return nil, fmt.Errorf("tool %s: input schema: %w", name, err)
+			return nil, err
 		}
 		out[name] = readTool{tool: t, schema: schema}
 	}
 	return out, nil
+}
+
+// compileInputSchema compiles a tool's input schema with the validator
+// mcp-go uses.
+func compileInputSchema(t Tool) (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(t.InputSchema))
+	if err != nil {
+		return nil, fmt.Errorf("tool %s: input schema: %w", t.Name, err)
+	}
+	url := "mem:///herald/tools/" + t.Name + "/input-schema.json"
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, fmt.Errorf("tool %s: input schema: %w", t.Name, err)
+	}
+	schema, err := c.Compile(url)
+	if err != nil {
+		return nil, fmt.Errorf("tool %s: input schema: %w", t.Name, err)
+	}
+	return schema, nil
 }
 
 // appendFastCall appends to dst the answer to msg when msg is a valid call
