@@ -50,7 +50,8 @@ controlplane: ## Build kube-apiserver and etcd from source into the cache (about
 
 .PHONY: test
 test: controlplane ## Run every test against a real kube-apiserver and etcd; prints totals.
-	@echo ">> go vet"
+	@echo ">> gofmt, go vet"
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$unformatted" ]; then echo "not gofmt-ed (run make fmt):"; echo "$$unformatted"; exit 1; fi
 	@go vet ./...
 	@echo ">> go test (control plane: $(ASSETS))"
 	@GINKGO_NO_COLOR=TRUE KUBEBUILDER_ASSETS="$(ASSETS)" go test ./... -count=1 -json -timeout 60m $(TESTFLAGS) | go run ./hack/testreport
@@ -58,9 +59,10 @@ test: controlplane ## Run every test against a real kube-apiserver and etcd; pri
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME (60s) each; their seed corpora also run in make test.
 	@for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; \
+		pkg=$${t%%:*}; name=$${t##*:}; log=$$(mktemp); \
 		echo ">> $$name ($$pkg, $(FUZZTIME))"; \
-		go test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) | tail -n 3; \
+		go test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) > "$$log" 2>&1 || { cat "$$log"; exit 1; }; \
+		tail -n 2 "$$log"; \
 	done
 
 ##@ Benchmarks (results and how to read them: docs/benchmarks.md)

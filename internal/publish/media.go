@@ -32,8 +32,8 @@ type Download struct {
 	platform Platform
 	label    string
 	limit    int64
-	body  io.ReadCloser
-	r     *bufio.Reader
+	body     io.ReadCloser
+	r        *bufio.Reader
 
 	mu   sync.Mutex
 	read int64

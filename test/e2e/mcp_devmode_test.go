@@ -31,19 +31,10 @@ func mcpCall(g Gomega, base, token string, body any) (int, []byte) {
 
 // tool calls one tool and returns its structured content.
 func tool(g Gomega, base, token, name string, args map[string]any) map[string]any {
-	status, body := mcpCall(g, base, token, map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-		"params": map[string]any{"name": name, "arguments": args}})
-	g.Expect(status).To(Equal(http.StatusOK), string(body))
-	var resp struct {
-		Result struct {
-			IsError           bool                    `json:"isError"`
-			Content           []struct{ Text string } `json:"content"`
-			StructuredContent map[string]any          `json:"structuredContent"`
-		} `json:"result"`
-	}
-	g.Expect(json.Unmarshal(body, &resp)).To(Succeed(), string(body))
-	g.Expect(resp.Result.IsError).To(BeFalse(), "%s: %s", name, body)
-	return resp.Result.StructuredContent
+	r := toolCall(g, base, token, name, args)
+	g.ExpectWithOffset(1, r.status).To(Equal(http.StatusOK), r.text)
+	g.ExpectWithOffset(1, r.isError).To(BeFalse(), "%s: %s", name, r.text)
+	return r.structured
 }
 
 // TestDevModeServesMCP is the README's walk-through: `make run`, connect

@@ -1,0 +1,424 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/controlplane"
+	"github.com/herald-dev/herald/internal/publish/mastodon/mastodontest"
+	"github.com/herald-dev/herald/internal/scheme"
+	"github.com/herald-dev/herald/internal/signin"
+	"github.com/herald-dev/herald/mcpserver/oauth"
+)
+
+// The install's names, as config/default renders them.
+const (
+	installNS = "herald-system"
+	installSA = "herald-controller-manager"
+)
+
+// deployment is herald started the way config/default deploys it: not in
+// dev mode, with the Deployment's own arguments and environment, as its
+// service account (a TokenRequest token, no impersonation) on an API server
+// that enforces RBAC, with nothing but the install's RBAC granted to it.
+type deployment struct {
+	*heraldProcess
+	admin      client.Client
+	clientset  *kubernetes.Clientset
+	adminCfg   *rest.Config
+	metricsURL string
+}
+
+// renderInstall is `kubectl kustomize config/default`.
+func renderInstall(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	assets, err := controlplane.AssetsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := controlplane.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, "config", "default")).Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/default: %v", err)
+	}
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err == io.EOF {
+			return objs
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if u.GetKind() != "" {
+			objs = append(objs, u)
+		}
+	}
+}
+
+// managerContainer is the Deployment's manager container (its args and
+// env) and the service account its pods run as.
+func managerContainer(g Gomega, objs []*unstructured.Unstructured) (args []string, env []corev1.EnvVar, serviceAccount string) {
+	for _, u := range objs {
+		if u.GetKind() != "Deployment" {
+			continue
+		}
+		serviceAccount, _, _ = unstructured.NestedString(u.Object, "spec", "template", "spec", "serviceAccountName")
+		containers, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+		for _, c := range containers {
+			data, _ := json.Marshal(c)
+			var ctr corev1.Container
+			g.Expect(json.Unmarshal(data, &ctr)).To(Succeed())
+			if ctr.Name == "manager" {
+				return ctr.Args, ctr.Env, serviceAccount
+			}
+		}
+	}
+	g.Expect("a Deployment with a manager container").To(BeEmpty(), "config/default renders none")
+	return nil, nil, ""
+}
+
+// serviceAccountToken is what `kubectl create token` prints.
+func serviceAccountToken(g Gomega, cs *kubernetes.Clientset, namespace, name string) string {
+	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(context.Background(), name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{}}, metav1.CreateOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	return tr.Status.Token
+}
+
+// startDeployed starts a control plane with RBAC enforced, applies
+// config/default but its Deployment, and runs herald with that Deployment's
+// arguments and environment as its service account. Local addresses replace
+// the pod's (listen, public URL, probes, metrics) and extra adds flags.
+func startDeployed(t *testing.T, extra ...string) *deployment {
+	t.Helper()
+	g := NewWithT(t)
+	assets, err := controlplane.AssetsDir()
+	g.Expect(err).NotTo(HaveOccurred())
+	cluster, err := controlplane.Start(t.TempDir(), assets)
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = cluster.Stop() })
+	d := &deployment{adminCfg: cluster.Config}
+	d.admin, err = client.New(cluster.Config, client.Options{Scheme: scheme.New()})
+	g.Expect(err).NotTo(HaveOccurred())
+	d.clientset, err = kubernetes.NewForConfig(cluster.Config)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	objs := renderInstall(t)
+	for _, u := range objs {
+		switch u.GetKind() {
+		case "Deployment", "CustomResourceDefinition": // herald runs here; the control plane installed the CRDs
+			continue
+		}
+		g.Expect(d.admin.Create(context.Background(), u)).To(Succeed(), "%s %s", u.GetKind(), u.GetName())
+	}
+	args, env, sa := managerContainer(g, objs)
+	g.Expect(sa).To(Equal(installSA))
+
+	// The pod's kubeconfig: the API server and a token of Herald's service account.
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["install"] = &clientcmdapi.Cluster{Server: cluster.Config.Host, CertificateAuthorityData: cluster.Config.CAData}
+	kc.AuthInfos["herald"] = &clientcmdapi.AuthInfo{Token: serviceAccountToken(g, d.clientset, installNS, installSA)}
+	kc.Contexts["herald"] = &clientcmdapi.Context{Cluster: "install", AuthInfo: "herald"}
+	kc.CurrentContext = "herald"
+	g.Expect(clientcmd.WriteToFile(*kc, kubeconfig)).To(Succeed())
+
+	p := &heraldProcess{out: &syncBuffer{}, done: make(chan error, 1)}
+	p.baseURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	d.metricsURL = fmt.Sprintf("https://127.0.0.1:%d/metrics", freePort(t))
+	local := []string{"--listen", strings.TrimPrefix(p.baseURL, "http://"), "--public-url", p.baseURL,
+		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		"--metrics-bind-address", strings.TrimSuffix(strings.TrimPrefix(d.metricsURL, "https://"), "/metrics"),
+		// The platform fakes run on this machine's loopback, as an in-cluster
+		// Mastodon would run at an address an operator allows.
+		"--egress-allow=127.0.0.0/8"}
+	p.cmd = exec.Command(buildHerald(t), append(append(args, local...), extra...)...)
+	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	for _, e := range env {
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
+			p.cmd.Env = append(p.cmd.Env, e.Name+"="+installNS)
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "spec.serviceAccountName":
+			p.cmd.Env = append(p.cmd.Env, e.Name+"="+sa)
+		default:
+			p.cmd.Env = append(p.cmd.Env, e.Name+"="+e.Value)
+		}
+	}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	g.Expect(p.cmd.Start()).To(Succeed())
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("herald output:\n%s", p.out.String())
+		}
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(60 * time.Second):
+				_ = p.cmd.Process.Kill()
+			}
+		}
+	})
+	d.heraldProcess = p
+
+	start := time.Now()
+	g.Eventually(func(g Gomega) {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			StopTrying(fmt.Sprintf("herald exited: %v\n%s", err, p.out.String())).Now()
+		default:
+		}
+		resp, err := http.Post(p.baseURL+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+		g.Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		g.Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized))
+	}, 2*time.Minute, 250*time.Millisecond).Should(Succeed())
+	t.Logf("herald as deployed serves MCP %.1fs after start", time.Since(start).Seconds())
+	return d
+}
+
+// toolResult is one tools/call answer, error or not.
+type toolResult struct {
+	status     int
+	isError    bool
+	text       string
+	structured map[string]any
+}
+
+func toolCall(g Gomega, base, token, name string, args map[string]any) toolResult {
+	status, body := mcpCall(g, base, token, map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+		"params": map[string]any{"name": name, "arguments": args}})
+	r := toolResult{status: status, text: string(body)}
+	if status != http.StatusOK {
+		return r
+	}
+	var resp struct {
+		Result struct {
+			IsError           bool                    `json:"isError"`
+			Content           []struct{ Text string } `json:"content"`
+			StructuredContent map[string]any          `json:"structuredContent"`
+		} `json:"result"`
+	}
+	g.Expect(json.Unmarshal(body, &resp)).To(Succeed(), string(body))
+	r.isError, r.structured = resp.Result.IsError, resp.Result.StructuredContent
+	return r
+}
+
+// TestAsDeployed runs herald as config/default deploys it. It uses every
+// tool and the OAuth flow, so nothing the install should grant is missing
+// (Herald's service account is refused nothing), and attacks each of
+// Herald's doors the way a stranger, a viewer or an editor could.
+func TestAsDeployed(t *testing.T) {
+	d := startDeployed(t, "--http-read-timeout=2s")
+	masto := mastodontest.New(t, "deployed-token")
+	seedWorkspaces(t, NewWithT(t), d.admin, masto)
+	t.Run("every tool and the OAuth flow, refused nothing", func(t *testing.T) { everyTool(t, d, masto) })
+	t.Run("attacks refused", func(t *testing.T) { attacksRefused(t, d) })
+}
+
+func everyTool(t *testing.T, d *deployment, masto *mastodontest.Fake) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	alice, err := signin.SignIn(ctx, signin.Options{BaseURL: d.baseURL, Username: "alice", Password: alicePassword, Workspaces: []string{"acme"}})
+	g.Expect(err).NotTo(HaveOccurred(), "the OAuth flow as deployed")
+	token := alice.Token.AccessToken
+	ok := func(name string, args map[string]any) map[string]any { return tool(g, d.baseURL, token, name, args) }
+	used := map[string]bool{}
+	call := func(name string, args map[string]any) map[string]any {
+		used[name] = true
+		return ok("ocoya_"+name, args)
+	}
+	acme := func(kv ...any) map[string]any {
+		m := map[string]any{"workspaceId": "acme"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+
+	call("get_me", nil)
+	g.Expect(call("list_workspaces", nil)["workspaces"]).To(HaveLen(1))
+	call("get_workspace", acme())
+	g.Eventually(func(g Gomega) {
+		p := ok("ocoya_get_social_profile", acme("profileId", "masto"))["profile"].(map[string]any)
+		g.Expect(p["ready"]).To(BeTrue(), "%v", p)
+	}, time.Minute, 250*time.Millisecond).Should(Succeed(), "the profile is verified through the workspace's RoleBinding")
+	call("get_social_profile", acme("profileId", "masto"))
+	call("list_social_profiles", acme())
+
+	call("create_brand_kit", acme("brandKitId", "summer", "displayName", "Summer"))
+	call("update_brand_kit", acme("brandKitId", "summer", "voice", "warm"))
+	call("get_brand_kit", acme("brandKitId", "summer"))
+	call("list_brand_kits", acme())
+
+	draft := call("create_post", acme("text", "A draft", "profileIds", []string{"masto"}))["post"].(map[string]any)["id"].(string)
+	call("get_post", acme("postId", draft))
+	call("update_post", acme("postId", draft, "text", "A better draft"))
+	call("preview_post", acme("postId", draft))
+	call("schedule_post", acme("postId", draft, "scheduledAt", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)))
+	call("list_posts", acme())
+
+	published := call("publish_post", acme("text", "Published as deployed", "profileIds", []string{"masto"}))["post"].(map[string]any)["id"].(string)
+	g.Eventually(func() any {
+		return ok("ocoya_get_post", acme("postId", published))["post"].(map[string]any)["phase"]
+	}, time.Minute, 250*time.Millisecond).Should(Equal("Published"))
+	g.Expect(masto.StatusPosts()).To(HaveLen(1), "published once")
+
+	// Media at an internal address are never fetched: the delivery fails
+	// naming the rule, and retrying fails the same way.
+	ssrf := call("create_post", acme("text", "With a picture", "profileIds", []string{"masto"},
+		"media", []map[string]any{{"url": "http://169.254.169.254/latest/meta-data/picture.png", "type": "image"}},
+		"scheduledAt", time.Now().UTC().Format(time.RFC3339)))["post"].(map[string]any)["id"].(string)
+	failed := func() map[string]any {
+		var d map[string]any
+		g.Eventually(func(g Gomega) {
+			p := ok("ocoya_get_post", acme("postId", ssrf))["post"].(map[string]any)
+			g.Expect(p["phase"]).To(Equal("Failed"), "%v", p)
+			d = p["deliveries"].([]any)[0].(map[string]any)
+		}, time.Minute, 250*time.Millisecond).Should(Succeed())
+		return d
+	}
+	g.Expect(failed()["error"]).To(ContainSubstring("internal address, which Herald does not connect to"))
+	call("retry_post", acme("postId", ssrf))
+	g.Expect(failed()["error"]).To(ContainSubstring("internal address"))
+	g.Expect(masto.StatusPosts()).To(HaveLen(1), "nothing published with an internal picture")
+
+	call("list_workflows", acme())
+	call("get_workflow", acme("workflowId", "weekly"))
+	call("toggle_workflow", acme("workflowId", "weekly", "enabled", false))
+	call("toggle_workflow", acme("workflowId", "weekly", "enabled", true))
+	run := call("run_workflow", acme("workflowId", "weekly"))["run"].(map[string]any)["id"].(string)
+	call("get_workflow_run", acme("runId", run))
+	call("list_workflow_runs", acme())
+
+	call("delete_post", acme("postId", draft, "remove", true))
+	call("delete_brand_kit", acme("brandKitId", "summer"))
+
+	// Every tool the server lists was used above.
+	status, body := mcpCall(g, d.baseURL, token, map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+	g.Expect(status).To(Equal(http.StatusOK))
+	var list struct {
+		Result struct{ Tools []struct{ Name string } } `json:"result"`
+	}
+	g.Expect(json.Unmarshal(body, &list)).To(Succeed())
+	for _, tl := range list.Result.Tools {
+		g.Expect(used).To(HaveKey(strings.TrimPrefix(tl.Name, "ocoya_")), "the deployed test uses every tool")
+	}
+	g.Expect(used).To(HaveLen(len(list.Result.Tools)))
+
+	g.Expect(strings.ToLower(d.out.String())).NotTo(ContainSubstring("forbidden"), "the install's RBAC refused Herald something")
+	t.Logf("as deployed: %d tools used, 1 post published once, the OAuth flow completed; the service account was refused nothing", len(used))
+}
+
+const alicePassword = "alice-password"
+
+// seedWorkspaces is what a platform team applies after installing: users,
+// two workspaces and what is in them. alice owns both; bob views acme.
+func seedWorkspaces(t *testing.T, g *WithT, admin client.Client, masto *mastodontest.Fake) {
+	t.Helper()
+	ctx := context.Background()
+	g.Expect(oauth.EnsureLocalUser(ctx, admin, installNS, "alice", alicePassword)).To(Succeed())
+	g.Expect(oauth.EnsureLocalUser(ctx, admin, installNS, "bob", bobPassword)).To(Succeed())
+	for _, ws := range []string{"acme", "other"} {
+		members := []socialv1alpha1.WorkspaceMember{{Subject: "alice", Role: socialv1alpha1.RoleOwner}}
+		if ws == "acme" {
+			members = append(members, socialv1alpha1.WorkspaceMember{Subject: "bob", Role: socialv1alpha1.RoleViewer})
+		}
+		g.Expect(admin.Create(ctx, &socialv1alpha1.Workspace{ObjectMeta: metav1.ObjectMeta{Name: ws},
+			Spec: socialv1alpha1.WorkspaceSpec{DisplayName: ws, Members: members}})).To(Succeed())
+		g.Eventually(func() error {
+			return admin.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ws, Name: "masto"}, StringData: map[string]string{"accessToken": masto.Token}})
+		}, time.Minute, 100*time.Millisecond).Should(Succeed(), "the workspace's namespace is made")
+		objs := []client.Object{
+			&socialv1alpha1.SocialProfile{ObjectMeta: metav1.ObjectMeta{Namespace: ws, Name: "masto"},
+				Spec: socialv1alpha1.SocialProfileSpec{Platform: "mastodon", Handle: "@herald@fake.example", Endpoint: masto.URL,
+					CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: "masto"}}},
+			&socialv1alpha1.Workflow{ObjectMeta: metav1.ObjectMeta{Namespace: ws, Name: "weekly"},
+				Spec: socialv1alpha1.WorkflowSpec{Enabled: true, Trigger: socialv1alpha1.WorkflowTrigger{Type: socialv1alpha1.TriggerManual},
+					Posts: []socialv1alpha1.PostTemplate{{Text: "Weekly news", Profiles: []string{"masto"}, Draft: true}}}},
+		}
+		if ws == "other" {
+			objs = append(objs,
+				&socialv1alpha1.BrandKit{ObjectMeta: metav1.ObjectMeta{Namespace: ws, Name: "secret-kit"}, Spec: socialv1alpha1.BrandKitSpec{DisplayName: "Other's kit"}},
+				&socialv1alpha1.ScheduledPost{ObjectMeta: metav1.ObjectMeta{Namespace: ws, Name: "secret-post"},
+					Spec: socialv1alpha1.ScheduledPostSpec{Text: "Other's draft", Profiles: []string{"masto"}, Draft: true}},
+				&socialv1alpha1.WorkflowRun{ObjectMeta: metav1.ObjectMeta{Namespace: ws, Name: "secret-run"},
+					Spec: socialv1alpha1.WorkflowRunSpec{WorkflowRef: socialv1alpha1.LocalObjectReference{Name: "weekly"}}})
+		}
+		for _, o := range objs {
+			g.Expect(admin.Create(ctx, o)).To(Succeed(), "%T %s", o, o.GetName())
+		}
+	}
+	g.Eventually(func(g Gomega) {
+		for _, ws := range []string{"acme", "other"} {
+			w := &socialv1alpha1.Workspace{}
+			g.Expect(admin.Get(ctx, client.ObjectKey{Name: ws}, w)).To(Succeed())
+			g.Expect(meta.IsStatusConditionTrue(w.Status.Conditions, socialv1alpha1.ConditionReady)).To(BeTrue(), "%s: %v", ws, w.Status.Conditions)
+		}
+	}, time.Minute, 250*time.Millisecond).Should(Succeed())
+}
+
+const bobPassword = "bob-password"
+
+// metricsGet asks /metrics with an optional bearer token; the certificate
+// is the self-signed one Herald makes when none is mounted.
+func metricsGet(g Gomega, url, token string) int {
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: insecureTLS()}
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK {
+		g.Expect(string(body)).To(ContainSubstring("controller_runtime_reconcile_total"))
+	}
+	return resp.StatusCode
+}
+
+// bindMetricsReader makes a service account and, when bound, binds the
+// install's metrics-reader ClusterRole to it, as a Prometheus is set up.
+func bindMetricsReader(g Gomega, d *deployment, name string, bound bool) string {
+	ctx := context.Background()
+	g.Expect(d.admin.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: installNS, Name: name}})).To(Succeed())
+	if bound {
+		g.Expect(d.admin.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "herald-metrics-reader"},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: installNS, Name: name}}})).To(Succeed())
+	}
+	return serviceAccountToken(g, d.clientset, installNS, name)
+}
