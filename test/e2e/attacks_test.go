@@ -258,11 +258,50 @@ func attacksRefused(t *testing.T, d *deployment) {
 			g.Expect(r.status == http.StatusForbidden || r.isError).To(BeTrue(), "a viewer called %s: %s", tl.Name, r.text)
 		}
 		g.Expect(writes).To(BeNumerically(">=", 10))
+
+		// Capability URLs are shown by their site only.
+		for _, r := range []toolResult{
+			toolCall(g, d.baseURL, bob.Token.AccessToken, "ocoya_get_workflow", map[string]any{"workspaceId": "acme", "workflowId": "news"}),
+			toolCall(g, d.baseURL, bob.Token.AccessToken, "ocoya_list_workflows", map[string]any{"workspaceId": "acme"}),
+		} {
+			g.Expect(r.isError).To(BeFalse(), r.text)
+			g.Expect(r.text).To(ContainSubstring("https://feeds.example/…"))
+			g.Expect(r.text).NotTo(ContainSubstring("s3cret-capability"))
+		}
+		g.Expect(d.out.String()).NotTo(ContainSubstring("s3cret-capability"), "nor in Herald's log")
+		news := &socialv1alpha1.Workflow{}
+		g.Expect(d.admin.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "news"}, news)).To(Succeed())
+		for _, c := range news.Status.Conditions {
+			g.Expect(c.Message).NotTo(ContainSubstring("s3cret-capability"), "nor in the workflow's status")
+		}
 		g.Expect(postsIn(g, d, "acme")).To(Equal(before))
 		wf := &socialv1alpha1.Workflow{}
 		g.Expect(d.admin.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "weekly"}, wf)).To(Succeed())
 		g.Expect(wf.Spec.Enabled).To(BeTrue())
 		g.Expect(d.admin.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "viewer-kit"}, &socialv1alpha1.BrandKit{})).NotTo(Succeed())
+	})
+
+	// Last: it spends this address's token budget for a minute.
+	t.Run("the token endpoint is rate limited per address", func(t *testing.T) {
+		g := NewWithT(t)
+		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"guessed"}, "client_id": {alice.ClientID}}
+		refused := 0
+		for i := 0; i < 400 && refused == 0; i++ {
+			resp, err := http.PostForm(d.baseURL+"/oauth/token", form)
+			g.Expect(err).NotTo(HaveOccurred())
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusTooManyRequests:
+				refused = i + 1
+				g.Expect(string(body)).To(ContainSubstring("temporarily_unavailable"))
+			default:
+				g.Expect(resp.StatusCode).To(Equal(http.StatusBadRequest), string(body))
+			}
+		}
+		g.Expect(refused).To(BeNumerically(">", 250), "refused only past the budget")
+		g.Expect(refused).To(BeNumerically("<=", 301))
+		t.Logf("the token endpoint answered 429 at request %d", refused)
 	})
 }
 

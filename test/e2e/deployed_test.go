@@ -369,6 +369,12 @@ func seedWorkspaces(t *testing.T, g *WithT, admin client.Client, masto *mastodon
 				Spec: socialv1alpha1.WorkflowSpec{Enabled: true, Trigger: socialv1alpha1.WorkflowTrigger{Type: socialv1alpha1.TriggerManual},
 					Posts: []socialv1alpha1.PostTemplate{{Text: "Weekly news", Profiles: []string{"masto"}, Draft: true}}}},
 		}
+		if ws == "acme" {
+			objs = append(objs, &socialv1alpha1.Workflow{ObjectMeta: metav1.ObjectMeta{Namespace: ws, Name: "news"},
+				Spec: socialv1alpha1.WorkflowSpec{Enabled: true, Trigger: socialv1alpha1.WorkflowTrigger{Type: socialv1alpha1.TriggerFeed,
+					Feed: &socialv1alpha1.FeedTrigger{URL: privateFeedURL}},
+					Posts: []socialv1alpha1.PostTemplate{{Text: "{{ .Item.Title }}", Profiles: []string{"masto"}, Draft: true}}}})
+		}
 		if ws == "other" {
 			objs = append(objs,
 				&socialv1alpha1.BrandKit{ObjectMeta: metav1.ObjectMeta{Namespace: ws, Name: "secret-kit"}, Spec: socialv1alpha1.BrandKitSpec{DisplayName: "Other's kit"}},
@@ -391,6 +397,9 @@ func seedWorkspaces(t *testing.T, g *WithT, admin client.Client, masto *mastodon
 }
 
 const bobPassword = "bob-password"
+
+// privateFeedURL is a feed whose path is its password: a capability URL.
+const privateFeedURL = "https://feeds.example/private/s3cret-capability/atom.xml"
 
 // metricsGet asks /metrics with an optional bearer token; the certificate
 // is the self-signed one Herald makes when none is mounted.
