@@ -75,6 +75,10 @@ bench-mcp: controlplane ## MCP tool latency and throughput against a bare mcp-go
 soak: controlplane ## Two herald replicas, 1,000 posts over 3 minutes, 30% of platform calls faulted, a replica killed or rolled every 10-20 s; prints the accounting (docs/reliability.md).
 	SOAK_DURATION=3m SOAK_POSTS=1000 KUBEBUILDER_ASSETS="$(ASSETS)" go test ./test/soak -run TestSoak -count=1 -v -timeout 30m | grep -E '^(observed|--- |ok|FAIL|PASS)|soak_test.go'
 
+.PHONY: sizing
+sizing: controlplane ## Memory of Herald's process per 10,000 posts (docs/operations.md).
+	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/sizing
+
 .PHONY: bench-publish
 bench-publish: controlplane ## Publish lateness (10,000 posts over a minute) and burst drain rate against the API server's raw update rate, in one run.
 	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/bench/publish
@@ -92,6 +96,11 @@ run: controlplane build ## Run Herald locally: an embedded control plane under .
 .PHONY: install
 install: ## Install the CRDs into the cluster of the current kubeconfig.
 	kubectl apply -k config/crd
+
+.PHONY: build-installer
+build-installer: controlplane ## Write dist/install.yaml: everything config/default installs, in one file (a test fails when it is stale).
+	@mkdir -p dist
+	"$(ASSETS)/kubectl" kustomize config/default > dist/install.yaml
 
 .PHONY: deploy
 deploy: ## Deploy Herald (CRDs, RBAC, two replicas) into the cluster of the current kubeconfig.

@@ -174,9 +174,6 @@ func run(ctx context.Context, o options) error {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		return err
-	}
 
 	if o.dev {
 		c, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme()})

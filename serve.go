@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -44,6 +45,8 @@ type httpOptions struct {
 	// Bounds of one HTTP request: reading it, writing its answer, and an
 	// idle keep-alive connection.
 	readTimeout, writeTimeout, idleTimeout time.Duration
+	// Sign-in through an OpenID Connect provider, when oidc.Issuer is set.
+	oidc oauth.OIDCConfig
 }
 
 func (h *httpOptions) bindFlags(fs *flag.FlagSet) {
@@ -59,6 +62,11 @@ func (h *httpOptions) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&h.trustedProxies, "trusted-proxies", "", "Comma-separated networks (CIDR) of the proxies in front of Herald, such as the ingress controller's pod range; from them X-Forwarded-For names the client whose failed sign-ins and registrations are counted. Unset, every client behind a proxy shares the proxy's address.")
 	fs.Float64Var(&h.mcpRate, "mcp-rate", 20, "JSON-RPC messages per second one approved connection may send to /mcp, sustained (a batch counts each message); more are answered 429 with Retry-After. 0 sets no limit.")
 	fs.IntVar(&h.mcpBurst, "mcp-burst", 100, "Messages one approved connection may send at once above --mcp-rate; at least 50, one full batch.")
+	fs.StringVar(&h.oidc.Issuer, "oidc-issuer", "", "Issuer URL of an OpenID Connect provider people may sign in with, besides local users; empty offers local users only.")
+	fs.StringVar(&h.oidc.Name, "oidc-name", "your organisation", "Name on the sign-in button: Sign in with <name>.")
+	fs.StringVar(&h.oidc.ClientID, "oidc-client-id", "", "Herald's client id at the OpenID Connect provider; its redirect URI is the public URL plus /oauth/oidc/callback.")
+	fs.StringVar(&h.oidc.ClientSecretName, "oidc-client-secret", "", "Secret in --namespace holding the provider's client secret under the key clientSecret; empty for a public client.")
+	fs.StringVar(&h.oidc.SubjectClaim, "oidc-subject-claim", "email", "ID-token claim that names the person in Workspace members. email is accepted only when email_verified is true; any other claim's value is prefixed by the issuer's host.")
 	fs.IntVar(&h.maxUnusedClients, "max-unused-clients", 1000, "Dynamically registered OAuth clients that never completed a sign-in (removed an hour after registering) Herald holds before it refuses new registrations.")
 }
 
@@ -67,6 +75,15 @@ func envOr(key, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// oidcConfig is nil unless --oidc-issuer is set.
+func (h *httpOptions) oidcConfig() *oauth.OIDCConfig {
+	if h.oidc.Issuer == "" {
+		return nil
+	}
+	c := h.oidc
+	return &c
 }
 
 func (h *httpOptions) origins() []string {
@@ -109,7 +126,7 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 	authz, err := oauth.New(oauth.Config{
 		PublicURL: h.publicURL, Namespace: h.namespace, DevMode: dev, AllowedOrigins: h.origins(),
 		MaxRegistrationsPerAddress: h.maxRegistrationsPerAddress, MaxUnusedClients: h.maxUnusedClients, TrustedProxies: proxies,
-		Recorder: mgr.GetEventRecorder("herald-oauth"),
+		Recorder: mgr.GetEventRecorder("herald-oauth"), OIDC: h.oidcConfig(),
 	}, mgr.GetClient(), mgr.GetAPIReader())
 	if err != nil {
 		return fmt.Errorf("starting the authorization server: %w", err)
@@ -133,7 +150,14 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 		// a development aid, not served by a deployed Herald.
 		mux.Handle("/sandbox/", feed.Handler("/sandbox"))
 	}
-	return mgr.Add(&listener{addr: h.listen, handler: mux, cache: mgr.GetCache(), inFlight: inFlight, opts: h})
+	l := &listener{addr: h.listen, handler: mux, cache: mgr.GetCache(), inFlight: inFlight, opts: h}
+	// Ready means this replica answers MCP with every object in its
+	// caches; a Service sends it requests only then, and stops as soon as
+	// it begins to shut down.
+	if err := mgr.AddReadyzCheck("mcp", l.ready); err != nil {
+		return err
+	}
+	return mgr.Add(l)
 }
 
 // listener serves Herald's HTTP side on every replica, once the informer
@@ -144,6 +168,14 @@ type listener struct {
 	cache    cache.Cache
 	inFlight *inflight.Tracker
 	opts     httpOptions
+	serving  atomic.Bool
+}
+
+func (l *listener) ready(*http.Request) error {
+	if !l.serving.Load() {
+		return errors.New("not serving MCP: waiting for the informer caches to sync, or shutting down")
+	}
+	return nil
 }
 
 func (l *listener) NeedLeaderElection() bool { return false }
@@ -164,11 +196,13 @@ func (l *listener) Start(ctx context.Context) error {
 	go func() {
 		defer close(drained)
 		<-ctx.Done()
+		l.serving.Store(false)
 		defer l.inFlight.Begin("HTTP requests finishing")()
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
+	l.serving.Store(true)
 	ctrl.Log.WithName("http").Info("serving MCP", "url", "http://"+ln.Addr().String()+"/mcp")
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err

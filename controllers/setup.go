@@ -217,11 +217,12 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		return fmt.Errorf("setting up the Workflow reconciler: %w", err)
 	}
 	if err := (&WorkflowRunReconciler{
-		InFlight: o.InFlight,
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("herald-workflowrun"),
-		Clock:    o.Clock,
-		Workers:  o.MaxConcurrentReconciles,
+		InFlight:  o.InFlight,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("herald-workflowrun"),
+		Clock:     o.Clock,
+		Workers:   o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the WorkflowRun reconciler: %w", err)
 	}

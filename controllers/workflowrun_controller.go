@@ -41,6 +41,10 @@ const (
 // inputs, then creates the workflow's posts, each exactly once.
 type WorkflowRunReconciler struct {
 	client.Client
+	// APIReader confirms, around the cache, that a workflow is missing
+	// before a run fails for it: applied together, the run may be seen
+	// before its workflow. Nil trusts the cache.
+	APIReader client.Reader
 	// InFlight records each reconcile under way, so a shutdown that
 	// overruns names it; nil records nothing.
 	InFlight *inflight.Tracker
@@ -80,6 +84,7 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		run.Status.StartTime = &metav1.Time{Time: now}
 		run.Status.Phase = socialv1alpha1.RunRunning
 		setCondition(&run.Status.Conditions, run.Generation, socialv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, ReasonRunStarted, "creating the workflow's posts")
+		markReconciling(&run.Status.Conditions, run.Generation, ReasonRunStarted, "creating the workflow's posts")
 	}
 
 	// 3. A cancelled run stops before doing anything more.
@@ -91,7 +96,12 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	// 4. The workflow as it is now is what the run uses, recorded once.
 	if run.Status.Workflow == nil {
 		wf := &socialv1alpha1.Workflow{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: run.Spec.WorkflowRef.Name}, wf); err != nil {
+		key := client.ObjectKey{Namespace: run.Namespace, Name: run.Spec.WorkflowRef.Name}
+		err := r.Get(ctx, key, wf)
+		if apierrors.IsNotFound(err) && r.APIReader != nil {
+			err = r.APIReader.Get(ctx, key, wf)
+		}
+		if err != nil {
 			if apierrors.IsNotFound(err) {
 				r.finish(run, socialv1alpha1.RunFailed, ReasonWorkflowNotFound, fmt.Sprintf("workflow %s does not exist in namespace %s", run.Spec.WorkflowRef.Name, run.Namespace))
 				return ctrl.Result{}, nil
@@ -177,6 +187,13 @@ func (r *WorkflowRunReconciler) finish(run *socialv1alpha1.WorkflowRun, phase so
 		status, kind = metav1.ConditionTrue, corev1.EventTypeNormal
 	}
 	meta.SetStatusCondition(&run.Status.Conditions, metav1.Condition{Type: socialv1alpha1.ConditionSucceeded, Status: status, Reason: reason, Message: message, ObservedGeneration: run.Generation})
+	// A finished run does not change again: Ready when it succeeded (or was
+	// cancelled), Stalled when it failed, so GitOps tools show it Failed.
+	if phase == socialv1alpha1.RunFailed {
+		markStalled(&run.Status.Conditions, run.Generation, reason, message)
+	} else {
+		markReady(&run.Status.Conditions, run.Generation, reason, message)
+	}
 	r.Recorder.Eventf(run, nil, kind, reason, "Run", message)
 }
 

@@ -306,8 +306,10 @@ type ScheduledPost struct {
 	// +required
 	Spec ScheduledPostSpec `json:"spec"`
 
-	// status is the state of each delivery.
+	// status is the state of each delivery. Its observedGeneration is 0 until Herald
+	// first reconciles the object, so tools that wait for it see it in progress.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status ScheduledPostStatus `json:"status,omitempty"`
 }
 

@@ -119,8 +119,10 @@ type SocialProfile struct {
 	// +required
 	Spec SocialProfileSpec `json:"spec"`
 
-	// status is what Herald learned from the platform.
+	// status is what Herald learned from the platform. Its observedGeneration is 0 until Herald
+	// first reconciles the object, so tools that wait for it see it in progress.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status SocialProfileStatus `json:"status,omitempty"`
 }
 

@@ -227,8 +227,10 @@ type Workflow struct {
 	// +required
 	Spec WorkflowSpec `json:"spec"`
 
-	// status says whether it is valid and when it ran.
+	// status says whether it is valid and when it ran. Its observedGeneration is 0 until Herald
+	// first reconciles the object, so tools that wait for it see it in progress.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status WorkflowStatus `json:"status,omitempty"`
 }
 

@@ -164,8 +164,10 @@ type WorkflowRun struct {
 	// +required
 	Spec WorkflowRunSpec `json:"spec"`
 
-	// status is the run's outcome.
+	// status is the run's outcome. Its observedGeneration is 0 until Herald
+	// first reconciles the object, so tools that wait for it see it in progress.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status WorkflowRunStatus `json:"status,omitempty"`
 }
 

@@ -144,8 +144,10 @@ type Workspace struct {
 	// +required
 	Spec WorkspaceSpec `json:"spec"`
 
-	// status is what Herald observed.
+	// status is what Herald observed. Its observedGeneration is 0 until Herald
+	// first reconciles the object, so tools that wait for it see it in progress.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status WorkspaceStatus `json:"status,omitempty"`
 }
 

@@ -53,6 +53,8 @@ type deployment struct {
 	clientset  *kubernetes.Clientset
 	adminCfg   *rest.Config
 	metricsURL string
+	// readyURL is the readiness probe's; adminKubeconfig is for kubectl.
+	readyURL, adminKubeconfig string
 }
 
 // renderInstall is `kubectl kustomize config/default`.
@@ -127,19 +129,25 @@ func startDeployed(t *testing.T, extra ...string) *deployment {
 	cluster, err := controlplane.Start(t.TempDir(), assets)
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(func() { _ = cluster.Stop() })
-	d := &deployment{adminCfg: cluster.Config}
+	d := &deployment{adminCfg: cluster.Config, adminKubeconfig: cluster.KubeconfigPath}
 	d.admin, err = client.New(cluster.Config, client.Options{Scheme: scheme.New()})
 	g.Expect(err).NotTo(HaveOccurred())
 	d.clientset, err = kubernetes.NewForConfig(cluster.Config)
 	g.Expect(err).NotTo(HaveOccurred())
 
+	// Every object is created, the Deployment, Service, PodDisruptionBudget
+	// and NetworkPolicy too: the API server validates them, though no
+	// kubelet runs the pods (herald runs here instead).
 	objs := renderInstall(t)
+	configMaps := map[string]map[string]any{}
 	for _, u := range objs {
-		switch u.GetKind() {
-		case "Deployment", "CustomResourceDefinition": // herald runs here; the control plane installed the CRDs
+		if u.GetKind() == "CustomResourceDefinition" { // the control plane installed them
 			continue
 		}
 		g.Expect(d.admin.Create(context.Background(), u)).To(Succeed(), "%s %s", u.GetKind(), u.GetName())
+		if u.GetKind() == "ConfigMap" {
+			configMaps[u.GetName()], _, _ = unstructured.NestedMap(u.Object, "data")
+		}
 	}
 	args, env, sa := managerContainer(g, objs)
 	g.Expect(sa).To(Equal(installSA))
@@ -156,23 +164,42 @@ func startDeployed(t *testing.T, extra ...string) *deployment {
 	p := &heraldProcess{out: &syncBuffer{}, done: make(chan error, 1)}
 	p.baseURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	d.metricsURL = fmt.Sprintf("https://127.0.0.1:%d/metrics", freePort(t))
+	probes := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	d.readyURL = "http://" + probes + "/readyz"
 	local := []string{"--listen", strings.TrimPrefix(p.baseURL, "http://"), "--public-url", p.baseURL,
-		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		"--health-probe-bind-address", probes,
 		"--metrics-bind-address", strings.TrimSuffix(strings.TrimPrefix(d.metricsURL, "https://"), "/metrics"),
 		// The platform fakes run on this machine's loopback, as an in-cluster
 		// Mastodon would run at an address an operator allows.
 		"--egress-allow=127.0.0.0/8"}
-	p.cmd = exec.Command(buildHerald(t), append(append(args, local...), extra...)...)
-	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	// The container's environment as the kubelet makes it, and its
+	// arguments with $(VAR) expanded from it.
+	vars := map[string]string{}
 	for _, e := range env {
-		switch {
-		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
-			p.cmd.Env = append(p.cmd.Env, e.Name+"="+installNS)
-		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "spec.serviceAccountName":
-			p.cmd.Env = append(p.cmd.Env, e.Name+"="+sa)
+		switch from := e.ValueFrom; {
+		case from == nil:
+			vars[e.Name] = e.Value
+		case from.FieldRef != nil && from.FieldRef.FieldPath == "metadata.namespace":
+			vars[e.Name] = installNS
+		case from.FieldRef != nil && from.FieldRef.FieldPath == "spec.serviceAccountName":
+			vars[e.Name] = sa
+		case from.ConfigMapKeyRef != nil:
+			v, ok := configMaps[from.ConfigMapKeyRef.Name][from.ConfigMapKeyRef.Key].(string)
+			g.Expect(ok).To(BeTrue(), "%s: config/default has no ConfigMap %s with key %s", e.Name, from.ConfigMapKeyRef.Name, from.ConfigMapKeyRef.Key)
+			vars[e.Name] = v
 		default:
-			p.cmd.Env = append(p.cmd.Env, e.Name+"="+e.Value)
+			g.Expect(e).To(BeNil(), "an environment source this test does not know")
 		}
+	}
+	expanded := make([]string, len(args))
+	for i, a := range args {
+		expanded[i] = os.Expand(strings.NewReplacer("$(", "${", ")", "}").Replace(a), func(k string) string { return vars[k] })
+	}
+	g.Expect(expanded).To(ContainElement("--public-url="+vars["HERALD_PUBLIC_URL"]), "the public URL comes from the ConfigMap")
+	p.cmd = exec.Command(buildHerald(t), append(append(expanded, local...), extra...)...)
+	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	for k, v := range vars {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
 	}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	g.Expect(p.cmd.Start()).To(Succeed())
@@ -200,11 +227,16 @@ func startDeployed(t *testing.T, extra ...string) *deployment {
 			StopTrying(fmt.Sprintf("herald exited: %v\n%s", err, p.out.String())).Now()
 		default:
 		}
-		resp, err := http.Post(p.baseURL+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+		ready, err := http.Get(d.readyURL)
 		g.Expect(err).NotTo(HaveOccurred())
-		resp.Body.Close()
-		g.Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized))
+		ready.Body.Close()
+		g.Expect(ready.StatusCode).To(Equal(http.StatusOK), "the readiness probe")
 	}, 2*time.Minute, 250*time.Millisecond).Should(Succeed())
+	// Ready means MCP answers: the probe turns ready only once it does.
+	resp, err := http.Post(p.baseURL+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+	g.Expect(err).NotTo(HaveOccurred())
+	resp.Body.Close()
+	g.Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized))
 	t.Logf("herald as deployed serves MCP %.1fs after start", time.Since(start).Seconds())
 	return d
 }
@@ -245,6 +277,7 @@ func TestAsDeployed(t *testing.T) {
 	masto := mastodontest.New(t, "deployed-token")
 	seedWorkspaces(t, NewWithT(t), d.admin, masto)
 	t.Run("every tool and the OAuth flow, refused nothing", func(t *testing.T) { everyTool(t, d, masto) })
+	t.Run("the service account may do what Herald needs and no more", func(t *testing.T) { canI(t, d) })
 	t.Run("attacks refused", func(t *testing.T) { attacksRefused(t, d) })
 }
 
@@ -430,4 +463,51 @@ func bindMetricsReader(g Gomega, d *deployment, name string, bound bool) string 
 			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: installNS, Name: name}}})).To(Succeed())
 	}
 	return serviceAccountToken(g, d.clientset, installNS, name)
+}
+
+// canI asks the API server, as `kubectl auth can-i --as` does, what
+// Herald's service account may do.
+func canI(t *testing.T, d *deployment) {
+	g := NewWithT(t)
+	assets, err := controlplane.AssetsDir()
+	g.Expect(err).NotTo(HaveOccurred())
+	as := "--as=system:serviceaccount:" + installNS + ":" + installSA
+	for _, c := range []struct {
+		verb, resource, namespace string
+		want                      bool
+	}{
+		{"create", "scheduledposts.social.herald.dev", "acme", true},
+		{"update", "scheduledposts.social.herald.dev", "acme", true},
+		{"delete", "scheduledposts.social.herald.dev", "acme", true},
+		{"patch", "scheduledposts.social.herald.dev/status", "acme", true},
+		{"create", "brandkits.social.herald.dev", "acme", true},
+		{"delete", "brandkits.social.herald.dev", "acme", true},
+		{"update", "workflows.social.herald.dev", "acme", true},
+		{"create", "workflowruns.social.herald.dev", "acme", true},
+		{"create", "mcpgrants.social.herald.dev", "", true},
+		{"create", "events.events.k8s.io", "acme", true},
+		{"update", "leases.coordination.k8s.io", installNS, true},
+		{"get", "secrets", installNS, true},
+		{"get", "secrets", "acme", true},
+		{"list", "secrets", "acme", false},
+		{"watch", "secrets", "acme", false},
+		{"get", "secrets", "bystander", false},
+		{"get", "secrets", "kube-system", false},
+		{"list", "secrets", "", false},
+		{"create", "pods", "acme", false},
+		{"create", "clusterrolebindings.rbac.authorization.k8s.io", "", false},
+		{"escalate", "clusterroles.rbac.authorization.k8s.io", "", false},
+		{"create", "roles.rbac.authorization.k8s.io", "acme", false},
+		{"delete", "customresourcedefinitions.apiextensions.k8s.io", "", false},
+	} {
+		args := []string{"--kubeconfig", d.adminKubeconfig, "auth", "can-i", c.verb, c.resource, as}
+		if c.namespace != "" {
+			args = append(args, "-n", c.namespace)
+		} else {
+			args = append(args, "--all-namespaces")
+		}
+		out, _ := exec.Command(filepath.Join(assets, "kubectl"), args...).Output() // exit 1 is "no"
+		got := strings.TrimSpace(string(out)) == "yes"
+		g.Expect(got).To(Equal(c.want), "kubectl auth can-i %s %s -n %q as Herald: %s", c.verb, c.resource, c.namespace, out)
+	}
 }

@@ -1,0 +1,102 @@
+package config_test
+
+import (
+	"bytes"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/herald-dev/herald/internal/controlplane"
+)
+
+// TestInstallerIsCurrent renders config/default as make build-installer
+// does and compares it with the committed dist/install.yaml.
+func TestInstallerIsCurrent(t *testing.T) {
+	assets, err := controlplane.AssetsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, "config", "default")).Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/default: %v", err)
+	}
+	committed, err := os.ReadFile(filepath.Join(root, "dist", "install.yaml"))
+	if err != nil {
+		t.Fatalf("dist/install.yaml: %v: run make build-installer", err)
+	}
+	if string(rendered) != string(committed) {
+		t.Errorf("dist/install.yaml is stale: run make build-installer")
+	}
+}
+
+// TestIngressOverlay renders the installer's overlay in testdata (the
+// ingress and cert-manager components over config/default) and checks that
+// the pieces meet: the Ingress routes the client paths to the Service's
+// http port, at the host of the public URL, with the certificate's Secret.
+func TestIngressOverlay(t *testing.T) {
+	assets, err := controlplane.AssetsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", "testdata/with-ingress").Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/testdata/with-ingress: %v", err)
+	}
+	objs := map[string]map[string]any{}
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	for {
+		var o map[string]any
+		if err := dec.Decode(&o); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		objs[o["kind"].(string)] = o // one of each kind this test reads
+	}
+	get := func(o map[string]any, path ...any) any {
+		var v any = o
+		for _, p := range path {
+			switch k := p.(type) {
+			case string:
+				v = v.(map[string]any)[k]
+			case int:
+				v = v.([]any)[k]
+			}
+		}
+		return v
+	}
+	publicURL, err := url.Parse(get(objs["ConfigMap"], "data", "publicURL").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing := objs["Ingress"]
+	if host := get(ing, "spec", "rules", 0, "host"); host != publicURL.Host {
+		t.Errorf("the Ingress serves %v, the public URL is %s", host, publicURL)
+	}
+	service := get(objs["Service"], "metadata", "name")
+	paths := get(ing, "spec", "rules", 0, "http", "paths").([]any)
+	for i := range paths {
+		backend := get(ing, "spec", "rules", 0, "http", "paths", i, "backend", "service").(map[string]any)
+		if backend["name"] != service || get(backend, "port", "name") != "http" {
+			t.Errorf("path %v goes to %v, not the Service %v's http port", get(ing, "spec", "rules", 0, "http", "paths", i, "path"), backend, service)
+		}
+	}
+	if len(paths) != 3 {
+		t.Errorf("the Ingress routes %d paths, want /mcp, /oauth and /.well-known", len(paths))
+	}
+	if tls, cert := get(ing, "spec", "tls", 0, "secretName"), get(objs["Certificate"], "spec", "secretName"); tls != cert {
+		t.Errorf("the Ingress uses the TLS Secret %v, the Certificate writes %v", tls, cert)
+	}
+	if dns := get(objs["Certificate"], "spec", "dnsNames", 0); dns != publicURL.Host {
+		t.Errorf("the Certificate is for %v, the public URL is %s", dns, publicURL)
+	}
+}
