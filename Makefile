@@ -102,6 +102,10 @@ build-installer: controlplane ## Write dist/install.yaml: everything config/defa
 	@mkdir -p dist
 	"$(ASSETS)/kubectl" kustomize config/default > dist/install.yaml
 
+.PHONY: chart
+chart: controlplane ## Write charts/herald's CRDs and RBAC from config/default (a test fails when they are stale).
+	"$(ASSETS)/kubectl" kustomize config/default | go run ./hack/chart
+
 .PHONY: deploy
 deploy: ## Deploy Herald (CRDs, RBAC, two replicas) into the cluster of the current kubeconfig.
 	kubectl apply -k config/default

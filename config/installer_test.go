@@ -1,33 +1,25 @@
 package config_test
 
 import (
-	"bytes"
-	"io"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
-	"k8s.io/apimachinery/pkg/util/yaml"
-
 	"github.com/herald-dev/herald/internal/controlplane"
+	"github.com/herald-dev/herald/internal/testenv"
 )
 
 // TestInstallerIsCurrent renders config/default as make build-installer
 // does and compares it with the committed dist/install.yaml.
 func TestInstallerIsCurrent(t *testing.T) {
-	assets, err := controlplane.AssetsDir()
+	rendered, err := testenv.Kustomize("config/default")
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := filepath.Abs("..")
+	root, err := controlplane.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
-	}
-	rendered, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, "config", "default")).Output()
-	if err != nil {
-		t.Fatalf("kubectl kustomize config/default: %v", err)
 	}
 	committed, err := os.ReadFile(filepath.Join(root, "dist", "install.yaml"))
 	if err != nil {
@@ -43,24 +35,17 @@ func TestInstallerIsCurrent(t *testing.T) {
 // the pieces meet: the Ingress routes the client paths to the Service's
 // http port, at the host of the public URL, with the certificate's Secret.
 func TestIngressOverlay(t *testing.T) {
-	assets, err := controlplane.AssetsDir()
+	out, err := testenv.Kustomize("config/testdata/with-ingress")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", "testdata/with-ingress").Output()
+	list, err := testenv.Objects(out)
 	if err != nil {
-		t.Fatalf("kubectl kustomize config/testdata/with-ingress: %v", err)
+		t.Fatal(err)
 	}
 	objs := map[string]map[string]any{}
-	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
-	for {
-		var o map[string]any
-		if err := dec.Decode(&o); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		objs[o["kind"].(string)] = o // one of each kind this test reads
+	for _, u := range list {
+		objs[u.GetKind()] = u.Object // one of each kind this test reads
 	}
 	get := func(o map[string]any, path ...any) any {
 		var v any = o

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -34,6 +32,7 @@ import (
 	"github.com/herald-dev/herald/internal/publish/mastodon/mastodontest"
 	"github.com/herald-dev/herald/internal/scheme"
 	"github.com/herald-dev/herald/internal/signin"
+	"github.com/herald-dev/herald/internal/testenv"
 	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
@@ -60,31 +59,11 @@ type deployment struct {
 // renderInstall is `kubectl kustomize config/default`.
 func renderInstall(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	assets, err := controlplane.AssetsDir()
+	objs, err := testenv.Install()
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := controlplane.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, "config", "default")).Output()
-	if err != nil {
-		t.Fatalf("kubectl kustomize config/default: %v", err)
-	}
-	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err == io.EOF {
-			return objs
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if u.GetKind() != "" {
-			objs = append(objs, u)
-		}
-	}
+	return objs
 }
 
 // managerContainer is the Deployment's manager container (its args and

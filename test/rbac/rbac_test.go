@@ -4,11 +4,8 @@
 package rbac
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,8 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,7 +23,6 @@ import (
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/controllers"
-	"github.com/herald-dev/herald/internal/controlplane"
 	"github.com/herald-dev/herald/internal/publish/mastodon/mastodontest"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/internal/publish/registry"
@@ -45,23 +39,12 @@ const (
 // installRBAC applies what `kubectl kustomize config/default` renders,
 // but the Deployment and the CRDs (envtest installed those).
 func installRBAC(t *testing.T, g *WithT, c client.Client) {
-	assets, err := controlplane.AssetsDir()
+	objs, err := testenv.Install()
 	g.Expect(err).NotTo(HaveOccurred())
-	root, err := controlplane.ModuleRoot()
-	g.Expect(err).NotTo(HaveOccurred())
-	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, "config", "default")).Output()
-	g.Expect(err).NotTo(HaveOccurred())
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
 	applied := 0
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err == io.EOF {
-			break
-		} else {
-			g.Expect(err).NotTo(HaveOccurred())
-		}
+	for _, u := range objs {
 		switch u.GetKind() {
-		case "", "Deployment", "CustomResourceDefinition":
+		case "Deployment", "CustomResourceDefinition":
 			continue
 		}
 		g.Expect(c.Create(context.Background(), u)).To(Succeed(), "%s %s", u.GetKind(), u.GetName())
