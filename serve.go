@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,6 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/herald-dev/herald/internal/devmode"
@@ -150,7 +153,7 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 		// a development aid, not served by a deployed Herald.
 		mux.Handle("/sandbox/", feed.Handler("/sandbox"))
 	}
-	l := &listener{addr: h.listen, handler: mux, cache: mgr.GetCache(), inFlight: inFlight, opts: h}
+	l := &listener{addr: h.listen, handler: withRequestID(mux), cache: mgr.GetCache(), inFlight: inFlight, opts: h}
 	// Ready means this replica answers MCP with every object in its
 	// caches; a Service sends it requests only then, and stops as soon as
 	// it begins to shut down.
@@ -221,6 +224,27 @@ func streamsUnbounded(next http.Handler) http.Handler {
 			_ = rc.SetReadDeadline(time.Time{})
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// requestIDPattern is what a proxy's X-Request-Id must look like to be kept:
+// anything else (or none) gets an id of Herald's own.
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// withRequestID gives each request an id, answered in X-Request-Id and
+// carried by every log line written for the request, so a person can find
+// what Herald logged about a failed call.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		ctx := logf.IntoContext(r.Context(), ctrl.Log.WithValues("requestID", id))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -122,7 +122,7 @@ var _ = Describe("Feed-triggered workflows", func() {
 			g.Expect(ready.Reason).To(Equal(ReasonFeedPolled))
 			g.Expect(wf.Status.NextRunTime.Sub(wf.Status.LastPollTime.Time)).To(Equal(time.Minute))
 		}, timeout, interval).Should(Succeed())
-		Expect(eventReasonsFor(ns, "Workflow", "blog")).To(ContainElement(ReasonFeedBaseline))
+		Eventually(func() []string { return eventReasonsFor(ns, "Workflow", "blog") }, timeout, interval).Should(ContainElement(ReasonFeedBaseline)) // events are sent asynchronously
 		runs := &socialv1alpha1.WorkflowRunList{}
 		Expect(k8sClient.List(ctx, runs, client.InNamespace(ns))).To(Succeed())
 		Expect(runs.Items).To(BeEmpty())
@@ -220,7 +220,7 @@ var _ = Describe("Feed-triggered workflows", func() {
 		for _, run := range runs.Items {
 			Expect(run.Spec.Item.Title).NotTo(BeElementOf("New 1", "New 2"), "the oldest two of the backlog are skipped")
 		}
-		Expect(eventReasonsFor(ns, "Workflow", "backlog")).To(ContainElement(ReasonFeedItemsSkipped))
+		Eventually(func() []string { return eventReasonsFor(ns, "Workflow", "backlog") }, timeout, interval).Should(ContainElement(ReasonFeedItemsSkipped)) // events are sent asynchronously
 
 		By("the feed is replaced by one without the last item seen")
 		blog.mu.Lock()

@@ -91,6 +91,6 @@ var _ = Describe("Workspace limits in the reconcilers", func() {
 		posts := &socialv1alpha1.ScheduledPostList{}
 		Expect(k8sClient.List(ctx, posts, client.InNamespace(ns))).To(Succeed())
 		Expect(posts.Items).To(BeEmpty())
-		Expect(eventReasonsFor(ns, "WorkflowRun", "run-1")).To(ContainElement(ReasonWorkspaceLimit))
+		Eventually(func() []string { return eventReasonsFor(ns, "WorkflowRun", "run-1") }, timeout, interval).Should(ContainElement(ReasonWorkspaceLimit)) // events are sent asynchronously
 	})
 })

@@ -9,10 +9,13 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/metrics"
 )
 
 // Tool is one MCP tool, declared once: its contract (name, description,
@@ -90,7 +93,9 @@ func declare[In, Out any](t Tool, h func(ctx context.Context, s *toolCall, in In
 		var in In
 		return decode(args, &in)
 	}
-	t.handle = func(ctx context.Context, srv *Server, args json.RawMessage) (any, error) {
+	name := t.Name
+	t.handle = func(ctx context.Context, srv *Server, args json.RawMessage) (out any, err error) {
+		defer observeCall(ctx, name, time.Now(), &err)
 		var in In
 		if err := decode(args, &in); err != nil {
 			return nil, err
@@ -103,13 +108,30 @@ func declare[In, Out any](t Tool, h func(ctx context.Context, s *toolCall, in In
 			}
 			c.ws = ws
 		}
-		out, err := h(ctx, c, in)
+		res, err := h(ctx, c, in)
 		if err != nil {
 			return nil, err
 		}
-		return out, nil
+		return res, nil
 	}
 	return t
+}
+
+// observeCall counts a tool call by its result and times it; a call
+// Herald could not complete is logged, with the request's id.
+func observeCall(ctx context.Context, tool string, start time.Time, err *error) {
+	result := "ok"
+	var te *ToolError
+	switch {
+	case *err == nil:
+	case errors.As(*err, &te):
+		result = "refused"
+	default:
+		result = "failed"
+		logf.FromContext(ctx).Error(*err, "tool call failed", "tool", tool)
+	}
+	metrics.MCPCalls.WithLabelValues(tool, result).Inc()
+	metrics.MCPCallDuration.WithLabelValues(tool).Observe(time.Since(start).Seconds())
 }
 
 func decodeStrict(args json.RawMessage, v any) error {

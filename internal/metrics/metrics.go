@@ -49,6 +49,51 @@ var (
 	}, []string{"platform"})
 )
 
+// The MCP and OAuth side, on every replica.
+var (
+	// MCPCalls counts tool calls by tool (unprefixed, such as create_post)
+	// and result: ok; refused (an error the assistant can act on: bad
+	// arguments, not found, a limit); failed (Herald could not complete it).
+	MCPCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "herald_mcp_calls_total",
+		Help: "MCP tool calls, by tool and result (ok, refused, failed).",
+	}, []string{"tool", "result"})
+
+	// MCPCallDuration is how long a tool's handler took, by tool.
+	MCPCallDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "herald_mcp_call_duration_seconds",
+		Help:    "Time a tool call took in Herald, by tool.",
+		Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
+	}, []string{"tool"})
+
+	// OAuthTokensIssued counts tokens issued, by grant type
+	// (authorization_code, refresh_token).
+	OAuthTokensIssued = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "herald_oauth_tokens_issued_total",
+		Help: "Access tokens issued, by grant type.",
+	}, []string{"grant_type"})
+
+	// OAuthRefused counts refused requests by what was refused: a token
+	// request (token_request), a bearer token at /mcp (bearer_token), a
+	// sign-in (sign_in) or a rate limit (rate_limited).
+	OAuthRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "herald_oauth_requests_refused_total",
+		Help: "OAuth requests and bearer tokens refused, by reason.",
+	}, []string{"reason"})
+
+	// OAuthGrantsApproved counts consents given.
+	OAuthGrantsApproved = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "herald_oauth_grants_approved_total",
+		Help: "Connections a person approved on the consent page.",
+	})
+)
+
+// Collectors are every metric Herald defines.
+func Collectors() []prometheus.Collector {
+	return []prometheus.Collector{PostsPublished, PostsFailed, PublishLateness, DeliveriesInFlight, PublishRetries,
+		MCPCalls, MCPCallDuration, OAuthTokensIssued, OAuthRefused, OAuthGrantsApproved}
+}
+
 var registerOnce sync.Once
 
 // Register adds Herald's metrics to controller-runtime's registry. It is
@@ -57,7 +102,7 @@ var registerOnce sync.Once
 func Register() error {
 	var err error
 	registerOnce.Do(func() {
-		for _, c := range []prometheus.Collector{PostsPublished, PostsFailed, PublishLateness, DeliveriesInFlight, PublishRetries} {
+		for _, c := range Collectors() {
 			if e := ctrlmetrics.Registry.Register(c); e != nil {
 				var already prometheus.AlreadyRegisteredError
 				if !errors.As(e, &already) {

@@ -62,7 +62,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	d.Subject = subject
 	workspaces, err := s.memberWorkspaces(ctx, subject)
 	if err != nil {
-		log.Error(err, "listing workspaces failed")
+		logFor(r.Context()).Error(err, "listing workspaces failed")
 		s.pages.errorPage(w, http.StatusServiceUnavailable, "Try again", "Your workspaces could not be listed right now; reload the page in a moment.")
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/metrics"
 )
 
 func (s *Server) memberWorkspaces(ctx context.Context, subject string) ([]workspaceChoice, error) {
@@ -49,7 +50,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, ar fosite
 		return
 	}
 	if r.PostFormValue("action") != "approve" {
-		log.Info("access denied by user", "client", cl.GetID(), "user", subject)
+		logFor(r.Context()).Info("access denied by user", "client", cl.GetID(), "user", subject)
 		s.redirectError(w, r, ar, "access_denied", "The user denied access.")
 		return
 	}
@@ -72,7 +73,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, ar fosite
 	ctx := r.Context()
 	grant, err := s.upsertGrant(ctx, cl.GetID(), subject, chosen, granted)
 	if err != nil {
-		log.Error(err, "storing grant failed", "client", cl.GetID())
+		logFor(r.Context()).Error(err, "storing grant failed", "client", cl.GetID())
 		s.redirectError(w, r, ar, "server_error", "The approval could not be stored; try connecting again.")
 		return
 	}
@@ -88,7 +89,8 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, ar fosite
 	}
 	resp.AddParameter("iss", s.baseFor(r))
 	s.markClientAuthorized(ctx, cl.obj)
-	log.Info("access approved", "client", cl.GetID(), "user", subject, "grant", grant, "workspaces", chosen, "scopes", granted)
+	metrics.OAuthGrantsApproved.Inc()
+	logFor(r.Context()).Info("access approved", "client", cl.GetID(), "user", subject, "grant", grant, "workspaces", chosen, "scopes", granted)
 	s.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 

@@ -3,6 +3,8 @@ package oauth
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/herald-dev/herald/internal/metrics"
 )
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, d pageData) {
@@ -18,13 +20,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, d pageData)
 	if blocked, wait := s.limiter.blocked(user, addr); blocked {
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		d.Error = fmt.Sprintf("Too many failed sign-ins. Wait %d minutes, then try again.", int(wait.Minutes())+1)
-		log.Info("sign-in refused by rate limit", "addr", addr)
+		logFor(r.Context()).Info("sign-in refused by rate limit", "addr", addr)
+		metrics.OAuthRefused.WithLabelValues("rate_limited").Inc()
 		s.pages.render(w, "login.html", http.StatusTooManyRequests, d)
 		return
 	}
 	known, ok, err := s.checkPassword(r.Context(), user, password)
 	if err != nil {
-		log.Error(err, "reading users failed")
+		logFor(r.Context()).Error(err, "reading users failed")
 		d.Error = "Sign-in is unavailable right now; try again in a moment."
 		s.pages.render(w, "login.html", http.StatusServiceUnavailable, d)
 		return
@@ -36,12 +39,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, d pageData)
 		if !known {
 			logged = "(unknown user)"
 		}
-		log.Info("sign-in failed", "user", logged, "addr", addr)
+		logFor(r.Context()).Info("sign-in failed", "user", logged, "addr", addr)
+		metrics.OAuthRefused.WithLabelValues("sign_in").Inc()
 		d.Error = "Wrong user name or password."
 		s.pages.render(w, "login.html", http.StatusUnauthorized, d)
 		return
 	}
-	log.Info("signed in", "user", user)
+	logFor(r.Context()).Info("signed in", "user", user)
 	s.setLogin(w, user)
 	http.Redirect(w, r, r.URL.RequestURI(), http.StatusSeeOther)
 }

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/metrics"
 )
 
 // tokenClaims are the access-token claims Herald issues and reads.
@@ -168,6 +169,9 @@ func (s *Server) challenge(w *challengeWriter, code, desc string) {
 		v += fmt.Sprintf(`, error=%q, error_description=%q`, code, strings.ReplaceAll(desc, `"`, "'"))
 	}
 	w.Header().Set("WWW-Authenticate", v)
+	if code != "" {
+		metrics.OAuthRefused.WithLabelValues("bearer_token").Inc()
+	}
 	if code == "" {
 		code = "unauthorized"
 	}

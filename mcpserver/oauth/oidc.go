@@ -102,13 +102,13 @@ func (s *Server) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.oidc.get(r.Context())
 	if err != nil {
-		log.Error(err, "OIDC discovery failed", "issuer", s.oidc.cfg.Issuer)
+		logFor(r.Context()).Error(err, "OIDC discovery failed", "issuer", s.oidc.cfg.Issuer)
 		s.pages.errorPage(w, http.StatusBadGateway, "Cannot sign in", "The identity provider cannot be reached right now; try again in a moment or sign in with a local account.")
 		return
 	}
 	conf, err := s.oauth2Config(r.Context(), r, p)
 	if err != nil {
-		log.Error(err, "OIDC configuration incomplete")
+		logFor(r.Context()).Error(err, "OIDC configuration incomplete")
 		s.pages.errorPage(w, http.StatusInternalServerError, "Cannot sign in", "Sign-in through the identity provider is misconfigured; tell the operator.")
 		return
 	}
@@ -142,20 +142,20 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	conf, err := s.oauth2Config(ctx, r, p)
 	if err != nil {
-		log.Error(err, "OIDC configuration incomplete")
+		logFor(r.Context()).Error(err, "OIDC configuration incomplete")
 		fail(http.StatusInternalServerError, "Sign-in through the identity provider is misconfigured; tell the operator.")
 		return
 	}
 	tok, err := conf.Exchange(ctx, r.URL.Query().Get("code"), oauth2.VerifierOption(f.Verifier))
 	if err != nil {
-		log.Info("OIDC code exchange failed", "issuer", s.oidc.cfg.Issuer, "reason", oauthErrorCode(err))
+		logFor(r.Context()).Info("OIDC code exchange failed", "issuer", s.oidc.cfg.Issuer, "reason", oauthErrorCode(err))
 		fail(http.StatusBadGateway, "The identity provider did not accept the sign-in; try again.")
 		return
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	idt, err := p.VerifierContext(ctx, &oidc.Config{ClientID: conf.ClientID, Now: s.clock.Now}).Verify(ctx, raw)
 	if err != nil || idt.Nonce != f.Nonce {
-		log.Info("OIDC ID token rejected", "issuer", s.oidc.cfg.Issuer)
+		logFor(r.Context()).Info("OIDC ID token rejected", "issuer", s.oidc.cfg.Issuer)
 		fail(http.StatusUnauthorized, "The identity provider's answer could not be verified; try again.")
 		return
 	}
@@ -164,7 +164,7 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, err.Error())
 		return
 	}
-	log.Info("signed in through OIDC", "user", subject, "issuer", s.oidc.cfg.Issuer)
+	logFor(r.Context()).Info("signed in through OIDC", "user", subject, "issuer", s.oidc.cfg.Issuer)
 	s.setLogin(w, subject)
 	http.Redirect(w, r, f.Return, http.StatusSeeOther)
 }

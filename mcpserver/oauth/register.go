@@ -67,7 +67,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		obj.Spec = *spec
 	}
 	if err := s.c.Create(r.Context(), obj); err != nil {
-		log.Error(err, "registering client failed", "client", id)
+		logFor(r.Context()).Error(err, "registering client failed", "client", id)
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "the client could not be stored; try again, and tell the operator if it persists")
 		return
 	}
@@ -85,12 +85,12 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			_ = s.c.Delete(r.Context(), obj)
-			log.Error(err, "storing client secret failed", "client", id)
+			logFor(r.Context()).Error(err, "storing client secret failed", "client", id)
 			writeOAuthError(w, http.StatusInternalServerError, "server_error", "the client secret could not be stored; try again")
 			return
 		}
 	}
-	log.Info("client registered", "client", id, "name", spec.ClientName, "dynamic", true)
+	logFor(r.Context()).Info("client registered", "client", id, "name", spec.ClientName, "dynamic", true)
 
 	resp := map[string]any{
 		"client_id":                  id,
@@ -120,7 +120,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 func (s *Server) admitRegistration(w http.ResponseWriter, r *http.Request) bool {
 	var clients v1alpha1.MCPClientList
 	if err := s.c.List(r.Context(), &clients, client.UnsafeDisableDeepCopy); err != nil {
-		log.Error(err, "listing clients for the registration limit failed")
+		logFor(r.Context()).Error(err, "listing clients for the registration limit failed")
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "the registration could not be checked; try again")
 		return false
 	}
@@ -131,7 +131,7 @@ func (s *Server) admitRegistration(w http.ResponseWriter, r *http.Request) bool 
 		}
 	}
 	if unused >= s.cfg.MaxUnusedClients {
-		log.Info("registration refused: too many unused clients", "unused", unused)
+		logFor(r.Context()).Info("registration refused: too many unused clients", "unused", unused)
 		w.Header().Set("Retry-After", "3600")
 		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", fmt.Sprintf(
 			"Herald holds %d registered clients that never completed a sign-in, its limit; they are removed an hour after registering. "+
@@ -140,7 +140,7 @@ func (s *Server) admitRegistration(w http.ResponseWriter, r *http.Request) bool 
 	}
 	addr := s.clientAddr(r)
 	if ok, wait := s.registrations.take(addr, s.cfg.MaxRegistrationsPerAddress); !ok {
-		log.Info("registration refused by rate limit", "addr", addr)
+		logFor(r.Context()).Info("registration refused by rate limit", "addr", addr)
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		writeOAuthError(w, http.StatusTooManyRequests, "temporarily_unavailable", fmt.Sprintf(
 			"this address registered %d clients within the last hour, the limit; reuse a registered client_id, or try again in %s",

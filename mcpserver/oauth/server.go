@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"k8s.io/client-go/tools/events"
 	"net"
 	"net/http"
 	"net/netip"
@@ -12,10 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/token/jwt"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -96,6 +97,12 @@ type Server struct {
 }
 
 var log = logf.Log.WithName("oauth")
+
+// logFor is the request's logger (with its request id, when the HTTP
+// server set one) named for the authorization server.
+func logFor(ctx context.Context) logr.Logger {
+	return logf.FromContext(ctx).WithName("oauth")
+}
 
 // New builds the server. It loads or creates the signing keys Secret, so the
 // API server must be reachable; c may be a cached client, apiReader must not be.

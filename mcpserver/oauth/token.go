@@ -7,11 +7,15 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/herald-dev/herald/internal/metrics"
 )
 
 // handleToken serves the authorization_code and refresh_token grants.
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleToken(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	w := &statusRecorder{ResponseWriter: rw}
+	defer w.countRefusal()
 	// Each request may cost API-server reads and writes: bound them per
 	// client address. A client refreshes a few times an hour.
 	if ok, wait := s.tokenRequests.take(s.clientAddr(r), maxTokenRequestsPerAddr); !ok {
@@ -59,7 +63,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.provider.WriteAccessError(ctx, w, ar, err)
 		return
 	}
-	log.Info("token issued", "client", ar.GetClient().GetID(), "grant", grantOf(ar), "grantType", ar.GetGrantTypes())
+	logFor(r.Context()).Info("token issued", "client", ar.GetClient().GetID(), "grant", grantOf(ar), "grantType", ar.GetGrantTypes())
+	for _, gt := range ar.GetGrantTypes() {
+		metrics.OAuthTokensIssued.WithLabelValues(gt).Inc()
+	}
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 }
 
@@ -71,4 +78,27 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	err := s.provider.NewRevocationRequest(ctx, r)
 	s.provider.WriteRevocationResponse(ctx, w, err)
+}
+
+// statusRecorder remembers the status a token request was answered with,
+// so every refusal is counted, whichever path wrote it.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) countRefusal() {
+	switch {
+	case w.status == http.StatusTooManyRequests:
+		metrics.OAuthRefused.WithLabelValues("rate_limited").Inc()
+	case w.status >= 400:
+		metrics.OAuthRefused.WithLabelValues("token_request").Inc()
+	}
 }

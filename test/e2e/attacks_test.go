@@ -54,11 +54,43 @@ func attacksRefused(t *testing.T, d *deployment) {
 		g.Expect(metricsGet(g, d.metricsURL, "")).To(Equal(http.StatusUnauthorized))
 		g.Expect(metricsGet(g, d.metricsURL, "not-a-token")).To(Equal(http.StatusUnauthorized))
 		g.Expect(metricsGet(g, d.metricsURL, bindMetricsReader(g, d, "stranger", false))).To(Equal(http.StatusForbidden))
-		g.Expect(metricsGet(g, d.metricsURL, bindMetricsReader(g, d, "prometheus", true))).To(Equal(http.StatusOK))
+		status, body := metricsBody(g, d.metricsURL, bindMetricsReader(g, d, "prometheus", true))
+		g.Expect(status).To(Equal(http.StatusOK))
+		// What the tool calls and the OAuth flow above left in the metrics.
+		for _, series := range []string{
+			`herald_mcp_calls_total{result="ok",tool="create_post"}`,
+			`herald_mcp_call_duration_seconds_count{tool="publish_post"}`,
+			`herald_oauth_tokens_issued_total{grant_type="authorization_code"}`,
+			`herald_oauth_grants_approved_total`,
+			`herald_posts_published_total{platform="mastodon"} 1`,
+		} {
+			g.Expect(body).To(ContainSubstring(series))
+		}
 		plain, err := http.Get(strings.Replace(d.metricsURL, "https://", "http://", 1))
 		if err == nil {
 			plain.Body.Close()
 			g.Expect(plain.StatusCode).To(Equal(http.StatusBadRequest), "plain HTTP gets no metrics")
+		}
+	})
+
+	t.Run("every answer carries a request id, and a proxy's well-formed one is kept", func(t *testing.T) {
+		g := NewWithT(t)
+		req, _ := http.NewRequest(http.MethodPost, d.baseURL+"/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		g.Expect(resp.Header.Get("X-Request-Id")).To(MatchRegexp(`^[0-9a-f]{16}$`))
+		for sent, want := range map[string]string{"ingress-7f3a": "ingress-7f3a", "an id with spaces; and=more": ""} {
+			req, _ = http.NewRequest(http.MethodGet, d.baseURL+"/.well-known/oauth-protected-resource/mcp", nil)
+			req.Header.Set("X-Request-Id", sent)
+			resp, err = http.DefaultClient.Do(req)
+			g.Expect(err).NotTo(HaveOccurred())
+			resp.Body.Close()
+			if want != "" {
+				g.Expect(resp.Header.Get("X-Request-Id")).To(Equal(want))
+			} else {
+				g.Expect(resp.Header.Get("X-Request-Id")).To(MatchRegexp(`^[0-9a-f]{16}$`))
+			}
 		}
 	})
 

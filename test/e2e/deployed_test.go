@@ -416,6 +416,11 @@ const privateFeedURL = "https://feeds.example/private/s3cret-capability/atom.xml
 // metricsGet asks /metrics with an optional bearer token; the certificate
 // is the self-signed one Herald makes when none is mounted.
 func metricsGet(g Gomega, url, token string) int {
+	status, _ := metricsBody(g, url, token)
+	return status
+}
+
+func metricsBody(g Gomega, url, token string) (int, string) {
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: insecureTLS()}
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	if token != "" {
@@ -428,7 +433,7 @@ func metricsGet(g Gomega, url, token string) int {
 	if resp.StatusCode == http.StatusOK {
 		g.Expect(string(body)).To(ContainSubstring("controller_runtime_reconcile_total"))
 	}
-	return resp.StatusCode
+	return resp.StatusCode, string(body)
 }
 
 // bindMetricsReader makes a service account and, when bound, binds the
