@@ -139,6 +139,21 @@ apiVersion: social.herald.dev/v1alpha1
 kind: SocialProfile
 metadata: {name: hot-loop, namespace: demo}
 spec: {platform: sandbox, handle: "@x", verifyInterval: 1ns}`, "verifyInterval must be at least 1m"),
+		Entry("Workflow whose startingDeadline is too short to start anything", `
+apiVersion: social.herald.dev/v1alpha1
+kind: Workflow
+metadata: {name: hasty, namespace: demo}
+spec: {trigger: {type: schedule, schedule: "0 9 * * *", startingDeadline: 1s}, posts: [{text: hi, profiles: [sandbox]}]}`, "startingDeadline must be at least 10s"),
+		Entry("manual Workflow with a startingDeadline", `
+apiVersion: social.herald.dev/v1alpha1
+kind: Workflow
+metadata: {name: manual-deadline, namespace: demo}
+spec: {trigger: {type: manual, startingDeadline: 1h}, posts: [{text: hi, profiles: [sandbox]}]}`, "startingDeadline is only used by a schedule trigger"),
+		Entry("Workflow with an unknown concurrencyPolicy", `
+apiVersion: social.herald.dev/v1alpha1
+kind: Workflow
+metadata: {name: whatever, namespace: demo}
+spec: {trigger: {type: schedule, schedule: "0 9 * * *", concurrencyPolicy: Sometimes}, posts: [{text: hi, profiles: [sandbox]}]}`, "Allow"),
 		Entry("ScheduledPost with two variants for one profile", `
 apiVersion: social.herald.dev/v1alpha1
 kind: ScheduledPost

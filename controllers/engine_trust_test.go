@@ -53,11 +53,14 @@ func (d *direct) run(p *socialv1alpha1.ScheduledPost) ctrl.Result {
 }
 
 // drained returns the events recorded since the last call.
-func (d *direct) drained() []string {
+func (d *direct) drained() []string { return drainEvents(d.events) }
+
+// drainEvents returns what rec recorded and nobody read yet.
+func drainEvents(rec *events.FakeRecorder) []string {
 	var out []string
 	for {
 		select {
-		case e := <-d.events.Events:
+		case e := <-rec.Events:
 			out = append(out, e)
 		default:
 			return out

@@ -52,8 +52,9 @@ var (
 	testRetry = RetryPolicy{MaxAttempts: 3, Backoff: time.Second, MaxBackoff: 10 * time.Second}
 )
 
-// LabelTestManager marks posts that belong to a test's own manager (the
-// crash tests); the suite's manager does not see them.
+// LabelTestManager marks posts, workflows and runs that belong to a test's
+// own manager or reconciler (the crash and schedule tests); the suite's
+// manager does not see them.
 const LabelTestManager = "test.herald.dev/manager"
 
 func TestControllers(t *testing.T) {
@@ -86,7 +87,8 @@ var testFeedClient = egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("
 
 func newTestManager(selector labels.Selector, publishers publish.Registry, restCfg ...*rest.Config) ctrl.Manager {
 	cacheOpts := CacheOptions()
-	cacheOpts.ByObject = map[client.Object]cache.ByObject{&socialv1alpha1.ScheduledPost{}: {Label: selector}}
+	cacheOpts.ByObject = map[client.Object]cache.ByObject{&socialv1alpha1.ScheduledPost{}: {Label: selector},
+		&socialv1alpha1.Workflow{}: {Label: selector}, &socialv1alpha1.WorkflowRun{}: {Label: selector}}
 	conn := cfg
 	if len(restCfg) > 0 {
 		conn = restCfg[0]

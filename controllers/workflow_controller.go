@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ const (
 	ReasonFeedBaseline     = "FeedBaseline"
 	ReasonFeedUnreachable  = "FeedUnreachable"
 	ReasonFeedItemsSkipped = "FeedItemsSkipped"
+	ReasonRunSkipped       = "RunSkipped"
+	ReasonRunReplaced      = "RunReplaced"
+	ReasonRunPruned        = "RunPruned"
 	annotationScheduleAt   = "social.herald.dev/scheduled-for"
 )
 
@@ -58,7 +62,8 @@ type WorkflowReconciler struct {
 
 // +kubebuilder:rbac:groups=social.herald.dev,resources=workflows,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=social.herald.dev,resources=workflows/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=social.herald.dev,resources=workflowruns,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=social.herald.dev,resources=workflowruns,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=social.herald.dev,resources=scheduledposts,verbs=get;list;watch
 
 // Reconcile checks one Workflow and queues its due scheduled run.
 func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -108,6 +113,9 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 			wf.Status.LastRun, wf.Status.LastRunTime = run.Name, run.CreationTimestamp.DeepCopy()
 		}
 	}
+	if err := r.pruneRuns(ctx, wf, runs.Items); err != nil {
+		return ctrl.Result{}, err
+	}
 
 	// 4. Triggers.
 	switch {
@@ -116,7 +124,7 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		markReady(&wf.Status.Conditions, wf.Generation, ReasonDisabled, "the workflow is disabled; enable it to run it")
 		return ctrl.Result{}, nil
 	case wf.Spec.Trigger.Type == socialv1alpha1.TriggerSchedule:
-		return r.reconcileSchedule(ctx, wf)
+		return r.reconcileSchedule(ctx, wf, runs.Items)
 	case wf.Spec.Trigger.Type == socialv1alpha1.TriggerFeed && wf.Spec.Trigger.Feed != nil:
 		return r.reconcileFeed(ctx, wf)
 	}
@@ -127,7 +135,7 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 // reconcileSchedule queues the run due at the latest cron time not yet run,
 // named after that time so a repeated reconcile cannot queue it twice, and
 // requeues for the next one (as Kubernetes' CronJob controller does).
-func (r *WorkflowReconciler) reconcileSchedule(ctx context.Context, wf *socialv1alpha1.Workflow) (ctrl.Result, error) {
+func (r *WorkflowReconciler) reconcileSchedule(ctx context.Context, wf *socialv1alpha1.Workflow, runs []socialv1alpha1.WorkflowRun) (ctrl.Result, error) {
 	loc, err := r.location(ctx, wf)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -138,33 +146,134 @@ func (r *WorkflowReconciler) reconcileSchedule(ctx context.Context, wf *socialv1
 	}
 	now := r.Clock.Now().In(loc)
 	since := wf.CreationTimestamp.Time
-	if wf.Status.LastRunTime != nil && wf.Status.LastRunTime.After(since) {
-		since = wf.Status.LastRunTime.Time
+	for _, t := range []*metav1.Time{wf.Status.LastRunTime, wf.Status.LastSkippedTime} {
+		if t != nil && t.After(since) {
+			since = t.Time
+		}
 	}
 	// The latest missed time only: a controller that was down does not flood.
-	due := workflow.LatestDue(sched, since.In(loc), now)
-	if !due.IsZero() {
-		run := &socialv1alpha1.WorkflowRun{
-			ObjectMeta: metav1.ObjectMeta{Namespace: wf.Namespace, Name: fmt.Sprintf("%s-%d", wf.Name, due.Unix()),
-				Annotations: map[string]string{annotationScheduleAt: due.UTC().Format(time.RFC3339)}},
-			Spec: socialv1alpha1.WorkflowRunSpec{WorkflowRef: socialv1alpha1.LocalObjectReference{Name: wf.Name},
-				RequestedBy: &socialv1alpha1.Requester{Via: "schedule"}},
-		}
-		if err := r.Create(ctx, run); err != nil && !apierrors.IsAlreadyExists(err) {
+	if due := workflow.LatestDue(sched, since.In(loc), now); !due.IsZero() {
+		if err := r.startScheduled(ctx, wf, due, now, runs); err != nil {
 			return ctrl.Result{}, err
-		} else if err == nil {
-			r.Recorder.Eventf(wf, nil, corev1.EventTypeNormal, ReasonRunQueued, "Schedule", "Queued run %s for %s", run.Name, due.Format(time.RFC3339))
 		}
-		wf.Status.LastRun, wf.Status.LastRunTime = run.Name, &metav1.Time{Time: r.Clock.Now()}
 	}
 	next := sched.Next(now)
 	if next.IsZero() { // validation refuses such schedules; keep the reconciler safe
-		wf.Status.NextRunTime = nil
+		wf.Status.NextRunTime, wf.Status.NextRunLocal = nil, ""
 		return ctrl.Result{}, nil
 	}
 	wf.Status.NextRunTime = &metav1.Time{Time: next}
-	markReady(&wf.Status.Conditions, wf.Generation, ReasonNextRunScheduled, fmt.Sprintf("next run at %s", next.Format(time.RFC3339)))
+	wf.Status.NextRunLocal = fmt.Sprintf("%s (%s)", next.Format(time.RFC3339), loc)
+	markReady(&wf.Status.Conditions, wf.Generation, ReasonNextRunScheduled, fmt.Sprintf("next run at %s", wf.Status.NextRunLocal))
 	return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
+}
+
+// startScheduled starts the run due at due, unless it is past the
+// trigger's startingDeadline or an unfinished run forbids it; Replace
+// cancels the unfinished runs first.
+func (r *WorkflowReconciler) startScheduled(ctx context.Context, wf *socialv1alpha1.Workflow, due, now time.Time, runs []socialv1alpha1.WorkflowRun) error {
+	skip := func(why string) {
+		wf.Status.LastSkippedTime = &metav1.Time{Time: due}
+		r.Recorder.Eventf(wf, nil, corev1.EventTypeWarning, ReasonRunSkipped, "Schedule", "Skipped the run due at %s: %s", due.Format(time.RFC3339), why)
+	}
+	if d := wf.Spec.Trigger.StartingDeadline; d != nil && now.Sub(due) > d.Duration {
+		skip(fmt.Sprintf("found %s after its time, later than startingDeadline %s", now.Sub(due).Round(time.Second), d.Duration))
+		return nil
+	}
+	var unfinished []*socialv1alpha1.WorkflowRun
+	for i := range runs {
+		if !finished(runs[i].Status.Phase) && runs[i].Spec.Status != socialv1alpha1.RunCancelled {
+			unfinished = append(unfinished, &runs[i])
+		}
+	}
+	if len(unfinished) > 0 {
+		switch wf.Spec.Trigger.ConcurrencyPolicy {
+		case socialv1alpha1.ConcurrencyForbid:
+			skip(fmt.Sprintf("run %s has not finished and concurrencyPolicy is Forbid", unfinished[0].Name))
+			return nil
+		case socialv1alpha1.ConcurrencyReplace:
+			for _, run := range unfinished {
+				patch := client.MergeFrom(run.DeepCopy())
+				run.Spec.Status = socialv1alpha1.RunCancelled
+				if err := r.Patch(ctx, run, patch); client.IgnoreNotFound(err) != nil {
+					return err
+				}
+				r.Recorder.Eventf(wf, nil, corev1.EventTypeNormal, ReasonRunReplaced, "Schedule", "Cancelled run %s: the run due at %s replaces it (concurrencyPolicy Replace)", run.Name, due.Format(time.RFC3339))
+			}
+		}
+	}
+	run := &socialv1alpha1.WorkflowRun{
+		ObjectMeta: metav1.ObjectMeta{Namespace: wf.Namespace, Name: fmt.Sprintf("%s-%d", wf.Name, due.Unix()),
+			Annotations: map[string]string{annotationScheduleAt: due.UTC().Format(time.RFC3339)}},
+		Spec: socialv1alpha1.WorkflowRunSpec{WorkflowRef: socialv1alpha1.LocalObjectReference{Name: wf.Name},
+			RequestedBy: &socialv1alpha1.Requester{Via: "schedule"}},
+	}
+	if err := r.Create(ctx, run); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	} else if err == nil {
+		r.Recorder.Eventf(wf, nil, corev1.EventTypeNormal, ReasonRunQueued, "Schedule", "Queued run %s for %s", run.Name, due.Format(time.RFC3339))
+	}
+	wf.Status.LastRun, wf.Status.LastRunTime = run.Name, &metav1.Time{Time: r.Clock.Now()}
+	return nil
+}
+
+// pruneRuns deletes the workflow's oldest finished runs past its history
+// limits, keeping any run with a post not yet done: deleting a run takes
+// its posts with it.
+func (r *WorkflowReconciler) pruneRuns(ctx context.Context, wf *socialv1alpha1.Workflow, runs []socialv1alpha1.WorkflowRun) error {
+	limit := func(l *int32, def int) int {
+		if l == nil {
+			return def
+		}
+		return int(*l)
+	}
+	keep := map[bool]int{true: limit(wf.Spec.SuccessfulRunsHistoryLimit, 3), false: limit(wf.Spec.FailedRunsHistoryLimit, 1)}
+	sorted := append([]socialv1alpha1.WorkflowRun(nil), runs...)
+	sort.Slice(sorted, func(i, j int) bool { // newest first
+		if !sorted[i].CreationTimestamp.Equal(&sorted[j].CreationTimestamp) {
+			return sorted[j].CreationTimestamp.Before(&sorted[i].CreationTimestamp)
+		}
+		return sorted[i].Name > sorted[j].Name
+	})
+	for i := range sorted {
+		run := &sorted[i]
+		if !finished(run.Status.Phase) {
+			continue
+		}
+		ok := run.Status.Phase != socialv1alpha1.RunFailed
+		if keep[ok] > 0 {
+			keep[ok]--
+			continue
+		}
+		done, err := r.postsDone(ctx, run)
+		if err != nil || !done {
+			continue // kept until its posts are done (or readable)
+		}
+		if err := r.Delete(ctx, run, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+		r.Recorder.Eventf(wf, nil, corev1.EventTypeNormal, ReasonRunPruned, "Prune", "Deleted run %s, past the workflow's history limit", run.Name)
+	}
+	return nil
+}
+
+// postsDone reports whether every post of the run is published, failed,
+// missed or canceled (or gone).
+func (r *WorkflowReconciler) postsDone(ctx context.Context, run *socialv1alpha1.WorkflowRun) (bool, error) {
+	for _, name := range run.Status.Posts {
+		p := &socialv1alpha1.ScheduledPost{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: name}, p); apierrors.IsNotFound(err) {
+			continue
+		} else if err != nil {
+			return false, err
+		}
+		switch p.Status.Phase {
+		case socialv1alpha1.PostPublished, socialv1alpha1.PostFailed, socialv1alpha1.PostMissed, socialv1alpha1.PostCanceled:
+		default:
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // location is the trigger's time zone, else the workspace's, else UTC.

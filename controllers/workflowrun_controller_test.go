@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
@@ -29,7 +30,9 @@ var _ = Describe("WorkflowRun reconciler", func() {
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 			Spec: socialv1alpha1.WorkflowSpec{Enabled: true, Trigger: socialv1alpha1.WorkflowTrigger{Type: socialv1alpha1.TriggerManual},
 				Inputs: []socialv1alpha1.WorkflowInput{{Name: "topic", Required: true}, {Name: "tone", Default: "warm", Enum: []string{"warm", "bold"}}},
-				Posts:  posts},
+				Posts:  posts,
+				// These tests read every run they made.
+				SuccessfulRunsHistoryLimit: ptr.To[int32](100), FailedRunsHistoryLimit: ptr.To[int32](100)},
 		})).To(Succeed())
 	}
 	newRun := func(name, workflow string, inputs map[string]string) *socialv1alpha1.WorkflowRun {

@@ -38,6 +38,8 @@ type FeedTrigger struct {
 // +kubebuilder:validation:XValidation:rule="self.type != 'schedule' || has(self.schedule)",message="a schedule trigger needs schedule, a cron expression such as \"0 9 * * MON\""
 // +kubebuilder:validation:XValidation:rule="self.type != 'feed' || has(self.feed)",message="a feed trigger needs feed.url"
 // +kubebuilder:validation:XValidation:rule="self.type == 'schedule' || !has(self.schedule)",message="schedule is only used by a schedule trigger"
+// +kubebuilder:validation:XValidation:rule="self.type == 'schedule' || !has(self.startingDeadline)",message="startingDeadline is only used by a schedule trigger"
+// +kubebuilder:validation:XValidation:rule="!has(self.startingDeadline) || duration(self.startingDeadline) >= duration('10s')",message="startingDeadline must be at least 10s, such as 1h"
 type WorkflowTrigger struct {
 	// type is manual, schedule or feed.
 	// +required
@@ -59,7 +61,34 @@ type WorkflowTrigger struct {
 	// feed is the RSS or Atom feed a feed trigger polls.
 	// +optional
 	Feed *FeedTrigger `json:"feed,omitempty"`
+
+	// startingDeadline is how late a scheduled run may still start, such as
+	// 1h. A run Herald finds later than this after its time (Herald was not
+	// running, or the workflow was disabled) is skipped, with a RunSkipped
+	// event and status.lastSkippedTime. Unset, the latest missed run starts
+	// however late it is; earlier missed ones never do.
+	// +optional
+	StartingDeadline *metav1.Duration `json:"startingDeadline,omitempty"`
+
+	// concurrencyPolicy is what a scheduled run does while an earlier run of
+	// the workflow has not finished: Allow starts it anyway, Forbid skips it
+	// (with a RunSkipped event), Replace cancels the earlier run and starts
+	// this one. Defaults to Allow.
+	// +optional
+	// +kubebuilder:default=Allow
+	ConcurrencyPolicy ConcurrencyPolicy `json:"concurrencyPolicy,omitempty"`
 }
+
+// ConcurrencyPolicy says how a scheduled run treats an unfinished earlier run.
+// +kubebuilder:validation:Enum=Allow;Forbid;Replace
+type ConcurrencyPolicy string
+
+// The concurrency policies, as Kubernetes' CronJob names them.
+const (
+	ConcurrencyAllow   ConcurrencyPolicy = "Allow"
+	ConcurrencyForbid  ConcurrencyPolicy = "Forbid"
+	ConcurrencyReplace ConcurrencyPolicy = "Replace"
+)
 
 // WorkflowInputType is the type of a workflow input.
 // +kubebuilder:validation:Enum=string;text;url;number;boolean;datetime
@@ -165,6 +194,25 @@ type WorkflowSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=20
 	Posts []PostTemplate `json:"posts"`
+
+	// successfulRunsHistoryLimit is how many finished runs that succeeded
+	// (or were cancelled) are kept; older ones are deleted. A run is deleted
+	// only once all its posts are done (published, failed, missed or
+	// canceled), and its posts go with it; what was published stays on the
+	// platforms. Defaults to 3.
+	// +optional
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	SuccessfulRunsHistoryLimit *int32 `json:"successfulRunsHistoryLimit,omitempty"`
+
+	// failedRunsHistoryLimit is how many failed runs are kept, the same way.
+	// Defaults to 1.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	FailedRunsHistoryLimit *int32 `json:"failedRunsHistoryLimit,omitempty"`
 }
 
 // WorkflowStatus says whether a workflow is valid and when it ran.
@@ -189,6 +237,16 @@ type WorkflowStatus struct {
 	// trigger reads its feed next.
 	// +optional
 	NextRunTime *metav1.Time `json:"nextRunTime,omitempty"`
+
+	// lastSkippedTime is the due time of the latest scheduled run that was
+	// skipped (past startingDeadline, or by concurrencyPolicy Forbid).
+	// +optional
+	LastSkippedTime *metav1.Time `json:"lastSkippedTime,omitempty"`
+
+	// nextRunLocal is nextRunTime in the schedule's time zone, as people
+	// read it, such as 2026-07-07T09:00:00+02:00 (Europe/Berlin).
+	// +optional
+	NextRunLocal string `json:"nextRunLocal,omitempty"`
 
 	// lastPollTime is when a feed trigger last read its feed.
 	// +optional
@@ -217,6 +275,7 @@ type WorkflowStatus struct {
 // +kubebuilder:printcolumn:name="Enabled",type=boolean,JSONPath=`.spec.enabled`
 // +kubebuilder:printcolumn:name="Valid",type=string,JSONPath=`.status.conditions[?(@.type=="Valid")].status`
 // +kubebuilder:printcolumn:name="Trigger",type=string,JSONPath=`.spec.trigger.type`
+// +kubebuilder:printcolumn:name="Next Run",type=string,JSONPath=`.status.nextRunLocal`
 // +kubebuilder:printcolumn:name="Last Run",type=date,JSONPath=`.status.lastRunTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Workflow struct {

@@ -28,7 +28,7 @@ func Validate(spec *socialv1alpha1.WorkflowSpec, profiles []string) []string {
 		}
 	}
 	if t.Type == socialv1alpha1.TriggerSchedule {
-		if sched, err := cronParser.Parse(t.Schedule); err != nil {
+		if sched, err := ParseSchedule(t.Schedule); err != nil {
 			errs = append(errs, fmt.Sprintf("trigger.schedule %q is not a five-field cron expression such as \"0 9 * * MON\": %v", t.Schedule, err))
 		} else if sched.Next(neverReference).IsZero() {
 			errs = append(errs, fmt.Sprintf("trigger.schedule %q names no time that occurs, such as 30 February; name a day every month or year has", t.Schedule))
@@ -145,5 +145,44 @@ func LatestDue(sched cron.Schedule, since, now time.Time) time.Time {
 	}
 }
 
-// ParseSchedule reads a trigger's five-field cron expression.
-func ParseSchedule(spec string) (cron.Schedule, error) { return cronParser.Parse(spec) }
+// ParseSchedule reads a trigger's five-field cron expression. The schedule
+// follows the wall clock of the zone its times are given in, across
+// daylight-saving changes: a wall-clock time that happens twice (the hour
+// repeated when clocks go back) fires once, at its first occurrence, and a
+// time that does not happen (the hour skipped when clocks go forward) does
+// not fire that day, as in Kubernetes' CronJob.
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	s, err := cronParser.Parse(spec)
+	if err != nil {
+		return nil, err
+	}
+	return onceByWallClock{s}, nil
+}
+
+// onceByWallClock leaves out the second instant of a repeated wall-clock
+// time: the cron library names both.
+type onceByWallClock struct{ cron.Schedule }
+
+func (s onceByWallClock) Next(t time.Time) time.Time {
+	for i := 0; i < 8; i++ { // a few repeats at most, in an hour that happens twice
+		n := s.Schedule.Next(t)
+		if n.IsZero() || !repeatedWallClock(n) {
+			return n
+		}
+		t = n
+	}
+	return time.Time{}
+}
+
+// repeatedWallClock reports whether the wall-clock time of t also happened
+// earlier: clocks went back by 30 minutes or an hour (the shifts in use)
+// within that span before t.
+func repeatedWallClock(t time.Time) bool {
+	for _, back := range []time.Duration{30 * time.Minute, time.Hour} {
+		e := t.Add(-back)
+		if e.Hour() == t.Hour() && e.Minute() == t.Minute() && e.Day() == t.Day() {
+			return true
+		}
+	}
+	return false
+}
