@@ -17,6 +17,9 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/testenv"
 )
 
 // decodeAll reads every object of a multi-document YAML stream.
@@ -68,6 +71,26 @@ var _ = Describe("The API server's validation of Herald's kinds", func() {
 		for _, kind := range []string{"Workspace", "SocialProfile", "BrandKit", "ScheduledPost", "Workflow", "WorkflowRun", "MCPClient", "MCPGrant"} {
 			Expect(kinds).To(HaveKey(kind))
 		}
+	})
+
+	It("accepts the GitOps example in config/samples/gitops, as kustomize renders it", func() {
+		out, err := testenv.Kustomize("config/samples/gitops")
+		Expect(err).NotTo(HaveOccurred())
+		objs, err := testenv.Objects(out)
+		Expect(err).NotTo(HaveOccurred())
+		ensureNamespace("acme")
+		herald := 0
+		for _, obj := range objs {
+			if obj.GroupVersionKind().Group != socialv1alpha1.GroupVersion.Group {
+				continue // the ExternalSecret's CRD is not installed here
+			}
+			// A server-side apply, dry run: validated and defaulted as a
+			// GitOps tool's apply would be, stored nowhere.
+			Expect(k8sClient.Patch(ctx, obj, client.Apply, client.DryRunAll, client.FieldOwner("gitops-example"), client.ForceOwnership)).
+				To(Succeed(), "%s %s", obj.GetKind(), obj.GetName())
+			herald++
+		}
+		Expect(herald).To(Equal(5))
 	})
 
 	DescribeTable("refuses an invalid object, naming the field",
