@@ -285,14 +285,34 @@ func (r *WorkflowReconciler) location(ctx context.Context, wf *socialv1alpha1.Wo
 	if err := r.List(ctx, list); err != nil {
 		return nil, err
 	}
-	for _, ws := range list.Items {
-		if ws.NamespaceName() == wf.Namespace && ws.Spec.TimeZone != "" {
-			if loc, err := time.LoadLocation(ws.Spec.TimeZone); err == nil {
-				return loc, nil
-			}
+	for i := range list.Items {
+		if list.Items[i].NamespaceName() == wf.Namespace {
+			return zoneOf(&wf.Spec, &list.Items[i]), nil
 		}
 	}
-	return time.UTC, nil
+	return zoneOf(&wf.Spec, nil), nil
+}
+
+// zoneOf is the time zone a workflow's times are read in: its trigger's,
+// else its workspace's, else UTC (a name that is no zone counts as none;
+// validation reports it).
+func zoneOf(spec *socialv1alpha1.WorkflowSpec, ws *socialv1alpha1.Workspace) *time.Location {
+	for _, tz := range []string{spec.Trigger.TimeZone, wsZone(ws)} {
+		if tz == "" {
+			continue
+		}
+		if loc, err := time.LoadLocation(tz); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
+}
+
+func wsZone(ws *socialv1alpha1.Workspace) string {
+	if ws == nil {
+		return ""
+	}
+	return ws.Spec.TimeZone
 }
 
 // SetupWithManager registers the reconciler; runs and profiles changing

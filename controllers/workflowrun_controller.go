@@ -58,6 +58,7 @@ type WorkflowRunReconciler struct {
 // +kubebuilder:rbac:groups=social.herald.dev,resources=workflows,verbs=get;list;watch
 // +kubebuilder:rbac:groups=social.herald.dev,resources=scheduledposts,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups=social.herald.dev,resources=socialprofiles,verbs=get;list;watch
+// +kubebuilder:rbac:groups=social.herald.dev,resources=brandkits,verbs=get;list;watch
 // +kubebuilder:rbac:groups=social.herald.dev,resources=workspaces,verbs=get;list;watch
 
 // Reconcile runs one WorkflowRun to completion.
@@ -135,8 +136,14 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	// before creating any.
 	ws := r.workspaceOf(ctx, run.Namespace)
 	posts := make([]*socialv1alpha1.ScheduledPost, 0, len(spec.Posts))
+	started := workflow.NewMoment(run.Status.StartTime.Time, zoneOf(spec, ws))
 	for i, tmpl := range spec.Posts {
-		p, err := workflow.RenderPost(tmpl, workflow.Data{Inputs: inputs, Item: feedItem(run.Spec.Item), Workspace: workspaceName(ws, run.Namespace)}, run.Status.StartTime.Time)
+		kit, err := r.brandKit(ctx, run.Namespace, tmpl.BrandKit)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		data := workflow.Data{Inputs: inputs, Item: feedItem(run.Spec.Item), Workspace: workspaceName(ws, run.Namespace), Now: started, BrandKit: kit}
+		p, err := workflow.RenderPost(tmpl, data, run.Status.StartTime.Time)
 		if err != nil {
 			r.finish(run, socialv1alpha1.RunFailed, ReasonTemplateFailed, fmt.Sprintf("posts[%d]: %v", i, err))
 			return ctrl.Result{}, nil
@@ -195,6 +202,21 @@ func (r *WorkflowRunReconciler) finish(run *socialv1alpha1.WorkflowRun, phase so
 		markReady(&run.Status.Conditions, run.Generation, reason, message)
 	}
 	r.Recorder.Eventf(run, nil, kind, reason, "Run", message)
+}
+
+// brandKit is what a template sees of the named brand kit: nil when none
+// is named or it does not exist (the template then says so if it uses it).
+func (r *WorkflowRunReconciler) brandKit(ctx context.Context, namespace, name string) (*workflow.BrandKitData, error) {
+	if name == "" {
+		return nil, nil
+	}
+	kit := &socialv1alpha1.BrandKit{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, kit); apierrors.IsNotFound(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return workflow.BrandKitFor(kit), nil
 }
 
 // workspaceOf finds the Workspace whose namespace holds the run, or nil.

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -75,6 +76,25 @@ var _ = Describe("WorkflowRun reconciler", func() {
 		list := &socialv1alpha1.ScheduledPostList{}
 		Expect(k8sClient.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{labelWorkflowRun: "launch-1"})).To(Succeed())
 		Expect(list.Items).To(HaveLen(2))
+	})
+
+	It("gives templates the run's time in the workflow's zone and the brand kit", func() {
+		Expect(k8sClient.Create(ctx, &socialv1alpha1.BrandKit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tips-kit"},
+			Spec: socialv1alpha1.BrandKitSpec{DisplayName: "Acme", Signature: "— Acme", Hashtags: []string{"#Tip"}}})).To(Succeed())
+		Expect(k8sClient.Create(ctx, &socialv1alpha1.Workflow{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tips"},
+			Spec: socialv1alpha1.WorkflowSpec{Enabled: true, Trigger: socialv1alpha1.WorkflowTrigger{Type: socialv1alpha1.TriggerManual, TimeZone: "America/New_York"},
+				Posts: []socialv1alpha1.PostTemplate{{Text: `{{ .Now.Weekday }} {{ .Now.Time }}: a tip from {{ .BrandKit.DisplayName }} {{ .BrandKit.Hashtags }}`,
+					Profiles: []string{"sandbox"}, BrandKit: "tips-kit", Draft: true}}},
+		})).To(Succeed())
+		newRun("tips-1", "tips", nil)
+		var run *socialv1alpha1.WorkflowRun
+		Eventually(func(g Gomega) { run = finishedRun(g, "tips-1") }, timeout, interval).Should(Succeed())
+		Expect(run.Status.Phase).To(Equal(socialv1alpha1.RunSucceeded), run.Status.Message)
+		newYork, _ := time.LoadLocation("America/New_York")
+		post := &socialv1alpha1.ScheduledPost{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: run.Status.Posts[0]}, post)).To(Succeed())
+		Expect(post.Spec.Text).To(Equal(run.Status.StartTime.In(newYork).Format("Monday 15:04") + ": a tip from Acme #Tip"))
 	})
 
 	It("fails with every reason a person can act on", func() {

@@ -129,7 +129,10 @@ type WorkflowInput struct {
 // PostTemplate is a post a workflow run creates.
 type PostTemplate struct {
 	// text is a Go template for the post's text. It sees .Inputs (the run's
-	// inputs), .Item (the feed item: Title, Link, Summary) and .Workspace.
+	// inputs), .Item (the feed item: Title, Link, Summary), .Workspace, .Now
+	// (when the run started, in the workflow's time zone: .Now.Weekday,
+	// .Now.Date, .Now.Time, .Now.Format "Monday 2 January") and .BrandKit
+	// (the brandKit's DisplayName, Voice, Signature and Hashtags).
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=40000

@@ -18,6 +18,64 @@ type Data struct {
 	Item *FeedItem
 	// Workspace is the workspace's id.
 	Workspace string
+	// Now is when the run started, in the workflow's time zone.
+	Now Moment
+	// BrandKit is the brand kit the post template names, or nil.
+	BrandKit *BrandKitData
+}
+
+// Moment is a time as a template writes it: {{ .Now.Weekday }},
+// {{ .Now.Date }} or {{ .Now.Format "Monday 2 January" }}.
+type Moment struct{ t time.Time }
+
+// NewMoment is t for a template, in loc.
+func NewMoment(t time.Time, loc *time.Location) Moment { return Moment{t.In(loc)} }
+
+// Date is the day as 2026-07-07.
+func (m Moment) Date() string { return m.t.Format("2006-01-02") }
+
+// Time is the time of day as 09:00.
+func (m Moment) Time() string { return m.t.Format("15:04") }
+
+// Weekday is the day's English name, such as Tuesday.
+func (m Moment) Weekday() string { return m.t.Weekday().String() }
+
+// Month is the month's English name, such as July.
+func (m Moment) Month() string { return m.t.Month().String() }
+
+// Day is the day of the month.
+func (m Moment) Day() int { return m.t.Day() }
+
+// Year is the year.
+func (m Moment) Year() int { return m.t.Year() }
+
+// Format writes the time with a Go layout (written with the reference
+// time Mon Jan 2 15:04:05 2006), such as "Monday 2 January".
+func (m Moment) Format(layout string) (string, error) {
+	if len(layout) > 64 {
+		return "", fmt.Errorf("a date layout holds at most 64 characters, such as \"Monday 2 January\"")
+	}
+	return m.t.Format(layout), nil
+}
+
+// String is the time in RFC 3339, with its zone's offset.
+func (m Moment) String() string { return m.t.Format(time.RFC3339) }
+
+// BrandKitData is what a template sees of a brand kit.
+type BrandKitData struct {
+	// DisplayName, Voice and Signature as the kit has them.
+	DisplayName, Voice, Signature string
+	// Hashtags are the kit's hashtags, separated by spaces.
+	Hashtags string
+}
+
+// BrandKitFor is what a template sees of kit; nil stays nil.
+func BrandKitFor(kit *socialv1alpha1.BrandKit) *BrandKitData {
+	if kit == nil {
+		return nil
+	}
+	return &BrandKitData{DisplayName: kit.Spec.DisplayName, Voice: kit.Spec.Voice, Signature: kit.Spec.Signature,
+		Hashtags: strings.Join(kit.Spec.Hashtags, " ")}
 }
 
 // FeedItem is one entry of an RSS or Atom feed.
@@ -71,6 +129,9 @@ func render(text string, data Data) (string, error) {
 		}
 		if data.Item == nil && strings.Contains(err.Error(), ".Item") {
 			return "", fmt.Errorf("the template uses .Item, the feed item, which only runs queued by the workflow's feed trigger have: %w", err)
+		}
+		if data.BrandKit == nil && strings.Contains(err.Error(), ".BrandKit") {
+			return "", fmt.Errorf("the template uses .BrandKit, which needs the post template's brandKit to name a BrandKit of this namespace: %w", err)
 		}
 		return "", err
 	}
