@@ -47,13 +47,26 @@ const (
 // service account (a TokenRequest token, no impersonation) on an API server
 // that enforces RBAC, with nothing but the install's RBAC granted to it.
 type deployment struct {
+	// The first replica.
+	*replica
+	admin     client.Client
+	clientset *kubernetes.Clientset
+	adminCfg  *rest.Config
+	// adminKubeconfig is for kubectl.
+	adminKubeconfig string
+
+	// What every replica runs: the binary, the Deployment's arguments with
+	// $(VAR) expanded, the container's environment, the pod's kubeconfig.
+	bin, kubeconfig string
+	args            []string
+	vars            map[string]string
+}
+
+// replica is one herald process of the deployment, as one pod runs it.
+type replica struct {
 	*heraldProcess
-	admin      client.Client
-	clientset  *kubernetes.Clientset
-	adminCfg   *rest.Config
-	metricsURL string
-	// readyURL is the readiness probe's; adminKubeconfig is for kubectl.
-	readyURL, adminKubeconfig string
+	// readyURL is its readiness probe; metricsURL its /metrics.
+	readyURL, metricsURL string
 }
 
 // renderInstall is `kubectl kustomize config/default`.
@@ -102,6 +115,13 @@ func serviceAccountToken(g Gomega, cs *kubernetes.Clientset, namespace, name str
 // the pod's (listen, public URL, probes, metrics) and extra adds flags.
 func startDeployed(t *testing.T, extra ...string) *deployment {
 	t.Helper()
+	return startDeployedAt(t, "", extra...)
+}
+
+// startDeployedAt is startDeployed with the replicas' public URL, such as
+// the address of a Service in front of them.
+func startDeployedAt(t *testing.T, publicURL string, extra ...string) *deployment {
+	t.Helper()
 	g := NewWithT(t)
 	assets, err := controlplane.AssetsDir()
 	g.Expect(err).NotTo(HaveOccurred())
@@ -140,17 +160,6 @@ func startDeployed(t *testing.T, extra ...string) *deployment {
 	kc.CurrentContext = "herald"
 	g.Expect(clientcmd.WriteToFile(*kc, kubeconfig)).To(Succeed())
 
-	p := &heraldProcess{out: &syncBuffer{}, done: make(chan error, 1)}
-	p.baseURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	d.metricsURL = fmt.Sprintf("https://127.0.0.1:%d/metrics", freePort(t))
-	probes := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	d.readyURL = "http://" + probes + "/readyz"
-	local := []string{"--listen", strings.TrimPrefix(p.baseURL, "http://"), "--public-url", p.baseURL,
-		"--health-probe-bind-address", probes,
-		"--metrics-bind-address", strings.TrimSuffix(strings.TrimPrefix(d.metricsURL, "https://"), "/metrics"),
-		// The platform fakes run on this machine's loopback, as an in-cluster
-		// Mastodon would run at an address an operator allows.
-		"--egress-allow=127.0.0.0/8"}
 	// The container's environment as the kubelet makes it, and its
 	// arguments with $(VAR) expanded from it.
 	vars := map[string]string{}
@@ -175,9 +184,34 @@ func startDeployed(t *testing.T, extra ...string) *deployment {
 		expanded[i] = os.Expand(strings.NewReplacer("$(", "${", ")", "}").Replace(a), func(k string) string { return vars[k] })
 	}
 	g.Expect(expanded).To(ContainElement("--public-url="+vars["HERALD_PUBLIC_URL"]), "the public URL comes from the ConfigMap")
-	p.cmd = exec.Command(buildHerald(t), append(append(expanded, local...), extra...)...)
-	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	for k, v := range vars {
+	d.bin, d.kubeconfig, d.args, d.vars = buildHerald(t), kubeconfig, expanded, vars
+	d.replica = d.startReplica(t, publicURL, extra...)
+	return d
+}
+
+// startReplica runs one more herald as a pod of the deployment would,
+// serving at its own loopback port with publicURL (its own base URL when
+// empty), and waits until its readiness probe answers 200.
+func (d *deployment) startReplica(t *testing.T, publicURL string, extra ...string) *replica {
+	t.Helper()
+	g := NewWithT(t)
+	p := &heraldProcess{out: &syncBuffer{}, done: make(chan error, 1)}
+	p.baseURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	if publicURL == "" {
+		publicURL = p.baseURL
+	}
+	r := &replica{heraldProcess: p, metricsURL: fmt.Sprintf("https://127.0.0.1:%d/metrics", freePort(t))}
+	probes := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	r.readyURL = "http://" + probes + "/readyz"
+	local := []string{"--listen", strings.TrimPrefix(p.baseURL, "http://"), "--public-url", publicURL,
+		"--health-probe-bind-address", probes,
+		"--metrics-bind-address", strings.TrimSuffix(strings.TrimPrefix(r.metricsURL, "https://"), "/metrics"),
+		// The platform fakes run on this machine's loopback, as an in-cluster
+		// Mastodon would run at an address an operator allows.
+		"--egress-allow=127.0.0.0/8"}
+	p.cmd = exec.Command(d.bin, append(append(append([]string{}, d.args...), local...), extra...)...)
+	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+d.kubeconfig)
+	for k, v := range d.vars {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
 	}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -196,7 +230,6 @@ func startDeployed(t *testing.T, extra ...string) *deployment {
 			}
 		}
 	})
-	d.heraldProcess = p
 
 	start := time.Now()
 	g.Eventually(func(g Gomega) {
@@ -206,10 +239,7 @@ func startDeployed(t *testing.T, extra ...string) *deployment {
 			StopTrying(fmt.Sprintf("herald exited: %v\n%s", err, p.out.String())).Now()
 		default:
 		}
-		ready, err := http.Get(d.readyURL)
-		g.Expect(err).NotTo(HaveOccurred())
-		ready.Body.Close()
-		g.Expect(ready.StatusCode).To(Equal(http.StatusOK), "the readiness probe")
+		g.Expect(r.ready()).To(BeTrue(), "the readiness probe")
 	}, 2*time.Minute, 250*time.Millisecond).Should(Succeed())
 	// Ready means MCP answers: the probe turns ready only once it does.
 	resp, err := http.Post(p.baseURL+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
@@ -217,7 +247,17 @@ func startDeployed(t *testing.T, extra ...string) *deployment {
 	resp.Body.Close()
 	g.Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized))
 	t.Logf("herald as deployed serves MCP %.1fs after start", time.Since(start).Seconds())
-	return d
+	return r
+}
+
+// ready is what the kubelet's readiness probe sees.
+func (r *replica) ready() bool {
+	resp, err := http.Get(r.readyURL)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // toolResult is one tools/call answer, error or not.
