@@ -45,6 +45,11 @@ func newHarnessOn(publicURL string, m manager.Manager) *harness {
 
 // newHarnessWith builds a replica whose configuration edit changed first.
 func newHarnessWith(publicURL string, m manager.Manager, edit func(*oauth.Config)) *harness {
+	return newHarnessReading(publicURL, m, m.GetAPIReader(), edit)
+}
+
+// newHarnessReading builds a replica that reads around the cache with reader.
+func newHarnessReading(publicURL string, m manager.Manager, reader client.Reader, edit func(*oauth.Config)) *harness {
 	ts := httptest.NewUnstartedServer(nil)
 	h := &harness{ts: ts, base: "http://" + ts.Listener.Addr().String(), clock: testclock.NewFakeClock(time.Now())}
 	h.pub = publicURL
@@ -54,7 +59,7 @@ func newHarnessWith(publicURL string, m manager.Manager, edit func(*oauth.Config
 	var err error
 	cfg := oauth.Config{PublicURL: h.pub, Namespace: namespace, DevMode: true, Clock: h.clock, AllowedOrigins: []string{"https://allowed.example"}}
 	edit(&cfg)
-	h.srv, err = oauth.New(cfg, m.GetClient(), m.GetAPIReader())
+	h.srv, err = oauth.New(cfg, m.GetClient(), reader)
 	Expect(err).NotTo(HaveOccurred())
 	mux := http.NewServeMux()
 	h.srv.Routes(mux)

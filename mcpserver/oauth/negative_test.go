@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v3"
@@ -130,6 +131,20 @@ var _ = Describe("refusals", func() {
 			Expect(resp.Header.Get("Location")).To(BeEmpty())
 			Expect(page).To(ContainSubstring("nothing was shared"))
 		}
+	})
+
+	It("asks the API server about an unknown client id once in a while, not on every request", func() {
+		reads := &clientReads{Reader: mgr.GetAPIReader(), name: "made-up-client"}
+		counted := newHarnessReading("", mgr, reads, func(*oauth.Config) {})
+		for range 20 {
+			resp, page := newBrowser().get(p.authorizeURL(counted.base, url.Values{"client_id": {"made-up-client"}}))
+			Expect(resp.StatusCode).To(Equal(http.StatusBadRequest), page)
+		}
+		Expect(reads.count.Load()).To(BeEquivalentTo(1), "20 requests, one read of the API server")
+		counted.clock.Step(6 * time.Second)
+		resp, _ := newBrowser().get(p.authorizeURL(counted.base, url.Values{"client_id": {"made-up-client"}}))
+		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest))
+		Expect(reads.count.Load()).To(BeEquivalentTo(2), "asked again once the miss is 5 s old")
 	})
 
 	It("never redirects a malformed request to the web address of a client nobody approved (no open redirect)", func() {
@@ -358,3 +373,17 @@ func sign(key *ecdsa.PrivateKey, kid string, m map[string]any) string {
 }
 
 var _ = context.Background
+
+// clientReads counts the reads of one MCPClient that go around the cache.
+type clientReads struct {
+	client.Reader
+	name  string
+	count atomic.Int32
+}
+
+func (r *clientReads) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if _, ok := obj.(*v1alpha1.MCPClient); ok && key.Name == r.name {
+		r.count.Add(1)
+	}
+	return r.Reader.Get(ctx, key, obj, opts...)
+}
