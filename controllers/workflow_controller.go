@@ -293,26 +293,12 @@ func (r *WorkflowReconciler) location(ctx context.Context, wf *socialv1alpha1.Wo
 	return zoneOf(&wf.Spec, nil), nil
 }
 
-// zoneOf is the time zone a workflow's times are read in: its trigger's,
-// else its workspace's, else UTC (a name that is no zone counts as none;
-// validation reports it).
+// zoneOf is the time zone a workflow's times are read in (workflow.Zone).
 func zoneOf(spec *socialv1alpha1.WorkflowSpec, ws *socialv1alpha1.Workspace) *time.Location {
-	for _, tz := range []string{spec.Trigger.TimeZone, wsZone(ws)} {
-		if tz == "" {
-			continue
-		}
-		if loc, err := time.LoadLocation(tz); err == nil {
-			return loc
-		}
-	}
-	return time.UTC
-}
-
-func wsZone(ws *socialv1alpha1.Workspace) string {
 	if ws == nil {
-		return ""
+		return workflow.Zone(spec, "")
 	}
-	return ws.Spec.TimeZone
+	return workflow.Zone(spec, ws.Spec.TimeZone)
 }
 
 // SetupWithManager registers the reconciler; runs and profiles changing

@@ -59,6 +59,30 @@ var _ = Describe("Profile and run reads", func() {
 		Expect(p["reason"]).NotTo(BeEmpty())
 	})
 
+	It("shows when a schedule runs next and what that run would post", func() {
+		Expect(k8sClient.Create(ctx, &socialv1alpha1.Workflow{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "tuesday-tip"},
+			Spec: socialv1alpha1.WorkflowSpec{Enabled: true, Trigger: socialv1alpha1.WorkflowTrigger{Type: socialv1alpha1.TriggerSchedule, Schedule: "0 9 * * TUE", TimeZone: "Europe/Berlin"},
+				Inputs: []socialv1alpha1.WorkflowInput{{Name: "tip", Default: "Grind fresh."}, {Name: "topic", Required: true}},
+				Posts:  []socialv1alpha1.PostTemplate{{Text: "{{ .Now.Weekday }} {{ .Now.Time }}: {{ .Inputs.tip }}", Profiles: []string{"sandbox"}, Draft: true}}},
+		})).To(Succeed())
+		var next map[string]any
+		Eventually(func() any {
+			next, _ = ok(dev, "get_workflow", map[string]any{"workspaceId": "acme", "workflowId": "tuesday-tip"})["nextRun"].(map[string]any)
+			return next
+		}, 10*time.Second, 50*time.Millisecond).ShouldNot(BeNil())
+		berlin, _ := time.LoadLocation("Europe/Berlin")
+		now := time.Now().In(berlin)
+		want := time.Date(now.Year(), now.Month(), now.Day(), 9, 0, 0, 0, berlin)
+		for want.Weekday() != time.Tuesday || !want.After(now) {
+			want = time.Date(want.Year(), want.Month(), want.Day()+1, 9, 0, 0, 0, berlin)
+		}
+		Expect(next["at"]).To(Equal(want.UTC().Format(time.RFC3339)))
+		Expect(next["local"]).To(Equal(want.Format(time.RFC3339) + " (Europe/Berlin)"))
+		Expect(next["posts"]).To(ConsistOf(And(HaveKeyWithValue("text", "Tuesday 09:00: Grind fresh."), HaveKeyWithValue("draft", true))))
+		Expect(next["problems"]).To(ContainElement(ContainSubstring("topic")), "a required input without a default")
+	})
+
 	It("lists and shows workflow runs, and toggles a valid workflow", func() {
 		Expect(k8sClient.Create(ctx, &socialv1alpha1.Workflow{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "weekly"},

@@ -2,11 +2,13 @@ package mcpserver
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -91,6 +93,24 @@ type WorkflowList struct {
 // WorkflowResult is the output of the tools returning one workflow.
 type WorkflowResult struct {
 	Workflow WorkflowView `json:"workflow"`
+	NextRun  *NextRunView `json:"nextRun,omitempty" jsonschema:"what the next scheduled run would post (schedule triggers only)"`
+}
+
+// NextRunView is the next scheduled run, rendered now as it would run.
+type NextRunView struct {
+	At       string        `json:"at" jsonschema:"when it runs, RFC 3339 in UTC"`
+	Local    string        `json:"local" jsonschema:"the same time in the workflow's time zone, with the zone's name"`
+	Posts    []PostPreview `json:"posts" jsonschema:"the posts it would create, rendered with the inputs' defaults"`
+	Problems []string      `json:"problems,omitempty" jsonschema:"why the run would fail as the workflow stands, such as a required input without a default"`
+}
+
+// PostPreview is one post a run would create.
+type PostPreview struct {
+	ProfileIDs  []string       `json:"profileIds"`
+	Text        string         `json:"text"`
+	Variants    []VariantInput `json:"variants,omitempty"`
+	ScheduledAt string         `json:"scheduledAt"`
+	Draft       bool           `json:"draft"`
 }
 
 // RunList is the output of list_workflow_runs.
@@ -153,6 +173,49 @@ func (s *toolCall) viewWorkflow(ctx context.Context, wf *socialv1alpha1.Workflow
 	return v, nil
 }
 
+// nextRun renders what a schedule trigger's next run would post, with the
+// inputs' defaults, the brand kits as they are now and .Now at its time;
+// nil for other triggers, a disabled workflow or a schedule with no next time.
+func (s *toolCall) nextRun(ctx context.Context, wf *socialv1alpha1.Workflow) (*NextRunView, error) {
+	if wf.Spec.Trigger.Type != socialv1alpha1.TriggerSchedule || !wf.Spec.Enabled {
+		return nil, nil
+	}
+	sched, err := workflow.ParseSchedule(wf.Spec.Trigger.Schedule)
+	if err != nil {
+		return nil, nil // validationErrors says why
+	}
+	loc := workflow.Zone(&wf.Spec, s.ws.Spec.TimeZone)
+	at := sched.Next(s.clock.Now().In(loc))
+	if at.IsZero() {
+		return nil, nil
+	}
+	v := &NextRunView{At: at.UTC().Format(time.RFC3339), Local: at.Format(time.RFC3339) + " (" + loc.String() + ")", Posts: []PostPreview{}}
+	inputs, problems := workflow.ValidateInputs(&wf.Spec, nil)
+	v.Problems = problems
+	for i, tmpl := range wf.Spec.Posts {
+		var kit *workflow.BrandKitData
+		if tmpl.BrandKit != "" {
+			bk := &socialv1alpha1.BrandKit{}
+			if err := s.get(ctx, client.ObjectKey{Namespace: s.ws.NamespaceName(), Name: tmpl.BrandKit}, bk); err == nil {
+				kit = workflow.BrandKitFor(bk)
+			} else if !apierrors.IsNotFound(err) {
+				return nil, err
+			}
+		}
+		p, err := workflow.RenderPost(tmpl, workflow.Data{Inputs: inputs, Workspace: s.ws.Name, Now: workflow.NewMoment(at, loc), BrandKit: kit}, at)
+		if err != nil {
+			v.Problems = append(v.Problems, fmt.Sprintf("posts[%d]: %v", i, err))
+			continue
+		}
+		pv := PostPreview{ProfileIDs: p.Spec.Profiles, Text: p.Spec.Text, ScheduledAt: p.Spec.ScheduledAt, Draft: p.Spec.Draft}
+		for _, vr := range p.Spec.Variants {
+			pv.Variants = append(pv.Variants, VariantInput{ProfileID: vr.Profile, Platform: string(vr.Platform), Text: vr.Text})
+		}
+		v.Posts = append(v.Posts, pv)
+	}
+	return v, nil
+}
+
 // capabilityRedacted keeps the scheme and host of a URL whose path or
 // query may be what grants access (a private feed's token), which a
 // viewer must not learn: https://feeds.example/… .
@@ -198,14 +261,18 @@ func workflowTools() []Tool {
 		}),
 		declare(Tool{
 			Name: "get_workflow", Title: "Get a workflow", Scope: socialv1alpha1.ScopeWorkflowsRead, ReadOnly: true, Idempotent: true,
-			Description: "Shows one workflow: trigger, inputs, enabled, valid and its validation errors.",
+			Description: "Shows one workflow: trigger, inputs, enabled, valid and its validation errors, and for a schedule trigger when it runs next and what that run would post, rendered now with the inputs' defaults.",
 		}, func(ctx context.Context, s *toolCall, in workflowArgs) (*WorkflowResult, error) {
 			wf, err := s.workflow(ctx, in.WorkflowID)
 			if err != nil {
 				return nil, err
 			}
 			v, err := s.viewWorkflow(ctx, wf)
-			return &WorkflowResult{Workflow: v}, err
+			if err != nil {
+				return nil, err
+			}
+			next, err := s.nextRun(ctx, wf)
+			return &WorkflowResult{Workflow: v, NextRun: next}, err
 		}),
 		declare(Tool{
 			Name: "list_workflow_runs", Title: "List workflow runs", Scope: socialv1alpha1.ScopeWorkflowsRead, ReadOnly: true, Idempotent: true,
@@ -268,7 +335,11 @@ func workflowTools() []Tool {
 				return nil, refused(err)
 			}
 			v, err := s.viewWorkflow(ctx, wf)
-			return &WorkflowResult{Workflow: v}, err
+			if err != nil {
+				return nil, err
+			}
+			next, err := s.nextRun(ctx, wf)
+			return &WorkflowResult{Workflow: v, NextRun: next}, err
 		}),
 		declare(Tool{
 			Name: "run_workflow", Title: "Run a workflow", Scope: socialv1alpha1.ScopeWorkflowsRun,

@@ -61,6 +61,21 @@ func (m Moment) Format(layout string) (string, error) {
 // String is the time in RFC 3339, with its zone's offset.
 func (m Moment) String() string { return m.t.Format(time.RFC3339) }
 
+// Zone is the time zone a workflow's times are read in: its trigger's,
+// else its workspace's (workspaceZone), else UTC. A name that is no zone
+// counts as none; validation reports it.
+func Zone(spec *socialv1alpha1.WorkflowSpec, workspaceZone string) *time.Location {
+	for _, tz := range []string{spec.Trigger.TimeZone, workspaceZone} {
+		if tz == "" {
+			continue
+		}
+		if loc, err := time.LoadLocation(tz); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
+}
+
 // BrandKitData is what a template sees of a brand kit.
 type BrandKitData struct {
 	// DisplayName, Voice and Signature as the kit has them.
