@@ -39,6 +39,7 @@ const (
 	ReasonRunSkipped       = "RunSkipped"
 	ReasonRunReplaced      = "RunReplaced"
 	ReasonRunPruned        = "RunPruned"
+	ReasonRunsMissed       = "RunsMissed"
 	annotationScheduleAt   = "social.herald.dev/scheduled-for"
 )
 
@@ -153,6 +154,15 @@ func (r *WorkflowReconciler) reconcileSchedule(ctx context.Context, wf *socialv1
 	}
 	// The latest missed time only: a controller that was down does not flood.
 	if due := workflow.LatestDue(sched, since.In(loc), now); !due.IsZero() {
+		if missed := workflow.MissedSince(sched, since.In(loc), due); missed > 0 {
+			count := fmt.Sprint(missed)
+			if missed > workflow.MaxMissed {
+				count = fmt.Sprintf("more than %d", workflow.MaxMissed)
+			}
+			r.Recorder.Eventf(wf, nil, corev1.EventTypeWarning, ReasonRunsMissed, "Schedule",
+				"%s scheduled runs were missed since %s (Herald was not running, or the workflow was disabled); only the latest, due %s, is considered",
+				count, since.UTC().Format(time.RFC3339), due.UTC().Format(time.RFC3339))
+		}
 		if err := r.startScheduled(ctx, wf, due, now, runs); err != nil {
 			return ctrl.Result{}, err
 		}

@@ -134,7 +134,9 @@ var _ = Describe("Workflow schedules", func() {
 		Expect(runNames(ns)).To(BeEmpty())
 		Expect(wf.Status.LastSkippedTime).NotTo(BeNil())
 		Expect(wf.Status.LastSkippedTime.Time).To(BeTemporally("==", missed))
-		Expect(h.drained()).To(ContainElement(And(ContainSubstring(ReasonRunSkipped), ContainSubstring("later than startingDeadline 1h0m0s"))))
+		seen := h.drained()
+		Expect(seen).To(ContainElement(And(ContainSubstring(ReasonRunSkipped), ContainSubstring("later than startingDeadline 1h0m0s"))))
+		Expect(seen).To(ContainElement(And(ContainSubstring(ReasonRunsMissed), MatchRegexp(`[23] scheduled runs were missed since`))))
 		Expect(wf.Status.NextRunLocal).To(Equal(missed.Add(24*time.Hour).Format(time.RFC3339) + " (UTC)"))
 
 		By("a second look at the same time skips nothing more")

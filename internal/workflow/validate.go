@@ -145,6 +145,22 @@ func LatestDue(sched cron.Schedule, since, now time.Time) time.Time {
 	}
 }
 
+// MaxMissed is how many missed times MissedSince counts before it stops:
+// past it, a controller says so rather than counting on (as Kubernetes'
+// CronJob does with "too many missed start times").
+const MaxMissed = 100
+
+// MissedSince counts the times sched named after since and before latest
+// (the latest due time, which is not missed but about to run), stopping
+// past MaxMissed.
+func MissedSince(sched cron.Schedule, since, latest time.Time) int {
+	n := 0
+	for t := sched.Next(since); !t.IsZero() && t.Before(latest) && n <= MaxMissed; t = sched.Next(t) {
+		n++
+	}
+	return n
+}
+
 // ParseSchedule reads a trigger's five-field cron expression. The schedule
 // follows the wall clock of the zone its times are given in, across
 // daylight-saving changes: a wall-clock time that happens twice (the hour

@@ -63,3 +63,19 @@ func TestValidateRefusesAScheduleThatNeverOccurs(t *testing.T) {
 		t.Errorf("Validate(29 February) = %q, want no error", errs)
 	}
 }
+
+func TestMissedSinceStopsPastTheBound(t *testing.T) {
+	sched, _ := ParseSchedule("* * * * *")
+	since := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	latest := since.Add(10 * time.Minute)
+	if got := MissedSince(sched, since, latest); got != 9 {
+		t.Errorf("MissedSince over 10 minutes of a per-minute schedule = %d, want 9 (the tenth is the one that runs)", got)
+	}
+	counted := &countingSchedule{Schedule: sched}
+	if got := MissedSince(counted, since, since.AddDate(1, 0, 0)); got != MaxMissed+1 {
+		t.Errorf("MissedSince over a year = %d, want %d (stopped past the bound)", got, MaxMissed+1)
+	}
+	if counted.steps > MaxMissed+2 {
+		t.Errorf("MissedSince over a year took %d steps", counted.steps)
+	}
+}
