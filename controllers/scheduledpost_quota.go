@@ -52,7 +52,7 @@ func (r *ScheduledPostReconciler) checkQuota(ctx context.Context, p *socialv1alp
 	if !joining && !starting {
 		return "", nil
 	}
-	ws, err := r.workspaceOf(ctx, p.Namespace)
+	ws, err := workspaceOf(ctx, r, p.Namespace)
 	if err != nil || ws == nil {
 		return "", err
 	}
@@ -121,20 +121,6 @@ func (r *ScheduledPostReconciler) checkQuota(ctx context.Context, p *socialv1alp
 	}
 	r.quota.admitted[p.UID] = admittedPost{namespace: p.Namespace, waiting: true, at: now}
 	return "", nil
-}
-
-// workspaceOf finds the Workspace whose namespace is ns, or nil.
-func (r *ScheduledPostReconciler) workspaceOf(ctx context.Context, ns string) (*socialv1alpha1.Workspace, error) {
-	list := &socialv1alpha1.WorkspaceList{}
-	if err := r.List(ctx, list); err != nil {
-		return nil, err
-	}
-	for i := range list.Items {
-		if list.Items[i].NamespaceName() == ns {
-			return &list.Items[i], nil
-		}
-	}
-	return nil, nil
 }
 
 // refuseForQuota ends every delivery not yet made: the post would pass a

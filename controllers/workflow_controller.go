@@ -288,19 +288,11 @@ func (r *WorkflowReconciler) postsDone(ctx context.Context, run *socialv1alpha1.
 
 // location is the trigger's time zone, else the workspace's, else UTC.
 func (r *WorkflowReconciler) location(ctx context.Context, wf *socialv1alpha1.Workflow) (*time.Location, error) {
-	if tz := wf.Spec.Trigger.TimeZone; tz != "" {
-		return time.LoadLocation(tz)
-	}
-	list := &socialv1alpha1.WorkspaceList{}
-	if err := r.List(ctx, list); err != nil {
+	ws, err := workspaceOf(ctx, r, wf.Namespace)
+	if err != nil {
 		return nil, err
 	}
-	for i := range list.Items {
-		if list.Items[i].NamespaceName() == wf.Namespace {
-			return zoneOf(&wf.Spec, &list.Items[i]), nil
-		}
-	}
-	return zoneOf(&wf.Spec, nil), nil
+	return zoneOf(&wf.Spec, ws), nil
 }
 
 // zoneOf is the time zone a workflow's times are read in (workflow.Zone).

@@ -134,7 +134,7 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	// 6. Render every post, and check they fit the workspace's limits
 	// before creating any.
-	ws := r.workspaceOf(ctx, run.Namespace)
+	ws, _ := workspaceOf(ctx, r, run.Namespace) // none found: no limits, the namespace's name, UTC
 	posts := make([]*socialv1alpha1.ScheduledPost, 0, len(spec.Posts))
 	started := workflow.NewMoment(run.Status.StartTime.Time, zoneOf(spec, ws))
 	for i, tmpl := range spec.Posts {
@@ -217,19 +217,6 @@ func (r *WorkflowRunReconciler) brandKit(ctx context.Context, namespace, name st
 		return nil, err
 	}
 	return workflow.BrandKitFor(kit), nil
-}
-
-// workspaceOf finds the Workspace whose namespace holds the run, or nil.
-func (r *WorkflowRunReconciler) workspaceOf(ctx context.Context, namespace string) *socialv1alpha1.Workspace {
-	list := &socialv1alpha1.WorkspaceList{}
-	if err := r.List(ctx, list); err == nil {
-		for i := range list.Items {
-			if list.Items[i].NamespaceName() == namespace {
-				return &list.Items[i]
-			}
-		}
-	}
-	return nil
 }
 
 // workspaceName is what templates see as .Workspace.

@@ -13,9 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/herald-dev/herald/internal/testenv"
 )
 
 // rbacKinds are the objects the chart takes as config/default renders them.
@@ -43,15 +43,12 @@ func run(in io.Reader, chart string) error {
 	if err := os.MkdirAll(crds, 0o755); err != nil {
 		return err
 	}
+	objs, err := testenv.Objects(data)
+	if err != nil {
+		return err
+	}
 	var rbac bytes.Buffer
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err == io.EOF {
-			break
-		} else if err != nil {
-			return err
-		}
+	for _, u := range objs {
 		out, err := yaml.Marshal(u.Object)
 		if err != nil {
 			return err

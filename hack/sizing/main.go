@@ -17,7 +17,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -128,8 +127,7 @@ func run(ctx context.Context, cfg *rest.Config) error {
 			return false
 		}
 		for i := range list.Items {
-			if !meta.IsStatusConditionTrue(list.Items[i].Status.Conditions, socialv1alpha1.ConditionReady) &&
-				list.Items[i].Status.ObservedGeneration == 0 {
+			if list.Items[i].Status.ObservedGeneration != list.Items[i].Generation {
 				return false
 			}
 		}
