@@ -57,7 +57,7 @@ var _ = Describe("The API server's validation of Herald's kinds", func() {
 		ensureNamespace("demo")
 		files, err := filepath.Glob("../config/samples/*.yaml")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(files).To(HaveLen(8), "one sample per kind")
+		Expect(files).To(HaveLen(9), "one sample per kind")
 
 		kinds := map[string]bool{}
 		for _, f := range files {
@@ -68,7 +68,7 @@ var _ = Describe("The API server's validation of Herald's kinds", func() {
 				kinds[obj.GetKind()] = true
 			}
 		}
-		for _, kind := range []string{"Workspace", "SocialProfile", "BrandKit", "ScheduledPost", "Workflow", "WorkflowRun", "MCPClient", "MCPGrant"} {
+		for _, kind := range []string{"Workspace", "SocialProfile", "BrandKit", "ScheduledPost", "RecurringPost", "Workflow", "WorkflowRun", "MCPClient", "MCPGrant"} {
 			Expect(kinds).To(HaveKey(kind))
 		}
 	})
@@ -90,7 +90,7 @@ var _ = Describe("The API server's validation of Herald's kinds", func() {
 				To(Succeed(), "%s %s", obj.GetKind(), obj.GetName())
 			herald++
 		}
-		Expect(herald).To(Equal(5))
+		Expect(herald).To(Equal(6))
 	})
 
 	DescribeTable("refuses an invalid object, naming the field",
@@ -132,6 +132,42 @@ apiVersion: social.herald.dev/v1alpha1
 kind: BrandKit
 metadata: {name: bad-colour, namespace: demo}
 spec: {displayName: Bad, colors: [{name: primary, hex: red}]}`, "spec.colors[0].hex"),
+		Entry("RecurringPost with both count and until", `
+apiVersion: social.herald.dev/v1alpha1
+kind: RecurringPost
+metadata: {name: count-and-until, namespace: demo}
+spec: {recurrence: {frequency: Daily, start: "2030-01-01T09:00:00Z", count: 3, until: "2030-02-01T00:00:00Z"}, post: {text: hi, profiles: [sandbox]}}`,
+			"spec.recurrence", "give count or until, not both"),
+		Entry("RecurringPost with a time of day that is not HH:MM", `
+apiVersion: social.herald.dev/v1alpha1
+kind: RecurringPost
+metadata: {name: bad-time, namespace: demo}
+spec: {recurrence: {frequency: Daily, start: "2030-01-01T09:00:00Z", times: ["9am"]}, post: {text: hi, profiles: [sandbox]}}`,
+			"spec.recurrence.times[0]", "should match"),
+		Entry("RecurringPost on day 0 of the month", `
+apiVersion: social.herald.dev/v1alpha1
+kind: RecurringPost
+metadata: {name: day-zero, namespace: demo}
+spec: {recurrence: {frequency: Monthly, start: "2030-01-01T09:00:00Z", byMonthDay: [0]}, post: {text: hi, profiles: [sandbox]}}`,
+			"spec.recurrence.byMonthDay", "1 to 31, or -1 (the last day) to -31"),
+		Entry("RecurringPost with a start without offset", `
+apiVersion: social.herald.dev/v1alpha1
+kind: RecurringPost
+metadata: {name: no-offset, namespace: demo}
+spec: {recurrence: {frequency: Weekly, start: "2030-01-01T09:00:00"}, post: {text: hi, profiles: [sandbox]}}`,
+			"spec.recurrence.start", "time-zone offset"),
+		Entry("RecurringPost with neither post nor evergreen", `
+apiVersion: social.herald.dev/v1alpha1
+kind: RecurringPost
+metadata: {name: nothing, namespace: demo}
+spec: {recurrence: {frequency: Weekly, start: "2030-01-01T09:00:00Z"}}`,
+			"give post (one post that repeats) or evergreen"),
+		Entry("RecurringPost whose name is too long for its occurrences' label", `
+apiVersion: social.herald.dev/v1alpha1
+kind: RecurringPost
+metadata: {name: a-recurring-post-name-that-is-far-too-long-to-fit-in-a-label-value, namespace: demo}
+spec: {recurrence: {frequency: Weekly, start: "2030-01-01T09:00:00Z"}, post: {text: hi, profiles: [sandbox]}}`,
+			"at most 63 characters"),
 		Entry("ScheduledPost whose scheduledAt has no offset", `
 apiVersion: social.herald.dev/v1alpha1
 kind: ScheduledPost

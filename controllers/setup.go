@@ -216,6 +216,14 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Workflow reconciler: %w", err)
 	}
+	if err := (&RecurringPostReconciler{
+		InFlight: o.InFlight,
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("herald-recurringpost"),
+		Clock:    o.Clock,
+	}).SetupWithManager(mgr, o.MaxConcurrentReconciles); err != nil {
+		return fmt.Errorf("setting up the RecurringPost reconciler: %w", err)
+	}
 	if err := (&WorkflowRunReconciler{
 		InFlight:  o.InFlight,
 		Client:    mgr.GetClient(),

@@ -88,7 +88,8 @@ var testFeedClient = egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("
 func newTestManager(selector labels.Selector, publishers publish.Registry, restCfg ...*rest.Config) ctrl.Manager {
 	cacheOpts := CacheOptions()
 	cacheOpts.ByObject = map[client.Object]cache.ByObject{&socialv1alpha1.ScheduledPost{}: {Label: selector},
-		&socialv1alpha1.Workflow{}: {Label: selector}, &socialv1alpha1.WorkflowRun{}: {Label: selector}}
+		&socialv1alpha1.Workflow{}: {Label: selector}, &socialv1alpha1.WorkflowRun{}: {Label: selector},
+		&socialv1alpha1.RecurringPost{}: {Label: selector}}
 	conn := cfg
 	if len(restCfg) > 0 {
 		conn = restCfg[0]

@@ -22,6 +22,7 @@ import (
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/inflight"
+	"github.com/herald-dev/herald/internal/post"
 	"github.com/herald-dev/herald/internal/workflow"
 )
 
@@ -277,9 +278,7 @@ func (r *WorkflowReconciler) postsDone(ctx context.Context, run *socialv1alpha1.
 		} else if err != nil {
 			return false, err
 		}
-		switch p.Status.Phase {
-		case socialv1alpha1.PostPublished, socialv1alpha1.PostFailed, socialv1alpha1.PostMissed, socialv1alpha1.PostCanceled:
-		default:
+		if !post.Done(p.Status.Phase) {
 			return false, nil
 		}
 	}
@@ -312,17 +311,7 @@ func (r *WorkflowReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return nil
 	})
-	toNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		list := &socialv1alpha1.WorkflowList{}
-		if err := r.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
-			return nil
-		}
-		reqs := make([]reconcile.Request, 0, len(list.Items))
-		for _, wf := range list.Items {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&wf)})
-		}
-		return reqs
-	})
+	toNamespace := enqueueNamespace(r, func() client.ObjectList { return &socialv1alpha1.WorkflowList{} })
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&socialv1alpha1.Workflow{}).
 		Watches(&socialv1alpha1.WorkflowRun{}, toWorkflow).

@@ -40,6 +40,7 @@ type PostSummary struct {
 type PostList struct {
 	Posts      []*PostSummary `json:"posts" jsonschema:"newest first"`
 	NextCursor string         `json:"nextCursor,omitempty" jsonschema:"pass as cursor for the next page; absent on the last page"`
+	Upcoming   []*Occurrence  `json:"upcoming,omitempty" jsonschema:"on the first page, the next occurrences of recurring posts whose posts are not made yet (they are made a minute before they are due), soonest first, within from and to (default the next 30 days), at most limit"`
 
 	// entries hold each post's encodings, made once per version of the
 	// post: a page is read far more often than its posts change, so a page
@@ -65,6 +66,10 @@ func (l *PostList) appendJSON(dst []byte) []byte {
 	if l.NextCursor != "" {
 		dst = append(dst, `,"nextCursor":`...)
 		dst = strconv.AppendQuote(dst, l.NextCursor) // base64url: nothing JSON would escape
+	}
+	if len(l.Upcoming) > 0 {
+		raw, _ := json.Marshal(l.Upcoming) // strings and lists of strings: cannot fail
+		dst = append(append(dst, `,"upcoming":`...), raw...)
 	}
 	return append(dst, '}')
 }
@@ -105,6 +110,18 @@ func (l *PostList) appendLines(dst []byte, escaped bool) []byte {
 			dst = append(dst, e.line...)
 		}
 	}
+	if len(l.Upcoming) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "\n%d upcoming occurrences of recurring posts\nrecurringPostId\tat\tprofiles\ttext\n", len(l.Upcoming))
+		for _, o := range l.Upcoming {
+			fmt.Fprintf(&b, "%s\t%s\t%s\t%q\n", o.RecurringPostID, o.At, strings.Join(o.ProfileIDs, ","), o.Text)
+		}
+		if escaped {
+			dst = appendJSONStringBody(dst, b.String())
+		} else {
+			dst = append(dst, b.String()...)
+		}
+	}
 	return dst
 }
 
@@ -121,11 +138,16 @@ type listedPost struct {
 	lineJSON []byte // line escaped for a JSON string, without the quotes
 }
 
-func newListedPost(p *socialv1alpha1.ScheduledPost, phase string) *listedPost {
-	text := p.Spec.Text
+// truncateText cuts text after summaryTextLimit characters.
+func truncateText(text string) string {
 	if r := []rune(text); len(r) > summaryTextLimit {
-		text = string(r[:summaryTextLimit]) + "…"
+		return string(r[:summaryTextLimit]) + "…"
 	}
+	return text
+}
+
+func newListedPost(p *socialv1alpha1.ScheduledPost, phase string) *listedPost {
+	text := truncateText(p.Spec.Text)
 	sum := PostSummary{ID: p.Name, Phase: phase, ScheduledAt: p.Spec.ScheduledAt, ProfileIDs: p.Spec.Profiles, Text: text}
 	if sum.ProfileIDs == nil {
 		sum.ProfileIDs = []string{}
@@ -195,7 +217,7 @@ func (s *Server) postPage(ctx context.Context, ns string, after *cursor, limit i
 func listPostsTool() Tool {
 	return declare(Tool{
 		Name: "list_posts", Title: "List posts", Scope: socialv1alpha1.ScopePostsRead, ReadOnly: true, Idempotent: true,
-		Description: "Lists a workspace's posts, newest first, filtered by phase, profile or scheduled time, a page at a time. Pass nextCursor back as cursor for the next page. Use ocoya_get_post for one post's deliveries.",
+		Description: "Lists a workspace's posts, newest first, filtered by phase, profile or scheduled time, a page at a time, and on the first page the upcoming occurrences of recurring posts. Pass nextCursor back as cursor for the next page. Use ocoya_get_post for one post's deliveries.",
 	}, func(ctx context.Context, s *toolCall, in listPostsArgs) (*PostList, error) {
 		var err error
 		limit := in.Limit
@@ -245,7 +267,13 @@ func listPostsTool() Tool {
 			last := page[len(page)-1]
 			next = cursor{last.created, last.summary.ID}.String()
 		}
-		return newPostList(page, next), nil
+		l := newPostList(page, next)
+		if after == nil && (in.Status == "" || in.Status == string(socialv1alpha1.PostScheduled)) {
+			if l.Upcoming, err = s.upcoming(ctx, from, to, in.ProfileID, limit); err != nil {
+				return nil, err
+			}
+		}
+		return l, nil
 	})
 }
 

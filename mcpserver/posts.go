@@ -22,13 +22,14 @@ type postArgs struct {
 
 type createPostArgs struct {
 	workspaceArg
-	Text           string         `json:"text" jsonschema:"the post's text; the brand kit's signature and hashtags are added when it is published" minLength:"1" maxLength:"40000"`
-	ProfileIDs     []string       `json:"profileIds,omitempty" jsonschema:"profile ids from ocoya_list_social_profiles for this workspace" maxItems:"50" maxLength:"253"`
-	ScheduledAt    string         `json:"scheduledAt,omitempty" jsonschema:"when to publish, RFC 3339 with an offset such as 2026-07-01T09:00:00Z; with profileIds the post is scheduled, otherwise it stays a draft"`
-	Variants       []VariantInput `json:"variants,omitempty" jsonschema:"texts that replace text for one profile or platform, at most one each" maxItems:"50"`
-	Media          []MediaInput   `json:"media,omitempty" jsonschema:"images or videos to attach" maxItems:"10"`
-	BrandKitID     string         `json:"brandKitId,omitempty" jsonschema:"a brand kit id from ocoya_list_brand_kits"`
-	IdempotencyKey string         `json:"idempotencyKey,omitempty" jsonschema:"any string; sending the same key again returns the same post instead of a duplicate" maxLength:"128"`
+	Text           string           `json:"text" jsonschema:"the post's text; the brand kit's signature and hashtags are added when it is published" minLength:"1" maxLength:"40000"`
+	ProfileIDs     []string         `json:"profileIds,omitempty" jsonschema:"profile ids from ocoya_list_social_profiles for this workspace" maxItems:"50" maxLength:"253"`
+	ScheduledAt    string           `json:"scheduledAt,omitempty" jsonschema:"when to publish, RFC 3339 with an offset such as 2026-07-01T09:00:00Z; with profileIds the post is scheduled, otherwise it stays a draft"`
+	Variants       []VariantInput   `json:"variants,omitempty" jsonschema:"texts that replace text for one profile or platform, at most one each" maxItems:"50"`
+	Media          []MediaInput     `json:"media,omitempty" jsonschema:"images or videos to attach" maxItems:"10"`
+	BrandKitID     string           `json:"brandKitId,omitempty" jsonschema:"a brand kit id from ocoya_list_brand_kits"`
+	IdempotencyKey string           `json:"idempotencyKey,omitempty" jsonschema:"any string; sending the same key again returns the same post instead of a duplicate" maxLength:"128"`
+	Recurrence     *RecurrenceInput `json:"recurrence,omitempty" jsonschema:"makes the post repeat, from scheduledAt on: the answer is then a recurringPost, each of whose occurrences becomes a post of its own a minute before it is due"`
 }
 
 type updatePostArgs struct {
@@ -71,11 +72,13 @@ type deletePostArgs struct {
 	Remove bool   `json:"remove,omitempty" jsonschema:"also delete Herald's record of the post; published copies on the platforms stay unless its deletionPolicy is DeleteRemote"`
 }
 
-// PostResult is the output of the tools that return one post.
+// PostResult is the output of the tools that return one post or one
+// recurring post.
 type PostResult struct {
-	Post     PostView `json:"post"`
-	Created  bool     `json:"created,omitempty" jsonschema:"false when an idempotencyKey returned an existing post"`
-	Warnings []string `json:"warnings,omitempty" jsonschema:"problems that would stop this draft from publishing"`
+	Post      *PostView          `json:"post,omitempty" jsonschema:"the post; absent when the answer is a recurring post"`
+	Recurring *RecurringPostView `json:"recurringPost,omitempty" jsonschema:"the recurring post, for a post made recurring or a recurringPostId"`
+	Created   bool               `json:"created,omitempty" jsonschema:"false when an idempotencyKey returned an existing post"`
+	Warnings  []string           `json:"warnings,omitempty" jsonschema:"problems that would stop this draft from publishing"`
 }
 
 // DeleteResult is the output of delete_post.
@@ -91,10 +94,13 @@ func postTools() []Tool {
 		listPostsTool(),
 		declare(Tool{
 			Name: "get_post", Title: "Get a post", Scope: socialv1alpha1.ScopePostsRead, ReadOnly: true, Idempotent: true,
-			Description: "Shows one post: text, profiles, schedule, phase and every delivery (external id, URL, publish time, error), with what to do next when a delivery failed.",
+			Description: "Shows one post: text, profiles, schedule, phase and every delivery (external id, URL, publish time, error), with what to do next when a delivery failed. Given a recurring post's id, shows the recurring post and its next occurrences.",
 		}, func(ctx context.Context, s *toolCall, in postArgs) (*PostResult, error) {
 			p, err := s.post(ctx, in.PostID)
 			if err != nil {
+				if rp, ok := s.asRecurring(ctx, in.PostID); ok {
+					return &PostResult{Recurring: s.viewRecurring(rp)}, nil
+				}
 				return nil, err
 			}
 			return &PostResult{Post: s.view(p)}, nil
@@ -102,8 +108,11 @@ func postTools() []Tool {
 		previewPostTool(),
 		declare(Tool{
 			Name: "create_post", Title: "Create a post", Scope: socialv1alpha1.ScopePostsWrite,
-			Description: "Creates a post. With profileIds and scheduledAt it is scheduled; otherwise it is a draft that ocoya_schedule_post or ocoya_publish_post sends later. Call ocoya_list_social_profiles first for the profile ids. Pass an idempotencyKey so a retried call cannot create a duplicate.",
+			Description: "Creates a post. With profileIds and scheduledAt it is scheduled; otherwise it is a draft that ocoya_schedule_post or ocoya_publish_post sends later. With a recurrence (and profileIds and scheduledAt) it repeats: daily, weekly or monthly, on chosen weekdays or days of the month and times, for a count or until a time; ocoya_list_posts shows its upcoming occurrences and ocoya_skip_occurrence skips one. Call ocoya_list_social_profiles first for the profile ids. Pass an idempotencyKey so a retried call cannot create a duplicate.",
 		}, func(ctx context.Context, s *toolCall, in createPostArgs) (*PostResult, error) {
+			if in.Recurrence != nil {
+				return s.createRecurring(ctx, in)
+			}
 			p := s.newPost(in.IdempotencyKey)
 			if err := s.apply(ctx, postContent{in.Text, in.ProfileIDs, in.Variants, in.Media, in.BrandKitID}, &p.Spec); err != nil {
 				return nil, err
@@ -175,10 +184,13 @@ func postTools() []Tool {
 		}),
 		declare(Tool{
 			Name: "delete_post", Title: "Cancel or delete a post", Scope: socialv1alpha1.ScopePostsWrite, Destructive: true, Idempotent: true,
-			Description: "Cancels a post: deliveries not yet made will not be made. The record of a post stays (so its published URLs remain visible) unless remove is true. Copies already published on the platforms stay, unless the post's deletionPolicy (set in Kubernetes) is DeleteRemote: then removing it deletes them where the platform allows.",
+			Description: "Cancels a post: deliveries not yet made will not be made. The record of a post stays (so its published URLs remain visible) unless remove is true. Copies already published on the platforms stay, unless the post's deletionPolicy (set in Kubernetes) is DeleteRemote: then removing it deletes them where the platform allows. Given a recurring post's id, stops it: no further occurrences are made (remove deletes it).",
 		}, func(ctx context.Context, s *toolCall, in deletePostArgs) (*DeleteResult, error) {
 			p, err := s.post(ctx, in.PostID)
 			if err != nil {
+				if rp, ok := s.asRecurring(ctx, in.PostID); ok {
+					return s.stopRecurring(ctx, rp, in.Remove)
+				}
 				return nil, err
 			}
 			if err := writable(p, "post"); err != nil {
@@ -273,8 +285,9 @@ func retryTargets(p *socialv1alpha1.ScheduledPost, named []string, tool string) 
 }
 
 // view describes p for the caller's workspace.
-func (s *toolCall) view(p *socialv1alpha1.ScheduledPost) PostView {
-	return viewPost(p, s.ws.Name, s.opts.ToolPrefix, s.clock.Now())
+func (s *toolCall) view(p *socialv1alpha1.ScheduledPost) *PostView {
+	v := viewPost(p, s.ws.Name, s.opts.ToolPrefix, s.clock.Now())
+	return &v
 }
 
 // newPost starts a post in the workspace's namespace, named after the

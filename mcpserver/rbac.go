@@ -6,6 +6,7 @@ package mcpserver
 
 // +kubebuilder:rbac:groups=social.herald.dev,resources=workspaces;socialprofiles,verbs=get;list;watch
 // +kubebuilder:rbac:groups=social.herald.dev,resources=scheduledposts,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=social.herald.dev,resources=recurringposts,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=social.herald.dev,resources=brandkits,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=social.herald.dev,resources=workflows,verbs=get;list;watch;update
 // +kubebuilder:rbac:groups=social.herald.dev,resources=workflowruns,verbs=get;list;watch;create

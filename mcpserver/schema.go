@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -75,8 +76,9 @@ func applyTags(t reflect.Type, s *jsonschema.Schema) {
 		if p == nil {
 			continue
 		}
+		isList := p.Type == "array" || slices.Contains(p.Types, "array") // a nil slice is ["null", "array"]
 		target := p
-		if p.Type == "array" && p.Items != nil {
+		if isList && p.Items != nil {
 			target = p.Items // an enum or length on a list constrains its items
 		}
 		if v := f.Tag.Get("enum"); v == "$platforms" {
@@ -102,7 +104,7 @@ func applyTags(t reflect.Type, s *jsonschema.Schema) {
 			n := int(v)
 			target.MaxLength = &n
 		}
-		if v, ok := number(f.Tag.Get("maxItems")); ok && p.Type == "array" {
+		if v, ok := number(f.Tag.Get("maxItems")); ok && isList {
 			n := int(v)
 			p.MaxItems = &n
 		}

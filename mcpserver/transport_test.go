@@ -21,9 +21,12 @@ var _ = Describe("Tool call responses", func() {
 			ObjectMeta: metav1.ObjectMeta{Name: "p"},
 			Spec:       socialv1alpha1.ScheduledPostSpec{Text: "<b>\"quoted\"</b> & \u2028 tab\t", Profiles: []string{"sandbox"}},
 		}, "Scheduled")}, "")
+		withUpcoming := newPostList(page.entries, "next")
+		withUpcoming.Upcoming = []*Occurrence{{RecurringPostID: "weekly", At: "2026-12-08T09:00:00+01:00", ProfileIDs: []string{"sandbox"}, Text: "<tip> \"of\" the week"}}
 		results := []*mcp.CallToolResult{
 			result(page, nil),
-			result(&PostResult{Post: PostView{ID: "x", Deliveries: []DeliveryView{}}}, nil),
+			result(withUpcoming, nil),
+			result(&PostResult{Post: &PostView{ID: "x", Deliveries: []DeliveryView{}}}, nil),
 			result(nil, invalidArgument("workspace %q not found", "nope")),
 			{Content: []mcp.Content{mcp.NewTextContent("a"), mcp.NewTextContent("b")}},
 		}

@@ -48,6 +48,15 @@ const (
 	// request is for. Unknown deliveries (which may be online) are retried
 	// only when named here.
 	AnnotationRetryProfiles = "social.herald.dev/retry-profiles"
+	// LabelRecurringPost marks an occurrence's ScheduledPost with the
+	// RecurringPost that made it.
+	LabelRecurringPost = "social.herald.dev/recurring-post"
+	// LabelRotationItem marks an evergreen occurrence's ScheduledPost with
+	// the index of the rotation's post it publishes.
+	LabelRotationItem = "social.herald.dev/rotation-item"
+	// AnnotationOccurrence is the time, RFC 3339 in UTC, of the occurrence
+	// an occurrence's ScheduledPost publishes.
+	AnnotationOccurrence = "social.herald.dev/occurrence"
 )
 
 // LocalObjectReference names an object in the same namespace.

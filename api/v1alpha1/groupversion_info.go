@@ -27,6 +27,7 @@ func init() {
 		&SocialProfile{}, &SocialProfileList{},
 		&BrandKit{}, &BrandKitList{},
 		&ScheduledPost{}, &ScheduledPostList{},
+		&RecurringPost{}, &RecurringPostList{},
 		&Workflow{}, &WorkflowList{},
 		&WorkflowRun{}, &WorkflowRunList{},
 		&MCPClient{}, &MCPClientList{},

@@ -243,6 +243,18 @@ func Phase(p *socialv1alpha1.ScheduledPost) socialv1alpha1.PostPhase {
 	return socialv1alpha1.PostFailed
 }
 
+// Done reports whether a post in this phase is finished with nothing
+// left for a person to act on: published everywhere, failed, missed or
+// canceled. Partly published and Unknown posts are not done: a person may
+// retry them, and needs their record to.
+func Done(phase socialv1alpha1.PostPhase) bool {
+	switch phase {
+	case socialv1alpha1.PostPublished, socialv1alpha1.PostFailed, socialv1alpha1.PostMissed, socialv1alpha1.PostCanceled:
+		return true
+	}
+	return false
+}
+
 // AsWritten returns a copy of p whose status says what the reconciler will
 // make of p's spec as it now stands (ApplySpec at now), so a tool that has
 // just written a post describes the post as written, not the status the

@@ -247,6 +247,7 @@ func attacksRefused(t *testing.T, d *deployment) {
 			"preview_post":         {"postId": "secret-post"},
 			"retry_post":           {"postId": "secret-post"},
 			"delete_post":          {"postId": "secret-post", "remove": true},
+			"skip_occurrence":      {"recurringPostId": "secret-recurring", "at": secretRecurringStart},
 			"list_workflows":       {},
 			"get_workflow":         {"workflowId": "weekly"},
 			"toggle_workflow":      {"workflowId": "weekly", "enabled": false},
@@ -407,6 +408,11 @@ func snapshotOther(g Gomega, d *deployment) map[string]any {
 	g.Expect(d.admin.List(ctx, &runs, client.InNamespace("other"))).To(Succeed())
 	for _, r := range runs.Items {
 		out["run/"+r.Name] = r.Generation
+	}
+	var recurring socialv1alpha1.RecurringPostList
+	g.Expect(d.admin.List(ctx, &recurring, client.InNamespace("other"))).To(Succeed())
+	for _, r := range recurring.Items {
+		out["recurring/"+r.Name] = r.Generation
 	}
 	wf := &socialv1alpha1.Workflow{}
 	g.Expect(d.admin.Get(ctx, client.ObjectKey{Namespace: "other", Name: "weekly"}, wf)).To(Succeed())

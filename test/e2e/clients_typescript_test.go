@@ -103,6 +103,17 @@ type tsSummary struct {
 			PublishedAt string `json:"publishedAt"`
 		} `json:"deliveries"`
 	} `json:"post"`
+	Recurring struct {
+		ID                string   `json:"id"`
+		ScheduledAt       string   `json:"scheduledAt"`
+		NextOccurrences   []string `json:"nextOccurrences"`
+		Upcoming          []string `json:"upcoming"`
+		Skipped           string   `json:"skipped"`
+		Skip              []string `json:"skip"`
+		AfterSkip         []string `json:"afterSkip"`
+		UpcomingAfterSkip []string `json:"upcomingAfterSkip"`
+		Read              []string `json:"read"`
+	} `json:"recurring"`
 	Batch struct {
 		Status     int      `json:"status"`
 		IDs        []string `json:"ids"`
@@ -152,7 +163,7 @@ func TestTypeScriptSDKClient(t *testing.T) {
 
 	// The grant holds only the approved workspace.
 	g.Expect(s.ServerName).To(Equal("herald"))
-	g.Expect(s.ToolCount).To(Equal(25))
+	g.Expect(s.ToolCount).To(Equal(26))
 	g.Expect(s.ToolNames).To(ContainElements("ocoya_create_post", "ocoya_schedule_post", "ocoya_get_post", "ocoya_run_workflow"))
 	g.Expect(s.Workspaces).To(Equal([]string{"demo"}))
 
@@ -174,11 +185,38 @@ func TestTypeScriptSDKClient(t *testing.T) {
 	g.Expect(published).NotTo(BeTemporally("<", due), "published before its scheduled time")
 	g.Expect(published).To(BeTemporally("<", due.Add(30*time.Second)))
 
+	// A weekly recurring post: five occurrences shown, a week apart at the
+	// first one's Berlin wall-clock time; the one skipped leaves every list.
+	r := s.Recurring
+	g.Expect(r.ID).NotTo(BeEmpty())
+	g.Expect(r.NextOccurrences).To(HaveLen(5))
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	g.Expect(err).NotTo(HaveOccurred())
+	first, err := time.Parse(time.RFC3339, r.ScheduledAt)
+	g.Expect(err).NotTo(HaveOccurred())
+	for i, at := range r.NextOccurrences {
+		want := first.In(berlin).AddDate(0, 0, 7*i)
+		want = time.Date(want.Year(), want.Month(), want.Day(), first.In(berlin).Hour(), first.In(berlin).Minute(), 0, 0, berlin)
+		g.Expect(at).To(Equal(want.Format(time.RFC3339)), "occurrence %d", i)
+	}
+	g.Expect(r.Upcoming).To(HaveExactElements(r.NextOccurrences), "ocoya_list_posts lists the same occurrences (within 30 days: all but the sixth)")
+	g.Expect(r.Skipped).To(Equal(r.NextOccurrences[1]))
+	g.Expect(r.Skip).To(Equal([]string{r.Skipped}))
+	g.Expect(r.AfterSkip).To(HaveLen(5))
+	g.Expect(r.AfterSkip[:4]).To(Equal(append([]string{r.NextOccurrences[0]}, r.NextOccurrences[2:]...)), "the skipped one is gone")
+	sixth, err := time.Parse(time.RFC3339, r.AfterSkip[4])
+	g.Expect(err).NotTo(HaveOccurred())
+	fifth, _ := time.Parse(time.RFC3339, r.NextOccurrences[4])
+	g.Expect(sixth.Sub(fifth)).To(Equal(7*24*time.Hour), "the sixth and last comes in")
+	g.Expect(r.UpcomingAfterSkip).NotTo(ContainElement(r.Skipped))
+	g.Expect(r.UpcomingAfterSkip).To(ContainElements(r.NextOccurrences[0], r.NextOccurrences[2]))
+	g.Expect(r.Read).To(Equal(r.AfterSkip), "ocoya_get_post reads what skip_occurrence wrote")
+
 	// The batch array was answered with an array, in order, the notification left out.
 	g.Expect(s.Batch.Status).To(Equal(200))
 	g.Expect(s.Batch.IDs).To(Equal([]string{"b1", "b2", "b3"}))
 	g.Expect(s.Batch.Errors).To(BeEmpty())
-	g.Expect(s.Batch.ToolCount).To(Equal(25))
+	g.Expect(s.Batch.ToolCount).To(Equal(26))
 	g.Expect(s.Batch.PingOK).To(BeTrue())
 	g.Expect(s.Batch.Workspaces).To(Equal([]string{"demo"}))
 }

@@ -287,6 +287,10 @@ func toolCall(g Gomega, base, token, name string, args map[string]any) toolResul
 	return r
 }
 
+// secretRecurringStart is when the other workspace's recurring post starts:
+// far enough ahead that it makes no post while the test runs.
+var secretRecurringStart = time.Now().AddDate(1, 0, 0).UTC().Format(time.RFC3339)
+
 // TestAsDeployed runs herald as config/default deploys it. It uses every
 // tool and the OAuth flow, so nothing the install should grant is missing
 // (Herald's service account is refused nothing), and attacks each of
@@ -367,6 +371,18 @@ func everyTool(t *testing.T, d *deployment, masto *mastodontest.Fake) {
 	g.Expect(failed()["error"]).To(ContainSubstring("internal address"))
 	g.Expect(masto.StatusPosts()).To(HaveLen(1), "nothing published with an internal picture")
 
+	// A weekly post: its occurrences are listed, one is skipped, then it stops.
+	weekly := call("create_post", acme("text", "Tip of the week", "profileIds", []string{"masto"},
+		"scheduledAt", time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339),
+		"recurrence", map[string]any{"frequency": "Weekly", "count": 3}))["recurringPost"].(map[string]any)
+	next := weekly["nextOccurrences"].([]any)
+	g.Expect(next).To(HaveLen(3))
+	g.Expect(call("list_posts", acme())["upcoming"]).To(HaveLen(3))
+	skipped := call("skip_occurrence", acme("recurringPostId", weekly["id"], "at", next[1]))["recurringPost"].(map[string]any)
+	g.Expect(skipped["nextOccurrences"]).To(Equal([]any{next[0], next[2]}))
+	g.Expect(ok("ocoya_get_post", acme("postId", weekly["id"]))["recurringPost"].(map[string]any)["skip"]).To(HaveLen(1))
+	call("delete_post", acme("postId", weekly["id"], "remove", true))
+
 	call("list_workflows", acme())
 	call("get_workflow", acme("workflowId", "weekly"))
 	call("toggle_workflow", acme("workflowId", "weekly", "enabled", false))
@@ -433,7 +449,10 @@ func seedWorkspaces(t *testing.T, g *WithT, admin client.Client, masto *mastodon
 				&socialv1alpha1.ScheduledPost{ObjectMeta: metav1.ObjectMeta{Namespace: ws, Name: "secret-post"},
 					Spec: socialv1alpha1.ScheduledPostSpec{Text: "Other's draft", Profiles: []string{"masto"}, Draft: true}},
 				&socialv1alpha1.WorkflowRun{ObjectMeta: metav1.ObjectMeta{Namespace: ws, Name: "secret-run"},
-					Spec: socialv1alpha1.WorkflowRunSpec{WorkflowRef: socialv1alpha1.LocalObjectReference{Name: "weekly"}}})
+					Spec: socialv1alpha1.WorkflowRunSpec{WorkflowRef: socialv1alpha1.LocalObjectReference{Name: "weekly"}}},
+				&socialv1alpha1.RecurringPost{ObjectMeta: metav1.ObjectMeta{Namespace: ws, Name: "secret-recurring"},
+					Spec: socialv1alpha1.RecurringPostSpec{Enabled: true, Recurrence: socialv1alpha1.Recurrence{Frequency: socialv1alpha1.FrequencyWeekly, Start: secretRecurringStart},
+						Post: &socialv1alpha1.PostContent{Text: "Other's weekly", Profiles: []string{"masto"}}}})
 		}
 		for _, o := range objs {
 			g.Expect(admin.Create(ctx, o)).To(Succeed(), "%T %s", o, o.GetName())
@@ -508,6 +527,9 @@ func canI(t *testing.T, d *deployment) {
 		{"delete", "brandkits.social.herald.dev", "acme", true},
 		{"update", "workflows.social.herald.dev", "acme", true},
 		{"create", "workflowruns.social.herald.dev", "acme", true},
+		{"create", "recurringposts.social.herald.dev", "acme", true},
+		{"patch", "recurringposts.social.herald.dev/status", "acme", true},
+		{"update", "recurringposts.social.herald.dev/finalizers", "acme", true},
 		{"create", "mcpgrants.social.herald.dev", "", true},
 		{"create", "events.events.k8s.io", "acme", true},
 		{"update", "leases.coordination.k8s.io", installNS, true},
@@ -525,6 +547,9 @@ func canI(t *testing.T, d *deployment) {
 		{"delete", "customresourcedefinitions.apiextensions.k8s.io", "", false},
 	} {
 		args := []string{"--kubeconfig", d.adminKubeconfig, "auth", "can-i", c.verb, c.resource, as}
+		if resource, sub, ok := strings.Cut(c.resource, "/"); ok { // kubectl reads resource/x as a name
+			args = []string{"--kubeconfig", d.adminKubeconfig, "auth", "can-i", c.verb, resource, "--subresource=" + sub, as}
+		}
 		if c.namespace != "" {
 			args = append(args, "-n", c.namespace)
 		} else {

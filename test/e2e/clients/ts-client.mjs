@@ -6,7 +6,8 @@
 // the workspace it is told to) and catches the redirect to its loopback redirect URI.
 //
 // Then it lists the tools, drafts a post, schedules it five seconds ahead, polls
-// ocoya_get_post until the post is Published, and sends a raw JSON-RPC batch array.
+// ocoya_get_post until the post is Published, makes a weekly recurring post, lists
+// its next occurrences and skips one, and sends a raw JSON-RPC batch array.
 // It prints one JSON summary on stdout (test/e2e/clients_typescript_test.go asserts on
 // it) and exits non-zero on any failure.
 //
@@ -340,6 +341,29 @@ async function main() {
     summary.post.phase = post.phase;
     summary.post.publishedSecondsAfterDue = (Date.now() - due.getTime()) / 1000;
     summary.post.deliveries = post.deliveries.map((d) => ({ profileId: d.profileId, phase: d.phase, url: d.url, publishedAt: d.publishedAt }));
+
+    // A weekly recurring post: its next occurrences are listed, and one is skipped.
+    const call = async (name, args) => structured(await client.callTool({ name, arguments: { workspaceId: workspace, ...args } }), name);
+    const firstAt = new Date(Date.now() + 2 * 24 * 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const weekly = (
+      await call('ocoya_create_post', {
+        text: `Tip of the week, from the TypeScript SDK, ${firstAt}`,
+        profileIds: [sandbox.id],
+        scheduledAt: firstAt,
+        recurrence: { frequency: 'Weekly', timeZone: 'Europe/Berlin', count: 6 },
+        idempotencyKey: `ts-weekly-${firstAt}`,
+      })
+    ).recurringPost;
+    const upcomingOf = async () =>
+      ((await call('ocoya_list_posts', { limit: 100 })).upcoming ?? []).filter((o) => o.recurringPostId === weekly.id).map((o) => o.at);
+    summary.recurring = { id: weekly.id, scheduledAt: firstAt, nextOccurrences: weekly.nextOccurrences, upcoming: await upcomingOf() };
+    const skipAt = weekly.nextOccurrences[1];
+    const afterSkip = (await call('ocoya_skip_occurrence', { recurringPostId: weekly.id, at: skipAt })).recurringPost;
+    summary.recurring.skipped = skipAt;
+    summary.recurring.afterSkip = afterSkip.nextOccurrences;
+    summary.recurring.skip = afterSkip.skip;
+    summary.recurring.upcomingAfterSkip = await upcomingOf();
+    summary.recurring.read = (await call('ocoya_get_post', { postId: weekly.id })).recurringPost.nextOccurrences;
 
     summary.batch = await sendBatch(transport, (await provider.tokens()).access_token);
 

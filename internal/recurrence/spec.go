@@ -1,0 +1,74 @@
+package recurrence
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+)
+
+// Spec is a RecurringPost's spec, checked: its rule and the times it skips.
+type Spec struct {
+	Rule *Rule
+	// Skip holds the Unix seconds of the skipped occurrences.
+	Skip map[int64]bool
+}
+
+// Skipped reports whether the occurrence at t is skipped.
+func (s *Spec) Skipped(t time.Time) bool { return s.Skip[t.Unix()] }
+
+// Check reads a RecurringPost's spec in the workspace's time zone and lists
+// every problem found, profiles that do not exist among them.
+func Check(spec *socialv1alpha1.RecurringPostSpec, workspaceZone string, profiles []string) (*Spec, []string) {
+	rule, errs := Parse(&spec.Recurrence, workspaceZone)
+	skip, skipErrs := ParseSkip(spec.Skip)
+	errs = append(errs, skipErrs...)
+	for i, c := range Contents(spec) {
+		field := "post"
+		if spec.Evergreen != nil {
+			field = fmt.Sprintf("evergreen.posts[%d]", i)
+		}
+		for _, p := range c.Profiles {
+			if !slices.Contains(profiles, p) {
+				errs = append(errs, fmt.Sprintf("%s: profile %q does not exist in this namespace", field, p))
+			}
+		}
+		for j, v := range c.Variants {
+			if v.Profile != "" && !slices.Contains(c.Profiles, v.Profile) {
+				errs = append(errs, fmt.Sprintf("%s.variants[%d]: profile %q is not one of the post's profiles", field, j, v.Profile))
+			}
+		}
+	}
+	for k, v := range spec.Labels {
+		for _, msg := range append(validation.IsQualifiedName(k), validation.IsValidLabelValue(v)...) {
+			errs = append(errs, fmt.Sprintf("labels[%q]: %s", k, msg))
+		}
+		if strings.HasPrefix(k, "social.herald.dev/") {
+			errs = append(errs, fmt.Sprintf("labels[%q]: the social.herald.dev/ prefix is Herald's own", k))
+		}
+	}
+	slices.Sort(errs)
+	return &Spec{Rule: rule, Skip: skip}, errs
+}
+
+// Contents lists what the occurrences publish: the one post, or the
+// rotation's posts.
+func Contents(spec *socialv1alpha1.RecurringPostSpec) []socialv1alpha1.PostContent {
+	if spec.Evergreen != nil {
+		return spec.Evergreen.Posts
+	}
+	if spec.Post != nil {
+		return []socialv1alpha1.PostContent{*spec.Post}
+	}
+	return nil
+}
+
+// OccurrenceName is the name of the ScheduledPost of the occurrence at t:
+// one name per occurrence, so it is never made twice.
+func OccurrenceName(recurringPost string, t time.Time) string {
+	return recurringPost + "-" + t.UTC().Format("20060102t1504z")
+}
