@@ -48,8 +48,20 @@ vet: ## go vet every package.
 controlplane: ## Build kube-apiserver and etcd from source into the cache (about 7 minutes, once per version).
 	@hack/controlplane/build.sh
 
+.PHONY: node-binaries
+node-binaries: controlplane ## Build kubelet, kube-proxy, kube-scheduler and kube-controller-manager into the cache (about 3 to 7 minutes, once per version).
+	@hack/controlplane/build.sh node
+
+.PHONY: cluster
+cluster: node-binaries ## Start a real single-node cluster (root; in network namespace herald-cluster) with Herald's image imported.
+	@go run ./hack/cluster up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the cluster of make cluster and remove everything it made.
+	@go run ./hack/cluster down
+
 .PHONY: test
-test: controlplane ## Run every test against a real kube-apiserver and etcd; prints totals.
+test: node-binaries ## Run every test against a real kube-apiserver and etcd (and one in a real single-node cluster); prints totals.
 	@echo ">> gofmt, go vet"
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$unformatted" ]; then echo "not gofmt-ed (run make fmt):"; echo "$$unformatted"; exit 1; fi
 	@go vet ./...

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -122,6 +123,9 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 		printDevInstructions(h, password, generated)
 	}
 
+	if u, err := url.Parse(h.publicURL); err == nil && u.Scheme == "http" && !dev {
+		ctrl.Log.WithName("oauth").Info("the public URL is plain http: passwords, sign-in cookies and tokens cross the network unencrypted; serve Herald behind TLS (config/components/ingress, cert-manager) outside a trusted network", "publicURL", h.publicURL)
+	}
 	proxies, err := egress.ParsePrefixes(h.trustedProxies)
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)

@@ -32,6 +32,9 @@ type Options struct {
 	Scopes []string
 	// ClientName is shown on the consent page.
 	ClientName string
+	// Transport makes the flow's connections; nil is http.DefaultTransport.
+	// A test that reaches Herald through a network of its own sets it.
+	Transport http.RoundTripper
 }
 
 // Result is the outcome of a sign-in.
@@ -56,13 +59,15 @@ func SignIn(ctx context.Context, o Options) (*Result, error) {
 	if o.ClientName == "" {
 		o.ClientName = "Herald sign-in"
 	}
-	clientID, err := register(ctx, base, o.ClientName)
+	client := &http.Client{Transport: o.Transport}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, client) // the code exchange, too
+	clientID, err := register(ctx, client, base, o.ClientName)
 	if err != nil {
 		return nil, err
 	}
 	scopes := o.Scopes
 	if len(scopes) == 0 {
-		if scopes, err = supportedScopes(ctx, base); err != nil {
+		if scopes, err = supportedScopes(ctx, client, base); err != nil {
 			return nil, err
 		}
 	}
@@ -77,7 +82,7 @@ func SignIn(ctx context.Context, o Options) (*Result, error) {
 	authURL := cfg.AuthCodeURL(oauth2.GenerateVerifier(), oauth2.S256ChallengeOption(verifier), resource)
 
 	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+	browser := &http.Client{Jar: jar, Transport: o.Transport, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
 		if strings.HasPrefix(req.URL.String(), redirectURI) {
 			return http.ErrUseLastResponse
 		}
@@ -151,14 +156,14 @@ func submit(ctx context.Context, c *http.Client, base string, p page, values url
 	return fetch(ctx, c, http.MethodPost, base+html.UnescapeString(action[1]), values)
 }
 
-func register(ctx context.Context, base, name string) (string, error) {
+func register(ctx context.Context, c *http.Client, base, name string) (string, error) {
 	body := fmt.Sprintf(`{"client_name":%q,"redirect_uris":[%q],"token_endpoint_auth_method":"none"}`, name, redirectURI)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/oauth/register", strings.NewReader(body))
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -173,12 +178,12 @@ func register(ctx context.Context, base, name string) (string, error) {
 	return out.ClientID, nil
 }
 
-func supportedScopes(ctx context.Context, base string) ([]string, error) {
+func supportedScopes(ctx context.Context, c *http.Client, base string) ([]string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/.well-known/oauth-protected-resource/mcp", nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}

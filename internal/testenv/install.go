@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
@@ -55,4 +57,25 @@ func Install() ([]*unstructured.Unstructured, error) {
 		return nil, err
 	}
 	return Objects(out)
+}
+
+// HelmTemplate is `helm template herald charts/herald -n namespace
+// --include-crds` with vals, through Helm's own library (no helm binary).
+func HelmTemplate(namespace string, vals map[string]any) ([]byte, error) {
+	root, err := controlplane.ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	chart, err := loader.Load(filepath.Join(root, "charts", "herald"))
+	if err != nil {
+		return nil, err
+	}
+	install := action.NewInstall(&action.Configuration{})
+	install.DryRun, install.ClientOnly, install.Replace, install.IncludeCRDs = true, true, true, true
+	install.ReleaseName, install.Namespace = "herald", namespace
+	rel, err := install.Run(chart, vals)
+	if err != nil {
+		return nil, fmt.Errorf("helm template charts/herald: %w", err)
+	}
+	return []byte(rel.Manifest), nil
 }

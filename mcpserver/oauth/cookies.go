@@ -10,10 +10,16 @@ import (
 	"time"
 )
 
-// cookieName gives the __Host- name (Secure, host-only, path /) except on
-// dev mode's plain-http loopback, where browsers would drop Secure cookies.
+// secureCookies reports whether the cookies are Secure: whenever the
+// public URL is https. Over a plain-http public URL (dev mode's loopback, a
+// cluster's internal Service name) a browser would never send a Secure
+// cookie back, and no one could sign in.
+func (s *Server) secureCookies() bool { return s.public.Scheme == "https" }
+
+// cookieName gives the __Host- name (Secure, host-only, path /) wherever
+// the cookies are Secure.
 func (s *Server) cookieName(base string) string {
-	if s.devLoopback() {
+	if !s.secureCookies() {
 		return "herald-" + base
 	}
 	return "__Host-herald-" + base
@@ -22,7 +28,7 @@ func (s *Server) cookieName(base string) string {
 func (s *Server) setCookie(w http.ResponseWriter, base, value string, maxAge time.Duration) {
 	http.SetCookie(w, &http.Cookie{
 		Name: s.cookieName(base), Value: value, Path: "/",
-		MaxAge: int(maxAge.Seconds()), HttpOnly: true, Secure: !s.devLoopback(),
+		MaxAge: int(maxAge.Seconds()), HttpOnly: true, Secure: s.secureCookies(),
 		SameSite: http.SameSiteLaxMode,
 	})
 }

@@ -79,7 +79,25 @@ var _ = Describe("discovery", func() {
 		Expect(set.Keys[0]["kid"]).To(Equal(string(sec.Data["current"])))
 	})
 
-	It("uses __Host- cookies with Secure outside dev mode", func() {
+	It("uses plain cookies without Secure on a plain-http public URL outside dev mode, which a browser sends back", func() {
+		srv, err := oauth.New(oauth.Config{PublicURL: "http://herald.herald-system.svc:8080", Namespace: namespace}, mgr.GetClient(), mgr.GetAPIReader())
+		Expect(err).NotTo(HaveOccurred())
+		mux := http.NewServeMux()
+		srv.Routes(mux)
+		h := newHarness("")
+		redirect := "https://claude.ai/api/mcp/auth_callback"
+		clientID := register(h.base, redirect)
+		rec := newRecorder()
+		req, _ := http.NewRequest(http.MethodGet, newPKCE(clientID, redirect).authorizeURL("http://herald.herald-system.svc:8080", nil), nil)
+		mux.ServeHTTP(rec, req)
+		Expect(rec.Code).To(Equal(http.StatusOK), rec.Body.String())
+		cookie := rec.Header().Get("Set-Cookie")
+		Expect(cookie).To(HavePrefix("herald-csrf="))
+		Expect(cookie).NotTo(ContainSubstring("Secure"))
+		Expect(cookie).To(ContainSubstring("HttpOnly"))
+	})
+
+	It("uses __Host- cookies with Secure on an https public URL", func() {
 		srv, err := oauth.New(oauth.Config{PublicURL: "https://herald.example.com", Namespace: namespace}, mgr.GetClient(), mgr.GetAPIReader())
 		Expect(err).NotTo(HaveOccurred())
 		mux := http.NewServeMux()

@@ -7,15 +7,12 @@ package install
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -51,22 +48,11 @@ func kustomized(t *testing.T) []*unstructured.Unstructured {
 // --include-crds` with vals, through Helm's own library.
 func helmTemplate(t *testing.T, vals map[string]any) []*unstructured.Unstructured {
 	t.Helper()
-	root, err := controlplane.ModuleRoot()
+	manifest, err := testenv.HelmTemplate(namespace, vals)
 	if err != nil {
 		t.Fatal(err)
 	}
-	chart, err := loader.Load(filepath.Join(root, "charts", "herald"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	install := action.NewInstall(&action.Configuration{})
-	install.DryRun, install.ClientOnly, install.Replace, install.IncludeCRDs = true, true, true, true
-	install.ReleaseName, install.Namespace = "herald", namespace
-	rel, err := install.Run(chart, vals)
-	if err != nil {
-		t.Fatalf("helm template charts/herald: %v", err)
-	}
-	return decode(t, []byte(rel.Manifest))
+	return decode(t, manifest)
 }
 
 var generatedSuffix = regexp.MustCompile(`^(herald-config)-[a-z0-9]{10}$`)
