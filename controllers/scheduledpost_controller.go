@@ -3,9 +3,12 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -14,7 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/inflight"
@@ -58,6 +63,7 @@ const (
 	ReasonBannedWord         = post.ProblemBannedWord
 	ReasonNoPublisher        = "NoPublisher"
 	ReasonNotLeading         = "NotLeading"
+	ReasonNotApproved        = "NotApproved"
 	ReasonSpecChangeIgnored  = "SpecChangedAfterPublishing"
 	ReasonRemoteDeleted      = "RemoteDeleted"
 	ReasonRemoteDeleteFailed = "RemoteDeleteFailed"
@@ -186,12 +192,41 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, nil
 	}
 
-	// 9. Before the due time: come back exactly then.
+	// 9. Approval: a post its workspace requires approval for is never
+	// claimed before it is approved (as it now stands). Unapproved past
+	// maxLateness, it is Missed, saying why; an approval, being a spec
+	// change, wakes it sooner.
+	ws, err := workspaceOf(ctx, r, p.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	approved := post.ApplyApproval(ws, p)
+	if c := meta.FindStatusCondition(p.Status.Conditions, socialv1alpha1.ConditionApproved); c != nil && c.Status == metav1.ConditionTrue &&
+		!meta.IsStatusConditionTrue(s.base.Status.Conditions, socialv1alpha1.ConditionApproved) {
+		s.announce(announcement{reason: post.ReasonApproved, action: "Approve", note: "the post was " + c.Message})
+	}
+	if !approved && !post.AnyStarted(p) {
+		late := due.Add(post.MaxLateness(&p.Spec))
+		if now.Before(late) {
+			return ctrl.Result{RequeueAfter: late.Sub(now)}, nil
+		}
+		_, _, why := post.ApprovalOf(ws, p)
+		for i := range p.Status.Deliveries {
+			if d := &p.Status.Deliveries[i]; d.Phase == socialv1alpha1.DeliveryPending {
+				s.end(d, socialv1alpha1.DeliveryMissed, ReasonMissedDeadline, ReasonNotApproved, fmt.Sprintf(
+					"due at %s and not approved within maxLateness %s: the post %s. Give it a new spec.scheduledAt once approved",
+					due.UTC().Format(time.RFC3339), post.MaxLateness(&p.Spec), why))
+			}
+		}
+		return ctrl.Result{}, nil
+	}
+
+	// 10. Before the due time: come back exactly then.
 	if now.Before(due) && !post.AnyStarted(p) && !s.retrying() {
 		return ctrl.Result{RequeueAfter: due.Sub(now)}, nil
 	}
 
-	// 10. Due: deliver to each profile.
+	// 11. Due: deliver to each profile.
 	return r.deliver(ctx, s, due, now)
 }
 
@@ -258,9 +293,29 @@ func (r *ScheduledPostReconciler) SetupWithManager(mgr ctrl.Manager, workers int
 	deleting := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		return e.ObjectNew.GetDeletionTimestamp() != nil
 	}}
+	// A workspace's approval policy changing looks again at the posts it
+	// holds back; posts not waiting meet the policy when they fall due.
+	awaiting := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		ws, ok := o.(*socialv1alpha1.Workspace)
+		if !ok {
+			return nil
+		}
+		var posts socialv1alpha1.ScheduledPostList
+		if err := r.List(ctx, &posts, client.InNamespace(ws.NamespaceName())); err != nil {
+			return nil
+		}
+		var reqs []reconcile.Request
+		for i := range posts.Items {
+			if posts.Items[i].Status.Phase == socialv1alpha1.PostAwaitingApproval {
+				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&posts.Items[i])})
+			}
+		}
+		return reqs
+	})
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&socialv1alpha1.ScheduledPost{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deleting))).
+		Watches(&socialv1alpha1.Workspace{}, awaiting, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, workers)}).
 		Named("scheduledpost").
 		Complete(r.InFlight.Reconciler("ScheduledPost", r))

@@ -242,6 +242,11 @@ func (r *ScheduledPostReconciler) summarize(s *postState) {
 		markReady(&st.Conditions, gen, ReasonPublished, fmt.Sprintf("published to %s", strings.Join(deliveryList(st.Deliveries, socialv1alpha1.DeliveryPublished), ", ")))
 	case socialv1alpha1.PostScheduled:
 		markReady(&st.Conditions, gen, ReasonScheduled, fmt.Sprintf("publishes at %s to %s", p.Spec.ScheduledAt, strings.Join(p.Spec.Profiles, ", ")))
+	case socialv1alpha1.PostAwaitingApproval:
+		// Waiting for a person is where this post should be: Ready, as a
+		// draft is, with the condition saying who can approve it.
+		c := meta.FindStatusCondition(st.Conditions, socialv1alpha1.ConditionApproved)
+		markReady(&st.Conditions, gen, post.ReasonAwaitingApproval, fmt.Sprintf("publishes at %s once approved: the post %s", p.Spec.ScheduledAt, c.Message))
 	case socialv1alpha1.PostDraft:
 		markReady(&st.Conditions, gen, ReasonDraft, "draft: nothing is published until spec.draft is false")
 	case socialv1alpha1.PostCanceled:

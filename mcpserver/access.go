@@ -16,27 +16,6 @@ import (
 	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
-// readScopes are the scopes a viewer may hold; editors may hold all but
-// brand_kits:write, owners everything.
-var readScopes = []socialv1alpha1.Scope{
-	socialv1alpha1.ScopeWorkspaceRead, socialv1alpha1.ScopeSocialProfilesRead,
-	socialv1alpha1.ScopePostsRead, socialv1alpha1.ScopeWorkflowsRead,
-}
-
-// roleAllows reports whether a member with role may use scope today; a grant
-// outlives role changes, so the role is checked on every call.
-func roleAllows(role socialv1alpha1.WorkspaceRole, scope socialv1alpha1.Scope) bool {
-	switch role {
-	case socialv1alpha1.RoleOwner:
-		return true
-	case socialv1alpha1.RoleEditor:
-		return scope != socialv1alpha1.ScopeBrandKitsWrite
-	case socialv1alpha1.RoleViewer:
-		return scope == "" || slices.Contains(readScopes, scope)
-	}
-	return false
-}
-
 func (s *Server) caller(ctx context.Context) *Caller {
 	if c, ok := oauth.CallerFrom(ctx); ok {
 		return c
@@ -72,7 +51,7 @@ func (s *Server) workspace(ctx context.Context, c *Caller, id string, scope soci
 	if role == "" {
 		return nil, notFound()
 	}
-	if !roleAllows(role, scope) {
+	if !role.Allows(scope) {
 		return nil, invalidArgument("your role in workspace %q is %s, which does not allow %s; ask a workspace owner to change your role", id, role, scope)
 	}
 	return ws, nil

@@ -184,7 +184,7 @@ func integralNumbers(doc json.RawMessage) (json.RawMessage, bool) {
 // catalogue is every tool Herald serves, in the order they are listed.
 func catalogue() []Tool {
 	var tools []Tool
-	for _, area := range [][]Tool{meTools(), workspaceTools(), brandKitTools(), profileTools(), postTools(), recurringTools(), workflowTools()} {
+	for _, area := range [][]Tool{meTools(), workspaceTools(), brandKitTools(), profileTools(), postTools(), approvalTools(), recurringTools(), workflowTools()} {
 		tools = append(tools, area...)
 	}
 	return tools

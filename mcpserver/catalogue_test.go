@@ -53,13 +53,13 @@ func TestCatalogueIsComplete(t *testing.T) {
 		}
 		scopes[tool.Scope]++
 	}
-	if len(Catalogue("ocoya")) != 26 {
-		t.Errorf("the catalogue has %d tools, want 26: a tool added or removed changes docs/tools.md, README and the clients' tests too", len(Catalogue("ocoya")))
+	if len(Catalogue("ocoya")) != 28 {
+		t.Errorf("the catalogue has %d tools, want 28: a tool added or removed changes docs/tools.md, README and the clients' tests too", len(Catalogue("ocoya")))
 	}
 	if got := Catalogue("acme")[0].Name; got != "acme_get_me" {
 		t.Errorf("--tool-prefix acme names get_me %q", got)
 	}
-	for _, s := range []socialv1alpha1.Scope{"", "workspace:read", "brand_kits:write", "social_profiles:read", "posts:read", "posts:write", "posts:publish", "workflows:read", "workflows:run"} {
+	for _, s := range []socialv1alpha1.Scope{"", "workspace:read", "brand_kits:write", "social_profiles:read", "posts:read", "posts:write", "posts:publish", "posts:approve", "workflows:read", "workflows:run"} {
 		if scopes[s] == 0 {
 			t.Errorf("no tool needs scope %q", s)
 		}

@@ -128,11 +128,7 @@ func FuzzMCPRequest(f *testing.F) {
 }
 
 func allScopeValues() []socialv1alpha1.Scope {
-	return []socialv1alpha1.Scope{
-		socialv1alpha1.ScopeWorkspaceRead, socialv1alpha1.ScopeBrandKitsWrite, socialv1alpha1.ScopeSocialProfilesRead,
-		socialv1alpha1.ScopePostsRead, socialv1alpha1.ScopePostsWrite, socialv1alpha1.ScopePostsPublish,
-		socialv1alpha1.ScopeWorkflowsRead, socialv1alpha1.ScopeWorkflowsRun,
-	}
+	return append([]socialv1alpha1.Scope(nil), oauth.AllScopes...)
 }
 
 // TestIntegralNumbersAreIntegers is what FuzzToolArguments found: a client

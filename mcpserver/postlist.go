@@ -18,7 +18,7 @@ import (
 
 type listPostsArgs struct {
 	workspaceArg
-	Status    string `json:"status,omitempty" jsonschema:"only posts in this phase" enum:"Draft,Scheduled,Publishing,Published,PartiallyPublished,Failed,Missed,Canceled,Unknown"`
+	Status    string `json:"status,omitempty" jsonschema:"only posts in this phase (AwaitingApproval: those an approver has yet to approve)" enum:"Draft,AwaitingApproval,Scheduled,Publishing,Published,PartiallyPublished,Failed,Missed,Canceled,Unknown"`
 	ProfileID string `json:"profileId,omitempty" jsonschema:"only posts to this profile"`
 	From      string `json:"from,omitempty" jsonschema:"only posts scheduled at or after this RFC 3339 time"`
 	To        string `json:"to,omitempty" jsonschema:"only posts scheduled before this RFC 3339 time"`
@@ -30,7 +30,7 @@ type listPostsArgs struct {
 // ocoya_get_post has its deliveries and what to do next.
 type PostSummary struct {
 	ID          string   `json:"id" jsonschema:"the post id other post tools take as postId"`
-	Phase       string   `json:"phase" jsonschema:"Draft, Scheduled, Publishing, Published, PartiallyPublished, Failed, Missed, Canceled or Unknown"`
+	Phase       string   `json:"phase" jsonschema:"Draft, AwaitingApproval, Scheduled, Publishing, Published, PartiallyPublished, Failed, Missed, Canceled or Unknown"`
 	ScheduledAt string   `json:"scheduledAt,omitempty" jsonschema:"when it publishes, RFC 3339 with offset"`
 	ProfileIDs  []string `json:"profileIds" jsonschema:"the profiles it publishes to"`
 	Text        string   `json:"text" jsonschema:"the text, cut after 100 characters (then ending in …); ocoya_get_post has all of it"`

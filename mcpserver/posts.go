@@ -285,7 +285,11 @@ func retryTargets(p *socialv1alpha1.ScheduledPost, named []string, tool string) 
 }
 
 // view describes p for the caller's workspace.
+// view describes p as written, its approval judged against the
+// workspace's policy as it now stands.
 func (s *toolCall) view(p *socialv1alpha1.ScheduledPost) *PostView {
+	p = p.DeepCopy()
+	post.ApplyApproval(s.ws, p)
 	v := viewPost(p, s.ws.Name, s.opts.ToolPrefix, s.clock.Now())
 	return &v
 }

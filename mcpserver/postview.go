@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/post"
 )
@@ -19,7 +21,9 @@ type PostView struct {
 	BrandKitID  string         `json:"brandKitId,omitempty"`
 	ScheduledAt string         `json:"scheduledAt,omitempty" jsonschema:"when it publishes, RFC 3339 with offset"`
 	Draft       bool           `json:"draft" jsonschema:"drafts are never published until scheduled"`
-	Phase       string         `json:"phase" jsonschema:"Draft, Scheduled, Publishing, Published, PartiallyPublished, Failed, Missed, Canceled or Unknown"`
+	Phase       string         `json:"phase" jsonschema:"Draft, AwaitingApproval, Scheduled, Publishing, Published, PartiallyPublished, Failed, Missed, Canceled or Unknown"`
+	Approval    string         `json:"approval,omitempty" jsonschema:"in a workspace that requires approval: who approved the post and when, or who may approve it (with ocoya_approve_post) before it is published"`
+	Rejected    string         `json:"rejected,omitempty" jsonschema:"who rejected the post, and why"`
 	Deliveries  []DeliveryView `json:"deliveries" jsonschema:"one entry per profile once publishing starts"`
 	NextSteps   []string       `json:"nextSteps,omitempty" jsonschema:"what to do about failed or unknown deliveries"`
 	Revision    string         `json:"revision" jsonschema:"pass as expectedRevision to ocoya_update_post to refuse concurrent edits"`
@@ -68,6 +72,12 @@ func viewPost(p *socialv1alpha1.ScheduledPost, workspace, prefix string, now tim
 		Phase: string(p.Status.Phase), Deliveries: []DeliveryView{}, Revision: p.ResourceVersion,
 		CreatedAt:   p.CreationTimestamp.UTC().Format(time.RFC3339),
 		RequestedBy: p.Annotations[socialv1alpha1.AnnotationRequestedBy],
+	}
+	if c := meta.FindStatusCondition(p.Status.Conditions, socialv1alpha1.ConditionApproved); c != nil {
+		v.Approval = "the post " + c.Message
+	}
+	if by := p.Annotations[socialv1alpha1.AnnotationRejectedBy]; by != "" {
+		v.Rejected = fmt.Sprintf("rejected by %s: %s", by, p.Annotations[socialv1alpha1.AnnotationRejectionReason])
 	}
 	for _, vr := range p.Spec.Variants {
 		v.Variants = append(v.Variants, VariantInput{ProfileID: vr.Profile, Platform: string(vr.Platform), Text: vr.Text})

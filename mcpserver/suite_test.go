@@ -125,11 +125,7 @@ func grant(subject string, workspaces []string, scopes ...socialv1alpha1.Scope) 
 }
 
 func allScopes() []socialv1alpha1.Scope {
-	return []socialv1alpha1.Scope{
-		socialv1alpha1.ScopeWorkspaceRead, socialv1alpha1.ScopeBrandKitsWrite, socialv1alpha1.ScopeSocialProfilesRead,
-		socialv1alpha1.ScopePostsRead, socialv1alpha1.ScopePostsWrite, socialv1alpha1.ScopePostsPublish,
-		socialv1alpha1.ScopeWorkflowsRead, socialv1alpha1.ScopeWorkflowsRun,
-	}
+	return append([]socialv1alpha1.Scope(nil), oauth.AllScopes...)
 }
 
 var rpcID atomic.Int64

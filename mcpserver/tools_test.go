@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
 func future() string { return time.Now().Add(time.Hour).UTC().Format(time.RFC3339) }
@@ -98,7 +99,7 @@ var _ = Describe("Workspace and profile tools", func() {
 	It("get_me says who the caller is and what the grant holds", func() {
 		me := ok(dev, "get_me", nil)
 		Expect(me["subject"]).To(Equal("dev"))
-		Expect(me["scopes"]).To(HaveLen(8))
+		Expect(me["scopes"]).To(HaveLen(len(oauth.AllScopes)))
 		Expect(me["workspaces"]).To(HaveLen(1))
 	})
 

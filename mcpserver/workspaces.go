@@ -4,20 +4,24 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/post"
 )
 
 // WorkspaceView is a workspace as tools report it.
 type WorkspaceView struct {
-	ID          string `json:"id" jsonschema:"the workspace id other tools take as workspaceId"`
-	DisplayName string `json:"displayName" jsonschema:"the workspace's name"`
-	TimeZone    string `json:"timeZone" jsonschema:"IANA time zone people in this workspace think in"`
-	Role        string `json:"role" jsonschema:"your role: owner, editor or viewer"`
-	Ready       bool   `json:"ready" jsonschema:"whether the workspace is usable"`
+	ID          string   `json:"id" jsonschema:"the workspace id other tools take as workspaceId"`
+	DisplayName string   `json:"displayName" jsonschema:"the workspace's name"`
+	TimeZone    string   `json:"timeZone" jsonschema:"IANA time zone people in this workspace think in"`
+	Role        string   `json:"role" jsonschema:"your role: owner, editor, approver or viewer"`
+	Ready       bool     `json:"ready" jsonschema:"whether the workspace is usable"`
+	Approval    string   `json:"approval,omitempty" jsonschema:"which posts wait for approval before they are published: All, ThroughMCP (posts made through MCP) or the profiles named; absent when none do"`
+	Approvers   []string `json:"approvers,omitempty" jsonschema:"who may approve them (owners and approvers), with ocoya_approve_post"`
 }
 
 type noArgs struct{}
@@ -43,11 +47,18 @@ func viewWorkspace(ws *socialv1alpha1.Workspace, subject string) WorkspaceView {
 	if tz == "" {
 		tz = "UTC"
 	}
-	return WorkspaceView{
+	v := WorkspaceView{
 		ID: ws.Name, DisplayName: ws.Spec.DisplayName, TimeZone: tz,
 		Role:  string(ws.RoleOf(subject)),
 		Ready: meta.IsStatusConditionTrue(ws.Status.Conditions, socialv1alpha1.ConditionReady),
 	}
+	if a := ws.Spec.Approval; a != nil {
+		v.Approval, v.Approvers = string(a.Required), post.Approvers(ws)
+		if a.Required == socialv1alpha1.ApproveProfiles {
+			v.Approval = "Profiles: " + strings.Join(a.Profiles, ", ")
+		}
+	}
+	return v
 }
 
 func workspaceTools() []Tool {

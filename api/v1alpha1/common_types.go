@@ -12,6 +12,10 @@ const (
 	ConditionStalled = "Stalled"
 	// ConditionPublished is True when every delivery of a post was published.
 	ConditionPublished = "Published"
+	// ConditionApproved says, on a post its workspace requires approval
+	// for, whether it is approved: False (AwaitingApproval,
+	// ApprovalWithdrawn) holds its deliveries back.
+	ConditionApproved = "Approved"
 	// ConditionValid says whether a Workflow passed validation.
 	ConditionValid = "Valid"
 	// ConditionSucceeded is the single condition of a WorkflowRun: Unknown while
@@ -48,6 +52,10 @@ const (
 	// request is for. Unknown deliveries (which may be online) are retried
 	// only when named here.
 	AnnotationRetryProfiles = "social.herald.dev/retry-profiles"
+	// AnnotationRejectedBy records who rejected a post awaiting approval
+	// (which cancels it); AnnotationRejectionReason says why.
+	AnnotationRejectedBy      = "social.herald.dev/rejected-by"
+	AnnotationRejectionReason = "social.herald.dev/rejection-reason"
 	// LabelRecurringPost marks an occurrence's ScheduledPost with the
 	// RecurringPost that made it.
 	LabelRecurringPost = "social.herald.dev/recurring-post"

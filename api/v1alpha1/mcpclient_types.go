@@ -5,7 +5,7 @@ import (
 )
 
 // Scope is a permission an MCP client can be granted.
-// +kubebuilder:validation:Enum="workspace:read";"brand_kits:write";"social_profiles:read";"posts:read";"posts:write";"posts:publish";"workflows:read";"workflows:run"
+// +kubebuilder:validation:Enum="workspace:read";"brand_kits:write";"social_profiles:read";"posts:read";"posts:write";"posts:publish";"posts:approve";"workflows:read";"workflows:run"
 type Scope string
 
 // The scopes Herald grants; each MCP tool requires one.
@@ -16,6 +16,7 @@ const (
 	ScopePostsRead          Scope = "posts:read"
 	ScopePostsWrite         Scope = "posts:write"
 	ScopePostsPublish       Scope = "posts:publish"
+	ScopePostsApprove       Scope = "posts:approve"
 	ScopeWorkflowsRead      Scope = "workflows:read"
 	ScopeWorkflowsRun       Scope = "workflows:run"
 )
@@ -74,9 +75,10 @@ type MCPClientSpec struct {
 	// +kubebuilder:validation:items:Enum=authorization_code;refresh_token
 	GrantTypes []string `json:"grantTypes,omitempty"`
 
-	// scopes the client may request; empty means every scope.
+	// scopes the client may request, each at most once; empty means every
+	// scope.
 	// +optional
-	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:MaxItems=16
 	Scopes []Scope `json:"scopes,omitempty"`
 
 	// clientURI is the client's home page.

@@ -139,15 +139,46 @@ type ScheduledPostSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+
+	// approval records that a person approved this post for publishing,
+	// where its workspace requires approval (spec.approval of the
+	// Workspace). Through MCP only an owner or approver can set it
+	// (ocoya_approve_post); in Git, the review that merges it is the
+	// approval.
+	// +optional
+	Approval *PostApproval `json:"approval,omitempty"`
+}
+
+// PostApproval is a person's approval of a post as it stood.
+type PostApproval struct {
+	// approvedBy is who approved it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	ApprovedBy string `json:"approvedBy"`
+
+	// approvedAt is when, RFC 3339.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	ApprovedAt string `json:"approvedAt,omitempty"`
+
+	// contentDigest is the digest of what was approved: text, variants,
+	// media, profiles, brand kit and scheduledAt. An edit that changes any of
+	// them withdraws the approval. Unset, the approval holds for the spec as
+	// it stands (a Git review approves the commit it merges).
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	ContentDigest string `json:"contentDigest,omitempty"`
 }
 
 // PostPhase is where a post is in its life.
-// +kubebuilder:validation:Enum=Draft;Scheduled;Publishing;Published;PartiallyPublished;Failed;Missed;Canceled;Unknown
+// +kubebuilder:validation:Enum=Draft;AwaitingApproval;Scheduled;Publishing;Published;PartiallyPublished;Failed;Missed;Canceled;Unknown
 type PostPhase string
 
 // Post phases.
 const (
 	PostDraft              PostPhase = "Draft"
+	PostAwaitingApproval   PostPhase = "AwaitingApproval"
 	PostScheduled          PostPhase = "Scheduled"
 	PostPublishing         PostPhase = "Publishing"
 	PostPublished          PostPhase = "Published"
@@ -296,6 +327,7 @@ type ScheduledPostStatus struct {
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Scheduled",type=string,JSONPath=`.spec.scheduledAt`
 // +kubebuilder:printcolumn:name="Profiles",type=string,JSONPath=`.spec.profiles`
+// +kubebuilder:printcolumn:name="Approved By",type=string,JSONPath=`.spec.approval.approvedBy`
 // +kubebuilder:printcolumn:name="Text",type=string,JSONPath=`.spec.text`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ScheduledPost struct {

@@ -1,22 +1,85 @@
 package v1alpha1
 
 import (
+	"slices"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // WorkspaceRole is what a member may do in a workspace.
-// +kubebuilder:validation:Enum=owner;editor;viewer
+// +kubebuilder:validation:Enum=owner;editor;approver;viewer
 type WorkspaceRole string
 
 // The roles a workspace member can hold.
 const (
-	// RoleOwner may do everything, including managing brand kits and workflows.
+	// RoleOwner may do everything, including managing brand kits and
+	// workflows and approving posts.
 	RoleOwner WorkspaceRole = "owner"
 	// RoleEditor may draft, schedule and publish posts and run workflows.
 	RoleEditor WorkspaceRole = "editor"
+	// RoleApprover may read, and approve or reject posts awaiting approval.
+	RoleApprover WorkspaceRole = "approver"
 	// RoleViewer may only read.
 	RoleViewer WorkspaceRole = "viewer"
 )
+
+// readScopes are what every member may read.
+var readScopes = []Scope{ScopeWorkspaceRead, ScopeSocialProfilesRead, ScopePostsRead, ScopeWorkflowsRead}
+
+// Allows reports whether a member with this role may use scope, which caps
+// the scopes an MCP client may be granted (and use) on the member's
+// behalf: owners everything; editors all but brand_kits:write and
+// posts:approve, so the person who writes a post is not the one who
+// approves it; approvers and viewers read, approvers also approve. The
+// empty scope (a tool any token may call) is allowed to every member.
+func (r WorkspaceRole) Allows(scope Scope) bool {
+	if scope == "" || slices.Contains(readScopes, scope) {
+		return r == RoleOwner || r == RoleEditor || r == RoleApprover || r == RoleViewer
+	}
+	switch r {
+	case RoleOwner:
+		return true
+	case RoleEditor:
+		return scope != ScopeBrandKitsWrite && scope != ScopePostsApprove
+	case RoleApprover:
+		return scope == ScopePostsApprove
+	}
+	return false
+}
+
+// ApprovalScope says which posts of a workspace need approval.
+// +kubebuilder:validation:Enum=All;ThroughMCP;Profiles
+type ApprovalScope string
+
+// The approval scopes.
+const (
+	// ApproveAll: every post.
+	ApproveAll ApprovalScope = "All"
+	// ApproveThroughMCP: posts created or last changed through MCP (those
+	// carrying social.herald.dev/requested-via).
+	ApproveThroughMCP ApprovalScope = "ThroughMCP"
+	// ApproveProfiles: posts to any of the listed profiles.
+	ApproveProfiles ApprovalScope = "Profiles"
+)
+
+// ApprovalPolicy says which posts wait for a person's approval before they
+// are published. Owners and members with the approver role approve them.
+// +kubebuilder:validation:XValidation:rule="self.required != 'Profiles' || (has(self.profiles) && size(self.profiles) > 0)",message="required: Profiles needs profiles, the SocialProfiles whose posts need approval"
+// +kubebuilder:validation:XValidation:rule="self.required == 'Profiles' || !has(self.profiles)",message="profiles is only used with required: Profiles"
+type ApprovalPolicy struct {
+	// required is All (every post), ThroughMCP (posts created or last
+	// changed through MCP) or Profiles (posts to any of profiles).
+	// +required
+	Required ApprovalScope `json:"required"`
+
+	// profiles, with required: Profiles, are the SocialProfiles whose posts
+	// need approval.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=253
+	Profiles []string `json:"profiles,omitempty"`
+}
 
 // WorkspaceMember grants one user a role in a workspace.
 type WorkspaceMember struct {
@@ -27,9 +90,10 @@ type WorkspaceMember struct {
 	// +kubebuilder:validation:MaxLength=256
 	Subject string `json:"subject"`
 
-	// role is what the member may do: owner, editor or viewer. It caps the
-	// scopes an MCP client may be granted for this workspace on the member's
-	// behalf (a viewer can only grant read scopes).
+	// role is what the member may do: owner, editor, approver or viewer.
+	// It caps the scopes an MCP client may be granted for this workspace on
+	// the member's behalf (a viewer can only grant read scopes, an approver
+	// read scopes and posts:approve).
 	// +required
 	Role WorkspaceRole `json:"role"`
 }
@@ -95,6 +159,11 @@ type WorkspaceSpec struct {
 	// +listMapKey=subject
 	// +kubebuilder:validation:MaxItems=256
 	Members []WorkspaceMember `json:"members,omitempty"`
+
+	// approval, when set, makes posts wait for an owner or approver to
+	// approve them before they are published.
+	// +optional
+	Approval *ApprovalPolicy `json:"approval,omitempty"`
 
 	// limits bound what the workspace may hold; their defaults apply when
 	// it is unset.

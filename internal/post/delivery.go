@@ -226,6 +226,9 @@ func Phase(p *socialv1alpha1.ScheduledPost) socialv1alpha1.PostPhase {
 		if p.Spec.Canceled {
 			return socialv1alpha1.PostCanceled
 		}
+		if awaitingApproval(p) {
+			return socialv1alpha1.PostAwaitingApproval
+		}
 		return socialv1alpha1.PostScheduled
 	case inFlight > 0 || pending > 0:
 		return socialv1alpha1.PostPublishing

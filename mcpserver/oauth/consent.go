@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
@@ -28,11 +29,24 @@ func (s *Server) memberWorkspaces(ctx context.Context, subject string) ([]worksp
 			if name == "" {
 				name = ws.Name
 			}
-			out = append(out, workspaceChoice{Name: ws.Name, DisplayName: name, Role: string(role)})
+			out = append(out, workspaceChoice{Name: ws.Name, DisplayName: name, Role: string(role), Approval: approvalWords(ws.Spec.Approval)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// approvalWords tells a person which posts of a workspace wait for approval.
+func approvalWords(a *v1alpha1.ApprovalPolicy) string {
+	switch {
+	case a == nil:
+		return ""
+	case a.Required == v1alpha1.ApproveThroughMCP:
+		return "posts made through this connection wait for an owner's or approver's approval before they are published"
+	case a.Required == v1alpha1.ApproveProfiles:
+		return "posts to " + strings.Join(a.Profiles, ", ") + " wait for an owner's or approver's approval before they are published"
+	}
+	return "every post waits for an owner's or approver's approval before it is published"
 }
 
 func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, d pageData, ws []workspaceChoice, scopes []v1alpha1.Scope, status int) {
@@ -62,7 +76,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, ar fosite
 	}
 	var granted []v1alpha1.Scope
 	for _, sc := range requested {
-		if !slices.ContainsFunc(roles, func(role v1alpha1.WorkspaceRole) bool { return !allowedByRole(role, sc) }) {
+		if !slices.ContainsFunc(roles, func(role v1alpha1.WorkspaceRole) bool { return !role.Allows(sc) }) {
 			granted = append(granted, sc)
 		}
 	}

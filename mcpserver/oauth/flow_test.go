@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-dev/herald/api/v1alpha1"
@@ -158,6 +159,26 @@ var _ = Describe("the authorization flow", func() {
 		Expect(hdr).To(ContainSubstring(`error="insufficient_scope"`))
 		Expect(hdr).To(ContainSubstring(`scope="posts:write"`))
 		Expect(hdr).To(ContainSubstring(`resource_metadata="` + h.base + `/.well-known/oauth-protected-resource/mcp"`))
+	})
+
+	It("says on the consent page which workspaces hold posts for approval, and lets an approver grant posts:approve", func() {
+		ws := &v1alpha1.Workspace{ObjectMeta: metav1.ObjectMeta{Name: "reviewed"}, Spec: v1alpha1.WorkspaceSpec{DisplayName: "Reviewed",
+			Approval: &v1alpha1.ApprovalPolicy{Required: v1alpha1.ApproveThroughMCP},
+			Members:  []v1alpha1.WorkspaceMember{{Subject: "viewer", Role: v1alpha1.RoleApprover}}}}
+		Expect(createIfMissing(ws)).To(Succeed())
+		clientID := register(h.base, redirect)
+		p := newPKCE(clientID, redirect)
+		authURL := p.authorizeURL(h.base, url.Values{"scope": {"workspace:read posts:read posts:write posts:approve"}})
+		b := newBrowser()
+		var page string
+		Eventually(func() string { page = b.login(authURL, "viewer", viewPassword); return page }, 10*time.Second, 100*time.Millisecond).
+			Should(ContainSubstring("Reviewed"))
+		Expect(page).To(ContainSubstring("posts made through this connection wait for an owner&#39;s or approver&#39;s approval before they are published"))
+		Expect(page).To(ContainSubstring("you are approver"))
+		code := b.decide(authURL, page, "approve", "reviewed").Query().Get("code")
+		status, tok := exchange(h.base, p, code)
+		Expect(status).To(Equal(http.StatusOK))
+		Expect(claims(tok["access_token"].(string))["scope"]).To(Equal("workspace:read posts:read posts:approve"), "an approver reads and approves, and does not write")
 	})
 
 	It("caps an editor's scopes: no brand_kits:write", func() {

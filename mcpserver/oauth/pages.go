@@ -18,7 +18,9 @@ func mustParsePages() *pages {
 
 type scopeLine struct{ Name, Words string }
 
-type workspaceChoice struct{ Name, DisplayName, Role string }
+// workspaceChoice is one workspace on the consent page; Approval, when
+// set, says which posts there wait for an approver.
+type workspaceChoice struct{ Name, DisplayName, Role, Approval string }
 
 type pageData struct {
 	Title       string

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+
+	"github.com/herald-dev/herald/api/v1alpha1"
 )
 
 func TestValidateRedirectURI(t *testing.T) {
@@ -42,22 +44,20 @@ func TestValidateRedirectURI(t *testing.T) {
 
 func TestRoleCaps(t *testing.T) {
 	g := NewWithT(t)
-	var viewer, editor, owner []string
+	caps := map[v1alpha1.WorkspaceRole][]string{}
 	for _, s := range AllScopes {
-		if allowedByRole("viewer", s) {
-			viewer = append(viewer, string(s))
+		for _, role := range []v1alpha1.WorkspaceRole{v1alpha1.RoleViewer, v1alpha1.RoleApprover, v1alpha1.RoleEditor, v1alpha1.RoleOwner} {
+			if role.Allows(s) {
+				caps[role] = append(caps[role], string(s))
+			}
 		}
-		if allowedByRole("editor", s) {
-			editor = append(editor, string(s))
-		}
-		if allowedByRole("owner", s) {
-			owner = append(owner, string(s))
-		}
-		g.Expect(allowedByRole("", s)).To(BeFalse())
+		g.Expect(v1alpha1.WorkspaceRole("").Allows(s)).To(BeFalse())
 		g.Expect(scopeWords[s]).NotTo(BeEmpty(), "every scope needs words for the consent page")
 	}
-	g.Expect(viewer).To(ConsistOf("workspace:read", "social_profiles:read", "posts:read", "workflows:read"))
-	g.Expect(editor).To(HaveLen(len(AllScopes) - 1))
-	g.Expect(editor).NotTo(ContainElement("brand_kits:write"))
-	g.Expect(owner).To(HaveLen(len(AllScopes)))
+	reads := []string{"workspace:read", "social_profiles:read", "posts:read", "workflows:read"}
+	g.Expect(caps[v1alpha1.RoleViewer]).To(ConsistOf(reads))
+	g.Expect(caps[v1alpha1.RoleApprover]).To(ConsistOf(append(reads, "posts:approve")))
+	g.Expect(caps[v1alpha1.RoleEditor]).To(HaveLen(len(AllScopes) - 2))
+	g.Expect(caps[v1alpha1.RoleEditor]).NotTo(ContainElements("brand_kits:write", "posts:approve"), "who writes a post does not approve it")
+	g.Expect(caps[v1alpha1.RoleOwner]).To(HaveLen(len(AllScopes)))
 }

@@ -16,6 +16,7 @@ var AllScopes = []v1alpha1.Scope{
 	v1alpha1.ScopeWorkflowsRead,
 	v1alpha1.ScopePostsWrite,
 	v1alpha1.ScopePostsPublish,
+	v1alpha1.ScopePostsApprove,
 	v1alpha1.ScopeWorkflowsRun,
 	v1alpha1.ScopeBrandKitsWrite,
 }
@@ -28,30 +29,9 @@ var scopeWords = map[v1alpha1.Scope]string{
 	v1alpha1.ScopeWorkflowsRead:      "See workflows and their runs",
 	v1alpha1.ScopePostsWrite:         "Create, edit and delete posts, and schedule them at least 10 minutes ahead",
 	v1alpha1.ScopePostsPublish:       "Publish posts now or within 10 minutes, and retry failed deliveries",
+	v1alpha1.ScopePostsApprove:       "Approve or reject posts waiting for approval, in workspaces that require it",
 	v1alpha1.ScopeWorkflowsRun:       "Turn workflows on or off and run them; a run publishes the posts its workflow describes",
 	v1alpha1.ScopeBrandKitsWrite:     "Create, change and delete brand kits",
-}
-
-var readScopes = []v1alpha1.Scope{
-	v1alpha1.ScopeWorkspaceRead,
-	v1alpha1.ScopeSocialProfilesRead,
-	v1alpha1.ScopePostsRead,
-	v1alpha1.ScopeWorkflowsRead,
-}
-
-// allowedByRole is the cap a member's role puts on the scopes a client may
-// get for that workspace.
-func allowedByRole(role v1alpha1.WorkspaceRole, s v1alpha1.Scope) bool {
-	switch role {
-	case v1alpha1.RoleOwner:
-		return true
-	case v1alpha1.RoleEditor:
-		return s != v1alpha1.ScopeBrandKitsWrite
-	case v1alpha1.RoleViewer:
-		return slices.Contains(readScopes, s)
-	default:
-		return false
-	}
 }
 
 func isKnownScope(s string) bool {

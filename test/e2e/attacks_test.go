@@ -248,6 +248,8 @@ func attacksRefused(t *testing.T, d *deployment) {
 			"retry_post":           {"postId": "secret-post"},
 			"delete_post":          {"postId": "secret-post", "remove": true},
 			"skip_occurrence":      {"recurringPostId": "secret-recurring", "at": secretRecurringStart},
+			"approve_post":         {"postId": "secret-post"},
+			"reject_post":          {"postId": "secret-post", "reason": "planted"},
 			"list_workflows":       {},
 			"get_workflow":         {"workflowId": "weekly"},
 			"toggle_workflow":      {"workflowId": "weekly", "enabled": false},

@@ -163,7 +163,7 @@ func TestTypeScriptSDKClient(t *testing.T) {
 
 	// The grant holds only the approved workspace.
 	g.Expect(s.ServerName).To(Equal("herald"))
-	g.Expect(s.ToolCount).To(Equal(26))
+	g.Expect(s.ToolCount).To(Equal(28))
 	g.Expect(s.ToolNames).To(ContainElements("ocoya_create_post", "ocoya_schedule_post", "ocoya_get_post", "ocoya_run_workflow"))
 	g.Expect(s.Workspaces).To(Equal([]string{"demo"}))
 
@@ -216,7 +216,7 @@ func TestTypeScriptSDKClient(t *testing.T) {
 	g.Expect(s.Batch.Status).To(Equal(200))
 	g.Expect(s.Batch.IDs).To(Equal([]string{"b1", "b2", "b3"}))
 	g.Expect(s.Batch.Errors).To(BeEmpty())
-	g.Expect(s.Batch.ToolCount).To(Equal(26))
+	g.Expect(s.Batch.ToolCount).To(Equal(28))
 	g.Expect(s.Batch.PingOK).To(BeTrue())
 	g.Expect(s.Batch.Workspaces).To(Equal([]string{"demo"}))
 }

@@ -383,6 +383,26 @@ func everyTool(t *testing.T, d *deployment, masto *mastodontest.Fake) {
 	g.Expect(ok("ocoya_get_post", acme("postId", weekly["id"]))["recurringPost"].(map[string]any)["skip"]).To(HaveLen(1))
 	call("delete_post", acme("postId", weekly["id"], "remove", true))
 
+	// With approval required for posts made through MCP, a post waits for
+	// an owner's approval (alice's), and another is rejected.
+	ws := &socialv1alpha1.Workspace{}
+	g.Expect(d.admin.Get(ctx, client.ObjectKey{Name: "acme"}, ws)).To(Succeed())
+	ws.Spec.Approval = &socialv1alpha1.ApprovalPolicy{Required: socialv1alpha1.ApproveThroughMCP}
+	g.Expect(d.admin.Update(ctx, ws)).To(Succeed())
+	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	var waiting string
+	g.Eventually(func(g Gomega) {
+		p := ok("ocoya_create_post", acme("text", "Needs approval", "profileIds", []string{"masto"}, "scheduledAt", later))["post"].(map[string]any)
+		waiting = p["id"].(string)
+		g.Expect(p["phase"]).To(Equal("AwaitingApproval"))
+	}, 10*time.Second, 250*time.Millisecond).Should(Succeed(), "the cache has the workspace's policy")
+	g.Expect(call("approve_post", acme("postId", waiting))["post"].(map[string]any)["approval"]).To(ContainSubstring("approved by alice"))
+	refused := ok("ocoya_create_post", acme("text", "Off brand", "profileIds", []string{"masto"}, "scheduledAt", later))["post"].(map[string]any)["id"].(string)
+	g.Expect(call("reject_post", acme("postId", refused, "reason", "off brand"))["post"].(map[string]any)["phase"]).To(Equal("Canceled"))
+	g.Expect(d.admin.Get(ctx, client.ObjectKey{Name: "acme"}, ws)).To(Succeed())
+	ws.Spec.Approval = nil
+	g.Expect(d.admin.Update(ctx, ws)).To(Succeed())
+
 	call("list_workflows", acme())
 	call("get_workflow", acme("workflowId", "weekly"))
 	call("toggle_workflow", acme("workflowId", "weekly", "enabled", false))
