@@ -111,7 +111,7 @@ spec: {displayName: Bad, namespace: Not_A_Label}`, "spec.namespace"),
 apiVersion: social.herald.dev/v1alpha1
 kind: Workspace
 metadata: {name: bad-role}
-spec: {displayName: Bad, members: [{subject: dev, role: admin}]}`, "spec.members[0].role", `"owner", "editor", "viewer"`),
+spec: {displayName: Bad, members: [{subject: dev, role: admin}]}`, "spec.members[0].role", `"owner", "editor", "approver", "viewer"`),
 		Entry("SocialProfile on an unknown platform", `
 apiVersion: social.herald.dev/v1alpha1
 kind: SocialProfile
