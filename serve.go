@@ -143,7 +143,7 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 	}
 	mcp, err := mcpserver.New(mcpserver.Options{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(), ToolPrefix: h.toolPrefix,
-		Authenticate: authz.RequireToken, RateLimit: mcpserver.RateLimit{Rate: h.mcpRate, Burst: h.mcpBurst},
+		Authenticate: authz.RequireToken, RateLimit: mcpserver.RateLimit{Rate: h.mcpRate, Burst: h.mcpBurst}, PublicURL: h.publicURL,
 	})
 	if err != nil {
 		return err

@@ -57,27 +57,9 @@ func (s *Server) workspace(ctx context.Context, c *Caller, id string, scope soci
 	return ws, nil
 }
 
-// gitOpsOwner names what manages an object in Git, or "" when MCP may change it.
-func gitOpsOwner(obj client.Object) string {
-	labels, annotations := obj.GetLabels(), obj.GetAnnotations()
-	switch {
-	case annotations[socialv1alpha1.AnnotationReadOnly] == "true":
-		return fmt.Sprintf("it is marked %s: \"true\"", socialv1alpha1.AnnotationReadOnly)
-	case labels["kustomize.toolkit.fluxcd.io/name"] != "":
-		return fmt.Sprintf("Flux Kustomization %s/%s manages it", labels["kustomize.toolkit.fluxcd.io/namespace"], labels["kustomize.toolkit.fluxcd.io/name"])
-	case labels["helm.toolkit.fluxcd.io/name"] != "":
-		return fmt.Sprintf("Flux HelmRelease %s/%s manages it", labels["helm.toolkit.fluxcd.io/namespace"], labels["helm.toolkit.fluxcd.io/name"])
-	case labels["argocd.argoproj.io/instance"] != "":
-		return fmt.Sprintf("Argo CD application %s manages it", labels["argocd.argoproj.io/instance"])
-	case annotations["argocd.argoproj.io/tracking-id"] != "":
-		return fmt.Sprintf("Argo CD manages it (%s)", annotations["argocd.argoproj.io/tracking-id"])
-	}
-	return ""
-}
-
 // writable refuses changes to objects GitOps owns, saying where to make them.
 func writable(obj client.Object, what string) error {
-	if owner := gitOpsOwner(obj); owner != "" {
+	if owner := socialv1alpha1.GitOpsOwner(obj); owner != "" {
 		return invalidArgument("%s %q is read-only here because %s; change it in that Git repository instead", what, obj.GetName(), owner)
 	}
 	return nil

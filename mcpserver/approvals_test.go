@@ -44,6 +44,7 @@ var _ = Describe("Approval before publishing", func() {
 		Expect(written["phase"]).To(Equal("AwaitingApproval"), "the answer describes the post as written")
 		Expect(written["approval"]).To(ContainSubstring("waits for approval by an owner or approver of workspace review (olivia, ann)"))
 		id := written["id"].(string)
+		Expect(written["approvalUrl"]).To(Equal("https://herald.example.com/approve/review/"+id), "the page an approver opens")
 
 		Expect(fails(ed, "approve_post", review("postId", id))).To(ContainSubstring("editor, which does not allow posts:approve"), "who writes a post does not approve it")
 		viewer := grant("viewer", []string{"review"}, allScopes()...)
@@ -57,6 +58,7 @@ var _ = Describe("Approval before publishing", func() {
 		approved := ok(ann, "approve_post", review("postId", id))["post"].(map[string]any)
 		Expect(approved["phase"]).To(Equal("Scheduled"))
 		Expect(approved["approval"]).To(ContainSubstring("approved by ann at"))
+		Expect(approved).NotTo(HaveKey("approvalUrl"))
 		stored := &socialv1alpha1.ScheduledPost{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "review", Name: id}, stored)).To(Succeed())
 		Expect(stored.Spec.Approval.ApprovedBy).To(Equal("ann"))

@@ -77,7 +77,7 @@ var kitName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 func viewBrandKit(k *socialv1alpha1.BrandKit) BrandKitView {
 	v := BrandKitView{ID: k.Name, DisplayName: k.Spec.DisplayName, Voice: k.Spec.Voice, Tone: k.Spec.Tone,
-		Signature: k.Spec.Signature, Hashtags: k.Spec.Hashtags, BannedWords: k.Spec.BannedWords, ReadOnly: gitOpsOwner(k) != ""}
+		Signature: k.Spec.Signature, Hashtags: k.Spec.Hashtags, BannedWords: k.Spec.BannedWords, ReadOnly: socialv1alpha1.GitOpsOwner(k) != ""}
 	for _, c := range k.Spec.Colors {
 		v.Colors = append(v.Colors, ColorView{Name: c.Name, Hex: c.Hex})
 	}

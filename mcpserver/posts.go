@@ -13,6 +13,7 @@ import (
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/post"
+	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
 type postArgs struct {
@@ -289,8 +290,11 @@ func retryTargets(p *socialv1alpha1.ScheduledPost, named []string, tool string) 
 // workspace's policy as it now stands.
 func (s *toolCall) view(p *socialv1alpha1.ScheduledPost) *PostView {
 	p = p.DeepCopy()
-	post.ApplyApproval(s.ws, p)
+	approved := post.ApplyApproval(s.ws, p)
 	v := viewPost(p, s.ws.Name, s.opts.ToolPrefix, s.clock.Now())
+	if !approved && !p.Spec.Canceled && s.opts.PublicURL != "" {
+		v.ApprovalURL = strings.TrimSuffix(s.opts.PublicURL, "/") + oauth.ApprovalPath(s.ws.Name, p.Name)
+	}
 	return &v
 }
 

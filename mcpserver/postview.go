@@ -23,6 +23,7 @@ type PostView struct {
 	Draft       bool           `json:"draft" jsonschema:"drafts are never published until scheduled"`
 	Phase       string         `json:"phase" jsonschema:"Draft, AwaitingApproval, Scheduled, Publishing, Published, PartiallyPublished, Failed, Missed, Canceled or Unknown"`
 	Approval    string         `json:"approval,omitempty" jsonschema:"in a workspace that requires approval: who approved the post and when, or who may approve it (with ocoya_approve_post) before it is published"`
+	ApprovalURL string         `json:"approvalUrl,omitempty" jsonschema:"where an owner or approver reviews the post, rendered per profile, and approves or rejects it; give it to them"`
 	Rejected    string         `json:"rejected,omitempty" jsonschema:"who rejected the post, and why"`
 	Deliveries  []DeliveryView `json:"deliveries" jsonschema:"one entry per profile once publishing starts"`
 	NextSteps   []string       `json:"nextSteps,omitempty" jsonschema:"what to do about failed or unknown deliveries"`

@@ -57,7 +57,7 @@ func (s *toolCall) viewRecurring(rp *socialv1alpha1.RecurringPost) *RecurringPos
 		ID: rp.Name, WorkspaceID: s.ws.Name, Enabled: rp.Spec.Enabled, Start: r.Start, Skip: rp.Spec.Skip,
 		Recurrence:      RecurrenceInput{Frequency: string(r.Frequency), Interval: int(r.Interval), Times: r.Times, Until: r.Until, TimeZone: r.TimeZone},
 		NextOccurrences: []string{}, Occurrences: int(rp.Status.Occurrences), LastPostID: rp.Status.LastPost,
-		ReadOnly: gitOpsOwner(rp) != "", Revision: rp.ResourceVersion,
+		ReadOnly: socialv1alpha1.GitOpsOwner(rp) != "", Revision: rp.ResourceVersion,
 	}
 	for _, d := range r.ByWeekday {
 		v.Recurrence.ByWeekday = append(v.Recurrence.ByWeekday, string(d))

@@ -52,6 +52,9 @@ type Options struct {
 	// MaxBatchAnswer bounds the answer to one JSON-RPC batch, in bytes;
 	// 0 means DefaultMaxBatchAnswer.
 	MaxBatchAnswer int
+	// PublicURL is Herald's base URL, for the links tools give to Herald's
+	// own pages (a post's approval page); empty gives none.
+	PublicURL string
 }
 
 // Server serves the MCP endpoint.

@@ -76,7 +76,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	srv, err = New(Options{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(),
-		Authenticate: testAuthenticate,
+		Authenticate: testAuthenticate, PublicURL: "https://herald.example.com",
 	})
 	Expect(err).NotTo(HaveOccurred())
 	go func() {

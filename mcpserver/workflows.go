@@ -158,7 +158,7 @@ func (s *toolCall) viewWorkflow(ctx context.Context, wf *socialv1alpha1.Workflow
 	v := WorkflowView{
 		ID: wf.Name, Description: wf.Spec.Description, Enabled: wf.Spec.Enabled, Trigger: string(wf.Spec.Trigger.Type),
 		Schedule: wf.Spec.Trigger.Schedule, TimeZone: wf.Spec.Trigger.TimeZone, Inputs: []InputView{},
-		Valid: len(errs) == 0, ValidationErrors: errs, LastRun: wf.Status.LastRun, ReadOnly: gitOpsOwner(wf) != "",
+		Valid: len(errs) == 0, ValidationErrors: errs, LastRun: wf.Status.LastRun, ReadOnly: socialv1alpha1.GitOpsOwner(wf) != "",
 	}
 	if wf.Spec.Trigger.Feed != nil {
 		v.FeedURL = capabilityRedacted(wf.Spec.Trigger.Feed.URL)

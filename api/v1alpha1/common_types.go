@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "fmt"
+
 // Condition types shared by the Herald kinds. They follow the kstatus conventions:
 // Ready is always present once an object has been reconciled; Reconciling and
 // Stalled are present only while True.
@@ -82,3 +84,25 @@ type LocalObjectReference struct {
 // keeps this enum equal to that list.
 // +kubebuilder:validation:Enum=sandbox;webhook;mastodon;bluesky;discord;slack;telegram;linkedin;x
 type Platform string
+
+// GitOpsOwner names what manages an object in Git (Flux, Argo CD, or the
+// read-only annotation), or "" when MCP and Herald's pages may change it.
+func GitOpsOwner(obj interface {
+	GetLabels() map[string]string
+	GetAnnotations() map[string]string
+}) string {
+	labels, annotations := obj.GetLabels(), obj.GetAnnotations()
+	switch {
+	case annotations[AnnotationReadOnly] == "true":
+		return fmt.Sprintf("it is marked %s: \"true\"", AnnotationReadOnly)
+	case labels["kustomize.toolkit.fluxcd.io/name"] != "":
+		return fmt.Sprintf("Flux Kustomization %s/%s manages it", labels["kustomize.toolkit.fluxcd.io/namespace"], labels["kustomize.toolkit.fluxcd.io/name"])
+	case labels["helm.toolkit.fluxcd.io/name"] != "":
+		return fmt.Sprintf("Flux HelmRelease %s/%s manages it", labels["helm.toolkit.fluxcd.io/namespace"], labels["helm.toolkit.fluxcd.io/name"])
+	case labels["argocd.argoproj.io/instance"] != "":
+		return fmt.Sprintf("Argo CD application %s manages it", labels["argocd.argoproj.io/instance"])
+	case annotations["argocd.argoproj.io/tracking-id"] != "":
+		return fmt.Sprintf("Argo CD manages it (%s)", annotations["argocd.argoproj.io/tracking-id"])
+	}
+	return ""
+}

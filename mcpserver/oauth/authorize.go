@@ -49,14 +49,8 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		d.OIDCName, d.OIDCURL = s.oidc.cfg.Name, oidcStartURL(r.URL.RequestURI())
 	}
 
-	if r.Method == http.MethodPost && r.PostForm.Has("username") {
-		s.handleLogin(w, r, d)
-		return
-	}
-	subject := s.loginFrom(r)
+	subject := s.signedIn(w, r, d)
 	if subject == "" {
-		d.Title, d.CSRF = "Sign in", s.csrfToken(w, r)
-		s.pages.render(w, "login.html", http.StatusOK, d)
 		return
 	}
 	d.Subject = subject

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,11 @@ import (
 	"github.com/chromedp/chromedp"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-dev/herald/api/v1alpha1"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -27,6 +33,30 @@ func ensureChromium() {
 	script := filepath.Join(filepath.Dir(file), "..", "..", "hack", "chromium", "ensure.sh")
 	out, err := exec.Command(script).CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), "installing chromium failed:\n%s", out)
+}
+
+// newChromium starts headless Chromium, with the flags this machine's
+// closed network needs, in a phone-sized window (the pages must be
+// readable there), and returns its context; it stops with the spec.
+func newChromium() context.Context {
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(GinkgoT().TempDir()),
+		chromedp.WindowSize(480, 900), // a phone-sized window: the page must be readable there
+	)
+	DeferCleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(alloc)
+	DeferCleanup(cancelBrowser)
+	return bctx
 }
 
 var _ = Describe("a real browser", Label("browser"), func() {
@@ -49,23 +79,7 @@ var _ = Describe("a real browser", Label("browser"), func() {
 		clientID := register(h.base, "http://127.0.0.1/callback") // any loopback port matches
 		p := newPKCE(clientID, redirect)
 
-		alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-			chromedp.ExecPath(chromiumPath),
-			chromedp.Flag("headless", true),
-			chromedp.NoSandbox,
-			chromedp.DisableGPU,
-			chromedp.Flag("disable-quic", true),
-			chromedp.NoFirstRun,
-			chromedp.NoDefaultBrowserCheck,
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-sync", true),
-			chromedp.UserDataDir(GinkgoT().TempDir()),
-			chromedp.WindowSize(480, 900), // a phone-sized window: the page must be readable there
-		)
-		DeferCleanup(cancelAlloc)
-		bctx, cancelBrowser := chromedp.NewContext(alloc)
-		DeferCleanup(cancelBrowser)
+		bctx := newChromium()
 		// The first Run starts the browser and must not carry a timeout (it
 		// would bound the browser's life); later steps get one each.
 		Expect(chromedp.Do(bctx, chromedp.Navigate(p.authorizeURL(h.base, nil)))).To(Succeed())
@@ -99,5 +113,65 @@ var _ = Describe("a real browser", Label("browser"), func() {
 		status, tok := exchange(h.base, p, code)
 		Expect(status).To(Equal(http.StatusOK), "%v", tok)
 		Expect(claims(tok["access_token"].(string))["workspaces"]).To(ConsistOf("team"))
+	})
+})
+
+var _ = Describe("the approval page, in a real browser", Label("browser"), func() {
+	It("shows an approver the post as each profile would publish it, and takes the approval; others find nothing", func() {
+		ensureChromium()
+		h := newHarness("")
+		const ns = "approvals-page"
+		Expect(createIfMissing(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		Expect(createIfMissing(&v1alpha1.Workspace{ObjectMeta: metav1.ObjectMeta{Name: ns}, Spec: v1alpha1.WorkspaceSpec{DisplayName: "Approvals",
+			Approval: &v1alpha1.ApprovalPolicy{Required: v1alpha1.ApproveAll},
+			Members:  []v1alpha1.WorkspaceMember{{Subject: "viewer", Role: v1alpha1.RoleApprover}, {Subject: "dev", Role: v1alpha1.RoleEditor}}}})).To(Succeed())
+		Expect(createIfMissing(&v1alpha1.SocialProfile{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bsky"},
+			Spec: v1alpha1.SocialProfileSpec{Platform: "bluesky", Handle: "acme.example", CredentialsSecretRef: &v1alpha1.LocalObjectReference{Name: "bsky"}}})).To(Succeed())
+		post := &v1alpha1.ScheduledPost{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "launch"},
+			Spec: v1alpha1.ScheduledPostSpec{Text: "Our spring roast is here.", Profiles: []string{"bsky"}, ScheduledAt: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}}
+		Expect(createIfMissing(post)).To(Succeed())
+		page := h.base + "/approve/" + ns + "/launch"
+
+		bctx := newChromium()
+		Expect(chromedp.Do(bctx, chromedp.Navigate(page))).To(Succeed())
+		step, cancelStep := context.WithTimeout(bctx, 60*time.Second)
+		DeferCleanup(cancelStep)
+		Expect(chromedp.Do(step,
+			chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
+			chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "viewer"),
+			chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), viewPassword),
+			chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#approve`)),
+		)).To(Succeed())
+		before, err := chromedp.Run(step, chromedp.Text(chromedp.CSS(`body`)))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(before).To(ContainSubstring("waits for approval by an owner or approver of workspace approvals-page (viewer)"))
+		Expect(before).To(ContainSubstring("Our spring roast is here."), "the rendering Bluesky would publish")
+		Expect(before).To(ContainSubstring("of 300 graphemes"))
+		shot, err := chromedp.Run(step, chromedp.FullScreenshot(100))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(chromedp.Do(step, chromedp.Click(chromedp.CSS(`#approve`)), chromedp.WaitNotPresent(chromedp.CSS(`#approve`)))).To(Succeed())
+		after, err := chromedp.Run(step, chromedp.Text(chromedp.CSS(`#status`)))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(after).To(ContainSubstring("approved by viewer"))
+		stored := &v1alpha1.ScheduledPost{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(post), stored)).To(Succeed())
+		Expect(stored.Spec.Approval).NotTo(BeNil())
+		Expect(stored.Spec.Approval.ApprovedBy).To(Equal("viewer"))
+
+		artifacts := filepath.Join("..", "..", "test", "e2e", "artifacts")
+		Expect(os.MkdirAll(artifacts, 0o755)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(artifacts, "approval.png"), shot, 0o644)).To(Succeed())
+
+		// An editor of the workspace, signed in, finds no such page.
+		b := newBrowser()
+		login, _ := b.get(page)
+		Expect(login.StatusCode).To(Equal(http.StatusOK))
+		_, body := b.get(page)
+		resp, body := b.post(page, url.Values{"csrf_token": {csrfOf(body)}, "username": {"dev"}, "password": {devPassword}})
+		Expect(resp.StatusCode).To(Equal(http.StatusSeeOther), body)
+		resp, body = b.get(page)
+		Expect(resp.StatusCode).To(Equal(http.StatusNotFound), "an editor cannot approve")
+		Expect(body).NotTo(ContainSubstring("spring roast"))
 	})
 })

@@ -7,6 +7,22 @@ import (
 	"github.com/herald-dev/herald/internal/metrics"
 )
 
+// signedIn is who is signed in, for a page behind Herald's sign-in. When
+// the request is the sign-in form, or nobody is signed in (the sign-in page
+// is shown), it answers the request itself and returns "".
+func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, d pageData) string {
+	if r.Method == http.MethodPost && r.PostForm.Has("username") {
+		s.handleLogin(w, r, d)
+		return ""
+	}
+	subject := s.loginFrom(r)
+	if subject == "" {
+		d.Title, d.CSRF = "Sign in", s.csrfToken(w, r)
+		s.pages.render(w, "login.html", http.StatusOK, d)
+	}
+	return subject
+}
+
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, d pageData) {
 	d.Title = "Sign in"
 	if !s.validCSRF(r) {

@@ -35,6 +35,7 @@ type pageData struct {
 	Workspaces  []workspaceChoice
 	OIDCName    string
 	OIDCURL     string
+	Approval    *approvalPage
 }
 
 // render writes a page with headers that keep it out of frames and caches.

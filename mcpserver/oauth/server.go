@@ -192,6 +192,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /oauth/token", s.handleToken)
 	mux.HandleFunc("POST /oauth/revoke", s.handleRevoke)
 	mux.HandleFunc("GET /oauth/jwks", s.handleJWKS)
+	mux.HandleFunc("GET /approve/{workspace}/{post}", s.handleApproval)
+	mux.HandleFunc("POST /approve/{workspace}/{post}", s.handleApproval)
 	if s.oidc != nil {
 		mux.HandleFunc("GET /oauth/oidc/start", s.handleOIDCStart)
 		mux.HandleFunc("GET /oauth/oidc/callback", s.handleOIDCCallback)
