@@ -273,6 +273,11 @@ func (r *RecurringPostReconciler) occur(ctx context.Context, rp *socialv1alpha1.
 			p.Annotations[k] = v
 		}
 	}
+	if a := rp.Spec.Approval; a != nil && recurrence.SeriesApproved(&rp.Spec) {
+		// The series was approved as it stands: so is this occurrence.
+		p.Spec.Approval = &socialv1alpha1.PostApproval{ApprovedBy: a.ApprovedBy, ApprovedAt: a.ApprovedAt}
+		p.Spec.Approval.ContentDigest = post.ContentDigest(&p.Spec)
+	}
 	if err := ctrl.SetControllerReference(rp, p, r.Scheme()); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/post"
+	"github.com/herald-dev/herald/internal/recurrence"
 )
 
 var _ = Describe("Approval before publishing", func() {
@@ -88,6 +89,20 @@ var _ = Describe("Approval before publishing", func() {
 		Expect(fails(ann, "approve_post", review("postId", id))).To(ContainSubstring("canceled"))
 
 		Expect(fails(ann, "approve_post", map[string]any{"workspaceId": "acme", "postId": id})).To(ContainSubstring("not found"), "an approver of one workspace approves nothing in another")
+	})
+
+	It("approve every occurrence of a recurring post at once", func() {
+		first := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+		rp := ok(ed, "create_post", review("text", "Weekly tip", "profileIds", []string{"sandbox"}, "scheduledAt", first,
+			"recurrence", map[string]any{"frequency": "Weekly"}))["recurringPost"].(map[string]any)
+		Expect(rp["approval"]).To(ContainSubstring("each occurrence waits for approval"))
+		id := rp["id"].(string)
+		Expect(fails(ed, "approve_post", review("postId", id))).To(ContainSubstring("does not allow posts:approve"))
+		approved := ok(ann, "approve_post", review("postId", id))["recurringPost"].(map[string]any)
+		Expect(approved["approval"]).To(Equal("its occurrences are approved by ann"))
+		stored := &socialv1alpha1.RecurringPost{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "review", Name: id}, stored)).To(Succeed())
+		Expect(stored.Spec.Approval.ContentDigest).To(Equal(recurrence.SeriesDigest(&stored.Spec)))
 	})
 
 	It("need no approval for posts the policy does not cover", func() {

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/post"
 	"github.com/herald-dev/herald/internal/recurrence"
 )
 
@@ -42,6 +43,7 @@ type RecurringPostView struct {
 	Occurrences      int             `json:"occurrences" jsonschema:"how many occurrence posts it has made"`
 	LastPostID       string          `json:"lastPostId,omitempty" jsonschema:"the post of its latest occurrence, for ocoya_get_post"`
 	ValidationErrors []string        `json:"validationErrors,omitempty"`
+	Approval         string          `json:"approval,omitempty" jsonschema:"in a workspace that requires approval: who approved its occurrences, or that each waits for an owner or approver (ocoya_approve_post with this id approves them all)"`
 	ReadOnly         bool            `json:"readOnly" jsonschema:"true when it is managed in Git"`
 	Revision         string          `json:"revision"`
 }
@@ -73,6 +75,15 @@ func (s *toolCall) viewRecurring(rp *socialv1alpha1.RecurringPost) *RecurringPos
 	}
 	if e := rp.Spec.Evergreen; e != nil {
 		v.Evergreen = len(e.Posts)
+	}
+	switch a := rp.Spec.Approval; {
+	case a != nil && recurrence.SeriesApproved(&rp.Spec):
+		v.Approval = "its occurrences are approved by " + a.ApprovedBy
+	case post.NeedsApproval(s.ws, seriesAsPost(rp)):
+		v.Approval = "each occurrence waits for approval by an owner or approver of workspace " + s.ws.Name + "; " + s.toolName("approve_post") + " with this id approves them all"
+		if a != nil {
+			v.Approval = "the approval by " + a.ApprovedBy + " was withdrawn by a change of the recurrence or posts; " + v.Approval
+		}
 	}
 	spec, errs := recurrence.Check(&rp.Spec, s.ws.Spec.TimeZone, nil)
 	for _, e := range errs {

@@ -204,6 +204,15 @@ type RecurringPostSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000
 	HistoryLimit *int32 `json:"historyLimit,omitempty"`
+
+	// approval approves every occurrence at once, where the workspace
+	// requires approval: each occurrence's post is made approved by the same
+	// person. Its contentDigest covers the recurrence and the posts, so
+	// changing either withdraws it (skipping an occurrence does not).
+	// Through MCP only an owner or approver sets it (ocoya_approve_post
+	// with the recurring post's id).
+	// +optional
+	Approval *PostApproval `json:"approval,omitempty"`
 }
 
 // RotationEntry is when a post of an evergreen rotation was last published.

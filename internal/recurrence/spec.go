@@ -1,6 +1,9 @@
 package recurrence
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -65,6 +68,27 @@ func Contents(spec *socialv1alpha1.RecurringPostSpec) []socialv1alpha1.PostConte
 		return []socialv1alpha1.PostContent{*spec.Post}
 	}
 	return nil
+}
+
+// SeriesDigest is what an approval of a recurring post covers: its
+// recurrence and its posts, not the occurrences it skips.
+func SeriesDigest(spec *socialv1alpha1.RecurringPostSpec) string {
+	r := spec.Recurrence
+	r.Interval = max(r.Interval, 1)  // as the API server defaults it, so a digest taken before is the same
+	data, _ := json.Marshal(struct { // plain values: cannot fail
+		Recurrence socialv1alpha1.Recurrence   `json:"recurrence"`
+		Post       *socialv1alpha1.PostContent `json:"post"`
+		Evergreen  *socialv1alpha1.Evergreen   `json:"evergreen"`
+	}{r, spec.Post, spec.Evergreen})
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// SeriesApproved reports whether spec carries an approval of itself as it
+// stands.
+func SeriesApproved(spec *socialv1alpha1.RecurringPostSpec) bool {
+	a := spec.Approval
+	return a != nil && (a.ContentDigest == "" || a.ContentDigest == SeriesDigest(spec))
 }
 
 // OccurrenceName is the name of the ScheduledPost of the occurrence at t:
