@@ -300,8 +300,60 @@ func TestAsDeployed(t *testing.T) {
 	masto := mastodontest.New(t, "deployed-token")
 	seedWorkspaces(t, NewWithT(t), d.admin, masto)
 	t.Run("every tool and the OAuth flow, refused nothing", func(t *testing.T) { everyTool(t, d, masto) })
+	t.Run("an editor's post waits for an approver, then publishes once", func(t *testing.T) { approvalGate(t, d, masto) })
 	t.Run("the service account may do what Herald needs and no more", func(t *testing.T) { canI(t, d) })
-	t.Run("attacks refused", func(t *testing.T) { attacksRefused(t, d) })
+	t.Run("attacks refused", func(t *testing.T) { attacksRefused(t, d) }) // last: it spends the token endpoint's rate limit
+}
+
+// approvalGate: in a workspace that requires approval for posts made
+// through MCP, an editor's post due in seconds is not published at its
+// time; once an approver approves it through the tool, it is published,
+// once.
+func approvalGate(t *testing.T, d *deployment, masto *mastodontest.Fake) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	for user, pw := range map[string]string{"erin": "erin-password", "ann": "ann-password"} {
+		g.Expect(oauth.EnsureLocalUser(ctx, d.admin, installNS, user, pw)).To(Succeed())
+	}
+	ws := &socialv1alpha1.Workspace{}
+	g.Expect(d.admin.Get(ctx, client.ObjectKey{Name: "acme"}, ws)).To(Succeed())
+	ws.Spec.Approval = &socialv1alpha1.ApprovalPolicy{Required: socialv1alpha1.ApproveThroughMCP}
+	ws.Spec.Members = append(ws.Spec.Members, socialv1alpha1.WorkspaceMember{Subject: "erin", Role: socialv1alpha1.RoleEditor},
+		socialv1alpha1.WorkspaceMember{Subject: "ann", Role: socialv1alpha1.RoleApprover})
+	g.Expect(d.admin.Update(ctx, ws)).To(Succeed())
+	token := func(user, pw string) string {
+		res, err := signin.SignIn(ctx, signin.Options{BaseURL: d.baseURL, Username: user, Password: pw, Workspaces: []string{"acme"}})
+		g.Expect(err).NotTo(HaveOccurred(), user)
+		return res.Token.AccessToken
+	}
+	var erin string
+	g.Eventually(func() string { erin = token("erin", "erin-password"); return erin }, 10*time.Second, 250*time.Millisecond).ShouldNot(BeEmpty())
+	ann := token("ann", "ann-password")
+
+	before := len(masto.StatusPosts())
+	due := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
+	var id string
+	g.Eventually(func(g Gomega) {
+		p := tool(g, d.baseURL, erin, "ocoya_create_post", map[string]any{"workspaceId": "acme", "text": "Launch, once approved", "profileIds": []string{"masto"},
+			"scheduledAt": due.Format(time.RFC3339)})["post"].(map[string]any)
+		id = p["id"].(string)
+		g.Expect(p["phase"]).To(Equal("AwaitingApproval"))
+	}, 10*time.Second, 250*time.Millisecond).Should(Succeed())
+	get := func(g Gomega) map[string]any {
+		return tool(g, d.baseURL, ann, "ocoya_get_post", map[string]any{"workspaceId": "acme", "postId": id})["post"].(map[string]any)
+	}
+	g.Consistently(func(g Gomega) {
+		g.Expect(get(g)["phase"]).To(Equal("AwaitingApproval"))
+		g.Expect(masto.StatusPosts()).To(HaveLen(before))
+	}, time.Until(due.Add(2*time.Second)), 250*time.Millisecond).Should(Succeed(), "not published at its time without approval")
+
+	refused := toolCall(g, d.baseURL, erin, "ocoya_approve_post", map[string]any{"workspaceId": "acme", "postId": id})
+	g.Expect(refused.status).To(Equal(http.StatusForbidden), "an editor's grant never holds posts:approve: %s", refused.text)
+	g.Expect(refused.text).To(ContainSubstring("posts:approve"))
+	tool(g, d.baseURL, ann, "ocoya_approve_post", map[string]any{"workspaceId": "acme", "postId": id})
+	g.Eventually(func(g Gomega) { g.Expect(get(g)["phase"]).To(Equal("Published")) }, time.Minute, 250*time.Millisecond).Should(Succeed())
+	g.Consistently(masto.StatusPosts, time.Second, 100*time.Millisecond).Should(HaveLen(before+1), "published once")
+	t.Logf("observed: post %s due %s, held back until ann approved it, then published once", id, due.Format(time.RFC3339))
 }
 
 func everyTool(t *testing.T, d *deployment, masto *mastodontest.Fake) {
