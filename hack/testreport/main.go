@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -46,8 +47,10 @@ func main() {
 				output[k] = &strings.Builder{}
 			}
 			output[k].WriteString(e.Output)
-			if isSuiteSummary(e.Output) || isObservation(e.Output) {
+			if isSuiteSummary(e.Output) {
 				fmt.Printf("    %s: %s", e.Package, strings.TrimLeft(e.Output, " "))
+			} else if obs, ok := observation(e.Output); ok {
+				fmt.Printf("    %s: %s", e.Package, obs)
 			}
 		case "pass", "fail", "skip":
 			if e.Test == "" {
@@ -84,10 +87,15 @@ func main() {
 	}
 }
 
-// isObservation matches a line a test prints to say what it measured or
-// saw ("observed: replica-b led 0.1s after …"), shown whether it passed or not.
-func isObservation(s string) bool {
-	return strings.HasPrefix(strings.TrimLeft(s, " "), "observed: ")
+// logPosition is where t.Log puts a line's source ("cluster_test.go:76: ").
+var logPosition = regexp.MustCompile(`^\S+\.go:\d+: `)
+
+// observation finds a line a test prints to say what it measured or saw
+// ("observed: replica-b led 0.1s after …"), printed directly or through
+// t.Log; it is shown whether the test passed or not.
+func observation(s string) (string, bool) {
+	s = logPosition.ReplaceAllString(strings.TrimLeft(s, " "), "")
+	return s, strings.HasPrefix(s, "observed: ")
 }
 
 // isSuiteSummary matches ginkgo's "Ran 12 of 12 Specs" line.
