@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"context"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -12,13 +11,10 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/post"
 	"github.com/herald-dev/herald/internal/recurrence"
-	"github.com/herald-dev/herald/internal/scheme"
 )
 
 // recurringHarness is a RecurringPost reconciler of the test's own, on its
@@ -33,17 +29,11 @@ type recurringHarness struct {
 }
 
 func newRecurringHarness(now time.Time) *recurringHarness {
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme.New(), Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache: CacheOptions(), Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
-	Expect(err).NotTo(HaveOccurred())
-	mctx, stop := context.WithCancel(ctx)
-	DeferCleanup(stop)
-	go func() { _ = mgr.Start(mctx) }()
-	Expect(mgr.GetCache().WaitForCacheSync(mctx)).To(BeTrue())
+	c := cachedClient()
 	rec := events.NewFakeRecorder(200)
 	clock := clocktesting.NewFakeClock(now)
-	return &recurringHarness{clock: clock, events: rec, cached: mgr.GetClient(),
-		r: &RecurringPostReconciler{Client: mgr.GetClient(), Recorder: rec, Clock: clock}}
+	return &recurringHarness{clock: clock, events: rec, cached: c,
+		r: &RecurringPostReconciler{Client: c, Recorder: rec, Clock: clock}}
 }
 
 // reconcileAt runs one reconcile at t, once the cache holds what the API

@@ -185,7 +185,11 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		s.invalid = err.Error()
 		return ctrl.Result{}, nil
 	}
-	if msg, err := r.checkQuota(ctx, p, due, now); err != nil {
+	ws, err := workspaceOf(ctx, r, p.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if msg, err := r.checkQuota(ctx, p, ws, due, now); err != nil {
 		return ctrl.Result{}, err
 	} else if msg != "" {
 		r.refuseForQuota(s, msg)
@@ -196,10 +200,6 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// claimed before it is approved (as it now stands). Unapproved past
 	// maxLateness, it is Missed, saying why; an approval, being a spec
 	// change, wakes it sooner.
-	ws, err := workspaceOf(ctx, r, p.Namespace)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
 	approved := post.ApplyApproval(ws, p)
 	if c := meta.FindStatusCondition(p.Status.Conditions, socialv1alpha1.ConditionApproved); c != nil && c.Status == metav1.ConditionTrue &&
 		!meta.IsStatusConditionTrue(s.base.Status.Conditions, socialv1alpha1.ConditionApproved) {

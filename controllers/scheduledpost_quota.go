@@ -46,15 +46,11 @@ func admitted(p *socialv1alpha1.ScheduledPost) bool {
 // on a day that already has maxPostsPerDay. It returns the limit's
 // message, or "" when the post may go on. Posts in a namespace no
 // Workspace owns have no limits.
-func (r *ScheduledPostReconciler) checkQuota(ctx context.Context, p *socialv1alpha1.ScheduledPost, due, now time.Time) (string, error) {
+func (r *ScheduledPostReconciler) checkQuota(ctx context.Context, p *socialv1alpha1.ScheduledPost, ws *socialv1alpha1.Workspace, due, now time.Time) (string, error) {
 	joining := post.HoldingOf(p) == post.HoldsWaiting && !admitted(p)
 	starting := !now.Before(due) && !post.AnyStarted(p) && post.HoldingOf(p) == post.HoldsWaiting
-	if !joining && !starting {
+	if (!joining && !starting) || ws == nil {
 		return "", nil
-	}
-	ws, err := workspaceOf(ctx, r, p.Namespace)
-	if err != nil || ws == nil {
-		return "", err
 	}
 	q := post.QuotaOf(ws)
 	if q.MaxWaiting < 0 && q.PerDay < 0 {

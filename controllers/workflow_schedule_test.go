@@ -31,7 +31,11 @@ type scheduleHarness struct {
 	events *events.FakeRecorder
 }
 
-func newScheduleHarness() *scheduleHarness {
+// cachedClient is a client of a manager of the test's own, with the
+// reconcilers' indexes, that sees every object: its cache is what a
+// harness's reconciler reads. It stops with the spec.
+func cachedClient() client.Client {
+	GinkgoHelper()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme.New(), Metrics: metricsserver.Options{BindAddress: "0"},
 		Cache: CacheOptions(), Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
 	Expect(err).NotTo(HaveOccurred())
@@ -40,10 +44,15 @@ func newScheduleHarness() *scheduleHarness {
 	DeferCleanup(stop)
 	go func() { _ = mgr.Start(mctx) }()
 	Expect(mgr.GetCache().WaitForCacheSync(mctx)).To(BeTrue())
+	return mgr.GetClient()
+}
+
+func newScheduleHarness() *scheduleHarness {
+	c := cachedClient()
 	rec := events.NewFakeRecorder(100)
 	clock := clocktesting.NewFakeClock(time.Now())
-	return &scheduleHarness{clock: clock, events: rec, cached: mgr.GetClient(),
-		r: &WorkflowReconciler{Client: mgr.GetClient(), Recorder: rec, Clock: clock, FeedClient: testFeedClient}}
+	return &scheduleHarness{clock: clock, events: rec, cached: c,
+		r: &WorkflowReconciler{Client: c, Recorder: rec, Clock: clock, FeedClient: testFeedClient}}
 }
 
 // reconcile runs one reconcile at the clock's time once the cache holds

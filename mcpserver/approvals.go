@@ -57,12 +57,7 @@ func approvalTools() []Tool {
 				if !post.NeedsApproval(s.ws, p) {
 					return invalidArgument("post %q needs no approval in workspace %q; to stop it, call %s", p.Name, s.ws.Name, s.toolName("delete_post"))
 				}
-				if p.Annotations == nil {
-					p.Annotations = map[string]string{}
-				}
-				p.Annotations[socialv1alpha1.AnnotationRejectedBy] = s.caller.Subject
-				p.Annotations[socialv1alpha1.AnnotationRejectionReason] = reason
-				p.Spec.Canceled, p.Spec.Approval = true, nil
+				post.Reject(p, s.caller.Subject, reason)
 				return nil
 			})
 		}),

@@ -86,11 +86,7 @@ func (s *toolCall) viewRecurring(rp *socialv1alpha1.RecurringPost) *RecurringPos
 		}
 	}
 	spec, errs := recurrence.Check(&rp.Spec, s.ws.Spec.TimeZone, nil)
-	for _, e := range errs {
-		if !strings.Contains(e, "does not exist in this namespace") { // profiles were checked when written
-			v.ValidationErrors = append(v.ValidationErrors, e)
-		}
-	}
+	v.ValidationErrors = errs
 	if len(v.ValidationErrors) > 0 || !rp.Spec.Enabled {
 		return v
 	}
@@ -191,11 +187,6 @@ func (s *toolCall) admitRecurring(ctx context.Context) error {
 	return nil
 }
 
-// recurringPost finds a recurring post in the workspace.
-func (s *toolCall) recurringPost(ctx context.Context, id string) (*socialv1alpha1.RecurringPost, error) {
-	return lookup(ctx, s, s.get, id, &socialv1alpha1.RecurringPost{}, "recurring post %q not found in workspace %q. Call %s: its upcoming occurrences name their recurringPostId.", "list_posts")
-}
-
 type skipOccurrenceArgs struct {
 	workspaceArg
 	RecurringPostID string `json:"recurringPostId" jsonschema:"the recurring post, from ocoya_list_posts (upcoming) or ocoya_create_post" minLength:"1"`
@@ -214,9 +205,6 @@ func recurringTools() []Tool {
 				return nil, err
 			}
 			rp := &socialv1alpha1.RecurringPost{ObjectMeta: metav1.ObjectMeta{Namespace: s.ws.NamespaceName(), Name: in.RecurringPostID}}
-			if _, err := s.recurringPost(ctx, in.RecurringPostID); err != nil {
-				return nil, err
-			}
 			err = s.updateFresh(ctx, rp, func() error {
 				if err := writable(rp, "recurring post"); err != nil {
 					return err
@@ -248,7 +236,7 @@ func recurringTools() []Tool {
 			})
 			switch {
 			case apierrors.IsNotFound(err):
-				return nil, invalidArgument("recurring post %q not found in workspace %q", in.RecurringPostID, s.ws.Name)
+				return nil, invalidArgument("recurring post %q not found in workspace %q. Call %s: its upcoming occurrences name their recurringPostId.", in.RecurringPostID, s.ws.Name, s.toolName("list_posts"))
 			case apierrors.IsConflict(err):
 				return nil, invalidArgument("recurring post %q was changed by someone else while this call ran; try again", in.RecurringPostID)
 			case err != nil:
@@ -291,7 +279,7 @@ func (s *toolCall) upcoming(ctx context.Context, from, to time.Time, profile str
 	for i := range list.Items {
 		rp := &list.Items[i]
 		spec, errs := recurrence.Check(&rp.Spec, s.ws.Spec.TimeZone, nil)
-		if !rp.Spec.Enabled || spec.Rule == nil || slices.ContainsFunc(errs, func(e string) bool { return !strings.Contains(e, "does not exist") }) {
+		if !rp.Spec.Enabled || len(errs) > 0 {
 			continue
 		}
 		contents := recurrence.Contents(&rp.Spec)

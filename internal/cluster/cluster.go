@@ -82,7 +82,7 @@ func (c *Cluster) spawn(cmd *exec.Cmd) error {
 // ensurePackages installs, from Debian's packages, what the node runs on.
 func ensurePackages(log io.Writer) error {
 	missing := false
-	for _, p := range []string{"/usr/bin/containerd", "/usr/sbin/runc", "/usr/lib/cni/bridge", "/usr/sbin/iptables", "/usr/bin/nsenter", "/usr/bin/ctr"} {
+	for _, p := range []string{"/usr/bin/containerd", "/usr/sbin/runc", "/usr/lib/cni/bridge", "/usr/sbin/iptables", "/usr/bin/nsenter", "/usr/bin/ctr", caBundle} {
 		if _, err := os.Stat(p); err != nil {
 			missing = true
 		}
@@ -90,8 +90,8 @@ func ensurePackages(log io.Writer) error {
 	if !missing {
 		return nil
 	}
-	fmt.Fprintln(log, ">> installing containerd, runc, the CNI plugins and iptables from Debian's packages")
-	cmd := exec.Command("apt-get", "install", "-y", "-q", "--no-install-recommends", "containerd", "runc", "containernetworking-plugins", "iptables", "util-linux")
+	fmt.Fprintln(log, ">> installing containerd, runc, the CNI plugins, iptables and CA certificates from Debian's packages")
+	cmd := exec.Command("apt-get", "install", "-y", "-q", "--no-install-recommends", "containerd", "runc", "containernetworking-plugins", "iptables", "util-linux", "ca-certificates")
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("apt-get install: %v: %s", err, out)
@@ -141,7 +141,12 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.waitFor(ctx, "the API server", func() error { return c.get(cfg, "/readyz") }); err != nil {
+	transport, err := rest.TransportFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	api := &http.Client{Transport: transport, Timeout: 5 * time.Second}
+	if err := c.waitFor(ctx, "the API server", func() error { return get(api, cfg.Host+"/readyz") }); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(o.Log, ">> API server ready after %.1f s\n", time.Since(c.startedAt).Seconds())
@@ -299,20 +304,16 @@ func (c *Cluster) waitFor(ctx context.Context, what string, check func() error) 
 	}
 }
 
-// get asks the API server for path.
-func (c *Cluster) get(cfg *rest.Config, path string) error {
-	transport, err := rest.TransportFor(cfg)
-	if err != nil {
-		return err
-	}
-	resp, err := (&http.Client{Transport: transport, Timeout: 5 * time.Second}).Get(cfg.Host + path)
+// get asks for url and expects 200.
+func get(c *http.Client, url string) error {
+	resp, err := c.Get(url)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("%s: %s: %s", path, resp.Status, body)
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, body)
 	}
 	return nil
 }

@@ -101,6 +101,16 @@ func Approve(p *socialv1alpha1.ScheduledPost, subject string, now time.Time) {
 	p.Spec.Approval = &socialv1alpha1.PostApproval{ApprovedBy: subject, ApprovedAt: now.UTC().Format(time.RFC3339), ContentDigest: ContentDigest(&p.Spec)}
 }
 
+// Reject records subject's rejection of p, and why, and cancels it.
+func Reject(p *socialv1alpha1.ScheduledPost, subject, reason string) {
+	if p.Annotations == nil {
+		p.Annotations = map[string]string{}
+	}
+	p.Annotations[socialv1alpha1.AnnotationRejectedBy] = subject
+	p.Annotations[socialv1alpha1.AnnotationRejectionReason] = reason
+	p.Spec.Canceled, p.Spec.Approval = true, nil
+}
+
 // ApplyApproval writes p's Approved condition for ws, as the reconciler
 // and the tools describe it; a post that needs no approval and has none
 // carries no such condition. It reports whether p may publish.

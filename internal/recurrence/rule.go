@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
@@ -45,12 +46,20 @@ func Zone(r *socialv1alpha1.Recurrence, workspaceZone string) (*time.Location, e
 	if name == "" {
 		return time.UTC, nil
 	}
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, fmt.Errorf("timeZone %q is not an IANA time zone such as Europe/Berlin or America/New_York", name)
 	}
+	zones.Store(name, loc)
 	return loc, nil
 }
+
+// zones keeps the zones loaded: time.LoadLocation reads the zone database
+// each time, and every list_posts reads every recurring post's zone.
+var zones sync.Map
 
 // Parse reads a recurrence in the given workspace time zone, listing every
 // problem found.

@@ -25,7 +25,9 @@ type Spec struct {
 func (s *Spec) Skipped(t time.Time) bool { return s.Skip[t.Unix()] }
 
 // Check reads a RecurringPost's spec in the workspace's time zone and lists
-// every problem found, profiles that do not exist among them.
+// every problem found, profiles that do not exist among them; with profiles
+// nil, which profiles exist is not checked (a reader of a spec checked when
+// it was written).
 func Check(spec *socialv1alpha1.RecurringPostSpec, workspaceZone string, profiles []string) (*Spec, []string) {
 	rule, errs := Parse(&spec.Recurrence, workspaceZone)
 	skip, skipErrs := ParseSkip(spec.Skip)
@@ -36,7 +38,7 @@ func Check(spec *socialv1alpha1.RecurringPostSpec, workspaceZone string, profile
 			field = fmt.Sprintf("evergreen.posts[%d]", i)
 		}
 		for _, p := range c.Profiles {
-			if !slices.Contains(profiles, p) {
+			if profiles != nil && !slices.Contains(profiles, p) {
 				errs = append(errs, fmt.Sprintf("%s: profile %q does not exist in this namespace", field, p))
 			}
 		}

@@ -97,9 +97,6 @@ func (s *Server) decide(r *http.Request, ws *v1alpha1.Workspace, p *v1alpha1.Sch
 	if owner := v1alpha1.GitOpsOwner(p); owner != "" {
 		return "This post is read-only here because " + owner + ": approve it there, by setting spec.approval in the reviewed commit.", http.StatusConflict
 	}
-	if p.Annotations == nil {
-		p.Annotations = map[string]string{}
-	}
 	switch r.PostFormValue("decision") {
 	case "approve":
 		post.Approve(p, subject, s.clock.Now())
@@ -108,10 +105,12 @@ func (s *Server) decide(r *http.Request, ws *v1alpha1.Workspace, p *v1alpha1.Sch
 		if reason == "" || len(reason) > 500 {
 			return "Give a reason (at most 500 characters), for the person who wrote the post.", http.StatusBadRequest
 		}
-		p.Annotations[v1alpha1.AnnotationRejectedBy], p.Annotations[v1alpha1.AnnotationRejectionReason] = subject, reason
-		p.Spec.Canceled, p.Spec.Approval = true, nil
+		post.Reject(p, subject, reason)
 	default:
 		return "Choose Approve or Reject.", http.StatusBadRequest
+	}
+	if p.Annotations == nil {
+		p.Annotations = map[string]string{}
 	}
 	p.Annotations[v1alpha1.AnnotationRequestedBy] = subject
 	if err := s.c.Update(r.Context(), p); err != nil {
