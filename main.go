@@ -56,6 +56,7 @@ type options struct {
 	shutdownGrace time.Duration
 	egressAllow   string
 	egressDeny    string
+	outboundCAs   string
 	secretsRole   string
 	serviceAcct   string
 	http          httpOptions
@@ -79,6 +80,7 @@ func main() {
 	flag.StringVar(&o.serviceAcct, "service-account", os.Getenv("POD_SERVICE_ACCOUNT"), "Herald's service account, in --namespace, that the workspace RoleBindings name.")
 	flag.StringVar(&o.egressAllow, "egress-allow", "", "Comma-separated networks (CIDR) Herald may connect to although they are internal, such as a self-hosted Mastodon inside the cluster (10.96.12.0/24) or 127.0.0.0/8 for local fakes; make run allows loopback. Media, feed, profile-endpoint and webhook URLs never reach other loopback, private, link-local or reserved addresses.")
 	flag.StringVar(&o.egressDeny, "egress-deny", "", "Comma-separated further networks (CIDR) Herald must not connect to, such as the cluster's service and pod ranges when they are public addresses.")
+	flag.StringVar(&o.outboundCAs, "outbound-ca-file", "", "PEM file of further certificate authorities Herald trusts, besides the system's, for its outbound HTTPS: platform APIs, media, feeds, webhooks and client ID metadata documents (a self-hosted Mastodon with a private CA, a TLS-inspecting proxy).")
 	flag.DurationVar(&o.shutdownGrace, "graceful-shutdown-timeout", 0, "Longest Herald waits at shutdown for reconciles and requests under way; 0 means long enough for a platform call in flight to finish and record its outcome (--publish-timeout and its status writes, plus 15 seconds). A pod's terminationGracePeriodSeconds must exceed it.")
 	// Errors here are for people to read; a stack trace is asked for with
 	// --zap-stacktrace-level.
@@ -154,6 +156,11 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	outbound := policy.Client(30 * time.Second)
+	if o.outboundCAs != "" {
+		if err := egress.TrustFile(outbound, o.outboundCAs); err != nil {
+			return fmt.Errorf("--outbound-ca-file: %w", err)
+		}
+	}
 	publishers := registry.Default(outbound, sandboxFeed)
 	if err := controllers.Setup(mgr, controllers.Options{
 		MaxConcurrentReconciles: o.maxConcurrent,
@@ -188,7 +195,7 @@ func run(ctx context.Context, o options) error {
 	}
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelSetup()
-	if err := setupHTTP(setupCtx, mgr, o.http, o.dev, sandboxFeed, inFlight); err != nil {
+	if err := setupHTTP(setupCtx, mgr, o.http, o.dev, sandboxFeed, inFlight, outbound); err != nil {
 		return err
 	}
 

@@ -105,6 +105,26 @@ type MCPClientSpec struct {
 	// those never used for an authorization within an hour are removed.
 	// +optional
 	Dynamic bool `json:"dynamic,omitempty"`
+
+	// metadataDocumentURL is set on the record of a client that identifies
+	// itself by a client ID metadata document: this URL is its client_id.
+	// Herald writes the record when a person first approves the client and
+	// keeps its name and redirect URIs as the document last said; the
+	// document itself, fetched again as its cache headers allow, is what
+	// Herald trusts. Deleting the record revokes every grant the client holds.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') || self.startsWith('http://')",message="metadataDocumentURL must be an https URL (http only for loopback in development)"
+	MetadataDocumentURL string `json:"metadataDocumentURL,omitempty"`
+}
+
+// ClientID is the client_id the client presents: its metadata document's
+// URL for a client identified by one, otherwise the object's name.
+func (c *MCPClient) ClientID() string {
+	if c.Spec.MetadataDocumentURL != "" {
+		return c.Spec.MetadataDocumentURL
+	}
+	return c.Name
 }
 
 // MCPClientStatus records how a client has been used.
@@ -125,12 +145,16 @@ type MCPClientStatus struct {
 }
 
 // MCPClient is an OAuth client allowed to ask for access: registered
-// dynamically by an MCP client, or committed to Git. Its name is the client_id.
+// dynamically by an MCP client, committed to Git, or recorded when a person
+// first approved a client identified by a metadata document. Its name is the
+// client_id, except for the last kind, whose client_id is
+// spec.metadataDocumentURL.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=mcpc,categories=herald
 // +kubebuilder:printcolumn:name="Client Name",type=string,JSONPath=`.spec.clientName`
 // +kubebuilder:printcolumn:name="Dynamic",type=boolean,JSONPath=`.spec.dynamic`
+// +kubebuilder:printcolumn:name="Metadata Document",type=string,JSONPath=`.spec.metadataDocumentURL`
 // +kubebuilder:printcolumn:name="Last Authorized",type=date,JSONPath=`.status.lastAuthorizedAt`
 // +kubebuilder:printcolumn:name="Redirect URIs",type=string,JSONPath=`.spec.redirectURIs`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -9,11 +9,14 @@ package egress
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -143,6 +146,28 @@ func (p Policy) Client(timeout time.Duration) *http.Client {
 		ResponseHeaderTimeout: timeout,
 	}
 	return &http.Client{Transport: transport, Timeout: timeout, CheckRedirect: CheckRedirect}
+}
+
+// TrustFile makes c, built by Client, trust the certificate authorities in
+// a PEM file besides the system's.
+func TrustFile(c *http.Client, pemFile string) error {
+	t, ok := c.Transport.(*http.Transport)
+	if !ok {
+		return fmt.Errorf("the client's transport is %T, not one Client built", c.Transport)
+	}
+	data, err := os.ReadFile(pemFile)
+	if err != nil {
+		return err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(data) {
+		return fmt.Errorf("%s holds no PEM certificate", pemFile)
+	}
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return nil
 }
 
 // CheckRedirect allows at most MaxRedirects redirects, to http or https.

@@ -1,11 +1,17 @@
 package egress
 
 import (
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -170,4 +176,41 @@ func FuzzCheck(f *testing.F) {
 			t.Fatalf("Check(%s) allowed an internal address", addr)
 		}
 	})
+}
+
+func TestTrustFileAddsRoots(t *testing.T) {
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	defer ts.Close()
+	loopback := Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+
+	if _, err := loopback.Client(5 * time.Second).Get(ts.URL); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("an unknown CA was trusted: %v", err)
+	}
+	dir := t.TempDir()
+	pemFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := loopback.Client(5 * time.Second)
+	if err := TrustFile(c, pemFile); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Get(ts.URL)
+	if err != nil {
+		t.Fatalf("the added CA is not trusted: %v", err)
+	}
+	resp.Body.Close()
+	if err := (Policy{}).Check(netip.MustParseAddr("127.0.0.1")); err == nil {
+		t.Fatal("trusting a CA must not change which addresses are refused")
+	}
+
+	notPEM := filepath.Join(dir, "not.pem")
+	_ = os.WriteFile(notPEM, []byte("hello"), 0o600)
+	if err := TrustFile(loopback.Client(time.Second), notPEM); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Fatalf("a file without certificates: %v", err)
+	}
+	if err := TrustFile(loopback.Client(time.Second), filepath.Join(dir, "missing.pem")); err == nil {
+		t.Fatal("a missing file was accepted")
+	}
 }

@@ -30,7 +30,17 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ar, err := s.provider.NewAuthorizeRequest(ctx, queryOnly(r))
+	if id := r.URL.Query().Get("client_id"); isMetadataURL(id) {
+		// fosite would only say that the client does not exist; the
+		// client's developer needs to know what is wrong with the document.
+		if _, err := s.clients.docs.get(ctx, id); err != nil {
+			logFor(ctx).Info("client metadata document refused", "client", id, "reason", err.Error())
+			s.pages.errorPage(w, http.StatusBadRequest, "This connection request cannot be used",
+				err.Error()+". The app that sent you here needs to fix its metadata document; nothing was shared.")
+			return
+		}
+	}
+	ar, err := s.provider.NewAuthorizeRequest(withRequestedRedirect(ctx, r.URL.Query().Get("redirect_uri")), queryOnly(r))
 	if err != nil {
 		s.authorizeError(w, r, ar, err)
 		return
@@ -45,6 +55,11 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := pageData{Action: r.URL.RequestURI(), ClientName: cl.obj.Spec.ClientName, RedirectURI: ar.GetRedirectURI().String()}
+	if doc := cl.obj.Spec.MetadataDocumentURL; doc != "" {
+		if u, err := url.Parse(doc); err == nil {
+			d.ClientHost = u.Host
+		}
+	}
 	if s.oidc != nil {
 		d.OIDCName, d.OIDCURL = s.oidc.cfg.Name, oidcStartURL(r.URL.RequestURI())
 	}
@@ -119,13 +134,18 @@ func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, ar fosit
 // names would make Herald an open redirector. An error goes back to a
 // loopback address (a native app on the person's machine), to a client an
 // operator registered, or to one a person approved before; otherwise a
-// page says what is wrong.
+// page says what is wrong. A metadata document is no better than a
+// registration here: anyone can publish one.
 func redirectsErrors(ar fosite.AuthorizeRequester) bool {
 	if isLoopbackRedirect(ar.GetRedirectURI()) {
 		return true
 	}
 	cl, ok := ar.GetClient().(*mcpClient)
-	return ok && (!cl.obj.Spec.Dynamic || cl.obj.Status.LastAuthorizedAt != nil)
+	if !ok {
+		return false
+	}
+	operatorMade := !cl.obj.Spec.Dynamic && cl.obj.Spec.MetadataDocumentURL == ""
+	return operatorMade || cl.obj.Status.LastAuthorizedAt != nil
 }
 
 func isLoopbackRedirect(u *url.URL) bool {

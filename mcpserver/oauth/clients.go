@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"k8s.io/utils/clock"
+	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,13 +22,52 @@ type mcpClient struct {
 	obj          *v1alpha1.MCPClient
 	hashedSecret []byte
 	audience     string
+	// portOf is the redirect URI of the authorization request being
+	// served when it differs from a registered localhost URI only in its
+	// port (see withRequestedRedirect).
+	portOf string
+}
+
+// GetRedirectURIs are the registered URIs, plus the one requested when it
+// is a localhost URI matching a registered one on another port: RFC 8252
+// lets a native app listen on any loopback port, and fosite allows that
+// for the IP literals only, while clients register http://localhost/….
+func (m *mcpClient) GetRedirectURIs() []string {
+	if m.portOf == "" {
+		return m.obj.Spec.RedirectURIs
+	}
+	return append(slices.Clip(m.obj.Spec.RedirectURIs), m.portOf)
+}
+
+type requestedRedirectKey struct{}
+
+// withRequestedRedirect tells the directory which redirect URI the
+// authorization request asks for, so the client it loads can accept a
+// localhost URI on any port.
+func withRequestedRedirect(ctx context.Context, uri string) context.Context {
+	return context.WithValue(ctx, requestedRedirectKey{}, uri)
+}
+
+// localhostOnAnyPort returns requested when it is http://localhost:<port>
+// with the path and query of a registered http://localhost URI.
+func localhostOnAnyPort(requested string, registered []string) string {
+	r, err := url.Parse(requested)
+	if err != nil || r.Scheme != "http" || r.Hostname() != "localhost" || r.User != nil || r.Fragment != "" {
+		return ""
+	}
+	for _, reg := range registered {
+		u, err := url.Parse(reg)
+		if err == nil && u.Scheme == "http" && u.Hostname() == "localhost" && u.Path == r.Path && u.RawQuery == r.RawQuery {
+			return requested
+		}
+	}
+	return ""
 }
 
 var _ fosite.Client = (*mcpClient)(nil)
 
-func (m *mcpClient) GetID() string                      { return m.obj.Name }
+func (m *mcpClient) GetID() string                      { return m.obj.ClientID() }
 func (m *mcpClient) GetHashedSecret() []byte            { return m.hashedSecret }
-func (m *mcpClient) GetRedirectURIs() []string          { return m.obj.Spec.RedirectURIs }
 func (m *mcpClient) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"code"} }
 func (m *mcpClient) GetAudience() fosite.Arguments      { return fosite.Arguments{m.audience} }
 func (m *mcpClient) IsPublic() bool {
@@ -57,34 +98,32 @@ func (m *mcpClient) GetScopes() fosite.Arguments {
 // would lock them out. Every client gets refresh tokens anyway.
 var toleratedScopes = []string{"offline_access", "offline"}
 
-// getClient reads an MCPClient from the cache, falling back to the API server
+// clientDirectory finds the client behind a client_id: an MCPClient by
+// name, or, for an id that is a URL, the client ID metadata document it
+// names together with the MCPClient that records the client's approvals.
+type clientDirectory struct {
+	c        client.Client
+	r        client.Reader
+	unknown  *unknownClients
+	docs     *metadataDocuments
+	ns       string
+	audience string
+}
+
+var errClientNotFound = fosite.ErrNotFound.WithHint("The client is not registered; register it again at /oauth/register.")
+
+// get reads an MCPClient from the cache, falling back to the API server
 // because a client registered a moment ago (possibly on another replica) may
 // not be cached yet.
-func getClient(ctx context.Context, c client.Client, r client.Reader, unknown *unknownClients, ns, audience, id string) (*mcpClient, error) {
-	notFound := fosite.ErrNotFound.WithHint("The client is not registered; register it again at /oauth/register.")
-	if id == "" || len(id) > 253 {
-		return nil, notFound
+func (d *clientDirectory) get(ctx context.Context, id string) (*mcpClient, error) {
+	if isMetadataURL(id) {
+		return d.metadataClient(ctx, id)
 	}
-	obj := &v1alpha1.MCPClient{}
-	err := c.Get(ctx, client.ObjectKey{Name: id}, obj)
-	if apierrors.IsNotFound(err) {
-		// The cache may lag a registration on another replica: ask the
-		// API server, but only once in a while for an id it did not know,
-		// so made-up ids cannot make every request a read of it.
-		if unknown.recent(id) {
-			return nil, notFound
-		}
-		if err = r.Get(ctx, client.ObjectKey{Name: id}, obj); apierrors.IsNotFound(err) {
-			unknown.add(id)
-		}
-	}
-	if apierrors.IsNotFound(err) || (err == nil && !obj.DeletionTimestamp.IsZero()) {
-		return nil, notFound
-	}
+	obj, err := d.record(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	m := &mcpClient{obj: obj, audience: audience}
+	m := d.adapt(ctx, obj)
 	if !m.IsPublic() && obj.Spec.ClientSecretRef != nil {
 		ref := obj.Spec.ClientSecretRef
 		key := ref.Key
@@ -92,12 +131,64 @@ func getClient(ctx context.Context, c client.Client, r client.Reader, unknown *u
 			key = "clientSecret"
 		}
 		var sec corev1.Secret
-		if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, &sec); err != nil {
-			return nil, fmt.Errorf("oauth: client %s: reading its secret hash from Secret %s/%s: %w", id, ns, ref.Name, err)
+		if err := d.r.Get(ctx, client.ObjectKey{Namespace: d.ns, Name: ref.Name}, &sec); err != nil {
+			return nil, fmt.Errorf("oauth: client %s: reading its secret hash from Secret %s/%s: %w", id, d.ns, ref.Name, err)
 		}
 		m.hashedSecret = sec.Data[key]
 	}
 	return m, nil
+}
+
+// record reads the MCPClient named name, or errClientNotFound.
+func (d *clientDirectory) record(ctx context.Context, name string) (*v1alpha1.MCPClient, error) {
+	if name == "" || len(name) > 253 {
+		return nil, errClientNotFound
+	}
+	obj := &v1alpha1.MCPClient{}
+	err := d.c.Get(ctx, client.ObjectKey{Name: name}, obj)
+	if apierrors.IsNotFound(err) {
+		// The cache may lag a registration on another replica: ask the
+		// API server, but only once in a while for an id it did not know,
+		// so made-up ids cannot make every request a read of it.
+		if d.unknown.recent(name) {
+			return nil, errClientNotFound
+		}
+		if err = d.r.Get(ctx, client.ObjectKey{Name: name}, obj); apierrors.IsNotFound(err) {
+			d.unknown.add(name)
+		}
+	}
+	if apierrors.IsNotFound(err) || (err == nil && !obj.DeletionTimestamp.IsZero()) {
+		return nil, errClientNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// metadataClient is the client a metadata document describes. The
+// document is the registration; the record, once a person approved the
+// client, adds its status (and is what kubectl shows and deletes).
+func (d *clientDirectory) metadataClient(ctx context.Context, id string) (*mcpClient, error) {
+	spec, err := d.docs.get(ctx, id)
+	if err != nil {
+		return nil, fosite.ErrNotFound.WithHint(err.Error())
+	}
+	obj := &v1alpha1.MCPClient{Spec: *spec}
+	obj.Name = metadataRecordName(id)
+	var rec v1alpha1.MCPClient
+	if err := d.c.Get(ctx, client.ObjectKey{Name: obj.Name}, &rec); err == nil && rec.DeletionTimestamp.IsZero() {
+		obj.ObjectMeta, obj.Status = rec.ObjectMeta, rec.Status
+	}
+	return d.adapt(ctx, obj), nil
+}
+
+func (d *clientDirectory) adapt(ctx context.Context, obj *v1alpha1.MCPClient) *mcpClient {
+	m := &mcpClient{obj: obj, audience: d.audience}
+	if requested, ok := ctx.Value(requestedRedirectKey{}).(string); ok {
+		m.portOf = localhostOnAnyPort(requested, obj.Spec.RedirectURIs)
+	}
+	return m
 }
 
 // unknownClients remembers for a few seconds the client ids the API server

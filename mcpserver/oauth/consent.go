@@ -85,6 +85,11 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, ar fosite
 		return
 	}
 	ctx := r.Context()
+	if err := s.recordApproval(ctx, cl); err != nil {
+		logFor(ctx).Error(err, "recording the client failed", "client", cl.GetID())
+		s.redirectError(w, r, ar, "server_error", "The approval could not be stored; try connecting again.")
+		return
+	}
 	grant, err := s.upsertGrant(ctx, cl.GetID(), subject, chosen, granted)
 	if err != nil {
 		logFor(r.Context()).Error(err, "storing grant failed", "client", cl.GetID())
@@ -102,7 +107,6 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, ar fosite
 		return
 	}
 	resp.AddParameter("iss", s.baseFor(r))
-	s.markClientAuthorized(ctx, cl.obj)
 	metrics.OAuthGrantsApproved.Inc()
 	logFor(r.Context()).Info("access approved", "client", cl.GetID(), "user", subject, "grant", grant, "workspaces", chosen, "scopes", granted)
 	s.provider.WriteAuthorizeResponse(ctx, w, ar, resp)

@@ -78,7 +78,7 @@ func (s *Server) Sweep(ctx context.Context) error {
 	// A deleted client takes its grants with it, and so the tokens they carry.
 	registered := map[string]bool{}
 	for i := range clients.Items {
-		registered[clients.Items[i].Name] = clients.Items[i].DeletionTimestamp.IsZero()
+		registered[clients.Items[i].ClientID()] = clients.Items[i].DeletionTimestamp.IsZero()
 	}
 	for i := range grants.Items {
 		g := &grants.Items[i]
@@ -91,7 +91,7 @@ func (s *Server) Sweep(ctx context.Context) error {
 	}
 	for i := range clients.Items {
 		c := &clients.Items[i]
-		if !c.Spec.Dynamic || c.Status.LastAuthorizedAt != nil || used[c.Name] || now.Sub(c.CreationTimestamp.Time) < UnusedClientTTL {
+		if !c.Spec.Dynamic || c.Status.LastAuthorizedAt != nil || used[c.ClientID()] || now.Sub(c.CreationTimestamp.Time) < UnusedClientTTL {
 			continue
 		}
 		if err := client.IgnoreNotFound(s.c.Delete(ctx, c, client.Preconditions{UID: &c.UID})); err != nil {

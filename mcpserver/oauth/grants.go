@@ -7,6 +7,7 @@ import (
 	"fmt"
 	corev1 "k8s.io/api/core/v1"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -145,6 +146,41 @@ func (s *Server) liveGrant(ctx context.Context, name string, fresh bool, opts ..
 		return nil, apierrors.NewGone("grant " + name + " was revoked")
 	}
 	return &g, nil
+}
+
+// recordApproval notes on the client that a person approved it. A client
+// identified by a metadata document gets its MCPClient record now, so that
+// kubectl shows it and deleting the record revokes its grants; a later
+// approval brings the record's name and redirect URIs up to date.
+func (s *Server) recordApproval(ctx context.Context, cl *mcpClient) error {
+	if cl.obj.Spec.MetadataDocumentURL == "" {
+		s.markClientAuthorized(ctx, cl.obj)
+		return nil
+	}
+	var rec v1alpha1.MCPClient
+	err := s.apiReader.Get(ctx, client.ObjectKey{Name: cl.obj.Name}, &rec)
+	switch {
+	case apierrors.IsNotFound(err):
+		rec = v1alpha1.MCPClient{
+			ObjectMeta: metav1.ObjectMeta{Name: cl.obj.Name, Labels: map[string]string{labelManagedBy: managedByValue}},
+			Spec:       cl.obj.Spec,
+		}
+		if err := s.c.Create(ctx, &rec); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		log.Info("client identified by a metadata document recorded", "client", cl.obj.Name, "document", cl.obj.Spec.MetadataDocumentURL, "name", cl.obj.Spec.ClientName)
+	case err != nil:
+		return err
+	case !rec.DeletionTimestamp.IsZero():
+		return fmt.Errorf("the record of client %s is being deleted; connect again in a moment", rec.Name)
+	case !equality.Semantic.DeepEqual(rec.Spec, cl.obj.Spec):
+		rec.Spec = cl.obj.Spec
+		if err := s.c.Update(ctx, &rec); err != nil {
+			return err
+		}
+	}
+	s.markClientAuthorized(ctx, &rec)
+	return nil
 }
 
 // markClientAuthorized records the approval on the client, which keeps the

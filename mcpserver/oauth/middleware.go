@@ -90,26 +90,31 @@ func (s *Server) RequireToken(next http.Handler) http.Handler {
 }
 
 // clientName returns the registered client's name, and false once the
-// client is deleted. A client the cache lacks is looked up the way token
-// requests look it up (getClient), so a deletion is seen at once and a
-// cache that lags is not taken for one.
+// client is deleted. A client the cache lacks is looked up on the API server
+// (as token requests look it up), so a deletion is seen at once and a cache
+// that lags is not taken for one. A metadata-document client is known by its
+// record: deleting the record ends its tokens.
 func (s *Server) clientName(ctx context.Context, id string) (string, bool) {
+	name := id
+	if isMetadataURL(id) {
+		name = metadataRecordName(id)
+	}
 	var c v1alpha1.MCPClient
-	err := s.c.Get(ctx, client.ObjectKey{Name: id}, &c, client.UnsafeDisableDeepCopy) // read only
+	err := s.c.Get(ctx, client.ObjectKey{Name: name}, &c, client.UnsafeDisableDeepCopy) // read only
 	if err == nil {
 		return c.Spec.ClientName, c.DeletionTimestamp.IsZero()
 	}
 	if !apierrors.IsNotFound(err) {
 		return id, true // cannot tell: the grant check above already passed
 	}
-	cl, err := getClient(ctx, s.c, s.apiReader, s.store.unknown, s.cfg.Namespace, s.mcpURL(), id)
+	obj, err := s.clients.record(ctx, name)
 	if errors.Is(err, fosite.ErrNotFound) {
 		return id, false
 	}
 	if err != nil {
 		return id, true
 	}
-	return cl.obj.Spec.ClientName, true
+	return obj.Spec.ClientName, true
 }
 
 func (s *Server) originAllowed(origin string) bool {

@@ -23,11 +23,14 @@ type scopeLine struct{ Name, Words string }
 type workspaceChoice struct{ Name, DisplayName, Role, Approval string }
 
 type pageData struct {
-	Title       string
-	Error       string
-	Action      string
-	CSRF        string
-	ClientName  string
+	Title      string
+	Error      string
+	Action     string
+	CSRF       string
+	ClientName string
+	// ClientHost is the host serving a metadata-document client's
+	// document: who the person is really approving.
+	ClientHost  string
 	RedirectURI string
 	Subject     string
 	Username    string

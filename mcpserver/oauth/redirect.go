@@ -14,8 +14,8 @@ var schemeRE = regexp.MustCompile(`^[a-z][a-z0-9+.-]*$`)
 var refusedSchemes = map[string]bool{"javascript": true, "data": true, "file": true, "vbscript": true, "about": true, "blob": true, "ftp": true, "ws": true, "wss": true}
 
 // validateRedirectURI applies the registration rules: https anywhere; plain
-// http only on loopback (127.0.0.1, [::1] with any port at authorization time,
-// RFC 8252, and localhost with an explicit port); private-use schemes such as
+// http only on loopback (127.0.0.1, [::1] and localhost, each matching any
+// port at authorization time, RFC 8252); private-use schemes such as
 // cursor:// for native apps; never a fragment.
 func validateRedirectURI(raw string) error {
 	u, err := url.Parse(raw)
@@ -36,7 +36,7 @@ func validateRedirectURI(raw string) error {
 		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 			return nil
 		}
-		if host == "localhost" && u.Port() != "" {
+		if host == "localhost" {
 			return nil
 		}
 		return fmt.Errorf("redirect URI %q uses plain http on a host other than loopback; use https, http://127.0.0.1:<port>/… or http://localhost:<port>/callback", raw)

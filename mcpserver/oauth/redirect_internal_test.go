@@ -22,7 +22,7 @@ func TestValidateRedirectURI(t *testing.T) {
 		{"https://vscode.dev/redirect", true},
 		{"cursor://anysphere.cursor-mcp/oauth/callback", true},
 		{"com.example.app:/oauth", true},
-		{"http://localhost/callback", false}, // no port: not a native app listener
+		{"http://localhost/callback", true}, // matches any port when authorizing
 		{"http://evil.example/callback", false},
 		{"http://192.168.1.5:8080/callback", false},
 		{"https://claude.ai/cb#frag", false},
@@ -39,6 +39,21 @@ func TestValidateRedirectURI(t *testing.T) {
 		} else {
 			NewWithT(t).Expect(err).To(HaveOccurred(), tc.uri)
 		}
+	}
+}
+
+func TestLocalhostOnAnyPort(t *testing.T) {
+	g := NewWithT(t)
+	registered := []string{"http://localhost/callback", "https://app.example/cb", "http://localhost:7777/other?x=1"}
+	g.Expect(localhostOnAnyPort("http://localhost:53124/callback", registered)).To(Equal("http://localhost:53124/callback"))
+	g.Expect(localhostOnAnyPort("http://localhost/callback", registered)).To(Equal("http://localhost/callback"))
+	g.Expect(localhostOnAnyPort("http://localhost:1/other?x=1", registered)).To(Equal("http://localhost:1/other?x=1"))
+	for _, refused := range []string{
+		"http://localhost:53124/callbackx", "http://localhost:53124/other", "http://localhost:53124/other?x=2",
+		"https://localhost:53124/callback", "http://localhost.evil.example:53124/callback",
+		"http://user@localhost:53124/callback", "http://127.0.0.1:53124/callback", "://bad",
+	} {
+		g.Expect(localhostOnAnyPort(refused, registered)).To(BeEmpty(), refused)
 	}
 }
 

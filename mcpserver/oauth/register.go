@@ -49,7 +49,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_client_metadata", "the registration body is not valid JSON client metadata: "+err.Error())
 		return
 	}
-	spec, code, msg := s.registrationSpec(&req)
+	spec, code, msg := registrationSpec(&req)
 	if code != "" {
 		writeOAuthError(w, http.StatusBadRequest, code, msg)
 		return
@@ -152,7 +152,7 @@ func (s *Server) admitRegistration(w http.ResponseWriter, r *http.Request) bool 
 
 // registrationSpec validates metadata and turns it into an MCPClient spec, or
 // returns an RFC 7591 error code and a message saying what to change.
-func (s *Server) registrationSpec(req *registrationRequest) (*v1alpha1.MCPClientSpec, string, string) {
+func registrationSpec(req *registrationRequest) (*v1alpha1.MCPClientSpec, string, string) {
 	if len(req.RedirectURIs) == 0 {
 		return nil, "invalid_redirect_uri", "redirect_uris is required: list the URIs the client receives codes at"
 	}

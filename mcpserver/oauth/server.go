@@ -72,6 +72,11 @@ type Config struct {
 	// client the sign-in and registration limits count. Empty trusts no
 	// proxy: every client behind one shares its address.
 	TrustedProxies []netip.Prefix
+	// Outbound fetches client ID metadata documents. It should be a
+	// guarded client (internal/egress): the URL is whatever a client sends.
+	// Herald never follows a redirect for a document, whatever the client's
+	// own policy.
+	Outbound *http.Client
 }
 
 // Server is the authorization server plus the /mcp resource-server middleware.
@@ -93,6 +98,7 @@ type Server struct {
 	tokenRequests *windowLimiter
 	tokens        *tokenCache
 	lastUse       *useRecorder
+	clients       *clientDirectory
 	oidc          *oidcLogin
 }
 
@@ -133,7 +139,11 @@ func New(cfg Config, c client.Client, apiReader client.Reader) (*Server, error) 
 	if s.keys, err = loadOrCreateKeys(ctx, c, apiReader, cfg.Namespace); err != nil {
 		return nil, err
 	}
-	s.store = &store{c: c, r: apiReader, ns: cfg.Namespace, clock: cfg.Clock, mcpURL: s.mcpURL(), onReuse: s.revokeGrantByName, onGrace: s.noteGraceUse, userRemoved: s.userRemoved, unknown: newUnknownClients(cfg.Clock)}
+	s.clients = &clientDirectory{
+		c: c, r: apiReader, unknown: newUnknownClients(cfg.Clock), ns: cfg.Namespace, audience: s.mcpURL(),
+		docs: newMetadataDocuments(cfg.Outbound, cfg.Clock, cfg.DevMode),
+	}
+	s.store = &store{c: c, r: apiReader, ns: cfg.Namespace, clock: cfg.Clock, mcpURL: s.mcpURL(), onReuse: s.revokeGrantByName, onGrace: s.noteGraceUse, userRemoved: s.userRemoved, clients: s.clients}
 	s.pages = mustParsePages()
 	s.limiter = newLoginLimiter(cfg.Clock)
 	s.registrations = newWindowLimiter(cfg.Clock, registrationWindow)

@@ -69,7 +69,7 @@ type store struct {
 	onGrace func(ctx context.Context, grant string)
 	// userRemoved says whether a token's subject can no longer act.
 	userRemoved func(ctx context.Context, subject string) (bool, error)
-	unknown     *unknownClients
+	clients     *clientDirectory
 }
 
 // secretName derives an object name from fosite's signature of a token; the
@@ -138,7 +138,7 @@ func (s *store) get(ctx context.Context, kind, signature string) (*corev1.Secret
 	if err := json.Unmarshal(sec.Data[dataRequest], &sr); err != nil || sr.Session == nil {
 		return nil, nil, fmt.Errorf("oauth: Secret %s/%s is corrupt; delete it", sec.Namespace, sec.Name)
 	}
-	cl, err := getClient(ctx, s.c, s.r, s.unknown, s.ns, s.mcpURL, sr.ClientID)
+	cl, err := s.clients.get(ctx, sr.ClientID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -159,7 +159,7 @@ func (s *store) delete(ctx context.Context, kind, signature string) error {
 // --- fosite.ClientManager
 
 func (s *store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	return getClient(ctx, s.c, s.r, s.unknown, s.ns, s.mcpURL, id)
+	return s.clients.get(ctx, id)
 }
 
 // ClientAssertionJWTValid and SetClientAssertionJWT serve private_key_jwt,

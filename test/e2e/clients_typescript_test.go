@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 
 	. "github.com/onsi/gomega"
 
+	"github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/controlplane"
 )
 
@@ -70,6 +74,31 @@ func (n *nodeClients) command(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// runTSClient runs ts-client.mjs against h with the extra environment and
+// returns its summary, failing t unless the script succeeded.
+func runTSClient(t *testing.T, node *nodeClients, h *heraldMCP, env ...string) tsSummary {
+	t.Helper()
+	g := NewWithT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	cmd := node.command(ctx, node.script(t, "ts-client.mjs"), h.MCPURL)
+	cmd.Env = append(cmd.Env, "HERALD_USERNAME="+devUser, "HERALD_PASSWORD="+h.Password, "HERALD_WORKSPACE=demo")
+	cmd.Env = append(cmd.Env, env...)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	start := time.Now()
+	out, runErr := cmd.Output()
+	t.Logf("ts-client ran %.1fs", time.Since(start).Seconds())
+
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var s tsSummary
+	g.Expect(json.Unmarshal([]byte(lines[len(lines)-1]), &s)).To(Succeed(), "ts-client printed no summary:\n%s\nstderr:\n%s", out, stderr)
+	g.Expect(s.Error).To(BeEmpty())
+	g.Expect(runErr).NotTo(HaveOccurred(), "stderr:\n%s", stderr)
+	g.Expect(s.OK).To(BeTrue())
+	return s
+}
+
 // tsSummary is what test/e2e/clients/ts-client.mjs prints.
 type tsSummary struct {
 	OK                   bool   `json:"ok"`
@@ -81,15 +110,21 @@ type tsSummary struct {
 		HasCodeChallenge    bool   `json:"hasCodeChallenge"`
 		Resource            string `json:"resource"`
 		Scope               string `json:"scope"`
+		ClientID            string `json:"clientId"`
 	} `json:"authorizationRequest"`
-	ConsentWorkspaces []string          `json:"consentWorkspaces"`
-	Redirect          map[string]string `json:"redirect"`
-	TokenType         string            `json:"tokenType"`
-	ServerName        string            `json:"serverName"`
-	ToolCount         int               `json:"toolCount"`
-	ToolNames         []string          `json:"toolNames"`
-	Workspaces        []string          `json:"workspaces"`
-	Post              struct {
+	ConsentWorkspaces []string `json:"consentWorkspaces"`
+	ConsentClientHost string   `json:"consentClientHost"`
+	Me                struct {
+		Client     string `json:"client"`
+		ClientName string `json:"clientName"`
+	} `json:"me"`
+	Redirect   map[string]string `json:"redirect"`
+	TokenType  string            `json:"tokenType"`
+	ServerName string            `json:"serverName"`
+	ToolCount  int               `json:"toolCount"`
+	ToolNames  []string          `json:"toolNames"`
+	Workspaces []string          `json:"workspaces"`
+	Post       struct {
 		ID             string   `json:"id"`
 		DraftPhase     string   `json:"draftPhase"`
 		ScheduledDraft bool     `json:"scheduledDraft"`
@@ -133,23 +168,7 @@ func TestTypeScriptSDKClient(t *testing.T) {
 	node := ensureNodeClients(t)
 	h := startHeraldMCP(t)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
-	defer cancel()
-	cmd := node.command(ctx, node.script(t, "ts-client.mjs"), h.MCPURL)
-	cmd.Env = append(cmd.Env, "HERALD_USERNAME="+devUser, "HERALD_PASSWORD="+h.Password, "HERALD_WORKSPACE=demo")
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	start := time.Now()
-	out, runErr := cmd.Output()
-	t.Logf("ts-client ran %.1fs", time.Since(start).Seconds())
-
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	var s tsSummary
-	g.Expect(json.Unmarshal([]byte(lines[len(lines)-1]), &s)).To(Succeed(), "ts-client printed no summary:\n%s\nstderr:\n%s", out, stderr)
-	g.Expect(s.Error).To(BeEmpty())
-	g.Expect(runErr).NotTo(HaveOccurred(), "stderr:\n%s", stderr)
-	g.Expect(s.OK).To(BeTrue())
-
+	s := runTSClient(t, node, h)
 	// The SDK's own auth() found and used everything Herald advertises.
 	g.Expect(s.RegisteredClientID).NotTo(BeEmpty(), "dynamic client registration")
 	g.Expect(s.AuthorizationRequest.Endpoint).To(Equal(h.Base + "/oauth/authorize"))
@@ -219,4 +238,61 @@ func TestTypeScriptSDKClient(t *testing.T) {
 	g.Expect(s.Batch.ToolCount).To(Equal(28))
 	g.Expect(s.Batch.PingOK).To(BeTrue())
 	g.Expect(s.Batch.Workspaces).To(Equal([]string{"demo"}))
+}
+
+// TestTypeScriptSDKClientMetadataDocument: the official TypeScript SDK identifies
+// its client by a client ID metadata document on an https site Herald is told to
+// trust (--outbound-ca-file), instead of registering. Herald fetches the document,
+// shows its host on the consent page, sends the code to the port-less localhost
+// redirect URI the document lists on the port the client listens on, and records
+// the client as an MCPClient once the person approved it.
+func TestTypeScriptSDKClientMetadataDocument(t *testing.T) {
+	g := NewWithT(t)
+	node := ensureNodeClients(t)
+
+	var docURL string
+	site := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/oauth/client-metadata.json" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "max-age=600")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"client_id": docURL, "client_name": "Herald e2e (TypeScript SDK, metadata document)",
+			"redirect_uris": []string{"http://localhost/callback"}, "token_endpoint_auth_method": "none",
+			"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
+		})
+	}))
+	defer site.Close()
+	docURL = site.URL + "/oauth/client-metadata.json"
+	caFile := filepath.Join(t.TempDir(), "site-ca.pem")
+	g.Expect(os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: site.Certificate().Raw}), 0o600)).To(Succeed())
+
+	h := startHeraldMCP(t, "--outbound-ca-file="+caFile)
+	s := runTSClient(t, node, h, "HERALD_CLIENT_METADATA_URL="+docURL)
+
+	// The SDK saves the URL as its client information; that nothing was
+	// registered dynamically is checked on the cluster below.
+	g.Expect(s.RegisteredClientID).To(Equal(docURL))
+	g.Expect(s.AuthorizationRequest.ClientID).To(Equal(docURL))
+	g.Expect(s.ConsentClientHost).To(Equal(strings.TrimPrefix(site.URL, "https://")))
+	g.Expect(s.Redirect).To(HaveKeyWithValue("iss", h.Base))
+	g.Expect(s.ToolCount).To(Equal(28))
+	g.Expect(s.Workspaces).To(Equal([]string{"demo"}))
+	g.Expect(s.Me.Client).To(Equal(docURL))
+	g.Expect(s.Me.ClientName).To(Equal("Herald e2e (TypeScript SDK, metadata document)"))
+
+	c := kubeClient(g, h.Kubeconfig)
+	var clients v1alpha1.MCPClientList
+	g.Expect(c.List(context.Background(), &clients)).To(Succeed())
+	var recorded []string
+	for _, mc := range clients.Items {
+		if mc.Spec.MetadataDocumentURL != "" {
+			recorded = append(recorded, mc.Spec.MetadataDocumentURL)
+			g.Expect(mc.Status.LastAuthorizedAt).NotTo(BeNil())
+		}
+		g.Expect(mc.Spec.Dynamic).To(BeFalse(), "nothing registered dynamically: %s", mc.Name)
+	}
+	g.Expect(recorded).To(Equal([]string{docURL}))
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -28,17 +29,20 @@ type heraldMCP struct {
 	Base, MCPURL string
 	// Password is the dev user's password (HERALD_DEV_PASSWORD).
 	Password string
+	// Kubeconfig is the embedded control plane's admin kubeconfig.
+	Kubeconfig string
 }
 
 const devUser = "dev"
 
 // startHeraldMCP builds herald, starts it in dev mode on an embedded control plane
 // and waits until /mcp answers (with 401: it wants a token). The process is
-// interrupted in t.Cleanup.
-func startHeraldMCP(t *testing.T) *heraldMCP {
+// interrupted in t.Cleanup. flags are added to its command line.
+func startHeraldMCP(t *testing.T, flags ...string) *heraldMCP {
 	t.Helper()
-	p := startHerald(t, buildHerald(t), t.TempDir())
-	h := &heraldMCP{heraldProcess: p, Base: p.baseURL, MCPURL: p.baseURL + "/mcp", Password: devPassword}
+	dataDir := t.TempDir()
+	p := startHerald(t, buildHerald(t), dataDir, flags...)
+	h := &heraldMCP{heraldProcess: p, Base: p.baseURL, MCPURL: p.baseURL + "/mcp", Password: devPassword, Kubeconfig: filepath.Join(dataDir, "kubeconfig")}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("herald output:\n%s", h.out.String())

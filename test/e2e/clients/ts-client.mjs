@@ -11,9 +11,15 @@
 // It prints one JSON summary on stdout (test/e2e/clients_typescript_test.go asserts on
 // it) and exits non-zero on any failure.
 //
+// With HERALD_CLIENT_METADATA_URL set, the client identifies itself by that client ID
+// metadata document instead of registering (the SDK does so when Herald advertises
+// client_id_metadata_document_supported), redirects to http://localhost:<port>/callback
+// as the document lists it without a port, and stops after its first tool calls.
+//
 // Usage: node ts-client.mjs <mcp-url>
 //   HERALD_USERNAME, HERALD_PASSWORD  the local user to sign in as
 //   HERALD_WORKSPACE                  the one workspace to approve (default demo)
+//   HERALD_CLIENT_METADATA_URL        the https URL of a client ID metadata document
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -24,6 +30,7 @@ const mcpURL = new URL(process.argv[2] ?? fail('usage: node ts-client.mjs <mcp-u
 const username = process.env.HERALD_USERNAME ?? 'dev';
 const password = process.env.HERALD_PASSWORD ?? fail('HERALD_PASSWORD is not set');
 const workspace = process.env.HERALD_WORKSPACE ?? 'demo';
+const clientMetadataURL = process.env.HERALD_CLIENT_METADATA_URL;
 const publishTimeoutMs = 60_000;
 
 const summary = {};
@@ -103,6 +110,7 @@ async function answerLoginAndConsent(authorizationURL) {
   html = await res.text();
   if (res.status !== 200 || !/name="workspace"/.test(html)) fail(`expected the consent page, got ${res.status}:\n${html.slice(0, 2000)}`);
   summary.consentWorkspaces = [...html.matchAll(/name="workspace"\s+value="([^"]*)"/g)].map((m) => unescapeHTML(m[1]));
+  summary.consentClientHost = unescapeHTML(html.match(/id="client-host">[^<]*<strong>([^<]*)<\/strong>/)?.[1] ?? '');
   const consent = formOf(html, 'consent');
   [pageURL, res] = await browser.postForm(new URL(consent.action, pageURL), [
     ['csrf_token', consent.csrf],
@@ -137,7 +145,8 @@ async function startRedirectServer() {
     }
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, code, url: `http://127.0.0.1:${server.address().port}/callback` };
+  const host = clientMetadataURL ? 'localhost' : '127.0.0.1';
+  return { server, code, url: `http://${host}:${server.address().port}/callback` };
 }
 
 class FormAnsweringProvider {
@@ -159,6 +168,10 @@ class FormAnsweringProvider {
 
   get redirectUrl() {
     return this.redirectURL;
+  }
+
+  get clientMetadataUrl() {
+    return clientMetadataURL;
   }
 
   get clientMetadata() {
@@ -206,6 +219,7 @@ class FormAnsweringProvider {
       hasCodeChallenge: Boolean(url.searchParams.get('code_challenge')),
       resource: url.searchParams.get('resource'),
       scope: url.searchParams.get('scope'),
+      clientId: url.searchParams.get('client_id'),
     };
     // The SDK throws UnauthorizedError once this returns; the "browser" goes on meanwhile.
     this.browserDone = answerLoginAndConsent(url);
@@ -290,6 +304,14 @@ async function main() {
 
     const ws = structured(await client.callTool({ name: 'ocoya_list_workspaces', arguments: {} }), 'ocoya_list_workspaces');
     summary.workspaces = ws.workspaces.map((w) => w.id);
+    if (clientMetadataURL) {
+      const me = structured(await client.callTool({ name: 'ocoya_get_me', arguments: {} }), 'ocoya_get_me');
+      summary.me = { client: me.client, clientName: me.clientName };
+      await transport.terminateSession().catch(() => {});
+      await client.close();
+      summary.ok = true;
+      return;
+    }
 
     // Herald verifies the seeded sandbox profile right after it starts; wait for that.
     let sandbox;
