@@ -195,7 +195,7 @@ func run(ctx context.Context, o options) error {
 	}
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelSetup()
-	if err := setupHTTP(setupCtx, mgr, o.http, o.dev, sandboxFeed, inFlight, outbound); err != nil {
+	if err := setupHTTP(setupCtx, mgr, o.http, o.dev, sandboxFeed, inFlight, outbound, publishers); err != nil {
 		return err
 	}
 

@@ -26,6 +26,7 @@ import (
 	"github.com/herald-dev/herald/internal/devmode"
 	"github.com/herald-dev/herald/internal/egress"
 	"github.com/herald-dev/herald/internal/inflight"
+	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
 	"github.com/herald-dev/herald/mcpserver"
 	"github.com/herald-dev/herald/mcpserver/oauth"
@@ -102,7 +103,7 @@ func (h *httpOptions) origins() []string {
 
 // setupHTTP builds the authorization server and the MCP server and adds the
 // listener to the manager. In dev mode it also creates the local user.
-func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool, feed *sandbox.Feed, inFlight *inflight.Tracker, outbound *http.Client) error {
+func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool, feed *sandbox.Feed, inFlight *inflight.Tracker, outbound *http.Client, publishers publish.Registry) error {
 	if dev {
 		password, generated := os.Getenv("HERALD_DEV_PASSWORD"), false
 		if password == "" {
@@ -133,7 +134,7 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 	authz, err := oauth.New(oauth.Config{
 		PublicURL: h.publicURL, Namespace: h.namespace, DevMode: dev, AllowedOrigins: h.origins(),
 		MaxRegistrationsPerAddress: h.maxRegistrationsPerAddress, MaxUnusedClients: h.maxUnusedClients, TrustedProxies: proxies,
-		Recorder: mgr.GetEventRecorder("herald-oauth"), OIDC: h.oidcConfig(), Outbound: outbound,
+		Recorder: mgr.GetEventRecorder("herald-oauth"), OIDC: h.oidcConfig(), Outbound: outbound, Publishers: publishers,
 	}, mgr.GetClient(), mgr.GetAPIReader())
 	if err != nil {
 		return fmt.Errorf("starting the authorization server: %w", err)

@@ -5,7 +5,7 @@ import (
 )
 
 // Scope is a permission an MCP client can be granted.
-// +kubebuilder:validation:Enum="workspace:read";"brand_kits:write";"social_profiles:read";"posts:read";"posts:write";"posts:publish";"posts:approve";"workflows:read";"workflows:run"
+// +kubebuilder:validation:Enum="workspace:read";"brand_kits:write";"social_profiles:read";"social_profiles:write";"posts:read";"posts:write";"posts:publish";"posts:approve";"workflows:read";"workflows:run"
 type Scope string
 
 // The scopes Herald grants; each MCP tool requires one.
@@ -13,12 +13,15 @@ const (
 	ScopeWorkspaceRead      Scope = "workspace:read"
 	ScopeBrandKitsWrite     Scope = "brand_kits:write"
 	ScopeSocialProfilesRead Scope = "social_profiles:read"
-	ScopePostsRead          Scope = "posts:read"
-	ScopePostsWrite         Scope = "posts:write"
-	ScopePostsPublish       Scope = "posts:publish"
-	ScopePostsApprove       Scope = "posts:approve"
-	ScopeWorkflowsRead      Scope = "workflows:read"
-	ScopeWorkflowsRun       Scope = "workflows:run"
+	// ScopeSocialProfilesWrite connects accounts: it lets a client hand
+	// the person a connection link for the workspace.
+	ScopeSocialProfilesWrite Scope = "social_profiles:write"
+	ScopePostsRead           Scope = "posts:read"
+	ScopePostsWrite          Scope = "posts:write"
+	ScopePostsPublish        Scope = "posts:publish"
+	ScopePostsApprove        Scope = "posts:approve"
+	ScopeWorkflowsRead       Scope = "workflows:read"
+	ScopeWorkflowsRun        Scope = "workflows:run"
 )
 
 // TokenEndpointAuthMethod is how a client authenticates at the token endpoint.

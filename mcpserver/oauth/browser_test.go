@@ -6,9 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -19,43 +17,19 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/testenv"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
-// ensureChromium installs Debian's chromium through hack/chromium/ensure.sh
-// when it is missing (CI runs as root).
+// ensureChromium installs Chromium when it is missing.
 func ensureChromium() {
-	if _, err := os.Stat(chromiumPath); err == nil {
-		return
-	}
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "hack", "chromium", "ensure.sh")
-	out, err := exec.Command(script).CombinedOutput()
-	Expect(err).NotTo(HaveOccurred(), "installing chromium failed:\n%s", out)
+	Expect(testenv.EnsureChromium()).To(Succeed())
 }
 
-// newChromium starts headless Chromium, with the flags this machine's
-// closed network needs, in a phone-sized window (the pages must be
-// readable there), and returns its context; it stops with the spec.
+// newChromium starts headless Chromium for the spec and returns its
+// context; it stops with the spec.
 func newChromium() context.Context {
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(GinkgoT().TempDir()),
-		chromedp.WindowSize(480, 900), // a phone-sized window: the page must be readable there
-	)
-	DeferCleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(alloc)
-	DeferCleanup(cancelBrowser)
+	bctx, stop := testenv.Chromium(ctx, GinkgoT().TempDir())
+	DeferCleanup(stop)
 	return bctx
 }
 

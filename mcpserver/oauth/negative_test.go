@@ -269,7 +269,7 @@ var _ = Describe("the resource-server middleware", func() {
 	})
 
 	challenge := `Bearer resource_metadata="%s/.well-known/oauth-protected-resource/mcp", scope="` +
-		"workspace:read social_profiles:read posts:read workflows:read posts:write posts:publish posts:approve workflows:run brand_kits:write" + `"`
+		"workspace:read social_profiles:read posts:read workflows:read posts:write posts:publish posts:approve workflows:run social_profiles:write brand_kits:write" + `"`
 
 	It("answers 401 with the exact challenge when no token is sent", func() {
 		st, hdr, _ := callMCP(mcp, "")

@@ -39,6 +39,7 @@ type pageData struct {
 	OIDCName    string
 	OIDCURL     string
 	Approval    *approvalPage
+	Connect     *connectPage
 }
 
 // render writes a page with headers that keep it out of frames and caches.

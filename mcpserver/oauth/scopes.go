@@ -18,20 +18,22 @@ var AllScopes = []v1alpha1.Scope{
 	v1alpha1.ScopePostsPublish,
 	v1alpha1.ScopePostsApprove,
 	v1alpha1.ScopeWorkflowsRun,
+	v1alpha1.ScopeSocialProfilesWrite,
 	v1alpha1.ScopeBrandKitsWrite,
 }
 
 // scopeWords is what the consent page tells a person each scope allows.
 var scopeWords = map[v1alpha1.Scope]string{
-	v1alpha1.ScopeWorkspaceRead:      "See your workspaces and their brand kits",
-	v1alpha1.ScopeSocialProfilesRead: "See the social profiles connected to your workspaces",
-	v1alpha1.ScopePostsRead:          "See posts, drafts and their delivery status",
-	v1alpha1.ScopeWorkflowsRead:      "See workflows and their runs",
-	v1alpha1.ScopePostsWrite:         "Create, edit and delete posts, and schedule them at least 10 minutes ahead",
-	v1alpha1.ScopePostsPublish:       "Publish posts now or within 10 minutes, and retry failed deliveries",
-	v1alpha1.ScopePostsApprove:       "Approve or reject posts waiting for approval, in workspaces that require it",
-	v1alpha1.ScopeWorkflowsRun:       "Turn workflows on or off and run them; a run publishes the posts its workflow describes",
-	v1alpha1.ScopeBrandKitsWrite:     "Create, change and delete brand kits",
+	v1alpha1.ScopeWorkspaceRead:       "See your workspaces and their brand kits",
+	v1alpha1.ScopeSocialProfilesRead:  "See the social profiles connected to your workspaces",
+	v1alpha1.ScopePostsRead:           "See posts, drafts and their delivery status",
+	v1alpha1.ScopeWorkflowsRead:       "See workflows and their runs",
+	v1alpha1.ScopePostsWrite:          "Create, edit and delete posts, and schedule them at least 10 minutes ahead",
+	v1alpha1.ScopePostsPublish:        "Publish posts now or within 10 minutes, and retry failed deliveries",
+	v1alpha1.ScopePostsApprove:        "Approve or reject posts waiting for approval, in workspaces that require it",
+	v1alpha1.ScopeWorkflowsRun:        "Turn workflows on or off and run them; a run publishes the posts its workflow describes",
+	v1alpha1.ScopeBrandKitsWrite:      "Create, change and delete brand kits",
+	v1alpha1.ScopeSocialProfilesWrite: "Give you links to connect social accounts to your workspaces; you sign in to each platform yourself",
 }
 
 func isKnownScope(s string) bool {

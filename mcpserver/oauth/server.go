@@ -20,6 +20,9 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/herald-dev/herald/internal/connect"
+	"github.com/herald-dev/herald/internal/publish"
 )
 
 // Lifetimes of what the server issues.
@@ -77,6 +80,9 @@ type Config struct {
 	// Herald never follows a redirect for a document, whatever the client's
 	// own policy.
 	Outbound *http.Client
+	// Publishers verify an account connected on the connection pages
+	// before it is saved.
+	Publishers publish.Registry
 }
 
 // Server is the authorization server plus the /mcp resource-server middleware.
@@ -99,6 +105,7 @@ type Server struct {
 	tokens        *tokenCache
 	lastUse       *useRecorder
 	clients       *clientDirectory
+	mastodon      *connect.MastodonApps
 	oidc          *oidcLogin
 }
 
@@ -143,6 +150,7 @@ func New(cfg Config, c client.Client, apiReader client.Reader) (*Server, error) 
 		c: c, r: apiReader, unknown: newUnknownClients(cfg.Clock), ns: cfg.Namespace, audience: s.mcpURL(),
 		docs: newMetadataDocuments(cfg.Outbound, cfg.Clock, cfg.DevMode),
 	}
+	s.mastodon = &connect.MastodonApps{HTTP: cfg.Outbound, Client: c, Reader: apiReader, Namespace: cfg.Namespace, Website: public.String()}
 	s.store = &store{c: c, r: apiReader, ns: cfg.Namespace, clock: cfg.Clock, mcpURL: s.mcpURL(), onReuse: s.revokeGrantByName, onGrace: s.noteGraceUse, userRemoved: s.userRemoved, clients: s.clients}
 	s.pages = mustParsePages()
 	s.limiter = newLoginLimiter(cfg.Clock)
@@ -204,6 +212,9 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /oauth/jwks", s.handleJWKS)
 	mux.HandleFunc("GET /approve/{workspace}/{post}", s.handleApproval)
 	mux.HandleFunc("POST /approve/{workspace}/{post}", s.handleApproval)
+	mux.HandleFunc("GET "+ConnectCallbackPath, s.handleConnectCallback)
+	mux.HandleFunc("GET /connect/{workspace}/{platform}", s.handleConnect)
+	mux.HandleFunc("POST /connect/{workspace}/{platform}", s.handleConnect)
 	if s.oidc != nil {
 		mux.HandleFunc("GET /oauth/oidc/start", s.handleOIDCStart)
 		mux.HandleFunc("GET /oauth/oidc/callback", s.handleOIDCCallback)

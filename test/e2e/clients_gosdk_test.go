@@ -99,7 +99,7 @@ func TestGoSDKClient(t *testing.T) {
 
 	tools, err := session.ListTools(ctx, nil)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(tools.Tools).To(HaveLen(28))
+	g.Expect(tools.Tools).To(HaveLen(29))
 
 	var me struct {
 		Workspaces []struct {

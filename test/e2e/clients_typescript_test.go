@@ -182,7 +182,7 @@ func TestTypeScriptSDKClient(t *testing.T) {
 
 	// The grant holds only the approved workspace.
 	g.Expect(s.ServerName).To(Equal("herald"))
-	g.Expect(s.ToolCount).To(Equal(28))
+	g.Expect(s.ToolCount).To(Equal(29))
 	g.Expect(s.ToolNames).To(ContainElements("ocoya_create_post", "ocoya_schedule_post", "ocoya_get_post", "ocoya_run_workflow"))
 	g.Expect(s.Workspaces).To(Equal([]string{"demo"}))
 
@@ -235,7 +235,7 @@ func TestTypeScriptSDKClient(t *testing.T) {
 	g.Expect(s.Batch.Status).To(Equal(200))
 	g.Expect(s.Batch.IDs).To(Equal([]string{"b1", "b2", "b3"}))
 	g.Expect(s.Batch.Errors).To(BeEmpty())
-	g.Expect(s.Batch.ToolCount).To(Equal(28))
+	g.Expect(s.Batch.ToolCount).To(Equal(29))
 	g.Expect(s.Batch.PingOK).To(BeTrue())
 	g.Expect(s.Batch.Workspaces).To(Equal([]string{"demo"}))
 }
@@ -278,7 +278,7 @@ func TestTypeScriptSDKClientMetadataDocument(t *testing.T) {
 	g.Expect(s.AuthorizationRequest.ClientID).To(Equal(docURL))
 	g.Expect(s.ConsentClientHost).To(Equal(strings.TrimPrefix(site.URL, "https://")))
 	g.Expect(s.Redirect).To(HaveKeyWithValue("iss", h.Base))
-	g.Expect(s.ToolCount).To(Equal(28))
+	g.Expect(s.ToolCount).To(Equal(29))
 	g.Expect(s.Workspaces).To(Equal([]string{"demo"}))
 	g.Expect(s.Me.Client).To(Equal(docURL))
 	g.Expect(s.Me.ClientName).To(Equal("Herald e2e (TypeScript SDK, metadata document)"))

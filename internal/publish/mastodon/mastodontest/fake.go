@@ -17,6 +17,7 @@ import (
 // that honour Idempotency-Key by returning the status created first for as
 // long as the instance remembers the key, and deletion answering 404 for a
 // status it does not hold. Statuses are numbered from 1000, media from 1.
+// Its OAuth side (oauth.go) registers apps and issues Token.
 type Fake struct {
 	*platformtest.Server
 	// Token is the access token the fake accepts.
@@ -29,12 +30,17 @@ type Fake struct {
 	created    int                       // statuses ever created
 	media      int                       // attachments ever uploaded
 	processing map[string]int            // media id → polls left before ready
+	apps       int                       // OAuth apps ever registered
+	codes      int                       // authorization codes ever issued
+	registered map[string]*app           // OAuth apps, by client_id
+	grants     map[string]grant          // authorization codes not yet used
 }
 
 // New starts a fake instance that accepts token; it closes when the test ends.
 func New(t testing.TB, token string) *Fake {
 	f := &Fake{Server: platformtest.NewServer(t), Token: token, statuses: map[string]map[string]any{},
-		keys: map[string]string{}, processing: map[string]int{}}
+		keys: map[string]string{}, processing: map[string]int{}, registered: map[string]*app{}, grants: map[string]grant{}}
+	f.handleOAuth()
 	f.Handle("GET /api/v1/accounts/verify_credentials", f.authed(func(w http.ResponseWriter, r *http.Request) {
 		platformtest.WriteJSON(w, 200, map[string]any{"id": "109", "username": "herald", "acct": "herald", "url": f.URL + "/@herald"})
 	}))

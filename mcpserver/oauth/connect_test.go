@@ -1,0 +1,192 @@
+package oauth_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/connect"
+	"github.com/herald-dev/herald/internal/publish/discord/discordtest"
+	"github.com/herald-dev/herald/internal/publish/mastodon/mastodontest"
+	"github.com/herald-dev/herald/internal/publish/platformtest"
+	"github.com/herald-dev/herald/internal/publish/registry"
+	"github.com/herald-dev/herald/mcpserver/oauth"
+)
+
+// connectHarness is a replica whose connection pages reach the local
+// platform fakes and verify accounts with Herald's own publishers.
+func connectHarness() *harness {
+	return newHarnessWith("", mgr, func(c *oauth.Config) {
+		c.Outbound = platformtest.Client()
+		c.Publishers = registry.Default(platformtest.Client(), nil)
+	})
+}
+
+func ensureNamespace(name string) {
+	Expect(createIfMissing(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+}
+
+// signedInBrowser is dev's browser, signed in on h through the page at u,
+// which it returns.
+func signedInBrowser(h *harness, u string) (*browser, string) {
+	b := newBrowser()
+	resp, page := b.get(u)
+	Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
+	resp, page = b.post(u, url.Values{"csrf_token": {csrfOf(page)}, "username": {"dev"}, "password": {devPassword}})
+	Expect(resp.StatusCode).To(Equal(http.StatusSeeOther), page)
+	resp, page = b.get(u)
+	Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
+	return b, page
+}
+
+// mastodonRound starts a connection on the page, answers the instance's
+// authorization page with decision and returns the callback's answer.
+func mastodonRound(h *harness, fake *mastodontest.Fake, profile, decision string) (*http.Response, string) {
+	u := h.base + oauth.ConnectPath("demo", "mastodon") + "?" + url.Values{"instance": {fake.URL}, "profile": {profile}}.Encode()
+	b, page := signedInBrowser(h, u)
+	Expect(page).To(ContainSubstring(`value="` + fake.URL + `"`))
+	resp, page := b.post(u, url.Values{"csrf_token": {csrfOf(page)}, "instance": {fake.URL}, "profile": {profile}})
+	Expect(resp.StatusCode).To(Equal(http.StatusSeeOther), page)
+	at, err := url.Parse(resp.Header.Get("Location"))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(at.Host).To(Equal(strings.TrimPrefix(fake.URL, "http://")))
+	Expect(at.Query().Get("code_challenge_method")).To(Equal("S256"))
+	Expect(at.Query().Get("redirect_uri")).To(Equal(h.pub + oauth.ConnectCallbackPath))
+	resp, page = b.get(at.String())
+	Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
+	resp, _ = b.post(fake.URL+"/oauth/authorize", url.Values{"query": {at.RawQuery}, "decision": {decision}})
+	Expect(resp.StatusCode).To(Equal(http.StatusFound))
+	return b.get(resp.Header.Get("Location"))
+}
+
+var _ = Describe("connecting social accounts", func() {
+	BeforeEach(func() { ensureNamespace("demo") })
+
+	It("connects a Mastodon account: registers Herald on the instance once, authorizes with PKCE, saves a Secret the profile owns, and reconnects in place", func() {
+		h := connectHarness()
+		fake := mastodontest.New(GinkgoTB(), "mastodon-token-connected-1")
+		secretsSeen.add(fake.Token)
+
+		resp, page := mastodonRound(h, fake, "", "authorize")
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
+		Expect(page).To(ContainSubstring("Connected @herald@fake.example as profile mastodon-herald-fake-example."))
+		Expect(page).To(ContainSubstring("The profile is new."))
+		Expect(page).NotTo(ContainSubstring(fake.Token))
+
+		var prof v1alpha1.SocialProfile
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "mastodon-herald-fake-example"}, &prof)).To(Succeed())
+		Expect(prof.Spec.Platform).To(Equal(v1alpha1.Platform("mastodon")))
+		Expect(prof.Spec.Endpoint).To(Equal(fake.URL))
+		Expect(prof.Spec.Handle).To(Equal("@herald@fake.example"))
+		Expect(prof.Annotations).To(HaveKeyWithValue(connect.AnnotationConnectedBy, "dev"))
+		var sec corev1.Secret
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: prof.Spec.CredentialsSecretRef.Name}, &sec)).To(Succeed())
+		Expect(string(sec.Data["accessToken"])).To(Equal(fake.Token))
+		Expect(sec.Labels).To(HaveKeyWithValue(connect.LabelProfile, prof.Name))
+		Expect(sec.OwnerReferences).To(ContainElement(HaveField("UID", prof.UID)))
+		Expect(fake.Find("POST /api/v1/apps")).To(HaveLen(1))
+		tokenForm := fake.Last(GinkgoTB(), "POST /oauth/token")
+		Expect(string(tokenForm.Body)).To(ContainSubstring("code_verifier="))
+
+		By("reconnecting the same profile: the app is reused, the Secret replaced in place")
+		before := sec.ResourceVersion
+		fake.Token = "mastodon-token-connected-1b" // the instance issues a new token
+		secretsSeen.add(fake.Token)
+		resp, page = mastodonRound(h, fake, prof.Name, "authorize")
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
+		Expect(page).To(ContainSubstring("credentials were replaced in place"))
+		Expect(fake.Apps()).To(Equal(1), "one app per instance and redirect URI")
+		var again corev1.Secret
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(&sec), &again)).To(Succeed())
+		Expect(again.ResourceVersion).NotTo(Equal(before))
+		Expect(again.UID).To(Equal(sec.UID))
+		Expect(string(again.Data["accessToken"])).To(Equal(fake.Token))
+
+		By("the person declining at the instance: nothing is saved, the page says so")
+		resp, page = mastodonRound(h, fake, "mastodon-declined", "deny")
+		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest), page)
+		Expect(page).To(ContainSubstring("answered access_denied"))
+		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "mastodon-declined"}, &v1alpha1.SocialProfile{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue())
+	})
+
+	It("refuses a callback from another browser, a forged code and a bad instance, saving nothing", func() {
+		h := connectHarness()
+		fake := mastodontest.New(GinkgoTB(), "mastodon-token-connected-2")
+		u := h.base + oauth.ConnectPath("demo", "mastodon")
+		b, page := signedInBrowser(h, u)
+
+		resp, page := b.post(u, url.Values{"csrf_token": {csrfOf(page)}, "instance": {"http://"}, "profile": {"m2"}})
+		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest), page)
+		Expect(page).To(ContainSubstring("is not a Mastodon instance"))
+
+		resp, page = b.post(u, url.Values{"csrf_token": {csrfOf(page)}, "instance": {fake.URL}, "profile": {"m2"}})
+		Expect(resp.StatusCode).To(Equal(http.StatusSeeOther), page)
+		at, _ := url.Parse(resp.Header.Get("Location"))
+		state := at.Query().Get("state")
+		Expect(state).NotTo(ContainSubstring("m2"), "the state is sealed")
+
+		callback := h.base + oauth.ConnectCallbackPath + "?" + url.Values{"state": {state}, "code": {"forged"}}.Encode()
+		resp, page = newBrowser().get(callback)
+		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest), page)
+		Expect(page).To(ContainSubstring("started in another browser"))
+
+		resp, page = b.get(callback)
+		Expect(resp.StatusCode).To(Equal(http.StatusBadGateway), page)
+		Expect(page).To(ContainSubstring("invalid_grant"))
+		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "m2"}, &v1alpha1.SocialProfile{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue())
+	})
+
+	It("connects a Discord webhook after Discord confirmed it, and says what is wrong without saving", func() {
+		h := connectHarness()
+		fake := discordtest.New(GinkgoTB())
+		u := h.base + oauth.ConnectPath("demo", "discord")
+		b, page := signedInBrowser(h, u)
+		Expect(page).To(ContainSubstring(`type="password" name="webhookURL"`))
+
+		resp, page := b.post(u, url.Values{"csrf_token": {csrfOf(page)}, "webhookURL": {fake.URL + "/api/webhooks/1/wrong"}, "channel": {"#news"}, "profile": {"discord-news"}})
+		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest), page)
+		Expect(page).To(ContainSubstring("discord did not accept these credentials"))
+		Expect(page).NotTo(ContainSubstring("/api/webhooks/1/wrong"), "a webhook URL is a credential: never shown again")
+		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "discord-news"}, &v1alpha1.SocialProfile{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue())
+
+		resp, page = b.post(u, url.Values{"csrf_token": {csrfOf(page)}, "webhookURL": {fake.WebhookURL()}, "channel": {"#news"}, "profile": {"discord-news"}})
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
+		Expect(page).To(ContainSubstring("as profile discord-news."))
+		var prof v1alpha1.SocialProfile
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "discord-news"}, &prof)).To(Succeed())
+		var sec corev1.Secret
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: prof.Spec.CredentialsSecretRef.Name}, &sec)).To(Succeed())
+		Expect(string(sec.Data["webhookURL"])).To(Equal(fake.WebhookURL()))
+	})
+
+	It("lets only editors and owners of the workspace connect accounts", func() {
+		h := connectHarness()
+		b := newBrowser()
+		u := h.base + oauth.ConnectPath("team", "discord")
+		resp, page := b.get(u)
+		resp, page = b.post(u, url.Values{"csrf_token": {csrfOf(page)}, "username": {"viewer"}, "password": {viewPassword}})
+		Expect(resp.StatusCode).To(Equal(http.StatusSeeOther), page)
+		resp, page = b.get(u)
+		Expect(resp.StatusCode).To(Equal(http.StatusNotFound), page)
+		Expect(page).To(ContainSubstring("ask an owner of the workspace to make you an editor"))
+		resp, _ = b.get(h.base + oauth.ConnectPath("secret-ws", "discord"))
+		Expect(resp.StatusCode).To(Equal(http.StatusNotFound), "a workspace the person is not in does not exist for them")
+
+		dev, page := signedInBrowser(h, h.base+oauth.ConnectPath("team", "discord"))
+		Expect(page).To(ContainSubstring("Connect discord to Team"), "dev is an editor of team")
+		resp, page = dev.get(h.base + oauth.ConnectPath("demo", "x"))
+		Expect(resp.StatusCode).To(Equal(http.StatusNotFound), page)
+		Expect(page).To(ContainSubstring("Herald connects mastodon, bluesky"))
+	})
+})
