@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -386,6 +387,19 @@ func everyTool(t *testing.T, d *deployment, masto *mastodontest.Fake) {
 	call("get_social_profile", acme("profileId", "masto"))
 	call("list_social_profiles", acme())
 
+	// An account connected on Herald's page, by its service account: the
+	// Secret and the profile are written through the workspace's RoleBinding.
+	link := call("get_social_connection_url", acme("platform", "webhook", "profileId", "newsletter"))["url"].(string)
+	status, page, err := signin.Connect(ctx, signin.ConnectOptions{URL: link, Username: "alice", Password: alicePassword,
+		Fields: url.Values{"url": {"https://hooks.example.com/herald"}, "name": {"newsletter"}, "signingSecret": {"a-signing-secret-for-the-receiver"}}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(status).To(Equal(http.StatusOK), page)
+	g.Expect(page).To(ContainSubstring("Connected newsletter as profile newsletter."))
+	g.Eventually(func(g Gomega) {
+		p := ok("ocoya_get_social_profile", acme("profileId", "newsletter"))["profile"].(map[string]any)
+		g.Expect(p["connection"]).To(Equal("connected"), "%v", p)
+	}, time.Minute, 250*time.Millisecond).Should(Succeed(), "the connected profile is verified")
+
 	call("create_brand_kit", acme("brandKitId", "summer", "displayName", "Summer"))
 	call("update_brand_kit", acme("brandKitId", "summer", "voice", "warm"))
 	call("get_brand_kit", acme("brandKitId", "summer"))
@@ -607,6 +621,10 @@ func canI(t *testing.T, d *deployment) {
 		{"update", "leases.coordination.k8s.io", installNS, true},
 		{"get", "secrets", installNS, true},
 		{"get", "secrets", "acme", true},
+		{"create", "secrets", "acme", true},
+		{"update", "secrets", "acme", true},
+		{"create", "socialprofiles.social.herald.dev", "acme", true},
+		{"create", "secrets", "bystander", false},
 		{"list", "secrets", "acme", false},
 		{"watch", "secrets", "acme", false},
 		{"get", "secrets", "bystander", false},
