@@ -29,6 +29,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/herald-dev/herald/controllers"
+	"github.com/herald-dev/herald/internal/connect"
 	"github.com/herald-dev/herald/internal/controlplane"
 	"github.com/herald-dev/herald/internal/devmode"
 	"github.com/herald-dev/herald/internal/egress"
@@ -37,6 +38,7 @@ import (
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
 	"github.com/herald-dev/herald/internal/scheme"
+	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
 // options are the command-line flags.
@@ -57,6 +59,7 @@ type options struct {
 	egressAllow   string
 	egressDeny    string
 	outboundCAs   string
+	platformApps  string
 	secretsRole   string
 	serviceAcct   string
 	http          httpOptions
@@ -81,6 +84,7 @@ func main() {
 	flag.StringVar(&o.egressAllow, "egress-allow", "", "Comma-separated networks (CIDR) Herald may connect to although they are internal, such as a self-hosted Mastodon inside the cluster (10.96.12.0/24) or 127.0.0.0/8 for local fakes; make run allows loopback. Media, feed, profile-endpoint and webhook URLs never reach other loopback, private, link-local or reserved addresses.")
 	flag.StringVar(&o.egressDeny, "egress-deny", "", "Comma-separated further networks (CIDR) Herald must not connect to, such as the cluster's service and pod ranges when they are public addresses.")
 	flag.StringVar(&o.outboundCAs, "outbound-ca-file", "", "PEM file of further certificate authorities Herald trusts, besides the system's, for its outbound HTTPS: platform APIs, media, feeds, webhooks and client ID metadata documents (a self-hosted Mastodon with a private CA, a TLS-inspecting proxy).")
+	flag.StringVar(&o.platformApps, "platform-apps-secret", "", "Secret in --namespace holding the operator's OAuth apps for connecting X accounts on Herald's pages and renewing their tokens: x.clientID and x.clientSecret. The app's redirect URI is the public URL plus /connect/callback. Empty: X accounts are connected with kubectl and their tokens are not renewed.")
 	flag.DurationVar(&o.shutdownGrace, "graceful-shutdown-timeout", 0, "Longest Herald waits at shutdown for reconciles and requests under way; 0 means long enough for a platform call in flight to finish and record its outcome (--publish-timeout and its status writes, plus 15 seconds). A pod's terminationGracePeriodSeconds must exceed it.")
 	// Errors here are for people to read; a stack trace is asked for with
 	// --zap-stacktrace-level.
@@ -175,6 +179,9 @@ func run(ctx context.Context, o options) error {
 		FeedClient:              outbound,
 		ReservedNamespaces:      []string{o.http.namespace},
 		SecretsAccess:           secretsAccess(o, embedded),
+		Refresher: &connect.Refresher{HTTP: outbound, Providers: connect.Providers,
+			Apps:        connect.Apps{Reader: mgr.GetAPIReader(), Namespace: o.http.namespace, Secret: o.platformApps},
+			RedirectURI: strings.TrimSuffix(o.http.publicURL, "/") + oauth.ConnectCallbackPath},
 	}); err != nil {
 		return err
 	}
@@ -195,7 +202,7 @@ func run(ctx context.Context, o options) error {
 	}
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelSetup()
-	if err := setupHTTP(setupCtx, mgr, o.http, o.dev, sandboxFeed, inFlight, outbound, publishers); err != nil {
+	if err := setupHTTP(setupCtx, mgr, o.http, o.dev, sandboxFeed, inFlight, outbound, publishers, o.platformApps); err != nil {
 		return err
 	}
 

@@ -103,7 +103,7 @@ func (h *httpOptions) origins() []string {
 
 // setupHTTP builds the authorization server and the MCP server and adds the
 // listener to the manager. In dev mode it also creates the local user.
-func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool, feed *sandbox.Feed, inFlight *inflight.Tracker, outbound *http.Client, publishers publish.Registry) error {
+func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool, feed *sandbox.Feed, inFlight *inflight.Tracker, outbound *http.Client, publishers publish.Registry, platformApps string) error {
 	if dev {
 		password, generated := os.Getenv("HERALD_DEV_PASSWORD"), false
 		if password == "" {
@@ -134,7 +134,7 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 	authz, err := oauth.New(oauth.Config{
 		PublicURL: h.publicURL, Namespace: h.namespace, DevMode: dev, AllowedOrigins: h.origins(),
 		MaxRegistrationsPerAddress: h.maxRegistrationsPerAddress, MaxUnusedClients: h.maxUnusedClients, TrustedProxies: proxies,
-		Recorder: mgr.GetEventRecorder("herald-oauth"), OIDC: h.oidcConfig(), Outbound: outbound, Publishers: publishers,
+		Recorder: mgr.GetEventRecorder("herald-oauth"), OIDC: h.oidcConfig(), Outbound: outbound, Publishers: publishers, PlatformApps: platformApps,
 	}, mgr.GetClient(), mgr.GetAPIReader())
 	if err != nil {
 		return fmt.Errorf("starting the authorization server: %w", err)

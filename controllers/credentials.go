@@ -24,6 +24,11 @@ const (
 	ReasonVerificationFailed  = "VerificationFailed"
 	ReasonVerified            = "Verified"
 	ReasonSecretNotReadable   = "SecretNotReadable"
+	// ReasonReconnectRequired: the platform refused to renew the access
+	// token; only connecting the account again helps.
+	ReasonReconnectRequired = "ReconnectRequired"
+	// ReasonTokenRenewed: the access token was renewed and kept.
+	ReasonTokenRenewed = "TokenRenewed"
 )
 
 // credentialsError is why a profile's credentials could not be loaded: a

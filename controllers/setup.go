@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/connect"
 	"github.com/herald-dev/herald/internal/egress"
 	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/metrics"
@@ -62,6 +63,9 @@ type Options struct {
 	ReservedNamespaces []string
 	// SecretsAccess is how Herald gets to read each workspace's Secrets.
 	SecretsAccess SecretsAccess
+	// Refresher renews the access tokens of profiles on OAuth platforms
+	// (X) before they expire; nil renews none.
+	Refresher *connect.Refresher
 }
 
 // RetryPolicy says how retryable platform errors are retried.
@@ -181,6 +185,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Recorder:   mgr.GetEventRecorder("herald-socialprofile"),
 		Clock:      o.Clock,
 		Publishers: o.Publishers,
+		Refresher:  o.Refresher,
 	}).SetupWithManager(mgr, o.MaxConcurrentReconciles); err != nil {
 		return fmt.Errorf("setting up the SocialProfile reconciler: %w", err)
 	}

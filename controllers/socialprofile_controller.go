@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"strings"
+
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -24,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/connect"
 	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/post"
 	"github.com/herald-dev/herald/internal/publish"
@@ -53,10 +58,98 @@ type SocialProfileReconciler struct {
 	Recorder   events.EventRecorder
 	Clock      clock.PassiveClock
 	Publishers publish.Registry
+	// Refresher renews the access tokens of OAuth platforms (X); nil
+	// renews none.
+	Refresher *connect.Refresher
 
 	// verifiedWith holds, by profile UID, the resourceVersion of the
 	// Secret the profile was last verified with.
 	verifiedWith sync.Map
+	// renewedTokens holds, by profile UID, tokens a platform issued that
+	// are not yet in the profile's Secret. X's refresh tokens are
+	// single-use: once renewed, the new ones are the only working ones,
+	// so they are kept until written.
+	renewedTokens sync.Map
+}
+
+// tokenRenewAhead is how long before an access token expires it is
+// renewed: several times the reconciler's look at the Secret
+// (credentialsCheck), so a renewal that fails once is tried again in time.
+const tokenRenewAhead = 15 * time.Minute
+
+func ptrResult(r *ctrl.Result) ctrl.Result {
+	if r == nil {
+		return ctrl.Result{}
+	}
+	return *r
+}
+
+// renewTokens renews the profile's access token when it expires within
+// tokenRenewAhead and writes the new tokens to its Secret, updating creds.
+// A non-nil result ends the reconcile with it.
+func (r *SocialProfileReconciler) renewTokens(ctx context.Context, p *socialv1alpha1.SocialProfile, creds publish.Credentials) (bool, *ctrl.Result, error) {
+	refresh := strings.TrimSpace(string(creds["refreshToken"]))
+	if pending, ok := r.renewedTokens.Load(p.UID); ok {
+		// Renewed before, but the write failed: write now what the
+		// platform issued then; the old refresh token no longer works.
+		t := pending.(connect.Tokens)
+		if err := r.writeTokens(ctx, p, refresh, t); err != nil {
+			return false, nil, err
+		}
+		r.renewedTokens.Delete(p.UID)
+		maps.Copy(creds, t.Credentials())
+		return true, nil, nil
+	}
+	now := r.Clock.Now()
+	expires, known := connect.ExpiresAt(creds)
+	if refresh == "" || (known && expires.Sub(now) > tokenRenewAhead) {
+		return false, nil, nil
+	}
+	tctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+	defer cancel()
+	t, err := r.Refresher.Refresh(tctx, p.Spec.Platform, refresh, now)
+	switch {
+	case errors.Is(err, connect.ErrReconnect):
+		r.stalled(p, ReasonReconnectRequired, fmt.Sprintf("%v. Connect the account again: the MCP tool %s gives the link (profileId %s)", err, connectionTool, p.Name))
+		r.verifiedWith.Delete(p.UID)
+		return false, &ctrl.Result{RequeueAfter: credentialsCheck}, nil
+	case err != nil:
+		msg := fmt.Sprintf("could not renew the %s access token: %v. Herald tries again in %s.", p.Spec.Platform, err, unavailableRetry)
+		if markReconciling(&p.Status.Conditions, p.Generation, ReasonPlatformUnavailable, msg) {
+			r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonPlatformUnavailable, "Renew", msg)
+		}
+		return false, &ctrl.Result{RequeueAfter: unavailableRetry}, nil
+	}
+	if err := r.writeTokens(ctx, p, refresh, t); err != nil {
+		r.renewedTokens.Store(p.UID, t)
+		return false, nil, fmt.Errorf("keeping the renewed %s tokens in the profile's Secret (held until written): %w", p.Spec.Platform, err)
+	}
+	maps.Copy(creds, t.Credentials())
+	r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, ReasonTokenRenewed, "Renew", "renewed the %s access token; the new one expires at %s", p.Spec.Platform, t.ExpiresAt.UTC().Format(time.RFC3339))
+	return true, nil, nil
+}
+
+// connectionTool names the MCP tool that reconnects an account, for messages.
+const connectionTool = "ocoya_get_social_connection_url"
+
+// writeTokens puts renewed tokens into the profile's Secret, unless the
+// Secret no longer holds the refresh token they replace: a person
+// reconnected the account meanwhile, and their tokens are the newer.
+func (r *SocialProfileReconciler) writeTokens(ctx context.Context, p *socialv1alpha1.SocialProfile, replaced string, t connect.Tokens) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		sec := &corev1.Secret{}
+		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.CredentialsSecretRef.Name}, sec); err != nil {
+			return err
+		}
+		if replaced != "" && strings.TrimSpace(string(sec.Data["refreshToken"])) != replaced {
+			return nil
+		}
+		if sec.Data == nil {
+			sec.Data = map[string][]byte{}
+		}
+		maps.Copy(sec.Data, t.Credentials())
+		return r.Update(ctx, sec)
+	})
 }
 
 // +kubebuilder:rbac:groups=social.herald.dev,resources=socialprofiles,verbs=get;list;watch
@@ -101,6 +194,17 @@ func (r *SocialProfileReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	// 3b. Renew an OAuth access token that expires soon, before anything
+	// uses it; a renewal the platform refuses waits for a person.
+	if r.Refresher.Refreshes(p.Spec.Platform) {
+		renewed, res, err := r.renewTokens(ctx, p, prof.Credentials)
+		if err != nil || res != nil {
+			return ptrResult(res), err
+		}
+		if renewed {
+			version = "" // verify with the new token
+		}
 	}
 	if next, current := r.stillVerified(p, version); current {
 		return ctrl.Result{RequeueAfter: next}, nil

@@ -11,6 +11,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/rest"
@@ -26,10 +28,13 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/connect"
 	"github.com/herald-dev/herald/internal/egress"
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
+	"github.com/herald-dev/herald/internal/publish/x"
+	"github.com/herald-dev/herald/internal/publish/x/xtest"
 	"github.com/herald-dev/herald/internal/scheme"
 	"github.com/herald-dev/herald/internal/testenv"
 )
@@ -73,9 +78,36 @@ func (loopbackOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(req)
 }
 
-// testPublishers returns every adapter, sending only to loopback.
+// testPublishers returns every adapter, sending only to loopback; X's
+// goes to fakeX.
 func testPublishers() publish.Registry {
-	return registry.Default(&http.Client{Timeout: 2 * time.Second, Transport: loopbackOnly{}}, sandboxFeed)
+	c := &http.Client{Timeout: 2 * time.Second, Transport: loopbackOnly{}}
+	r := registry.Default(c, sandboxFeed)
+	if fakeX != nil {
+		r[publish.Platform("x")] = &x.Publisher{Client: c, BaseURL: fakeX.URL}
+	}
+	return r
+}
+
+// fakeX is X's OAuth server and account endpoint for the suite, and
+// testRefresher renews X tokens there with the operator's app, kept in
+// Secret appsSecret in namespace appsNamespace.
+var (
+	fakeX         *xtest.Fake
+	testRefresher *connect.Refresher
+)
+
+const appsNamespace, appsSecret = "herald-apps", "platform-apps"
+
+func startFakeX() {
+	fakeX = xtest.New(GinkgoTB(), "x-app-client", "x-app-secret")
+	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appsNamespace}})).To(Succeed())
+	createSecret(appsNamespace, appsSecret, map[string]string{"x.clientID": fakeX.ClientID, "x.clientSecret": fakeX.ClientSecret})
+	provider := connect.X
+	provider.AuthorizeURL, provider.TokenURL = fakeX.URL+"/i/oauth2/authorize", fakeX.URL+"/2/oauth2/token"
+	testRefresher = &connect.Refresher{HTTP: &http.Client{Timeout: 2 * time.Second, Transport: loopbackOnly{}},
+		Apps:      connect.Apps{Reader: k8sClient, Namespace: appsNamespace, Secret: appsSecret},
+		Providers: map[socialv1alpha1.Platform]connect.Provider{"x": provider}}
 }
 
 // newTestManager builds a manager like main.go's. selector limits which
@@ -102,7 +134,7 @@ func newTestManager(selector labels.Selector, publishers publish.Registry, restC
 	})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 2, PostWorkers: 4, Clock: fakeClock, Publishers: publishers, Retry: testRetry,
-		FeedClient: testFeedClient})).To(Succeed())
+		FeedClient: testFeedClient, Refresher: testRefresher})).To(Succeed())
 	return mgr
 }
 
@@ -119,6 +151,7 @@ var _ = BeforeSuite(func() {
 	watchClient, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme.New()})
 	Expect(err).NotTo(HaveOccurred())
 
+	startFakeX()
 	notIsolated, err := labels.NewRequirement(LabelTestManager, selection.DoesNotExist, nil)
 	Expect(err).NotTo(HaveOccurred())
 	mgr := newTestManager(labels.NewSelector().Add(*notIsolated), testPublishers())

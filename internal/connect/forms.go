@@ -3,6 +3,7 @@ package connect
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/herald-dev/herald/api/v1alpha1"
@@ -44,6 +45,24 @@ func (f *Form) Build(values map[string]string) (handle, endpoint string, creds m
 	}
 	return f.build(values)
 }
+
+// Platforms are the platforms Herald's connection pages connect: Mastodon
+// by registering Herald on the instance, the Providers with the
+// operator's apps, and the Forms.
+func Platforms() []v1alpha1.Platform {
+	out := []v1alpha1.Platform{"mastodon"}
+	for _, p := range []Provider{X} {
+		out = append(out, p.Platform)
+	}
+	for _, f := range forms {
+		out = append(out, f.Platform)
+	}
+	return out
+}
+
+// Connectable reports whether a platform's accounts are connected on
+// Herald's pages.
+func Connectable(p v1alpha1.Platform) bool { return slices.Contains(Platforms(), p) }
 
 // FormFor returns the form of a platform connected by typing its
 // credentials, or nil for one connected otherwise.

@@ -18,6 +18,8 @@ import (
 	"github.com/herald-dev/herald/internal/publish/mastodon/mastodontest"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/internal/publish/registry"
+	"github.com/herald-dev/herald/internal/publish/x"
+	"github.com/herald-dev/herald/internal/publish/x/xtest"
 	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
@@ -170,6 +172,60 @@ var _ = Describe("connecting social accounts", func() {
 		Expect(string(sec.Data["webhookURL"])).To(Equal(fake.WebhookURL()))
 	})
 
+	It("connects an X account through the operator's app, keeping the tokens X issues, and says how to configure a missing app", func() {
+		fake := xtest.New(GinkgoTB(), "x-client-1", "x-secret-1")
+		secretsSeen.add(fake.ClientSecret)
+		provider := connect.X
+		provider.AuthorizeURL, provider.TokenURL = fake.URL+"/i/oauth2/authorize", fake.URL+"/2/oauth2/token"
+		pubs := registry.Default(platformtest.Client(), nil)
+		pubs["x"] = &x.Publisher{Client: platformtest.Client(), BaseURL: fake.URL}
+		withApps := func(secret string) *harness {
+			return newHarnessWith("", mgr, func(c *oauth.Config) {
+				c.Outbound, c.Publishers, c.PlatformApps = platformtest.Client(), pubs, secret
+				c.Providers = map[v1alpha1.Platform]connect.Provider{"x": provider}
+			})
+		}
+
+		By("without the operator's app, the page says how to set one up")
+		h := withApps("")
+		u := h.base + oauth.ConnectPath("demo", "x")
+		b, page := signedInBrowser(h, u)
+		Expect(page).To(ContainSubstring("Continue to X"))
+		resp, page := b.post(u, url.Values{"csrf_token": {csrfOf(page)}})
+		Expect(resp.StatusCode).To(Equal(http.StatusServiceUnavailable), page)
+		Expect(page).To(ContainSubstring("--platform-apps-secret"))
+		Expect(page).To(ContainSubstring(h.pub+oauth.ConnectCallbackPath), "the redirect URI to register")
+
+		By("with it: X's page, the code exchanged with PKCE and the app's credentials, the tokens saved")
+		Expect(createIfMissing(secretWith("platform-apps", "x.clientID", fake.ClientID))).To(Succeed())
+		apps := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "platform-apps"}, apps)).To(Succeed())
+		apps.Data["x.clientSecret"] = []byte(fake.ClientSecret)
+		Expect(k8sClient.Update(ctx, apps)).To(Succeed())
+		h = withApps("platform-apps")
+		u = h.base + oauth.ConnectPath("demo", "x")
+		b, page = signedInBrowser(h, u)
+		resp, page = b.post(u, url.Values{"csrf_token": {csrfOf(page)}, "profile": {"x-brand"}})
+		Expect(resp.StatusCode).To(Equal(http.StatusSeeOther), page)
+		at, _ := url.Parse(resp.Header.Get("Location"))
+		Expect(at.Query().Get("scope")).To(ContainSubstring("offline.access"))
+		resp, page = b.get(at.String())
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
+		resp, _ = b.post(fake.URL+"/i/oauth2/authorize", url.Values{"query": {at.RawQuery}, "decision": {"authorize"}})
+		Expect(resp.StatusCode).To(Equal(http.StatusFound))
+		resp, page = b.get(resp.Header.Get("Location"))
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
+		Expect(page).To(ContainSubstring("as profile x-brand."))
+		var prof v1alpha1.SocialProfile
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "x-brand"}, &prof)).To(Succeed())
+		var sec corev1.Secret
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: prof.Spec.CredentialsSecretRef.Name}, &sec)).To(Succeed())
+		Expect(string(sec.Data["accessToken"])).To(HavePrefix("x-access-"))
+		Expect(string(sec.Data["refreshToken"])).To(HavePrefix("x-refresh-"))
+		Expect(sec.Data).To(HaveKey("expiresAt"))
+		secretsSeen.add(string(sec.Data["accessToken"]), string(sec.Data["refreshToken"]))
+	})
+
 	It("lets only editors and owners of the workspace connect accounts", func() {
 		h := connectHarness()
 		b := newBrowser()
@@ -185,8 +241,8 @@ var _ = Describe("connecting social accounts", func() {
 
 		dev, page := signedInBrowser(h, h.base+oauth.ConnectPath("team", "discord"))
 		Expect(page).To(ContainSubstring("Connect discord to Team"), "dev is an editor of team")
-		resp, page = dev.get(h.base + oauth.ConnectPath("demo", "x"))
+		resp, page = dev.get(h.base + oauth.ConnectPath("demo", "linkedin"))
 		Expect(resp.StatusCode).To(Equal(http.StatusNotFound), page)
-		Expect(page).To(ContainSubstring("Herald connects mastodon, bluesky"))
+		Expect(page).To(ContainSubstring("Herald connects mastodon, x, bluesky"))
 	})
 })

@@ -45,9 +45,11 @@ type connectPage struct {
 	Reconnect bool
 	Intro     string
 	Fields    []connectField
-	// Instance is the Mastodon instance, for the OAuth start form.
-	Instance string
-	OAuth    bool
+	// Instance is the Mastodon instance, for the OAuth start form, which
+	// asks for it when AskInstance.
+	Instance    string
+	AskInstance bool
+	OAuth       bool
 	// Done says what was connected.
 	Done string
 }
@@ -97,7 +99,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 	page := &connectPage{Workspace: ws.Name, WorkspaceName: displayName(ws), Platform: string(platform)}
 	d.Subject, d.CSRF, d.Connect = subject, s.csrfToken(w, r), page
 	form := connect.FormFor(platform)
-	if form == nil && platform != "mastodon" {
+	if !connect.Connectable(platform) {
 		s.pages.errorPage(w, http.StatusNotFound, "Not connectable here", "Herald connects "+strings.Join(ConnectablePlatforms(), ", ")+
 			" accounts on its pages. For "+string(platform)+", create the credentials Secret and the SocialProfile with kubectl, as docs/platforms.md shows.")
 		return
@@ -121,9 +123,12 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 			}
 			page.Fields = append(page.Fields, cf)
 		}
-	} else {
-		page.OAuth, page.Instance = true, values["instance"]
+	} else if platform == "mastodon" {
+		page.OAuth, page.AskInstance, page.Instance = true, true, values["instance"]
 		page.Intro = "Herald registers itself as an app on your instance and sends you there to authorize it; it may then post statuses with media and read your account, nothing else."
+	} else {
+		page.OAuth = true
+		page.Intro = "Herald sends you to " + s.providers[platform].Name + " to authorize its app there; it may then post for the account and read it, nothing else. Herald renews the access before it expires."
 	}
 	if r.Method != http.MethodPost {
 		s.pages.render(w, "connect.html", http.StatusOK, d)
@@ -138,7 +143,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 	if form != nil {
 		status, d.Error = s.connectForm(r.Context(), ws, form, values, subject, page)
 	} else {
-		status, d.Error = s.startMastodon(w, r, ws, values, subject)
+		status, d.Error = s.startOAuth(w, r, ws, platform, values, subject)
 		if status == http.StatusSeeOther {
 			return
 		}
@@ -148,7 +153,11 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 
 // ConnectablePlatforms are the platforms Herald's pages connect.
 func ConnectablePlatforms() []string {
-	return []string{"mastodon", "bluesky", "discord", "slack", "telegram", "webhook"}
+	var out []string
+	for _, p := range connect.Platforms() {
+		out = append(out, string(p))
+	}
+	return out
 }
 
 func displayName(ws *v1alpha1.Workspace) string {
@@ -236,33 +245,78 @@ func (s *Server) saveConnection(ctx context.Context, ws *v1alpha1.Workspace, con
 	return http.StatusOK, ""
 }
 
-// startMastodon registers Herald on the instance (once) and sends the
-// browser there to authorize it.
-func (s *Server) startMastodon(w http.ResponseWriter, r *http.Request, ws *v1alpha1.Workspace, values map[string]string, subject string) (int, string) {
+// startOAuth sends the browser to the platform to authorize Herald: for
+// Mastodon after registering Herald on the instance (once), for the other
+// OAuth platforms with the operator's app.
+func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, ws *v1alpha1.Workspace, platform v1alpha1.Platform, values map[string]string, subject string) (int, string) {
 	ctx := r.Context()
-	instance, err := connect.Instance(values["instance"], s.cfg.DevMode)
-	if err != nil {
-		return http.StatusBadRequest, err.Error() + "."
-	}
 	if values["profile"] != "" {
 		if err := connect.CheckProfileName(values["profile"]); err != nil {
 			return http.StatusBadRequest, err.Error()
 		}
 	}
 	callback := s.public.String() + ConnectCallbackPath
-	app, err := s.mastodon.App(ctx, instance, callback)
-	if err != nil {
-		return http.StatusBadGateway, err.Error() + ". Check the instance's address; nothing was saved."
-	}
 	verifier, nonce := oauth2.GenerateVerifier(), randomToken(16)
-	state, err := s.seal(pendingConnection{Workspace: ws.Name, Platform: "mastodon", Profile: values["profile"], Instance: instance,
-		Verifier: verifier, Subject: subject, Nonce: nonce, Expires: s.clock.Now().Add(connectLifetime).Unix()})
+	pending := pendingConnection{Workspace: ws.Name, Platform: string(platform), Profile: values["profile"],
+		Verifier: verifier, Subject: subject, Nonce: nonce, Expires: s.clock.Now().Add(connectLifetime).Unix()}
+	var authorize func(state string) string
+	if platform == "mastodon" {
+		instance, err := connect.Instance(values["instance"], s.cfg.DevMode)
+		if err != nil {
+			return http.StatusBadRequest, err.Error() + "."
+		}
+		app, err := s.mastodon.App(ctx, instance, callback)
+		if err != nil {
+			return http.StatusBadGateway, err.Error() + ". Check the instance's address; nothing was saved."
+		}
+		pending.Instance = instance
+		authorize = func(state string) string {
+			return connect.MastodonAuthorizeURL(instance, app, callback, state, oauth2.S256ChallengeFromVerifier(verifier))
+		}
+	} else {
+		provider := s.providers[platform]
+		app, err := s.apps.App(ctx, provider, callback)
+		if err != nil {
+			return http.StatusServiceUnavailable, err.Error() + "."
+		}
+		authorize = func(state string) string {
+			return provider.AuthCodeURL(app, callback, state, oauth2.S256ChallengeFromVerifier(verifier))
+		}
+	}
+	state, err := s.seal(pending)
 	if err != nil {
 		return http.StatusInternalServerError, "The connection could not be started; try again."
 	}
 	s.setCookie(w, "connect", nonce, connectLifetime)
-	http.Redirect(w, r, connect.MastodonAuthorizeURL(instance, app, callback, state, oauth2.S256ChallengeFromVerifier(verifier)), http.StatusSeeOther)
+	http.Redirect(w, r, authorize(state), http.StatusSeeOther)
 	return http.StatusSeeOther, ""
+}
+
+// exchange trades the code the platform sent back for the account's
+// credentials and says where the account lives.
+func (s *Server) exchange(ctx context.Context, p pendingConnection, code string) (map[string][]byte, string, error) {
+	callback := s.public.String() + ConnectCallbackPath
+	if p.Platform == "mastodon" {
+		app, err := s.mastodon.App(ctx, p.Instance, callback)
+		if err != nil {
+			return nil, "", err
+		}
+		token, err := connect.MastodonExchange(ctx, s.cfg.Outbound, p.Instance, app, callback, code, p.Verifier)
+		return map[string][]byte{"accessToken": []byte(token)}, p.Instance, err
+	}
+	provider, ok := s.providers[v1alpha1.Platform(p.Platform)]
+	if !ok {
+		return nil, "", errors.New("Herald no longer connects " + p.Platform + " accounts")
+	}
+	app, err := s.apps.App(ctx, provider, callback)
+	if err != nil {
+		return nil, "", err
+	}
+	t, err := provider.Exchange(ctx, s.cfg.Outbound, app, callback, code, p.Verifier, s.clock.Now())
+	if err != nil {
+		return nil, "", err
+	}
+	return t.Credentials(), "", nil
 }
 
 // handleConnectCallback finishes a connection the platform sent back:
@@ -290,25 +344,21 @@ func (s *Server) handleConnectCallback(w http.ResponseWriter, r *http.Request) {
 	page := &connectPage{Workspace: ws.Name, WorkspaceName: displayName(ws), Platform: p.Platform, Profile: p.Profile}
 	d.Subject, d.Connect = subject, page
 	if e := q.Get("error"); e != "" {
-		d.Error = hostOfURL(p.Instance) + " answered " + e + ": " + truncate(q.Get("error_description"), 300) + ". Nothing was saved; open the connection link again to retry."
+		d.Error = platformHost(p) + " answered " + e + ": " + truncate(q.Get("error_description"), 300) + ". Nothing was saved; open the connection link again to retry."
 		s.pages.render(w, "connect.html", http.StatusBadRequest, d)
 		return
 	}
 	ctx := r.Context()
-	callback := s.public.String() + ConnectCallbackPath
-	app, err := s.mastodon.App(ctx, p.Instance, callback)
-	var token string
-	if err == nil {
-		token, err = connect.MastodonExchange(ctx, s.cfg.Outbound, p.Instance, app, callback, q.Get("code"), p.Verifier)
-	}
+	creds, endpoint, err := s.exchange(ctx, p, q.Get("code"))
 	if err != nil {
 		d.Error = err.Error() + ". Nothing was saved; open the connection link again to retry."
 		s.pages.render(w, "connect.html", http.StatusBadGateway, d)
 		return
 	}
-	conn := connect.Connection{Namespace: ws.NamespaceName(), Platform: "mastodon", Endpoint: p.Instance,
-		Credentials: map[string][]byte{"accessToken": []byte(token)}, By: subject, At: s.clock.Now()}
-	// The account is named as verify_credentials reports it.
+	platform := v1alpha1.Platform(p.Platform)
+	conn := connect.Connection{Namespace: ws.NamespaceName(), Platform: platform, Endpoint: endpoint,
+		Credentials: creds, By: subject, At: s.clock.Now()}
+	// The account is named as the platform reports it.
 	acct, err := s.verifyAccount(ctx, conn)
 	if err != nil {
 		d.Error = err.Error()
@@ -316,7 +366,7 @@ func (s *Server) handleConnectCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn.Handle = acct.Handle
-	if conn.Profile, err = profileName("mastodon", p.Profile, acct.Handle); err != nil {
+	if conn.Profile, err = profileName(platform, p.Profile, acct.Handle); err != nil {
 		d.Error = err.Error()
 		s.pages.render(w, "connect.html", http.StatusBadRequest, d)
 		return
@@ -324,6 +374,13 @@ func (s *Server) handleConnectCallback(w http.ResponseWriter, r *http.Request) {
 	status, msg := s.saveConnection(ctx, ws, conn, page)
 	d.Error = msg
 	s.pages.render(w, "connect.html", status, d)
+}
+
+func platformHost(p pendingConnection) string {
+	if p.Instance != "" {
+		return hostOfURL(p.Instance)
+	}
+	return p.Platform
 }
 
 func hostOfURL(raw string) string {

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/connect"
 	"github.com/herald-dev/herald/internal/publish"
 )
@@ -83,6 +84,12 @@ type Config struct {
 	// Publishers verify an account connected on the connection pages
 	// before it is saved.
 	Publishers publish.Registry
+	// PlatformApps names the Secret, in Namespace, holding the operator's
+	// OAuth apps (x.clientID, x.clientSecret); empty connects no X account.
+	PlatformApps string
+	// Providers are the OAuth platforms connected with those apps; nil
+	// means connect.Providers (tests point them at fakes).
+	Providers map[v1alpha1.Platform]connect.Provider
 }
 
 // Server is the authorization server plus the /mcp resource-server middleware.
@@ -106,6 +113,8 @@ type Server struct {
 	lastUse       *useRecorder
 	clients       *clientDirectory
 	mastodon      *connect.MastodonApps
+	apps          connect.Apps
+	providers     map[v1alpha1.Platform]connect.Provider
 	oidc          *oidcLogin
 }
 
@@ -149,6 +158,10 @@ func New(cfg Config, c client.Client, apiReader client.Reader) (*Server, error) 
 	s.clients = &clientDirectory{
 		c: c, r: apiReader, unknown: newUnknownClients(cfg.Clock), ns: cfg.Namespace, audience: s.mcpURL(),
 		docs: newMetadataDocuments(cfg.Outbound, cfg.Clock, cfg.DevMode),
+	}
+	s.apps = connect.Apps{Reader: apiReader, Namespace: cfg.Namespace, Secret: cfg.PlatformApps}
+	if s.providers = cfg.Providers; s.providers == nil {
+		s.providers = connect.Providers
 	}
 	s.mastodon = &connect.MastodonApps{HTTP: cfg.Outbound, Client: c, Reader: apiReader, Namespace: cfg.Namespace, Website: public.String()}
 	s.store = &store{c: c, r: apiReader, ns: cfg.Namespace, clock: cfg.Clock, mcpURL: s.mcpURL(), onReuse: s.revokeGrantByName, onGrace: s.noteGraceUse, userRemoved: s.userRemoved, clients: s.clients}

@@ -1,0 +1,190 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/herald-dev/herald/api/v1alpha1"
+)
+
+// Provider is a platform whose accounts are connected with OAuth 2.0
+// (authorization code with PKCE) through the operator's own app there.
+type Provider struct {
+	Platform v1alpha1.Platform
+	// Name is how people call the platform.
+	Name string
+	// AuthorizeURL and TokenURL are the platform's OAuth endpoints.
+	AuthorizeURL, TokenURL string
+	// Scopes are what Herald asks the account for.
+	Scopes []string
+	// Developer is where the operator creates the app.
+	Developer string
+}
+
+// X is X's OAuth 2.0 (https://docs.x.com/fundamentals/authentication/oauth-2-0):
+// access tokens last two hours and refresh tokens are single-use, so every
+// refresh brings a new one that must be kept.
+var X = Provider{
+	Platform: "x", Name: "X",
+	AuthorizeURL: "https://x.com/i/oauth2/authorize", TokenURL: "https://api.x.com/2/oauth2/token",
+	Scopes:    []string{"tweet.read", "tweet.write", "users.read", "media.write", "offline.access"},
+	Developer: "https://developer.x.com/en/portal/dashboard",
+}
+
+// Providers are the OAuth platforms Herald connects with the operator's apps.
+var Providers = map[v1alpha1.Platform]Provider{X.Platform: X}
+
+// AuthCodeURL is where the person authorizes the operator's app.
+func (p Provider) AuthCodeURL(app OAuthApp, redirectURI, state, challenge string) string {
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {redirectURI}, "scope": {strings.Join(p.Scopes, " ")},
+		"state": {state}, "code_challenge": {challenge}, "code_challenge_method": {"S256"},
+	}
+	return p.AuthorizeURL + "?" + q.Encode()
+}
+
+// Tokens are an account's OAuth tokens as a platform issued them.
+type Tokens struct {
+	Access, Refresh string
+	// ExpiresAt is when Access stops working; zero when the platform did not say.
+	ExpiresAt time.Time
+}
+
+// Credentials are the Secret keys the tokens are kept under.
+func (t Tokens) Credentials() map[string][]byte {
+	out := map[string][]byte{"accessToken": []byte(t.Access)}
+	if t.Refresh != "" {
+		out["refreshToken"] = []byte(t.Refresh)
+	}
+	if !t.ExpiresAt.IsZero() {
+		out["expiresAt"] = []byte(t.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return out
+}
+
+// ExpiresAt reads the expiresAt key of a profile's Secret; ok is false
+// when it is missing or unreadable.
+func ExpiresAt(creds map[string][]byte) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(string(creds["expiresAt"])))
+	return t, err == nil
+}
+
+func (p Provider) token(ctx context.Context, c *http.Client, app OAuthApp, form url.Values, now time.Time) (Tokens, error) {
+	form.Set("client_id", app.ClientID)
+	var basic *OAuthApp
+	if app.ClientSecret != "" {
+		basic = &app // confidential clients authenticate with HTTP Basic
+	}
+	var out tokenAnswer
+	if err := postForm(ctx, c, p.TokenURL, form, basic, &out); err != nil {
+		return Tokens{}, err
+	}
+	if out.AccessToken == "" {
+		return Tokens{}, fmt.Errorf("%s answered without an access_token", p.Name)
+	}
+	t := Tokens{Access: out.AccessToken, Refresh: out.RefreshToken}
+	if out.ExpiresIn > 0 {
+		t.ExpiresAt = now.Add(time.Duration(out.ExpiresIn) * time.Second)
+	}
+	return t, nil
+}
+
+// Exchange trades an authorization code for the account's tokens.
+func (p Provider) Exchange(ctx context.Context, c *http.Client, app OAuthApp, redirectURI, code, verifier string, now time.Time) (Tokens, error) {
+	t, err := p.token(ctx, c, app, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}, "code_verifier": {verifier}}, now)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("exchanging the authorization code with %s: %w", p.Name, err)
+	}
+	return t, nil
+}
+
+// ErrReconnect wraps a refusal to renew tokens that only connecting the
+// account again can cure: the refresh token was revoked, used or expired.
+var ErrReconnect = errors.New("reconnect required")
+
+// Refresh renews the tokens with a refresh token. A refusal of the token
+// itself is ErrReconnect; anything else may pass.
+func (p Provider) Refresh(ctx context.Context, c *http.Client, app OAuthApp, refreshToken string, now time.Time) (Tokens, error) {
+	t, err := p.token(ctx, c, app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}, now)
+	var pe *PlatformError
+	if errors.As(err, &pe) && (pe.Status == http.StatusBadRequest || pe.Status == http.StatusUnauthorized) {
+		return Tokens{}, fmt.Errorf("%w: %s refused to renew the access token: %s", ErrReconnect, p.Name, pe.Message)
+	}
+	if err != nil {
+		return Tokens{}, fmt.Errorf("renewing the access token with %s: %w", p.Name, err)
+	}
+	if t.Refresh == "" {
+		t.Refresh = refreshToken // platforms that do not rotate keep the old one working
+	}
+	return t, nil
+}
+
+// Apps reads the operator's OAuth apps from a Secret in Herald's
+// namespace: for each platform, the keys <platform>.clientID and (for a
+// confidential app) <platform>.clientSecret.
+type Apps struct {
+	Reader    client.Reader
+	Namespace string
+	// Secret is the Secret's name; empty means no app is configured.
+	Secret string
+}
+
+// App returns the operator's app on the platform, or an error saying how
+// to configure it.
+func (a Apps) App(ctx context.Context, p Provider, redirectURI string) (OAuthApp, error) {
+	missing := fmt.Errorf("connecting %s accounts needs the operator's %s app: create one at %s with the redirect URI %s, "+
+		"put its client ID and secret under %s.clientID and %s.clientSecret in a Secret in namespace %s, and start Herald with --platform-apps-secret naming it",
+		p.Name, p.Name, p.Developer, redirectURI, p.Platform, p.Platform, a.Namespace)
+	if a.Secret == "" || a.Reader == nil {
+		return OAuthApp{}, missing
+	}
+	var sec corev1.Secret
+	if err := a.Reader.Get(ctx, client.ObjectKey{Namespace: a.Namespace, Name: a.Secret}, &sec); err != nil {
+		if apierrors.IsNotFound(err) {
+			return OAuthApp{}, missing
+		}
+		return OAuthApp{}, err
+	}
+	app := OAuthApp{ClientID: strings.TrimSpace(string(sec.Data[string(p.Platform)+".clientID"])), ClientSecret: strings.TrimSpace(string(sec.Data[string(p.Platform)+".clientSecret"]))}
+	if app.ClientID == "" {
+		return OAuthApp{}, missing
+	}
+	return app, nil
+}
+
+// Refresher renews the access tokens of profiles on OAuth platforms.
+type Refresher struct {
+	HTTP      *http.Client
+	Apps      Apps
+	Providers map[v1alpha1.Platform]Provider
+	// RedirectURI is the one registered with the apps, for messages.
+	RedirectURI string
+}
+
+// Refreshes reports whether profiles on the platform have tokens to renew.
+func (r *Refresher) Refreshes(p v1alpha1.Platform) bool {
+	if r == nil {
+		return false
+	}
+	_, ok := r.Providers[p]
+	return ok
+}
+
+// Refresh renews a profile's tokens with its refresh token.
+func (r *Refresher) Refresh(ctx context.Context, platform v1alpha1.Platform, refreshToken string, now time.Time) (Tokens, error) {
+	p := r.Providers[platform]
+	app, err := r.Apps.App(ctx, p, r.RedirectURI)
+	if err != nil {
+		return Tokens{}, err
+	}
+	return p.Refresh(ctx, r.HTTP, app, refreshToken, now)
+}

@@ -1,0 +1,164 @@
+// Package xtest is a fake of X's OAuth 2.0 server and the account endpoint
+// Herald verifies tokens with, following X's documentation: the
+// authorization page, POST /2/oauth2/token for authorization codes (with
+// PKCE) and refresh tokens, which are single-use, and GET /2/users/me.
+package xtest
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+
+	"github.com/herald-dev/herald/internal/publish/platformtest"
+)
+
+// Fake is X's OAuth server for one app.
+type Fake struct {
+	*platformtest.Server
+	// ClientID and ClientSecret are the app's.
+	ClientID, ClientSecret string
+	// Lifetime is the access tokens' expires_in, in seconds.
+	Lifetime int
+
+	mu       sync.Mutex
+	n        int
+	access   map[string]bool   // working access tokens
+	refresh  map[string]bool   // unused refresh tokens
+	codes    map[string]string // code → PKCE challenge
+	redirect string
+	renewals int
+}
+
+const invalidToken = "Value passed for the token was invalid."
+
+// New starts the fake; it closes when the test ends.
+func New(t testing.TB, clientID, clientSecret string) *Fake {
+	f := &Fake{Server: platformtest.NewServer(t), ClientID: clientID, ClientSecret: clientSecret, Lifetime: 7200,
+		access: map[string]bool{}, refresh: map[string]bool{}, codes: map[string]string{}}
+	f.Handle("GET /i/oauth2/authorize", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("client_id") != f.ClientID || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" {
+			http.Error(w, "Something went wrong: the app's request is invalid.", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = page.Execute(w, q.Encode())
+	})
+	f.Handle("POST /i/oauth2/authorize", func(w http.ResponseWriter, r *http.Request) {
+		q, _ := url.ParseQuery(r.FormValue("query"))
+		back, _ := url.Parse(q.Get("redirect_uri"))
+		v := back.Query()
+		v.Set("state", q.Get("state"))
+		if r.FormValue("decision") == "authorize" {
+			f.mu.Lock()
+			f.n++
+			code := fmt.Sprintf("x-code-%d", f.n)
+			f.codes[code], f.redirect = q.Get("code_challenge"), q.Get("redirect_uri")
+			f.mu.Unlock()
+			v.Set("code", code)
+		} else {
+			v.Set("error", "access_denied")
+		}
+		back.RawQuery = v.Encode()
+		http.Redirect(w, r, back.String(), http.StatusFound)
+	})
+	f.Handle("POST /2/oauth2/token", f.token)
+	f.Handle("GET /2/users/me", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		ok := f.access[trimBearer(r.Header.Get("Authorization"))]
+		f.mu.Unlock()
+		if !ok {
+			platformtest.WriteJSON(w, 401, map[string]any{"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
+			return
+		}
+		platformtest.WriteJSON(w, 200, map[string]any{"data": map[string]any{"id": "2244994945", "name": "Herald", "username": "herald"}})
+	})
+	return f
+}
+
+func trimBearer(h string) string {
+	if len(h) > 7 && h[:7] == "Bearer " {
+		return h[7:]
+	}
+	return ""
+}
+
+func (f *Fake) token(w http.ResponseWriter, r *http.Request) {
+	id, secret, ok := r.BasicAuth()
+	if !ok || id != f.ClientID || secret != f.ClientSecret {
+		platformtest.WriteJSON(w, 401, map[string]any{"error": "unauthorized_client", "error_description": "Missing valid authorization header"})
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch r.FormValue("grant_type") {
+	case "authorization_code":
+		challenge, ok := f.codes[r.FormValue("code")]
+		delete(f.codes, r.FormValue("code"))
+		sum := sha256.Sum256([]byte(r.FormValue("code_verifier")))
+		if !ok || r.FormValue("redirect_uri") != f.redirect || base64.RawURLEncoding.EncodeToString(sum[:]) != challenge {
+			platformtest.WriteJSON(w, 400, map[string]any{"error": "invalid_request", "error_description": invalidToken})
+			return
+		}
+	case "refresh_token":
+		rt := r.FormValue("refresh_token")
+		if !f.refresh[rt] {
+			platformtest.WriteJSON(w, 400, map[string]any{"error": "invalid_request", "error_description": invalidToken})
+			return
+		}
+		delete(f.refresh, rt) // single-use
+		f.renewals++
+	default:
+		platformtest.WriteJSON(w, 400, map[string]any{"error": "unsupported_grant_type", "error_description": "grant_type is not supported"})
+		return
+	}
+	access, refresh := f.issue()
+	platformtest.WriteJSON(w, 200, map[string]any{"token_type": "bearer", "expires_in": f.Lifetime, "access_token": access,
+		"refresh_token": refresh, "scope": "tweet.read tweet.write users.read media.write offline.access"})
+}
+
+func (f *Fake) issue() (string, string) {
+	f.n++
+	access, refresh := fmt.Sprintf("x-access-%d", f.n), fmt.Sprintf("x-refresh-%d", f.n)
+	f.access[access], f.refresh[refresh] = true, true
+	return access, refresh
+}
+
+// Issue makes a working pair of tokens, as if an account had connected.
+func (f *Fake) Issue() (access, refresh string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.issue()
+}
+
+// Expire stops an access token working.
+func (f *Fake) Expire(access string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.access, access)
+}
+
+// Revoke stops a refresh token working, as revoking the app's access does.
+func (f *Fake) Revoke(refresh string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.refresh, refresh)
+}
+
+// Renewals is how many refresh tokens were exchanged.
+func (f *Fake) Renewals() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.renewals
+}
+
+var page = template.Must(template.New("authorize").Parse(`<!doctype html><html><head><title>Authorize app</title></head><body>
+<h1>Herald wants to access your X account</h1>
+<form method="post" action="/i/oauth2/authorize"><input type="hidden" name="query" value="{{.}}">
+<button type="submit" name="decision" value="authorize" id="authorize">Authorize app</button>
+<button type="submit" name="decision" value="cancel" id="cancel">Cancel</button></form></body></html>`))
