@@ -77,7 +77,7 @@ func (s *toolCall) profile(ctx context.Context, id string) (*socialv1alpha1.Soci
 
 type connectionArgs struct {
 	workspaceArg
-	Platform  string `json:"platform" jsonschema:"the platform of the account to connect" enum:"mastodon,x,bluesky,discord,slack,telegram,webhook"`
+	Platform  string `json:"platform" jsonschema:"the platform of the account to connect" enum:"mastodon,x,linkedin,bluesky,discord,slack,telegram,webhook"`
 	Instance  string `json:"instance,omitempty" jsonschema:"mastodon: the instance the account is on, such as mastodon.social" maxLength:"253"`
 	Handle    string `json:"handle,omitempty" jsonschema:"bluesky: the account's handle, such as brand.bsky.social, to fill in on the page" maxLength:"253"`
 	PDS       string `json:"pds,omitempty" jsonschema:"bluesky: the PDS of an account on a self-hosted one, such as https://pds.example.com" maxLength:"2048"`
@@ -106,8 +106,9 @@ func (s *toolCall) connectionURL(ctx context.Context, in connectionArgs) (*Conne
 		}
 		q.Set("instance", in.Instance)
 		next += "confirms the instance, and authorizes Herald there; Herald registers itself on the instance, exchanges the code and checks the account."
-	case "x":
-		next += "and authorizes the operator's X app on X; Herald exchanges the code, keeps the account's tokens and renews them before they expire."
+	case "x", "linkedin":
+		name := connect.Providers[socialv1alpha1.Platform(in.Platform)].Name
+		next += "and authorizes the operator's " + name + " app on " + name + "; Herald exchanges the code, keeps the account's tokens and renews them before they expire."
 	case "bluesky":
 		if in.Handle != "" {
 			q.Set("handle", strings.TrimPrefix(in.Handle, "@"))
@@ -161,7 +162,7 @@ func profileTools() []Tool {
 	return []Tool{
 		declare(Tool{
 			Name: "get_social_connection_url", Title: "Get a link to connect a social account", Scope: socialv1alpha1.ScopeSocialProfilesWrite, ReadOnly: true, Idempotent: true,
-			Description: "Returns a Herald link the user opens in their browser to connect a social account (mastodon, x, bluesky, discord, slack, telegram or webhook) to a workspace, or to reconnect an existing profile whose credentials stopped working. Give the user the url and tell them the nextSteps; the user signs in to the platform themselves and no credential passes through the assistant. For mastodon pass the instance. Call ocoya_list_social_profiles afterwards to see the new profile.",
+			Description: "Returns a Herald link the user opens in their browser to connect a social account (mastodon, x, linkedin, bluesky, discord, slack, telegram or webhook) to a workspace, or to reconnect an existing profile whose credentials stopped working. Give the user the url and tell them the nextSteps; the user signs in to the platform themselves and no credential passes through the assistant. For mastodon pass the instance. Call ocoya_list_social_profiles afterwards to see the new profile.",
 		}, func(ctx context.Context, s *toolCall, in connectionArgs) (*ConnectionURL, error) {
 			return s.connectionURL(ctx, in)
 		}),

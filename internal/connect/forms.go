@@ -51,7 +51,7 @@ func (f *Form) Build(values map[string]string) (handle, endpoint string, creds m
 // operator's apps, and the Forms.
 func Platforms() []v1alpha1.Platform {
 	out := []v1alpha1.Platform{"mastodon"}
-	for _, p := range []Provider{X} {
+	for _, p := range []Provider{X, LinkedIn} {
 		out = append(out, p.Platform)
 	}
 	for _, f := range forms {

@@ -2,8 +2,11 @@ package connect
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,6 +31,12 @@ type Provider struct {
 	Scopes []string
 	// Developer is where the operator creates the app.
 	Developer string
+	// SecretInForm: the app authenticates with client_id and
+	// client_secret in the form (LinkedIn) rather than with HTTP Basic (X).
+	SecretInForm bool
+	// UserinfoURL, when set, is read with a new access token for the
+	// member's id: LinkedIn posts as urn:li:person:<sub>, kept as authorURN.
+	UserinfoURL string
 }
 
 // X is X's OAuth 2.0 (https://docs.x.com/fundamentals/authentication/oauth-2-0):
@@ -40,8 +49,19 @@ var X = Provider{
 	Developer: "https://developer.x.com/en/portal/dashboard",
 }
 
+// LinkedIn is LinkedIn's OAuth 2.0 (Sign In with LinkedIn using OpenID
+// Connect, and Share on LinkedIn): access tokens last 60 days; refresh
+// tokens, for apps LinkedIn enabled them for, a year, and are not rotated.
+var LinkedIn = Provider{
+	Platform: "linkedin", Name: "LinkedIn",
+	AuthorizeURL: "https://www.linkedin.com/oauth/v2/authorization", TokenURL: "https://www.linkedin.com/oauth/v2/accessToken",
+	Scopes:    []string{"openid", "profile", "w_member_social"},
+	Developer: "https://www.linkedin.com/developers/apps", SecretInForm: true,
+	UserinfoURL: "https://api.linkedin.com/v2/userinfo",
+}
+
 // Providers are the OAuth platforms Herald connects with the operator's apps.
-var Providers = map[v1alpha1.Platform]Provider{X.Platform: X}
+var Providers = map[v1alpha1.Platform]Provider{X.Platform: X, LinkedIn.Platform: LinkedIn}
 
 // AuthCodeURL is where the person authorizes the operator's app.
 func (p Provider) AuthCodeURL(app OAuthApp, redirectURI, state, challenge string) string {
@@ -57,11 +77,15 @@ type Tokens struct {
 	Access, Refresh string
 	// ExpiresAt is when Access stops working; zero when the platform did not say.
 	ExpiresAt time.Time
+	// Account holds further keys the platform's adapter needs, learnt when
+	// the account was connected (LinkedIn's authorURN).
+	Account map[string][]byte
 }
 
 // Credentials are the Secret keys the tokens are kept under.
 func (t Tokens) Credentials() map[string][]byte {
 	out := map[string][]byte{"accessToken": []byte(t.Access)}
+	maps.Copy(out, t.Account)
 	if t.Refresh != "" {
 		out["refreshToken"] = []byte(t.Refresh)
 	}
@@ -81,7 +105,10 @@ func ExpiresAt(creds map[string][]byte) (time.Time, bool) {
 func (p Provider) token(ctx context.Context, c *http.Client, app OAuthApp, form url.Values, now time.Time) (Tokens, error) {
 	form.Set("client_id", app.ClientID)
 	var basic *OAuthApp
-	if app.ClientSecret != "" {
+	switch {
+	case app.ClientSecret != "" && p.SecretInForm:
+		form.Set("client_secret", app.ClientSecret)
+	case app.ClientSecret != "":
 		basic = &app // confidential clients authenticate with HTTP Basic
 	}
 	var out tokenAnswer
@@ -104,7 +131,35 @@ func (p Provider) Exchange(ctx context.Context, c *http.Client, app OAuthApp, re
 	if err != nil {
 		return Tokens{}, fmt.Errorf("exchanging the authorization code with %s: %w", p.Name, err)
 	}
+	if p.UserinfoURL != "" {
+		sub, err := userinfoSubject(ctx, c, p.UserinfoURL, t.Access)
+		if err != nil {
+			return Tokens{}, fmt.Errorf("reading the %s member the token belongs to: %w", p.Name, err)
+		}
+		t.Account = map[string][]byte{"authorURN": []byte("urn:li:person:" + sub)}
+	}
 	return t, nil
+}
+
+// userinfoSubject reads the OpenID Connect subject of an access token.
+func userinfoSubject(ctx context.Context, c *http.Client, endpoint, access string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+access)
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("%s could not be reached: %s", hostOf(endpoint), plainError(err))
+	}
+	defer resp.Body.Close()
+	var me struct {
+		Sub string `json:"sub"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, maxPlatformAnswer)).Decode(&me) != nil || me.Sub == "" {
+		return "", &PlatformError{Host: hostOf(endpoint), Status: resp.StatusCode, Message: "no member id (sub) in the answer"}
+	}
+	return me.Sub, nil
 }
 
 // ErrReconnect wraps a refusal to renew tokens that only connecting the

@@ -15,6 +15,8 @@ import (
 	"github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/connect"
 	"github.com/herald-dev/herald/internal/publish/discord/discordtest"
+	"github.com/herald-dev/herald/internal/publish/linkedin"
+	"github.com/herald-dev/herald/internal/publish/linkedin/linkedintest"
 	"github.com/herald-dev/herald/internal/publish/mastodon/mastodontest"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/internal/publish/registry"
@@ -65,6 +67,28 @@ func mastodonRound(h *harness, fake *mastodontest.Fake, profile, decision string
 	resp, page = b.get(at.String())
 	Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
 	resp, _ = b.post(fake.URL+"/oauth/authorize", url.Values{"query": {at.RawQuery}, "decision": {decision}})
+	Expect(resp.StatusCode).To(Equal(http.StatusFound))
+	return b.get(resp.Header.Get("Location"))
+}
+
+// appRound connects an account of a platform Herald reaches through the
+// operator's app: the page, the platform's authorization page at authorize
+// answered with decision, and the callback, whose answer it returns. check,
+// when set, looks at the authorization request.
+func appRound(h *harness, platform, profile, authorize, decision string, check func(*url.URL)) (*http.Response, string) {
+	u := h.base + oauth.ConnectPath("demo", platform)
+	b, page := signedInBrowser(h, u)
+	resp, page := b.post(u, url.Values{"csrf_token": {csrfOf(page)}, "profile": {profile}})
+	Expect(resp.StatusCode).To(Equal(http.StatusSeeOther), page)
+	at, err := url.Parse(resp.Header.Get("Location"))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(at.Query().Get("code_challenge_method")).To(Equal("S256"))
+	if check != nil {
+		check(at)
+	}
+	resp, page = b.get(at.String())
+	Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
+	resp, _ = b.post(authorize, url.Values{"query": {at.RawQuery}, "decision": {decision}})
 	Expect(resp.StatusCode).To(Equal(http.StatusFound))
 	return b.get(resp.Header.Get("Location"))
 }
@@ -203,17 +227,9 @@ var _ = Describe("connecting social accounts", func() {
 		apps.Data["x.clientSecret"] = []byte(fake.ClientSecret)
 		Expect(k8sClient.Update(ctx, apps)).To(Succeed())
 		h = withApps("platform-apps")
-		u = h.base + oauth.ConnectPath("demo", "x")
-		b, page = signedInBrowser(h, u)
-		resp, page = b.post(u, url.Values{"csrf_token": {csrfOf(page)}, "profile": {"x-brand"}})
-		Expect(resp.StatusCode).To(Equal(http.StatusSeeOther), page)
-		at, _ := url.Parse(resp.Header.Get("Location"))
-		Expect(at.Query().Get("scope")).To(ContainSubstring("offline.access"))
-		resp, page = b.get(at.String())
-		Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
-		resp, _ = b.post(fake.URL+"/i/oauth2/authorize", url.Values{"query": {at.RawQuery}, "decision": {"authorize"}})
-		Expect(resp.StatusCode).To(Equal(http.StatusFound))
-		resp, page = b.get(resp.Header.Get("Location"))
+		resp, page = appRound(h, "x", "x-brand", fake.URL+"/i/oauth2/authorize", "authorize", func(at *url.URL) {
+			Expect(at.Query().Get("scope")).To(ContainSubstring("offline.access"))
+		})
 		Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
 		Expect(page).To(ContainSubstring("as profile x-brand."))
 		var prof v1alpha1.SocialProfile
@@ -224,6 +240,35 @@ var _ = Describe("connecting social accounts", func() {
 		Expect(string(sec.Data["refreshToken"])).To(HavePrefix("x-refresh-"))
 		Expect(sec.Data).To(HaveKey("expiresAt"))
 		secretsSeen.add(string(sec.Data["accessToken"]), string(sec.Data["refreshToken"]))
+	})
+
+	It("connects a LinkedIn member through the operator's app, keeping the member's URN the posts go out as", func() {
+		fake := linkedintest.New(GinkgoTB())
+		secretsSeen.add(linkedintest.ClientSecret, linkedintest.RefreshToken)
+		provider := connect.LinkedIn
+		provider.AuthorizeURL, provider.TokenURL, provider.UserinfoURL = fake.URL+"/oauth/v2/authorization", fake.URL+"/oauth/v2/accessToken", fake.URL+"/v2/userinfo"
+		pubs := registry.Default(platformtest.Client(), nil)
+		pubs["linkedin"] = &linkedin.Publisher{Client: platformtest.Client(), BaseURL: fake.URL}
+		Expect(createIfMissing(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "linkedin-apps"},
+			StringData: map[string]string{"linkedin.clientID": linkedintest.ClientID, "linkedin.clientSecret": linkedintest.ClientSecret}})).To(Succeed())
+		h := newHarnessWith("", mgr, func(c *oauth.Config) {
+			c.Outbound, c.Publishers, c.PlatformApps = platformtest.Client(), pubs, "linkedin-apps"
+			c.Providers = map[v1alpha1.Platform]connect.Provider{"linkedin": provider}
+		})
+
+		resp, page := appRound(h, "linkedin", "", fake.URL+"/oauth/v2/authorization", "cancel", nil)
+		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest), page)
+		Expect(page).To(ContainSubstring("linkedin answered user_cancelled_authorize"))
+
+		resp, page = appRound(h, "linkedin", "", fake.URL+"/oauth/v2/authorization", "allow", nil)
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
+		Expect(page).To(ContainSubstring("Connected Ada Lovelace as profile linkedin-ada-lovelace."))
+		var sec corev1.Secret
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "linkedin-ada-lovelace-credentials"}, &sec)).To(Succeed())
+		Expect(string(sec.Data["authorURN"])).To(Equal("urn:li:person:abc123"), "from the userinfo of the new token")
+		Expect(string(sec.Data["accessToken"])).To(Equal(linkedintest.Token))
+		Expect(string(sec.Data["refreshToken"])).To(Equal(linkedintest.RefreshToken))
+		Expect(string(fake.Last(GinkgoTB(), "POST /oauth/v2/accessToken").Body)).To(ContainSubstring("client_secret="), "LinkedIn's apps authenticate in the form")
 	})
 
 	It("lets only editors and owners of the workspace connect accounts", func() {
@@ -240,9 +285,9 @@ var _ = Describe("connecting social accounts", func() {
 		Expect(resp.StatusCode).To(Equal(http.StatusNotFound), "a workspace the person is not in does not exist for them")
 
 		dev, page := signedInBrowser(h, h.base+oauth.ConnectPath("team", "discord"))
-		Expect(page).To(ContainSubstring("Connect discord to Team"), "dev is an editor of team")
-		resp, page = dev.get(h.base + oauth.ConnectPath("demo", "linkedin"))
+		Expect(page).To(ContainSubstring("Connect Discord to Team"), "dev is an editor of team")
+		resp, page = dev.get(h.base + oauth.ConnectPath("demo", "sandbox"))
 		Expect(resp.StatusCode).To(Equal(http.StatusNotFound), page)
-		Expect(page).To(ContainSubstring("Herald connects mastodon, x, bluesky"))
+		Expect(page).To(ContainSubstring("Herald connects mastodon, x, linkedin, bluesky"))
 	})
 })

@@ -40,6 +40,8 @@ const verifyTimeout = 30 * time.Second
 // connectPage is what a connection page shows.
 type connectPage struct {
 	Workspace, WorkspaceName, Platform string
+	// Name is how people call the platform.
+	Name string
 	// Profile is the profile's name, new or reconnected.
 	Profile   string
 	Reconnect bool
@@ -96,7 +98,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	platform := v1alpha1.Platform(r.PathValue("platform"))
-	page := &connectPage{Workspace: ws.Name, WorkspaceName: displayName(ws), Platform: string(platform)}
+	page := &connectPage{Workspace: ws.Name, WorkspaceName: displayName(ws), Platform: string(platform), Name: s.platformName(platform)}
 	d.Subject, d.CSRF, d.Connect = subject, s.csrfToken(w, r), page
 	form := connect.FormFor(platform)
 	if !connect.Connectable(platform) {
@@ -158,6 +160,17 @@ func ConnectablePlatforms() []string {
 		out = append(out, string(p))
 	}
 	return out
+}
+
+// platformName is how people call a platform.
+func (s *Server) platformName(p v1alpha1.Platform) string {
+	if pr, ok := s.providers[p]; ok {
+		return pr.Name
+	}
+	if p == "" {
+		return ""
+	}
+	return strings.ToUpper(string(p[:1])) + string(p[1:])
 }
 
 func displayName(ws *v1alpha1.Workspace) string {
@@ -341,7 +354,7 @@ func (s *Server) handleConnectCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setCookie(w, "connect", "", -time.Second)
-	page := &connectPage{Workspace: ws.Name, WorkspaceName: displayName(ws), Platform: p.Platform, Profile: p.Profile}
+	page := &connectPage{Workspace: ws.Name, WorkspaceName: displayName(ws), Platform: p.Platform, Name: s.platformName(v1alpha1.Platform(p.Platform)), Profile: p.Profile}
 	d.Subject, d.Connect = subject, page
 	if e := q.Get("error"); e != "" {
 		d.Error = platformHost(p) + " answered " + e + ": " + truncate(q.Get("error_description"), 300) + ". Nothing was saved; open the connection link again to retry."

@@ -28,12 +28,14 @@ type Fake struct {
 	mu     sync.Mutex
 	posts  map[string]bool // URN → still online
 	nextID int
+	oauth  *oauthState
 }
 
 // New starts a fake that accepts Token; it closes when the test ends.
 
 func New(t testing.TB) *Fake {
 	f := &Fake{Server: platformtest.NewServer(t), posts: map[string]bool{}, nextID: 7001}
+	f.handleOAuth()
 	authed := func(rest bool, h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			switch {
