@@ -69,7 +69,10 @@ func Save(ctx context.Context, c client.Client, r client.Reader, conn Connection
 	if existed && prof.Spec.CredentialsSecretRef != nil {
 		secretName = prof.Spec.CredentialsSecretRef.Name
 	}
-	sec, err := saveSecret(ctx, c, r, conn, secretName)
+	// The profile's own Secret may be rewritten; any other only when an
+	// earlier connection of this profile made it.
+	theirs := existed && prof.Spec.CredentialsSecretRef != nil
+	sec, err := saveSecret(ctx, c, r, conn, secretName, theirs)
 	if err != nil {
 		return nil, existed, err
 	}
@@ -82,7 +85,7 @@ func Save(ctx context.Context, c client.Client, r client.Reader, conn Connection
 	return prof, existed, nil
 }
 
-func saveSecret(ctx context.Context, c client.Client, r client.Reader, conn Connection, name string) (*corev1.Secret, error) {
+func saveSecret(ctx context.Context, c client.Client, r client.Reader, conn Connection, name string, profiles bool) (*corev1.Secret, error) {
 	sec := &corev1.Secret{}
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		err := r.Get(ctx, client.ObjectKey{Namespace: conn.Namespace, Name: name}, sec)
@@ -96,6 +99,9 @@ func saveSecret(ctx context.Context, c client.Client, r client.Reader, conn Conn
 		}
 		if err != nil {
 			return err
+		}
+		if !profiles && sec.Labels[LabelProfile] != conn.Profile {
+			return fmt.Errorf("Secret %s/%s exists and is not this profile's; choose another profile name, or delete that Secret if it is unused", conn.Namespace, name)
 		}
 		if sec.Labels == nil {
 			sec.Labels = map[string]string{}

@@ -186,6 +186,15 @@ var _ = Describe("connecting social accounts", func() {
 		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "discord-news"}, &v1alpha1.SocialProfile{})
 		Expect(apierrors.IsNotFound(err)).To(BeTrue())
 
+		By("a Secret of that name that is not the profile's is left alone")
+		Expect(createIfMissing(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "discord-taken-credentials"}, StringData: map[string]string{"other": "data"}})).To(Succeed())
+		resp, page = b.post(u, url.Values{"csrf_token": {csrfOf(page)}, "webhookURL": {fake.WebhookURL()}, "channel": {"#news"}, "profile": {"discord-taken"}})
+		Expect(resp.StatusCode).To(Equal(http.StatusConflict), page)
+		Expect(page).To(ContainSubstring("exists and is not this profile&#39;s"))
+		var untouched corev1.Secret
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "discord-taken-credentials"}, &untouched)).To(Succeed())
+		Expect(untouched.Data).To(Equal(map[string][]byte{"other": []byte("data")}))
+
 		resp, page = b.post(u, url.Values{"csrf_token": {csrfOf(page)}, "webhookURL": {fake.WebhookURL()}, "channel": {"#news"}, "profile": {"discord-news"}})
 		Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
 		Expect(page).To(ContainSubstring("as profile discord-news."))
