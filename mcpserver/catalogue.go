@@ -33,6 +33,11 @@ type Tool struct {
 	Scope socialv1alpha1.Scope
 	// ReadOnly, Destructive and Idempotent become the MCP tool annotations.
 	ReadOnly, Destructive, Idempotent bool
+	// OpensLink: the answer is a link the person opens, which Herald asks
+	// a client that shows links to show (see linkAnswer). mcp-go's
+	// transport carries that exchange, so such a call never takes the
+	// fast paths.
+	OpensLink bool
 
 	InputSchema, OutputSchema json.RawMessage
 	handle                    func(ctx context.Context, s *Server, args json.RawMessage) (any, error)

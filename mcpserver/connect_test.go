@@ -33,6 +33,7 @@ var _ = Describe("Connecting social accounts", func() {
 		Expect(got["callbackUrl"]).To(Equal("https://herald.example.com/connect/callback"))
 		Expect(got["reconnect"]).To(BeFalse())
 		Expect(got["nextSteps"]).To(ContainSubstring("authorizes Herald there"))
+		Expect(got).NotTo(HaveKey("opened"), "a client that does not show links gets the link alone")
 	})
 
 	It("refuses what it cannot link, and clients without social_profiles:write", func() {

@@ -91,7 +91,14 @@ type ConnectionURL struct {
 	Platform    string `json:"platform"`
 	Reconnect   bool   `json:"reconnect" jsonschema:"true when the link replaces the credentials of an existing profile"`
 	NextSteps   string `json:"nextSteps" jsonschema:"what happens after the user opens the link, to tell them"`
+	Opened      string `json:"opened,omitempty" jsonschema:"when the client showed the link itself (URL-mode elicitation): accept (the user went to it), decline or cancel; absent when the client cannot show links, and the url is then for you to give"`
 }
+
+func (c *ConnectionURL) linkToOpen() (string, string) {
+	return c.URL, "Open this Herald page to connect your " + c.Platform + " account; you sign in to " + c.Platform + " yourself and no password passes through the assistant."
+}
+
+func (c *ConnectionURL) setOpened(action string) { c.Opened = action }
 
 func (s *toolCall) connectionURL(ctx context.Context, in connectionArgs) (*ConnectionURL, error) {
 	q := url.Values{}
@@ -161,7 +168,7 @@ func connectFieldNames(platform string) string {
 func profileTools() []Tool {
 	return []Tool{
 		declare(Tool{
-			Name: "get_social_connection_url", Title: "Get a link to connect a social account", Scope: socialv1alpha1.ScopeSocialProfilesWrite, ReadOnly: true, Idempotent: true,
+			Name: "get_social_connection_url", Title: "Get a link to connect a social account", Scope: socialv1alpha1.ScopeSocialProfilesWrite, ReadOnly: true, Idempotent: true, OpensLink: true,
 			Description: "Returns a Herald link the user opens in their browser to connect a social account (mastodon, x, linkedin, bluesky, discord, slack, telegram or webhook) to a workspace, or to reconnect an existing profile whose credentials stopped working. Give the user the url and tell them the nextSteps; the user signs in to the platform themselves and no credential passes through the assistant. For mastodon pass the instance. Call ocoya_list_social_profiles afterwards to see the new profile.",
 		}, func(ctx context.Context, s *toolCall, in connectionArgs) (*ConnectionURL, error) {
 			return s.connectionURL(ctx, in)

@@ -64,12 +64,14 @@ type Server struct {
 	clock     clock.Clock
 	tools     map[string]Tool
 	readTools map[string]readTool
-	index     *postIndex
-	seen      *cacheEvents
-	mcp       *server.MCPServer
-	transport *server.StreamableHTTPServer
-	sessions  *sessions
-	limiter   *grantLimiter
+	// linkShowers are the sessions whose client shows links itself.
+	linkShowers linkShowers
+	index       *postIndex
+	seen        *cacheEvents
+	mcp         *server.MCPServer
+	transport   *server.StreamableHTTPServer
+	sessions    *sessions
+	limiter     *grantLimiter
 }
 
 // New builds the server and registers the catalogue.
@@ -103,7 +105,10 @@ func New(o Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	hooks := &server.Hooks{}
+	hooks.AddAfterInitialize(s.linkShowers.afterInitialize)
 	s.mcp = server.NewMCPServer("herald", o.Version,
+		server.WithHooks(hooks),
 		server.WithToolCapabilities(false),
 		server.WithInputSchemaValidation(),
 		server.WithRecovery(),
@@ -158,6 +163,11 @@ func (s *Server) callHandler(t Tool) server.ToolHandlerFunc {
 			}
 		}
 		out, err := t.handle(ctx, s, args)
+		if err == nil {
+			if ask := s.linkShowers.askToOpen(ctx, req, out); ask != nil {
+				return ask, nil
+			}
+		}
 		return result(out, err), nil
 	}
 }

@@ -302,7 +302,7 @@ type readTool struct {
 func compileReadTools(tools map[string]Tool) (map[string]readTool, error) {
 	out := map[string]readTool{}
 	for name, t := range tools {
-		if !t.ReadOnly {
+		if !t.ReadOnly || t.OpensLink {
 			continue
 		}
 		schema, err := compileInputSchema(t)
@@ -345,6 +345,9 @@ func (s *Server) appendFastCall(dst []byte, r *http.Request, msg rpcProbe, inBat
 	}
 	if v := r.Header.Get(mcp.HeaderProtocolVersion); !inBatch && v != "" && (!slices.Contains(mcp.ValidProtocolVersions, v) || mcp.IsModernProtocol(v)) {
 		return dst, false
+	}
+	if t, known := s.tools[msg.Params.Name]; known && t.OpensLink && !inBatch {
+		return dst, false // mcp-go's transport can carry the ask to show the link
 	}
 	if terminated, err := s.sessions.Validate(r.Header.Get("Mcp-Session-Id")); err != nil || terminated || r.Header.Get("Mcp-Session-Id") == "" {
 		return dst, false

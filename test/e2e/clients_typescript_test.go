@@ -118,6 +118,13 @@ type tsSummary struct {
 		Client     string `json:"client"`
 		ClientName string `json:"clientName"`
 	} `json:"me"`
+	Elicitations []struct {
+		Mode, URL, Message string
+	} `json:"elicitations"`
+	ConnectionLink struct {
+		URL    string `json:"url"`
+		Opened string `json:"opened"`
+	} `json:"connectionLink"`
 	Redirect   map[string]string `json:"redirect"`
 	TokenType  string            `json:"tokenType"`
 	ServerName string            `json:"serverName"`
@@ -282,6 +289,17 @@ func TestTypeScriptSDKClientMetadataDocument(t *testing.T) {
 	g.Expect(s.Workspaces).To(Equal([]string{"demo"}))
 	g.Expect(s.Me.Client).To(Equal(docURL))
 	g.Expect(s.Me.ClientName).To(Equal("Herald e2e (TypeScript SDK, metadata document)"))
+
+	// The client shows links itself: asked for a connection link, Herald
+	// first asked the client to show it (URL-mode elicitation), then
+	// answered with the link and what the person chose.
+	link := h.Base + "/connect/demo/mastodon?instance=mastodon.social"
+	g.Expect(s.Elicitations).To(HaveLen(1))
+	g.Expect(s.Elicitations[0].Mode).To(Equal("url"))
+	g.Expect(s.Elicitations[0].URL).To(Equal(link))
+	g.Expect(s.Elicitations[0].Message).To(ContainSubstring("connect your mastodon account"))
+	g.Expect(s.ConnectionLink.URL).To(Equal(link))
+	g.Expect(s.ConnectionLink.Opened).To(Equal("accept"))
 
 	c := kubeClient(g, h.Kubeconfig)
 	var clients v1alpha1.MCPClientList

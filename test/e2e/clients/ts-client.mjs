@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 
 const mcpURL = new URL(process.argv[2] ?? fail('usage: node ts-client.mjs <mcp-url>'));
 const username = process.env.HERALD_USERNAME ?? 'dev';
@@ -235,7 +236,13 @@ function structured(result, tool) {
 }
 
 async function connect(provider) {
-  const client = new Client({ name: 'herald-e2e-ts-sdk', version: '1.0.0' });
+  // The client shows links itself (URL-mode elicitation): it records what it
+  // was asked to open and answers that the person accepted.
+  const client = new Client({ name: 'herald-e2e-ts-sdk', version: '1.0.0' }, { capabilities: { elicitation: { url: {} } } });
+  client.setRequestHandler(ElicitRequestSchema, async (request) => {
+    (summary.elicitations ??= []).push({ mode: request.params.mode, url: request.params.url, message: request.params.message });
+    return { action: 'accept' };
+  });
   let transport = new StreamableHTTPClientTransport(mcpURL, { authProvider: provider });
   try {
     await client.connect(transport);
@@ -307,6 +314,11 @@ async function main() {
     if (clientMetadataURL) {
       const me = structured(await client.callTool({ name: 'ocoya_get_me', arguments: {} }), 'ocoya_get_me');
       summary.me = { client: me.client, clientName: me.clientName };
+      const link = structured(
+        await client.callTool({ name: 'ocoya_get_social_connection_url', arguments: { workspaceId: workspace, platform: 'mastodon', instance: 'mastodon.social' } }),
+        'ocoya_get_social_connection_url',
+      );
+      summary.connectionLink = { url: link.url, opened: link.opened };
       await transport.terminateSession().catch(() => {});
       await client.close();
       summary.ok = true;
