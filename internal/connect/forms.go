@@ -90,7 +90,7 @@ var forms = []Form{
 		Fields: []Field{
 			{Name: "handle", Label: "Handle", Placeholder: "brand.bsky.social", Help: "your handle, without the @"},
 			{Name: "appPassword", Label: "App password", Secret: true, Placeholder: "xxxx-xxxx-xxxx-xxxx"},
-			{Name: "pds", Label: "PDS", Optional: true, Placeholder: "https://bsky.social", Help: "only for an account on a self-hosted PDS"},
+			{Name: "pds", Label: "PDS", Optional: true, Placeholder: "https://bsky.social", Help: "leave empty for an account on Bluesky's own servers (Herald finds its PDS in its DID document); give it for a self-hosted PDS"},
 		},
 		build: func(v map[string]string) (string, string, map[string][]byte, error) {
 			handle := strings.TrimPrefix(v["handle"], "@")

@@ -47,6 +47,11 @@ type Account struct {
 	// CharacterLimit is the platform's limit for this account (a Mastodon
 	// instance reports its own); 0 when unknown.
 	CharacterLimit int
+	// Endpoint is where the account lives when the platform says so and it
+	// is not where Herald asked: a Bluesky account's PDS, from its DID
+	// document, when Herald signed in through an entryway such as
+	// bsky.social. Empty otherwise.
+	Endpoint string
 }
 
 // Media is one attachment, fetched by the adapter from URL when the

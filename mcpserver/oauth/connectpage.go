@@ -225,6 +225,9 @@ func (s *Server) verifyAndSave(ctx context.Context, ws *v1alpha1.Workspace, conn
 	if acct.Handle != "" {
 		conn.Handle = acct.Handle
 	}
+	if conn.Endpoint == "" {
+		conn.Endpoint = acct.Endpoint // the account's own server, resolved through the platform's entryway
+	}
 	return s.saveConnection(ctx, ws, conn, page)
 }
 

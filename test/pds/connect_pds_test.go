@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -14,11 +15,24 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/signin"
 	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
 var _ = Describe("connecting a Bluesky account on Herald's page", func() {
+	It("finds the account's PDS in the DID document the PDS's createSession returns", func() {
+		// Signing in through another name of the server (as through an
+		// entryway), the adapter reports the PDS the DID document names.
+		alias := strings.Replace(pds.URL, "localhost", "127.0.0.1", 1)
+		Expect(alias).NotTo(Equal(pds.URL), "the PDS is served at a localhost URL")
+		acct, err := publishers()[publish.Platform("bluesky")].Verify(ctx, publish.Profile{Platform: "bluesky", Endpoint: alias,
+			Credentials: publish.Credentials{"identifier": []byte(pds.Handle), "appPassword": []byte(pds.Password)}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(acct.ID).To(Equal(pds.DID))
+		Expect(acct.Endpoint).To(Equal(strings.TrimRight(pds.URL, "/")))
+	})
+
 	It("checks the handle and app password with the PDS's createSession, saves nothing when it refuses, and the saved profile publishes", func() {
 		stop, _ := startManager(publishers(), false)
 		defer stop()

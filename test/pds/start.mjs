@@ -2,7 +2,7 @@
 // an in-memory PLC directory and a PDS on loopback), creates one account and
 // an app password for it, and prints one JSON line on stdout:
 //
-//   {"pdsURL": "http://localhost:…", "handle": "…", "did": "did:plc:…", "password": "<app password>"}
+//   {"pdsURL": "http://localhost:…", "plcURL": "http://localhost:…", "handle": "…", "did": "did:plc:…", "password": "<app password>"}
 //
 // It then stays up until stdin closes or it gets SIGTERM/SIGINT, and shuts the
 // network down before exiting. Everything else it has to say goes to stderr.
@@ -48,7 +48,7 @@ try {
   // Herald logs in the way a person sets it up: with an app password.
   const app = await xrpc(base, 'com.atproto.server.createAppPassword', { name: 'herald' }, account.accessJwt);
   console.error(`pds: up at ${base} in ${Date.now() - started} ms, account ${account.handle} (${account.did})`);
-  process.stdout.write(JSON.stringify({ pdsURL: base, handle: account.handle, did: account.did, password: app.password }) + '\n');
+  process.stdout.write(JSON.stringify({ pdsURL: base, plcURL: network.plc.url, handle: account.handle, did: account.did, password: app.password }) + '\n');
 } catch (err) {
   console.error('pds:', err);
   await network.close().catch(() => {});

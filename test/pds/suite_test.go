@@ -37,6 +37,7 @@ import (
 	"github.com/herald-dev/herald/controllers"
 	"github.com/herald-dev/herald/internal/controlplane"
 	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/bluesky"
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/scheme"
 	"github.com/herald-dev/herald/internal/testenv"
@@ -100,6 +101,7 @@ var _ = AfterSuite(func() {
 // (Password is an app password of that account).
 type pdsServer struct {
 	URL      string `json:"pdsURL"`
+	PLC      string `json:"plcURL"`
 	Handle   string `json:"handle"`
 	DID      string `json:"did"`
 	Password string `json:"password"`
@@ -236,7 +238,11 @@ func (r *recorder) statuses(method string) []int {
 
 // publishers returns Herald's adapters sending through traffic.
 func publishers() publish.Registry {
-	return registry.Default(&http.Client{Timeout: 10 * time.Second, Transport: traffic}, nil)
+	r := registry.Default(&http.Client{Timeout: 10 * time.Second, Transport: traffic}, nil)
+	if pds != nil {
+		r[publish.Platform("bluesky")].(*bluesky.Publisher).PLC = pds.PLC // the network's own DID directory
+	}
+	return r
 }
 
 // startManager starts a manager like main.go's, a process of its own, with

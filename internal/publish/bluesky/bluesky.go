@@ -49,6 +49,9 @@ var Info = publish.Info{
 // Info declares the platform.
 func (p *Publisher) Info() publish.Info { return Info }
 
+// DefaultPLC is the public did:plc directory.
+const DefaultPLC = "https://plc.directory"
+
 // DefaultEndpoint is the PDS used when a profile names none.
 const DefaultEndpoint = "https://bsky.social"
 
@@ -63,6 +66,9 @@ type Publisher struct {
 	Client *http.Client
 	// Now is the clock for createdAt; nil means time.Now.
 	Now func() time.Time
+	// PLC is the did:plc directory that resolves an account's DID to the
+	// document naming its PDS; empty means DefaultPLC.
+	PLC string
 
 	mu       sync.Mutex
 	sessions map[string]session
@@ -77,6 +83,30 @@ type session struct {
 	AccessJwt string `json:"accessJwt"`
 	Handle    string `json:"handle"`
 	DID       string `json:"did"`
+	// DIDDoc is the account's DID document, which names its PDS; a PDS
+	// may leave it out.
+	DIDDoc *didDocument `json:"didDoc,omitempty"`
+}
+
+type didDocument struct {
+	Service []struct {
+		ID              string `json:"id"`
+		Type            string `json:"type"`
+		ServiceEndpoint string `json:"serviceEndpoint"`
+	} `json:"service"`
+}
+
+// pds is the PDS the document names, or "".
+func (d *didDocument) pds() string {
+	if d == nil {
+		return ""
+	}
+	for _, svc := range d.Service {
+		if strings.HasSuffix(svc.ID, "#atproto_pds") && svc.Type == "AtprotoPersonalDataServer" {
+			return strings.TrimRight(svc.ServiceEndpoint, "/")
+		}
+	}
+	return ""
 }
 
 type conn struct {
@@ -179,7 +209,17 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 		URL: c.base + "com.atproto.server.getSession", Out: &s}); err != nil {
 		return publish.Account{}, err
 	}
-	return publish.Account{ID: s.DID, Handle: s.Handle, URL: "https://bsky.app/profile/" + s.Handle, CharacterLimit: Info.Rules.Limit}, nil
+	acct := publish.Account{ID: s.DID, Handle: s.Handle, URL: "https://bsky.app/profile/" + s.Handle, CharacterLimit: Info.Rules.Limit}
+	// The account's DID document says where its repository is: in
+	// createSession's answer, or from the DID's directory.
+	doc := c.sess.DIDDoc
+	if doc == nil {
+		doc = p.resolveDID(ctx, c, s.DID)
+	}
+	if pds := doc.pds(); pds != "" && pds+"/xrpc/" != c.base {
+		acct.Endpoint = pds
+	}
+	return acct, nil
 }
 
 type recordRef struct {
@@ -374,4 +414,28 @@ func (p *Publisher) Delete(ctx context.Context, prof publish.Profile, externalID
 	_, err = p.call(ctx, c, publish.Request{Op: "com.atproto.repo.deleteRecord", Method: http.MethodPost,
 		URL: c.base + "com.atproto.repo.deleteRecord", JSON: rec, Idempotent: true})
 	return err
+}
+
+// resolveDID fetches a DID's document: did:plc from the PLC directory,
+// did:web from the host's well-known path. Nil when it cannot: the PDS that
+// answered is then the one Herald uses.
+func (p *Publisher) resolveDID(ctx context.Context, c *conn, did string) *didDocument {
+	var u string
+	switch {
+	case strings.HasPrefix(did, "did:plc:"):
+		plc := strings.TrimRight(p.PLC, "/")
+		if plc == "" {
+			plc = DefaultPLC
+		}
+		u = plc + "/" + did
+	case strings.HasPrefix(did, "did:web:"):
+		u = "https://" + strings.TrimPrefix(did, "did:web:") + "/.well-known/did.json"
+	default:
+		return nil
+	}
+	var doc didDocument
+	if _, err := c.api.Do(ctx, publish.Request{Op: "resolve DID", Method: http.MethodGet, URL: u, Idempotent: true, Out: &doc}); err != nil {
+		return nil
+	}
+	return &doc
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ func profile(f *blueskytest.Fake) publish.Profile {
 func newPublisher(client *http.Client) *bluesky.Publisher {
 	p := bluesky.New(client)
 	p.Now = func() time.Time { return now }
+	p.PLC = "http://127.0.0.1:1" // no DID directory unless a test serves one
 	return p
 }
 
@@ -44,6 +46,40 @@ func TestVerify(t *testing.T) {
 	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
 	g.Expect(err.Error()).To(ContainSubstring("Invalid identifier or password"))
 	g.Expect(err.Error()).NotTo(ContainSubstring("wrong-password-99"))
+}
+
+func TestVerifyResolvesThePDSThroughAnEntryway(t *testing.T) {
+	g := NewWithT(t)
+	f := blueskytest.New(t)
+	f.PDS = "https://morel.us-east.host.bsky.network"
+	acct, err := newPublisher(nil).Verify(context.Background(), profile(f))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(acct.Endpoint).To(Equal(f.PDS), "the PDS the DID document names")
+
+	f.PDS = f.URL + "/" // the server Herald asked is the account's own
+	acct, err = newPublisher(nil).Verify(context.Background(), profile(f))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(acct.Endpoint).To(BeEmpty())
+
+	// A PDS that leaves the document out: the DID's directory has it.
+	f.PDS = ""
+	plc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/did:plc:herald" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(`{"id":"did:plc:herald","service":[{"id":"#atproto_pds","type":"AtprotoPersonalDataServer","serviceEndpoint":"https://pds.example.com"}]}`))
+	}))
+	defer plc.Close()
+	p := newPublisher(nil)
+	p.PLC = plc.URL
+	acct, err = p.Verify(context.Background(), profile(f))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(acct.Endpoint).To(Equal("https://pds.example.com"))
+	p.PLC = plc.URL + "/nowhere" // a directory that does not know it: the PDS asked stays
+	acct, err = p.Verify(context.Background(), profile(f))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(acct.Endpoint).To(BeEmpty())
 }
 
 func TestPublishRecordWithFacets(t *testing.T) {

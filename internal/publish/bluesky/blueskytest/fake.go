@@ -29,6 +29,9 @@ type Fake struct {
 	Identifier, Password, DID, AccountHandle string
 	// Handles are the handles the fake resolves, to DIDs.
 	Handles map[string]string
+	// PDS, when set, is the PDS the account's DID document names in
+	// createSession's answer, as an entryway's answer does.
+	PDS string
 
 	mu       sync.Mutex
 	sessions int
@@ -70,7 +73,12 @@ func New(t testing.TB) *Fake {
 		token := fmt.Sprintf("access-jwt-%d", f.sessions)
 		f.valid[token] = true
 		f.mu.Unlock()
-		platformtest.WriteJSON(w, 200, map[string]any{"accessJwt": token, "refreshJwt": "refresh", "handle": f.AccountHandle, "did": f.DID, "active": true})
+		answer := map[string]any{"accessJwt": token, "refreshJwt": "refresh", "handle": f.AccountHandle, "did": f.DID, "active": true}
+		if f.PDS != "" {
+			answer["didDoc"] = map[string]any{"id": f.DID, "service": []map[string]any{
+				{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": f.PDS}}}
+		}
+		platformtest.WriteJSON(w, 200, answer)
 	})
 	f.Handle("GET /xrpc/com.atproto.server.getSession", authed(func(w http.ResponseWriter, r *http.Request) {
 		platformtest.WriteJSON(w, 200, map[string]any{"handle": f.AccountHandle, "did": f.DID})
