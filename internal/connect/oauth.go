@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -54,7 +52,7 @@ func postForm(ctx context.Context, c *http.Client, endpoint string, form url.Val
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s could not be reached: %s", hostOf(endpoint), plainError(err))
+		return fmt.Errorf("%s could not be reached: %s", HostOf(endpoint), egress.Describe(err))
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxPlatformAnswer))
@@ -68,10 +66,10 @@ func postForm(ctx context.Context, c *http.Client, endpoint string, form url.Val
 		if e.Error == "" {
 			msg = http.StatusText(resp.StatusCode)
 		}
-		return &PlatformError{Host: hostOf(endpoint), Status: resp.StatusCode, Message: strings.TrimSuffix(msg, ":")}
+		return &PlatformError{Host: HostOf(endpoint), Status: resp.StatusCode, Message: strings.TrimSuffix(msg, ":")}
 	}
 	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("%s answered something other than JSON", hostOf(endpoint))
+		return fmt.Errorf("%s answered something other than JSON", HostOf(endpoint))
 	}
 	return nil
 }
@@ -87,23 +85,12 @@ func (e *PlatformError) Error() string {
 	return fmt.Sprintf("%s refused (HTTP %d): %s", e.Host, e.Status, e.Message)
 }
 
-func hostOf(raw string) string {
+// HostOf is the host of a platform URL, for messages.
+func HostOf(raw string) string {
 	if u, err := url.Parse(raw); err == nil && u.Host != "" {
 		return u.Host
 	}
 	return "the platform"
-}
-
-// plainError words a transport failure without internal addresses.
-func plainError(err error) string {
-	if errors.Is(err, egress.ErrRefused) {
-		return "its address is internal, which Herald does not connect to (an operator can allow it with --egress-allow)"
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return "it did not answer in time"
-	}
-	return "the connection failed"
 }
 
 // MastodonScopes are what Herald asks a Mastodon account for: reading the
@@ -154,10 +141,10 @@ func (m *MastodonApps) App(ctx context.Context, instance, redirectURI string) (O
 		}
 		form := url.Values{"client_name": {"Herald"}, "redirect_uris": {redirectURI}, "scopes": {MastodonScopes}, "website": {m.Website}}
 		if err := postForm(ctx, m.HTTP, instance+"/api/v1/apps", form, nil, &out); err != nil {
-			return OAuthApp{}, fmt.Errorf("registering Herald as an app on %s: %w", hostOf(instance), err)
+			return OAuthApp{}, fmt.Errorf("registering Herald as an app on %s: %w", HostOf(instance), err)
 		}
 		if out.ClientID == "" || out.ClientSecret == "" {
-			return OAuthApp{}, fmt.Errorf("registering Herald as an app on %s: the answer has no client_id and client_secret", hostOf(instance))
+			return OAuthApp{}, fmt.Errorf("registering Herald as an app on %s: the answer has no client_id and client_secret", HostOf(instance))
 		}
 		app = OAuthApp{ClientID: out.ClientID, ClientSecret: out.ClientSecret}
 		sec = corev1.Secret{
@@ -166,7 +153,7 @@ func (m *MastodonApps) App(ctx context.Context, instance, redirectURI string) (O
 			Data: map[string][]byte{"clientID": []byte(app.ClientID), "clientSecret": []byte(app.ClientSecret)},
 		}
 		if err := m.Client.Create(ctx, &sec); err != nil && !apierrors.IsAlreadyExists(err) {
-			return OAuthApp{}, fmt.Errorf("keeping the app registration on %s: %w", hostOf(instance), err)
+			return OAuthApp{}, fmt.Errorf("keeping the app registration on %s: %w", HostOf(instance), err)
 		} else if apierrors.IsAlreadyExists(err) {
 			// Another replica registered at the same moment: use its app,
 			// so one registration is kept.
@@ -202,10 +189,10 @@ func MastodonExchange(ctx context.Context, c *http.Client, instance string, app 
 		"client_id": {app.ClientID}, "client_secret": {app.ClientSecret}, "code_verifier": {verifier}, "scope": {MastodonScopes},
 	}
 	if err := postForm(ctx, c, instance+"/oauth/token", form, nil, &out); err != nil {
-		return "", fmt.Errorf("exchanging the authorization code with %s: %w", hostOf(instance), err)
+		return "", fmt.Errorf("exchanging the authorization code with %s: %w", HostOf(instance), err)
 	}
 	if out.AccessToken == "" {
-		return "", fmt.Errorf("exchanging the authorization code with %s: the answer has no access_token", hostOf(instance))
+		return "", fmt.Errorf("exchanging the authorization code with %s: the answer has no access_token", HostOf(instance))
 	}
 	return out.AccessToken, nil
 }

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/egress"
 )
 
 // Provider is a platform whose accounts are connected with OAuth 2.0
@@ -150,14 +151,14 @@ func userinfoSubject(ctx context.Context, c *http.Client, endpoint, access strin
 	req.Header.Set("Authorization", "Bearer "+access)
 	resp, err := c.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("%s could not be reached: %s", hostOf(endpoint), plainError(err))
+		return "", fmt.Errorf("%s could not be reached: %s", HostOf(endpoint), egress.Describe(err))
 	}
 	defer resp.Body.Close()
 	var me struct {
 		Sub string `json:"sub"`
 	}
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, maxPlatformAnswer)).Decode(&me) != nil || me.Sub == "" {
-		return "", &PlatformError{Host: hostOf(endpoint), Status: resp.StatusCode, Message: "no member id (sub) in the answer"}
+		return "", &PlatformError{Host: HostOf(endpoint), Status: resp.StatusCode, Message: "no member id (sub) in the answer"}
 	}
 	return me.Sub, nil
 }

@@ -170,6 +170,22 @@ func TrustFile(c *http.Client, pemFile string) error {
 	return nil
 }
 
+// Describe words why a request through a guarded client failed, for the
+// person who gave the URL, without addresses or other internals: whether
+// a port is open inside the network stays unknown to them.
+func Describe(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, ErrRefused):
+		return "its host is an internal address, which Herald does not connect to (an operator can allow it with --egress-allow)"
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return "it did not answer in time"
+	case strings.Contains(err.Error(), "certificate"):
+		return "its TLS certificate is not trusted"
+	}
+	return "the connection failed"
+}
+
 // CheckRedirect allows at most MaxRedirects redirects, to http or https.
 func CheckRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > MaxRedirects {

@@ -42,12 +42,8 @@ type approvalPreview struct {
 // for each of its profiles and takes the decision. Anyone else, and any
 // post outside the workspaces the person approves in, is "not found".
 func (s *Server) handleApproval(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
-		if err := r.ParseForm(); err != nil {
-			s.pages.errorPage(w, http.StatusBadRequest, "Bad form", "The form could not be read; go back and submit it again.")
-			return
-		}
+	if !s.readPageForm(w, r) {
+		return
 	}
 	d := pageData{Action: r.URL.RequestURI()}
 	subject := s.signedIn(w, r, d)

@@ -23,12 +23,8 @@ const maxFormBody = 64 << 10
 // to it, so any replica can serve any step.
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
-		if err := r.ParseForm(); err != nil {
-			s.pages.errorPage(w, http.StatusBadRequest, "Bad form", "The form could not be read; go back and submit it again.")
-			return
-		}
+	if !s.readPageForm(w, r) {
+		return
 	}
 	if id := r.URL.Query().Get("client_id"); isMetadataURL(id) {
 		// fosite would only say that the client does not exist; the

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -186,7 +185,7 @@ func (m *metadataDocuments) fetch(ctx context.Context, id string) (*v1alpha1.MCP
 	if err != nil {
 		// The URL's owner may be probing what Herald can reach: say that
 		// it failed, and no more than the guarded client's own words.
-		return nil, 0, metadataErrorf("the client's metadata document at %s could not be fetched: %s", id, fetchFailure(err))
+		return nil, 0, metadataErrorf("the client's metadata document at %s could not be fetched: %s", id, egress.Describe(err))
 	}
 	defer resp.Body.Close()
 	switch {
@@ -203,7 +202,7 @@ func (m *metadataDocuments) fetch(ctx context.Context, id string) (*v1alpha1.MCP
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataDocument+1))
 	if err != nil {
-		return nil, 0, metadataErrorf("the client's metadata document at %s could not be read: %s", id, fetchFailure(err))
+		return nil, 0, metadataErrorf("the client's metadata document at %s could not be read: %s", id, egress.Describe(err))
 	}
 	if len(body) > maxMetadataDocument {
 		return nil, 0, metadataErrorf("the client's metadata document at %s is more than the %d bytes Herald reads", id, maxMetadataDocument)
@@ -213,19 +212,6 @@ func (m *metadataDocuments) fetch(ctx context.Context, id string) (*v1alpha1.MCP
 		return nil, 0, err
 	}
 	return spec, cacheLifetime(resp.Header), nil
-}
-
-// fetchFailure words a transport error without addresses or internals.
-func fetchFailure(err error) string {
-	switch {
-	case errors.Is(err, egress.ErrRefused):
-		return "its host is an internal address, which Herald does not connect to"
-	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout"):
-		return fmt.Sprintf("no answer within %s", metadataFetchTimeout)
-	case strings.Contains(err.Error(), "certificate"):
-		return "its TLS certificate is not trusted"
-	}
-	return "the connection failed"
 }
 
 // metadataDocument is what Herald reads of a client ID metadata document:

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -80,12 +79,8 @@ type pendingConnection struct {
 // (editors and owners). A form platform's account is verified with the
 // platform and saved; a Mastodon connection goes on at the instance.
 func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
-		if err := r.ParseForm(); err != nil {
-			s.pages.errorPage(w, http.StatusBadRequest, "Bad form", "The form could not be read; go back and submit it again.")
-			return
-		}
+	if !s.readPageForm(w, r) {
+		return
 	}
 	d := pageData{Action: r.URL.RequestURI(), Title: "Connect an account"}
 	subject := s.signedIn(w, r, d)
@@ -394,16 +389,9 @@ func (s *Server) handleConnectCallback(w http.ResponseWriter, r *http.Request) {
 
 func platformHost(p pendingConnection) string {
 	if p.Instance != "" {
-		return hostOfURL(p.Instance)
+		return connect.HostOf(p.Instance)
 	}
 	return p.Platform
-}
-
-func hostOfURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.Host != "" {
-		return u.Host
-	}
-	return raw
 }
 
 // stateCipher seals pending connections with a key derived from the

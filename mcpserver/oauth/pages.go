@@ -64,3 +64,17 @@ func (p *pages) render(w http.ResponseWriter, name string, status int, d pageDat
 func (p *pages) errorPage(w http.ResponseWriter, status int, title, msg string) {
 	p.render(w, "error.html", status, pageData{Title: title, Error: msg})
 }
+
+// readPageForm reads the form a page posted back, bounded to maxFormBody;
+// when it cannot, it answers with a page saying so and returns false.
+func (s *Server) readPageForm(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return true
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		s.pages.errorPage(w, http.StatusBadRequest, "Bad form", "The form could not be read; go back and submit it again.")
+		return false
+	}
+	return true
+}

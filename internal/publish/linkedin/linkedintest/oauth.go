@@ -2,7 +2,6 @@ package linkedintest
 
 import (
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/url"
 	"sync"
@@ -38,28 +37,21 @@ func (f *Fake) handleOAuth() {
 			http.Error(w, "The passed in client_id is invalid", http.StatusBadRequest)
 			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = authorizePage.Execute(w, r.URL.Query().Encode())
+		platformtest.AuthorizationPage(w, "Herald would like to access your LinkedIn account", "/oauth/v2/authorization", r.URL.Query(), "allow", "cancel")
 	})
 	f.Handle("POST /oauth/v2/authorization", func(w http.ResponseWriter, r *http.Request) {
-		q, _ := url.ParseQuery(r.FormValue("query"))
-		back, _ := url.Parse(q.Get("redirect_uri"))
-		v := back.Query()
-		v.Set("state", q.Get("state"))
-		if r.FormValue("decision") == "allow" {
+		q, decision := platformtest.Decision(r)
+		answer := url.Values{"error": {"user_cancelled_authorize"}, "error_description": {"The user cancelled the authorization"}}
+		if decision == "allow" {
 			o := f.oauth
 			o.mu.Lock()
 			o.n++
 			code := fmt.Sprintf("li-code-%d", o.n)
 			o.codes[code] = q.Get("redirect_uri")
 			o.mu.Unlock()
-			v.Set("code", code)
-		} else {
-			v.Set("error", "user_cancelled_authorize")
-			v.Set("error_description", "The user cancelled the authorization")
+			answer = url.Values{"code": {code}}
 		}
-		back.RawQuery = v.Encode()
-		http.Redirect(w, r, back.String(), http.StatusFound)
+		platformtest.RedirectBack(w, r, q.Get("redirect_uri"), q, answer)
 	})
 	f.Handle("POST /oauth/v2/accessToken", func(w http.ResponseWriter, r *http.Request) {
 		o := f.oauth
@@ -106,9 +98,3 @@ func (f *Fake) Renewals() int {
 	defer f.oauth.mu.Unlock()
 	return f.oauth.renewals
 }
-
-var authorizePage = template.Must(template.New("authorize").Parse(`<!doctype html><html><head><title>LinkedIn</title></head><body>
-<h1>Herald would like to access your LinkedIn account</h1>
-<form method="post" action="/oauth/v2/authorization"><input type="hidden" name="query" value="{{.}}">
-<button type="submit" name="decision" value="allow" id="allow">Allow</button>
-<button type="submit" name="decision" value="cancel" id="cancel">Cancel</button></form></body></html>`))

@@ -67,34 +67,25 @@ func (f *Fake) handleOAuth() {
 			fmt.Fprintf(w, "<!doctype html><title>Error</title><h1>An error has occurred</h1><p id=error>%s</p>", template.HTMLEscapeString(problem))
 			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = authorizePage.Execute(w, map[string]any{"App": a.clientID, "Query": q})
+		platformtest.AuthorizationPage(w, "Authorization required: "+a.clientID+" would like permission to access your account", "/oauth/authorize", q, "authorize", "deny")
 	})
 	f.Handle("POST /oauth/authorize", func(w http.ResponseWriter, r *http.Request) {
-		q, _ := url.ParseQuery(r.FormValue("query"))
+		q, decision := platformtest.Decision(r)
 		a, problem := f.checkAuthorize(q)
 		if problem != "" {
 			http.Error(w, problem, http.StatusBadRequest)
 			return
 		}
-		back, _ := url.Parse(a.redirect)
-		v := back.Query()
-		if st := q.Get("state"); st != "" {
-			v.Set("state", st)
-		}
-		if r.FormValue("decision") != "authorize" {
-			v.Set("error", "access_denied")
-			v.Set("error_description", "The resource owner or authorization server denied the request.")
-		} else {
+		answer := url.Values{"error": {"access_denied"}, "error_description": {"The resource owner or authorization server denied the request."}}
+		if decision == "authorize" {
 			f.mu.Lock()
 			f.codes++
 			code := fmt.Sprintf("code-%d", f.codes)
 			f.grants[code] = grant{clientID: a.clientID, redirect: a.redirect, challenge: q.Get("code_challenge")}
 			f.mu.Unlock()
-			v.Set("code", code)
+			answer = url.Values{"code": {code}}
 		}
-		back.RawQuery = v.Encode()
-		http.Redirect(w, r, back.String(), http.StatusFound)
+		platformtest.RedirectBack(w, r, a.redirect, q, answer)
 	})
 	f.Handle("POST /oauth/token", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -155,13 +146,3 @@ func absolute(raw string) bool {
 	u, err := url.Parse(raw)
 	return err == nil && u.IsAbs() && u.Host != ""
 }
-
-var authorizePage = template.Must(template.New("authorize").Parse(`<!doctype html>
-<html><head><title>Authorization required</title></head><body>
-<h1>Authorization required</h1>
-<p>{{.App}} would like permission to access your account. It is a third-party application.</p>
-<form method="post" action="/oauth/authorize">
-<input type="hidden" name="query" value="{{.Query.Encode}}">
-<button type="submit" name="decision" value="authorize" id="authorize">Authorize</button>
-<button type="submit" name="decision" value="deny" id="deny">Deny</button>
-</form></body></html>`))

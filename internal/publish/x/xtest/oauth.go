@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/url"
 	"sync"
@@ -46,26 +45,20 @@ func New(t testing.TB, clientID, clientSecret string) *Fake {
 			http.Error(w, "Something went wrong: the app's request is invalid.", http.StatusBadRequest)
 			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = page.Execute(w, q.Encode())
+		platformtest.AuthorizationPage(w, "Herald wants to access your X account", "/i/oauth2/authorize", q, "authorize", "cancel")
 	})
 	f.Handle("POST /i/oauth2/authorize", func(w http.ResponseWriter, r *http.Request) {
-		q, _ := url.ParseQuery(r.FormValue("query"))
-		back, _ := url.Parse(q.Get("redirect_uri"))
-		v := back.Query()
-		v.Set("state", q.Get("state"))
-		if r.FormValue("decision") == "authorize" {
+		q, decision := platformtest.Decision(r)
+		answer := url.Values{"error": {"access_denied"}}
+		if decision == "authorize" {
 			f.mu.Lock()
 			f.n++
 			code := fmt.Sprintf("x-code-%d", f.n)
 			f.codes[code], f.redirect = q.Get("code_challenge"), q.Get("redirect_uri")
 			f.mu.Unlock()
-			v.Set("code", code)
-		} else {
-			v.Set("error", "access_denied")
+			answer = url.Values{"code": {code}}
 		}
-		back.RawQuery = v.Encode()
-		http.Redirect(w, r, back.String(), http.StatusFound)
+		platformtest.RedirectBack(w, r, q.Get("redirect_uri"), q, answer)
 	})
 	f.Handle("POST /2/oauth2/token", f.token)
 	f.Handle("GET /2/users/me", func(w http.ResponseWriter, r *http.Request) {
@@ -156,9 +149,3 @@ func (f *Fake) Renewals() int {
 	defer f.mu.Unlock()
 	return f.renewals
 }
-
-var page = template.Must(template.New("authorize").Parse(`<!doctype html><html><head><title>Authorize app</title></head><body>
-<h1>Herald wants to access your X account</h1>
-<form method="post" action="/i/oauth2/authorize"><input type="hidden" name="query" value="{{.}}">
-<button type="submit" name="decision" value="authorize" id="authorize">Authorize app</button>
-<button type="submit" name="decision" value="cancel" id="cancel">Cancel</button></form></body></html>`))
