@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
-	"github.com/herald-dev/herald/internal/publish"
 )
 
 // profileLimiters holds one token bucket per SocialProfile (by UID, so a
@@ -24,15 +23,6 @@ type profileLimiters struct {
 type limiterEntry struct {
 	perHour int
 	lim     *rate.Limiter
-}
-
-// postsPerHour returns the profile's limit: its own, else the platform's
-// documented one (info); 0 for none.
-func postsPerHour(p *socialv1alpha1.SocialProfile, info publish.Info) int {
-	if p.Spec.PostsPerHour != nil {
-		return int(*p.Spec.PostsPerHour)
-	}
-	return info.PostsPerHour
 }
 
 // reserve takes a token for one post to p, whose limit is perHour, at now

@@ -190,7 +190,6 @@ func (r *ScheduledPostReconciler) attempt(ctx context.Context, s *postState, nam
 	p := s.post
 	d := post.Find(p.Status.Deliveries, name)
 	ownUnsent := r.ownUnsentClaim(p, d)
-	resending := d.Phase == socialv1alpha1.DeliveryPublishing
 
 	// 1. What to send and where; problems here are the user's to fix.
 	profile := &socialv1alpha1.SocialProfile{}
@@ -236,14 +235,15 @@ func (r *ScheduledPostReconciler) attempt(ctx context.Context, s *postState, nam
 	}
 
 	// 2. The profile's rate limit: wait by requeueing, never in a worker.
-	// Sending an interrupted attempt again is the same post, not another.
+	// A delivery takes one token, for its first call: a retry, or an
+	// interrupted attempt sent again, is the same post, not another.
 	now := r.Clock.Now()
 	giveBack := func() {}
-	if !resending {
-		wait, back := r.limiters.reserve(profile, postsPerHour(profile, info), now)
+	if d.Attempts == 0 {
+		wait, back := r.limiters.reserve(profile, post.PostsPerHour(profile, info), now)
 		if wait > 0 {
 			next := metav1.NewTime(ceilSecond(now.Add(wait)))
-			msg := fmt.Sprintf("waiting for the rate limit of %d posts per hour on profile %s", postsPerHour(profile, info), name)
+			msg := fmt.Sprintf("waiting for the rate limit of %d posts per hour on profile %s", post.PostsPerHour(profile, info), name)
 			if d.LastError != msg { // announce the wait once, not on every look
 				s.announce(announcement{reason: ReasonRateLimited, action: "Publish", note: fmt.Sprintf("profile %s: %s, until %s", name, msg, next.UTC().Format(time.RFC3339))})
 			}
@@ -277,7 +277,7 @@ func (r *ScheduledPostReconciler) attempt(ctx context.Context, s *postState, nam
 	}
 	expires := metav1.NewTime(now.Add(r.Timing.ClaimTTL))
 	d.ClaimedBy, d.ClaimExpiresAt = r.Identity, &expires
-	attemptID, key := d.AttemptID, attemptKey(p, d)
+	attemptID, key, progress := d.AttemptID, attemptKey(p, d), d.Progress
 	// The claim's write is not cut short by shutdown either: a write the
 	// API server made whose answer was lost would leave a claim nobody
 	// sends under, which on a platform without idempotency ends Unknown.
@@ -311,7 +311,13 @@ func (r *ScheduledPostReconciler) attempt(ctx context.Context, s *postState, nam
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callFor)
 	metrics.DeliveriesInFlight.Inc()
 	callAt := r.Clock.Now()
-	res, perr := pub.Publish(cctx, prof, publish.Post{Text: rendered.Text, Media: rendered.Media, IdempotencyKey: IdempotencyKey(p.UID, name, attemptID)})
+	res, perr := pub.Publish(cctx, prof, publish.Post{
+		Text: rendered.Text, Media: rendered.Media, IdempotencyKey: IdempotencyKey(p.UID, name, attemptID),
+		Progress: progress,
+		Record: func(rctx context.Context, progress string) error {
+			return r.recordProgress(rctx, s, name, attemptID, progress)
+		},
+	})
 	metrics.DeliveriesInFlight.Dec()
 	cancel()
 	out := &callOutcome{res: res, err: perr, callAt: callAt}
@@ -347,14 +353,38 @@ func (r *ScheduledPostReconciler) releaseClaim(ctx context.Context, s *postState
 }
 
 // writeOutcome applies the outcome of the call to the delivery and writes
-// it. A conflict (someone edited the post meanwhile) must not lose it: it
-// reads the post again and applies the outcome anew, as long as the
-// delivery still holds this process's claim on the attempt. Once written,
-// the outcome is forgotten.
+// it, under the claim (see underClaim). Once written, the outcome is
+// forgotten.
 func (r *ScheduledPostReconciler) writeOutcome(ctx context.Context, s *postState, name, attemptID string, out *callOutcome, due time.Time) (time.Duration, error) {
 	var next time.Duration
+	err := r.underClaim(ctx, s, name, attemptID, func(d *socialv1alpha1.Delivery) func() {
+		key := attemptKey(s.post, d)
+		next = r.outcome(s, d, out, due)
+		return func() { r.attempts.forget(key) }
+	})
+	return next, err
+}
+
+// recordProgress writes what the platform holds for an attempt in flight
+// (Post.Checkpoint) into its delivery, under the claim. The adapter goes
+// on to publish only once it is written, so a resumed attempt always
+// finds it.
+func (r *ScheduledPostReconciler) recordProgress(ctx context.Context, s *postState, name, attemptID, progress string) error {
+	return r.underClaim(ctx, s, name, attemptID, func(d *socialv1alpha1.Delivery) func() {
+		d.Progress = progress
+		return nil
+	})
+}
+
+// underClaim changes a delivery this process holds the claim of, with
+// change, and writes it. A conflict (someone edited the post meanwhile)
+// must not lose the change: it reads the post again and applies it anew,
+// as long as the delivery still holds this process's claim on the
+// attempt; otherwise errSettledElsewhere. The function change returns, if
+// any, runs once the write is made.
+func (r *ScheduledPostReconciler) underClaim(ctx context.Context, s *postState, name, attemptID string, change func(*socialv1alpha1.Delivery) func()) error {
 	fresh := false
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if fresh {
 			p := &socialv1alpha1.ScheduledPost{}
 			if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(s.post), p); err != nil {
@@ -367,15 +397,15 @@ func (r *ScheduledPostReconciler) writeOutcome(ctx context.Context, s *postState
 		if d == nil || d.AttemptID != attemptID || d.Phase != socialv1alpha1.DeliveryPublishing || d.ClaimedBy != r.Identity {
 			return errSettledElsewhere
 		}
-		key := attemptKey(s.post, d)
-		next = r.outcome(s, d, out, due)
+		written := change(d)
 		if err := r.commit(ctx, s); err != nil {
 			return err
 		}
-		r.attempts.forget(key)
+		if written != nil {
+			written()
+		}
 		return nil
 	})
-	return next, err
 }
 
 // outcome records what the platform answered and returns how soon to try

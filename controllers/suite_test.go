@@ -31,8 +31,13 @@ import (
 	"github.com/herald-dev/herald/internal/connect"
 	"github.com/herald-dev/herald/internal/egress"
 	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/facebook"
+	"github.com/herald-dev/herald/internal/publish/instagram"
+	"github.com/herald-dev/herald/internal/publish/meta"
+	"github.com/herald-dev/herald/internal/publish/meta/metatest"
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
+	"github.com/herald-dev/herald/internal/publish/threads"
 	"github.com/herald-dev/herald/internal/publish/x"
 	"github.com/herald-dev/herald/internal/publish/x/xtest"
 	"github.com/herald-dev/herald/internal/scheme"
@@ -86,8 +91,19 @@ func testPublishers() publish.Registry {
 	if fakeX != nil {
 		r[publish.Platform("x")] = &x.Publisher{Client: c, BaseURL: fakeX.URL}
 	}
+	if fakeMeta != nil {
+		host := meta.Host{BaseURL: fakeMeta.URL}
+		r[publish.Platform("facebook")] = &facebook.Publisher{Client: c, Host: host}
+		r[publish.Platform("instagram")] = &instagram.Publisher{Client: c, Host: host, Poll: 10 * time.Millisecond}
+		r[publish.Platform("threads")] = &threads.Publisher{Client: c, Host: meta.Host{BaseURL: fakeMeta.URL, Version: meta.ThreadsVersion}, Poll: 10 * time.Millisecond}
+	}
 	return r
 }
+
+// fakeMeta is the suite's Graph API and Threads API: Facebook, Instagram
+// and Threads profiles all publish there, so tests tell their posts apart
+// by text.
+var fakeMeta *metatest.Fake
 
 // fakeX is X's OAuth server and account endpoint for the suite, and
 // testRefresher renews X tokens there with the operator's app, kept in
@@ -152,6 +168,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	startFakeX()
+	fakeMeta = metatest.New(GinkgoTB())
 	notIsolated, err := labels.NewRequirement(LabelTestManager, selection.DoesNotExist, nil)
 	Expect(err).NotTo(HaveOccurred())
 	mgr := newTestManager(labels.NewSelector().Add(*notIsolated), testPublishers())

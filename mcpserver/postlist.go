@@ -289,14 +289,16 @@ type previewPostArgs struct {
 
 // Preview is one profile's rendering.
 type Preview struct {
-	ProfileID string   `json:"profileId"`
-	Platform  string   `json:"platform"`
-	Text      string   `json:"text" jsonschema:"exactly what would be sent"`
-	Length    int      `json:"length" jsonschema:"length in the platform's own counting"`
-	Limit     int      `json:"limit" jsonschema:"the platform's limit; 0 means none"`
-	Unit      string   `json:"unit" jsonschema:"what length counts"`
-	OK        bool     `json:"ok" jsonschema:"true when nothing stops it from publishing"`
-	Problems  []string `json:"problems,omitempty"`
+	ProfileID    string   `json:"profileId"`
+	Platform     string   `json:"platform"`
+	Text         string   `json:"text" jsonschema:"exactly what would be sent"`
+	Length       int      `json:"length" jsonschema:"length in the platform's own counting"`
+	Limit        int      `json:"limit" jsonschema:"the platform's limit; 0 means none"`
+	Unit         string   `json:"unit" jsonschema:"what length counts"`
+	Media        string   `json:"media" jsonschema:"the attachments the platform takes, and whether one is required"`
+	PostingLimit string   `json:"postingLimit" jsonschema:"how many posts Herald sends to this account per hour, and why; posts beyond it wait their turn"`
+	OK           bool     `json:"ok" jsonschema:"true when nothing stops it from publishing"`
+	Problems     []string `json:"problems,omitempty"`
 }
 
 // PreviewResult is the output of preview_post.
@@ -339,8 +341,10 @@ func previewPostTool() Tool {
 			if err != nil {
 				return nil, err
 			}
-			r := post.Render(spec, p, kit, s.platform(p))
-			pv := Preview{ProfileID: id, Platform: string(p.Spec.Platform), Text: r.Text, Length: r.Length, Limit: r.Limit, Unit: r.Unit, OK: len(r.Problems) == 0}
+			info := s.platform(p)
+			r := post.Render(spec, p, kit, info)
+			pv := Preview{ProfileID: id, Platform: string(p.Spec.Platform), Text: r.Text, Length: r.Length, Limit: r.Limit, Unit: r.Unit,
+				Media: info.Rules.Media.Describe(), PostingLimit: post.PostingLimit(p, info), OK: len(r.Problems) == 0}
 			for _, pr := range r.Problems {
 				pv.Problems = append(pv.Problems, pr.Message)
 			}
@@ -359,7 +363,7 @@ func (r *PreviewResult) Text() string {
 		if !p.OK {
 			fmt.Fprintf(&b, " — %s", strings.Join(p.Problems, " "))
 		}
-		fmt.Fprintf(&b, "\n%s\n\n", p.Text)
+		fmt.Fprintf(&b, "\nmedia: %s; posting limit: %s\n%s\n\n", p.Media, p.PostingLimit, p.Text)
 	}
 	return b.String()
 }

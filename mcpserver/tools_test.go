@@ -249,6 +249,25 @@ var _ = Describe("Post tools", func() {
 		Expect(sandbox["problems"]).To(ContainElement(ContainSubstring("cheap")))
 	})
 
+	It("previews the media rules and posting limit of each platform", func() {
+		Expect(k8sClient.Create(ctx, &socialv1alpha1.SocialProfile{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "insta"},
+			Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("instagram"), Handle: "@acme",
+				CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: "insta"}},
+		})).To(Succeed())
+		out := ok(dev, "preview_post", map[string]any{"workspaceId": "acme", "text": "Words alone", "profileIds": []string{"insta", "sandbox"}})
+		Expect(out["ok"]).To(BeFalse())
+		insta := out["previews"].([]any)[0].(map[string]any)
+		Expect(insta["problems"]).To(ConsistOf(ContainSubstring("Instagram posts need an image or a video")))
+		Expect(insta["media"]).To(Equal("up to 10: 10 images, 10 videos; an image or a video is required"))
+		Expect(insta["postingLimit"]).To(Equal("1 post per hour, to stay within Instagram's limit of 25 posts per 24 hours through the API, content_publishing_limit"))
+		Expect(out["previews"].([]any)[1].(map[string]any)["postingLimit"]).To(Equal("no limit"))
+
+		out = ok(dev, "preview_post", map[string]any{"workspaceId": "acme", "text": "With a photo", "profileIds": []string{"insta"},
+			"media": []map[string]any{{"url": "https://cdn.example/cup.jpg"}}})
+		Expect(out["ok"]).To(BeTrue())
+	})
+
 	It("returns the same post for the same idempotency key", func() {
 		args := map[string]any{"workspaceId": "acme", "text": "Once", "profileIds": []string{"sandbox"}, "scheduledAt": future(), "idempotencyKey": "key-1"}
 		first := ok(dev, "create_post", args)

@@ -267,6 +267,15 @@ type Delivery struct {
 	// +optional
 	Ambiguous bool `json:"ambiguous,omitempty"`
 
+	// progress is what the platform holds for the current attempt,
+	// recorded before the call that publishes it: an Instagram or Threads
+	// media container id, for example. A resumed attempt continues from it
+	// and asks the platform whether it was published, instead of starting
+	// over.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	Progress string `json:"progress,omitempty"`
+
 	// nextAttemptAt is when a retrying delivery is tried again.
 	// +optional
 	NextAttemptAt *metav1.Time `json:"nextAttemptAt,omitempty"`

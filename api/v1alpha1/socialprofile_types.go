@@ -40,7 +40,9 @@ type SocialProfileSpec struct {
 	// the account's credentials. Keys by platform: webhook signingSecret;
 	// mastodon accessToken; bluesky identifier and appPassword; discord and
 	// slack webhookURL; telegram botToken and chatID; linkedin accessToken and
-	// authorURN; x accessToken. Herald never copies them into status, events or logs.
+	// authorURN; x accessToken; facebook accessToken (a Page manager's or the
+	// Page's own) and pageId; instagram accessToken and igUserId; threads
+	// accessToken. Herald never copies them into status, events or logs.
 	// +optional
 	CredentialsSecretRef *LocalObjectReference `json:"credentialsSecretRef,omitempty"`
 

@@ -98,6 +98,31 @@ type Post struct {
 	// adapters whose platform supports it send it so a retry cannot
 	// duplicate the post.
 	IdempotencyKey string
+	// Progress is what an earlier call of this attempt recorded with
+	// Record (a media container id, an upload session): the platform
+	// already holds it, so the adapter continues from it instead of
+	// making another. Empty when nothing was recorded.
+	Progress string
+	// Record writes progress into the delivery's status, under the
+	// attempt's claim, and returns once it is stored; nil records
+	// nothing. Use Checkpoint rather than calling it.
+	Record func(ctx context.Context, progress string) error
+}
+
+// Checkpoint records progress before the call that publishes: should the
+// process die or the answer be lost after that call, the next try of the
+// same attempt starts from progress (Post.Progress) and asks the platform
+// what became of it, instead of making a second post. When progress cannot
+// be recorded, nothing has been published yet, and the error says so: the
+// adapter returns it without publishing.
+func (p Post) Checkpoint(ctx context.Context, progress string) error {
+	if p.Record == nil {
+		return nil
+	}
+	if err := p.Record(ctx, progress); err != nil {
+		return Errorf(Retryable, "nothing was published: recording the progress %q before publishing failed: %w", progress, err)
+	}
+	return nil
 }
 
 // Result is what the platform reported for a published post.

@@ -90,3 +90,32 @@ func (c *CrashAfterSend) Publish(ctx context.Context, p publish.Profile, post pu
 	c.Stop()
 	return res, err
 }
+
+// CrashAfterCheckpoint is the hook of the crash tests for platforms that
+// publish in steps: it lets the adapter record its progress (a media
+// container made on the platform, Post.Checkpoint), then kills the process
+// and stops its manager before the call that publishes, as a process
+// killed at that instant would. The progress stays written; the post is
+// not published.
+type CrashAfterCheckpoint struct {
+	publish.Publisher
+	Kill func()
+	Stop context.CancelFunc
+}
+
+// errCrashed stops the adapter where the process died.
+var errCrashed = errors.New("the process was killed after recording its progress")
+
+// Publish sends until the progress is recorded, then crashes.
+func (c *CrashAfterCheckpoint) Publish(ctx context.Context, p publish.Profile, post publish.Post) (publish.Result, error) {
+	record := post.Record
+	post.Record = func(ctx context.Context, progress string) error {
+		if err := record(ctx, progress); err != nil {
+			return err
+		}
+		c.Kill()
+		c.Stop()
+		return errCrashed
+	}
+	return c.Publisher.Publish(ctx, p, post)
+}

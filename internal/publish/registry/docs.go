@@ -23,7 +23,7 @@ a test keeps this page equal to the code. A SocialProfile names one of these in
 `)
 	for _, i := range Infos() {
 		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s | %s | %s | %s | %s |\n",
-			i.Name(), i.Platform, keys(i), endpoint(i), text(i.Rules), media(i.Rules.Media), resend(i.Resend), yesNo(i.Deletes), perHour(i))
+			i.Name(), i.Platform, keys(i), endpoint(i), text(i.Rules), i.Rules.Media.Describe(), resend(i.Resend), yesNo(i.Deletes), perHour(i))
 	}
 	b.WriteString(`
 **A repeated send.** Herald records each attempt before it calls a platform. When
@@ -34,7 +34,14 @@ becomes ` + "`Unknown`" + `, and a person checks the account and retries it by n
 
 **Posts per hour** is the limit Herald keeps to for one account unless the
 profile sets ` + "`spec.postsPerHour`" + `; waiting for it does not count against a
-post's ` + "`maxLateness`" + `.
+post's ` + "`maxLateness`" + `, and a post's retries do not count as more posts.
+
+**Media by URL.** Facebook, Instagram and Threads fetch each attachment from its
+URL themselves, so media URLs must be public. Instagram and Threads publish through
+a media container: Herald records the container in the delivery
+(` + "`status.deliveries[].progress`" + `) before publishing it, and a later try of the
+same attempt asks the container whether it was published instead of making
+another, so a crash or a lost answer never publishes twice.
 `)
 	return b.String()
 }
@@ -70,35 +77,6 @@ func text(r rules.Rules) string {
 	return s
 }
 
-func media(m rules.MediaLimits) string {
-	if m.Max == rules.Unlimited {
-		return "any"
-	}
-	var parts []string
-	for _, t := range []struct {
-		n         int
-		one, many string
-		alone     bool
-		bytes     int64
-	}{{m.Images, "image", "images", false, m.ImageBytes}, {m.GIFs, "GIF", "GIFs", m.GIFAlone, m.GIFBytes}, {m.Videos, "video", "videos", m.VideoAlone, m.VideoBytes}} {
-		what := t.many
-		if t.n == 1 {
-			what = t.one
-		}
-		if t.bytes > 0 {
-			what += " of up to " + fileSize(t.bytes)
-		}
-		switch {
-		case t.n == 0:
-		case t.alone:
-			parts = append(parts, fmt.Sprintf("%d %s (alone)", t.n, what))
-		default:
-			parts = append(parts, fmt.Sprintf("%d %s", t.n, what))
-		}
-	}
-	return fmt.Sprintf("up to %d: %s", m.Max, strings.Join(parts, ", "))
-}
-
 func resend(r publish.Resend) string {
 	if r.By == "" {
 		return "not recognised: Unknown"
@@ -118,12 +96,4 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
-}
-
-// fileSize writes an upload limit as the platform documents it.
-func fileSize(n int64) string {
-	if n%rules.MiB == 0 {
-		return fmt.Sprintf("%d MiB", n/rules.MiB)
-	}
-	return fmt.Sprintf("%d MB", n/rules.MB)
 }

@@ -14,11 +14,14 @@ import (
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/bluesky"
 	"github.com/herald-dev/herald/internal/publish/discord"
+	"github.com/herald-dev/herald/internal/publish/facebook"
+	"github.com/herald-dev/herald/internal/publish/instagram"
 	"github.com/herald-dev/herald/internal/publish/linkedin"
 	"github.com/herald-dev/herald/internal/publish/mastodon"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
 	"github.com/herald-dev/herald/internal/publish/slack"
 	"github.com/herald-dev/herald/internal/publish/telegram"
+	"github.com/herald-dev/herald/internal/publish/threads"
 	"github.com/herald-dev/herald/internal/publish/webhook"
 	"github.com/herald-dev/herald/internal/publish/x"
 )
@@ -36,6 +39,9 @@ func adapters(httpClient *http.Client, sandboxFeed *sandbox.Feed) []publish.Publ
 		telegram.New(httpClient),
 		linkedin.New(httpClient),
 		x.New(httpClient),
+		facebook.New(httpClient),
+		instagram.New(httpClient),
+		threads.New(httpClient),
 	}
 }
 

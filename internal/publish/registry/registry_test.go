@@ -36,12 +36,13 @@ func TestDefaultCoversEveryPlatform(t *testing.T) {
 	g.Expect(resend).To(Equal(map[publish.Platform]bool{
 		"sandbox": true, "webhook": true, "mastodon": true, "bluesky": true,
 		"discord": false, "slack": false, "telegram": false, "linkedin": false, "x": false,
+		"facebook": false, "instagram": true, "threads": true,
 	}))
 	mastodon, _ := registry.Info("mastodon")
 	g.Expect(mastodon.Resend.Window).To(BeNumerically("<", time.Hour), "Mastodon forgets a key after an hour")
-	_, err := reg.For("threads")
+	_, err := reg.For("myspace")
 	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
-	_, known := registry.Info("threads")
+	_, known := registry.Info("myspace")
 	g.Expect(known).To(BeFalse())
 }
 

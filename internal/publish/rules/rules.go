@@ -52,6 +52,76 @@ type MediaLimits struct {
 	// type the platform accepts as an upload; 0 where Herald sends the
 	// platform a link rather than the file.
 	ImageBytes, GIFBytes, VideoBytes int64
+	// Required lists the media types of which a post must carry at least
+	// one (Instagram needs an image or a video, TikTok a video); empty
+	// when text alone may be posted.
+	Required []string
+}
+
+// Describe says in words what the limits allow, for docs and previews,
+// such as "up to 10: 10 images, 1 video (alone); an image or a video is
+// required".
+func (m MediaLimits) Describe() string {
+	if m.Max == Unlimited {
+		return "any"
+	}
+	if m.Max == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, t := range []struct {
+		n         int
+		one, many string
+		alone     bool
+		bytes     int64
+	}{{m.Images, "image", "images", false, m.ImageBytes}, {m.GIFs, "GIF", "GIFs", m.GIFAlone, m.GIFBytes}, {m.Videos, "video", "videos", m.VideoAlone, m.VideoBytes}} {
+		what := t.many
+		if t.n == 1 {
+			what = t.one
+		}
+		if t.bytes > 0 {
+			what += " of up to " + FileSize(t.bytes)
+		}
+		switch {
+		case t.n == 0:
+		case t.alone:
+			parts = append(parts, fmt.Sprintf("%d %s (alone)", t.n, what))
+		default:
+			parts = append(parts, fmt.Sprintf("%d %s", t.n, what))
+		}
+	}
+	s := fmt.Sprintf("up to %d: %s", m.Max, strings.Join(parts, ", "))
+	if len(m.Required) > 0 {
+		s += "; " + m.requiredWords() + " is required"
+	}
+	return s
+}
+
+// requiredWords names the required media: "an image or a video".
+func (m MediaLimits) requiredWords() string {
+	var names []string
+	for _, t := range m.Required {
+		switch t {
+		case MediaImage:
+			names = append(names, "an image")
+		case MediaVideo:
+			names = append(names, "a video")
+		case MediaGIF:
+			names = append(names, "a GIF")
+		default:
+			names = append(names, t)
+		}
+	}
+	return strings.Join(names, " or ")
+}
+
+// FileSize writes an upload limit as platforms document it: MiB when it is
+// a whole number of them, MB otherwise.
+func FileSize(n int64) string {
+	if n%MiB == 0 {
+		return fmt.Sprintf("%d MiB", n/MiB)
+	}
+	return fmt.Sprintf("%d MB", n/MB)
 }
 
 // BytesFor is the largest upload the platform accepts for a media type
@@ -141,7 +211,7 @@ func (r Rules) LimitFor(mediaCount int) int {
 // Problem is one reason a post cannot be published as it is.
 type Problem struct {
 	// Code is a CamelCase identifier: Empty, TooLong, TooManyBytes,
-	// TooManyMedia, MediaNotSupported, MediaMustBeAlone.
+	// TooManyMedia, MediaNotSupported, MediaMustBeAlone, MediaRequired.
 	Code string
 	// Message is a sentence a person can act on.
 	Message string
@@ -178,8 +248,12 @@ func (r Rules) Check(text string, mediaTypes []string) []Problem {
 func (r Rules) checkMedia(types []string) []Problem {
 	var out []Problem
 	m := r.Media
+	if len(m.Required) > 0 && !slices.ContainsFunc(types, func(t string) bool { return slices.Contains(m.Required, t) }) {
+		out = append(out, Problem{Code: "MediaRequired", Message: fmt.Sprintf(
+			"%s posts need %s: add one to media, as a public https URL the platform can fetch.", r.Name, m.requiredWords())})
+	}
 	if len(types) == 0 {
-		return nil
+		return out
 	}
 	if m.Max != Unlimited && len(types) > m.Max {
 		if m.Max == 0 {
