@@ -35,6 +35,7 @@ import (
 	"github.com/herald-dev/herald/internal/egress"
 	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/leader"
+	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
 	"github.com/herald-dev/herald/internal/scheme"
@@ -57,6 +58,7 @@ type options struct {
 	retryBackoff  time.Duration
 	shutdownGrace time.Duration
 	egressAllow   string
+	platformAPIs  string
 	egressDeny    string
 	outboundCAs   string
 	platformApps  string
@@ -82,6 +84,7 @@ func main() {
 	flag.StringVar(&o.secretsRole, "workspace-secrets-role", "", "ClusterRole granting get on Secrets that each Workspace binds to Herald's service account in its namespace (the install's herald-workspace-secrets), so Herald reads the Secrets of workspace namespaces only. Empty: no RoleBindings are made, for a Herald that may read Secrets anyway.")
 	flag.StringVar(&o.serviceAcct, "service-account", os.Getenv("POD_SERVICE_ACCOUNT"), "Herald's service account, in --namespace, that the workspace RoleBindings name.")
 	flag.StringVar(&o.egressAllow, "egress-allow", "", "Comma-separated networks (CIDR) Herald may connect to although they are internal, such as a self-hosted Mastodon inside the cluster (10.96.12.0/24) or 127.0.0.0/8 for local fakes; make run allows loopback. Media, feed, profile-endpoint and webhook URLs never reach other loopback, private, link-local or reserved addresses.")
+	flag.StringVar(&o.platformAPIs, "platform-api", "", "Comma-separated platform=URL pairs that send a platform's API calls to URL instead of its public host, such as instagram=https://graph-proxy.internal,threads=https://threads-proxy.internal for an API gateway or egress proxy. Only platforms with a fixed host (x, linkedin, telegram, facebook, instagram, threads, pinterest) can be moved; the URL is still subject to --egress-allow.")
 	flag.StringVar(&o.egressDeny, "egress-deny", "", "Comma-separated further networks (CIDR) Herald must not connect to, such as the cluster's service and pod ranges when they are public addresses.")
 	flag.StringVar(&o.outboundCAs, "outbound-ca-file", "", "PEM file of further certificate authorities Herald trusts, besides the system's, for its outbound HTTPS: platform APIs, media, feeds, webhooks and client ID metadata documents (a self-hosted Mastodon with a private CA, a TLS-inspecting proxy).")
 	flag.StringVar(&o.platformApps, "platform-apps-secret", "", "Secret in --namespace holding the operator's OAuth apps for connecting X and LinkedIn accounts on Herald's pages and renewing their tokens: x.clientID, x.clientSecret, linkedin.clientID, linkedin.clientSecret. Each app's redirect URI is the public URL plus /connect/callback. Empty: those accounts are connected with kubectl and their tokens are not renewed.")
@@ -166,6 +169,13 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	publishers := registry.Default(outbound, sandboxFeed)
+	apis, err := parsePlatformAPIs(o.platformAPIs)
+	if err == nil {
+		err = registry.Relocate(publishers, apis)
+	}
+	if err != nil {
+		return fmt.Errorf("--platform-api: %w", err)
+	}
 	if err := controllers.Setup(mgr, controllers.Options{
 		MaxConcurrentReconciles: o.maxConcurrent,
 		PostWorkers:             o.postWorkers,
@@ -367,4 +377,24 @@ func (b *autoBool) or(fallback bool) bool {
 		return fallback
 	}
 	return b.value
+}
+
+// parsePlatformAPIs reads --platform-api's platform=URL pairs.
+func parsePlatformAPIs(v string) (map[publish.Platform]string, error) {
+	out := map[publish.Platform]string{}
+	for _, pair := range strings.Split(v, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		platform, base, ok := strings.Cut(pair, "=")
+		if !ok || platform == "" || base == "" {
+			return nil, fmt.Errorf("%q is not platform=URL, such as instagram=https://graph-proxy.internal", pair)
+		}
+		if _, dup := out[publish.Platform(platform)]; dup {
+			return nil, fmt.Errorf("platform %s is named twice", platform)
+		}
+		out[publish.Platform(platform)] = base
+	}
+	return out, nil
 }

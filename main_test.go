@@ -29,3 +29,21 @@ func TestLeaderElectionIsOnAgainstAClusterByDefault(t *testing.T) {
 	var b autoBool
 	g.Expect(b.Set("maybe")).To(MatchError(ContainSubstring("not true or false")))
 }
+
+func TestParsePlatformAPIs(t *testing.T) {
+	got, err := parsePlatformAPIs(" instagram=https://graph.internal , threads=http://127.0.0.1:9000,")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["instagram"] != "https://graph.internal" || got["threads"] != "http://127.0.0.1:9000" {
+		t.Errorf("got %v", got)
+	}
+	for _, bad := range []string{"instagram", "=https://x", "x=", "x=https://a,x=https://b"} {
+		if _, err := parsePlatformAPIs(bad); err == nil {
+			t.Errorf("%q was accepted", bad)
+		}
+	}
+	if got, err := parsePlatformAPIs(""); err != nil || len(got) != 0 {
+		t.Errorf("empty: %v %v", got, err)
+	}
+}

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"net/http"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -12,35 +13,79 @@ import (
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/meta/metatest"
+	"github.com/herald-dev/herald/internal/publish/pinterest/pinteresttest"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/internal/testenv"
 )
 
-// instagramProfile connects the suite's fake Instagram account.
-func instagramProfile(ns, name string) {
-	createSecret(ns, name+"-token", map[string]string{"accessToken": metatest.UserToken, "igUserId": metatest.IGUserID})
+// stepPlatform is a platform that publishes in steps, as the suite's fakes
+// serve it: how to connect a profile, and what the platform holds for a
+// post's text.
+type stepPlatform struct {
+	name publish.Platform
+	// secret holds the profile's credentials.
+	secret map[string]string
+	// online counts the posts online with text; made counts what the
+	// platform made for them (containers), or online where nothing is
+	// made before the post.
+	online, made func(text string) int
+}
+
+var (
+	instagramPlatform = stepPlatform{name: "instagram",
+		secret: map[string]string{"accessToken": metatest.UserToken, "igUserId": metatest.IGUserID},
+		online: func(t string) int { return len(fakeMeta.PostsWithText(metatest.IGUserID, t)) },
+		made:   func(t string) int { return len(fakeMeta.ContainersWithText(metatest.IGUserID, t)) },
+	}
+	threadsPlatform = stepPlatform{name: "threads",
+		secret: map[string]string{"accessToken": metatest.ThreadsToken},
+		online: func(t string) int { return len(fakeMeta.PostsWithText(metatest.ThreadsUserID, t)) },
+		made:   func(t string) int { return len(fakeMeta.ContainersWithText(metatest.ThreadsUserID, t)) },
+	}
+	pinterestPlatform = stepPlatform{name: "pinterest",
+		secret: map[string]string{"accessToken": pinteresttest.Token, "boardId": pinteresttest.BoardID},
+		online: pinsWithText, made: pinsWithText,
+	}
+	facebookPlatform = stepPlatform{name: "facebook",
+		secret: map[string]string{"accessToken": metatest.UserToken, "pageId": metatest.PageID},
+		online: func(t string) int { return len(fakeMeta.PostsWithText(metatest.PageID, t)) },
+	}
+)
+
+func pinsWithText(text string) int {
+	n := 0
+	for _, p := range fakePinterest.Pins() {
+		if p.Description == text {
+			n++
+		}
+	}
+	return n
+}
+
+// connect creates the platform's profile in ns.
+func (sp stepPlatform) connect(ns, name string) {
+	createSecret(ns, name+"-token", sp.secret)
 	Expect(k8sClient.Create(ctx, &socialv1alpha1.SocialProfile{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: socialv1alpha1.SocialProfileSpec{Platform: "instagram", Handle: "@" + metatest.Username,
+		Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform(sp.name), Handle: "@" + metatest.Username,
 			CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: name + "-token"}},
 	})).To(Succeed())
 }
 
-// instagramPost is a crash-test post with a photo, as Instagram needs.
-func instagramPost(ns, name, profile, text string) *socialv1alpha1.ScheduledPost {
-	p := crashPost(ns, name, profile)
+// withPhoto sets a post's text and a photo, which every platform here takes.
+func withPhoto(p *socialv1alpha1.ScheduledPost, text string) *socialv1alpha1.ScheduledPost {
 	p.Spec.Text = text
-	p.Spec.Media = []socialv1alpha1.PostMedia{{URL: "https://cdn.herald.example/" + name + ".jpg"}}
+	p.Spec.Media = []socialv1alpha1.PostMedia{{URL: "https://cdn.herald.example/" + p.Name + ".jpg"}}
 	return p
 }
 
-// startHookedManager is startCrashManager with a hook of the caller's
-// choosing around Instagram's publisher.
-func startHookedManager(hook func(pub publish.Publisher, kill func(), stop context.CancelFunc) publish.Publisher) <-chan struct{} {
+// startHookedManager is startCrashManager with hook around platform's
+// publisher.
+func startHookedManager(platform publish.Platform, hook func(pub publish.Publisher, kill func(), stop context.CancelFunc) publish.Publisher) <-chan struct{} {
 	mctx, stop := context.WithCancel(ctx)
 	proc := &testenv.Process{}
 	pubs := testPublishers()
-	pubs["instagram"] = hook(pubs["instagram"], proc.Kill, stop)
+	pubs[platform] = hook(pubs[platform], proc.Kill, stop)
 	mgr := newTestManager(labels.SelectorFromSet(labels.Set{LabelTestManager: "crash"}), pubs, proc.Config(cfg))
 	done := make(chan struct{})
 	go func() {
@@ -51,71 +96,77 @@ func startHookedManager(hook func(pub publish.Publisher, kill func(), stop conte
 	return done
 }
 
-var _ = Describe("A platform that publishes through a media container", func() {
-	ig := metatest.IGUserID
+func crashAfterCheckpoint(pub publish.Publisher, kill func(), stop context.CancelFunc) publish.Publisher {
+	return &testenv.CrashAfterCheckpoint{Publisher: pub, Kill: kill, Stop: stop}
+}
 
-	It("killed between making the container and publishing it, publishes that container once", func() {
-		ns := newNamespace("crash-ig-container")
-		instagramProfile(ns, "insta")
-		text := "Killed before media_publish " + ns
-		crashed := startHookedManager(func(pub publish.Publisher, kill func(), stop context.CancelFunc) publish.Publisher {
-			return &testenv.CrashAfterCheckpoint{Publisher: pub, Kill: kill, Stop: stop}
-		})
-		post := instagramPost(ns, "interrupted", "insta", text)
-		Expect(k8sClient.Create(ctx, post)).To(Succeed())
-		Eventually(crashed, timeout).Should(BeClosed())
+func crashAfterSend(pub publish.Publisher, kill func(), stop context.CancelFunc) publish.Publisher {
+	return &testenv.CrashAfterSend{Publisher: pub, Kill: kill, Stop: stop}
+}
 
-		d := delivery(Default, getPost(Default, post), "insta")
-		Expect(d.Phase).To(Equal(socialv1alpha1.DeliveryPublishing))
-		containers := fakeMeta.ContainersWithText(ig, text)
-		Expect(containers).To(HaveLen(1))
-		Expect(d.Progress).To(Equal(containers[0].ID), "the container was recorded in the delivery")
-		Expect(containers[0].State).To(Equal("FINISHED"), "and never published")
-		Expect(fakeMeta.PostsWithText(ig, text)).To(BeEmpty())
+// crashAndResume kills a manager at the hook while it publishes a post to
+// sp, checks what the platform holds then, and lets a new manager take the
+// attempt over once its claim lapses. It returns the post as the new
+// manager left it, and the delivery as the killed one did.
+func crashAndResume(sp stepPlatform, prefix string, hook func(publish.Publisher, func(), context.CancelFunc) publish.Publisher, onlineAtCrash int, want socialv1alpha1.PostPhase) (*socialv1alpha1.ScheduledPost, socialv1alpha1.Delivery) {
+	ns := newNamespace(prefix)
+	sp.connect(ns, "acct")
+	text := "Interrupted on " + string(sp.name) + " in " + ns
+	crashed := startHookedManager(sp.name, hook)
+	post := withPhoto(crashPost(ns, "interrupted", "acct"), text)
+	Expect(k8sClient.Create(ctx, post)).To(Succeed())
+	Eventually(crashed, timeout).Should(BeClosed())
+	d := delivery(Default, getPost(Default, post), "acct")
+	Expect(d.Phase).To(Equal(socialv1alpha1.DeliveryPublishing), "the claim was written, the outcome was not")
+	Expect(sp.online(text)).To(Equal(onlineAtCrash))
 
-		By("a new manager resumes the attempt from the recorded container")
-		stop, _ := startCrashManager("")
-		defer stop()
-		fakeClock.Step(DefaultTiming.ClaimTTL)
-		tick(getPost(Default, post))
-		got := expectPhase(post, socialv1alpha1.PostPublished)
-		posts := fakeMeta.PostsWithText(ig, text)
-		Expect(posts).To(HaveLen(1), "published once")
-		Expect(fakeMeta.ContainersWithText(ig, text)).To(HaveLen(1), "no second container")
-		resumed := delivery(Default, got, "insta")
-		Expect(resumed.ExternalID).To(Equal(posts[0].ID))
-		Expect(resumed.URL).To(Equal(posts[0].Permalink))
-		Expect(resumed.AttemptID).To(Equal(d.AttemptID))
+	stop, _ := startCrashManager("")
+	defer stop()
+	fakeClock.Step(DefaultTiming.ClaimTTL)
+	tick(getPost(Default, post))
+	return expectPhase(post, want), d
+}
+
+var _ = Describe("A platform that publishes in steps, killed mid-publish", func() {
+	DescribeTable("killed after recording its progress, before the call that publishes: the resumed attempt publishes once",
+		func(sp stepPlatform) {
+			got, crashed := crashAndResume(sp, "crash-progress-"+string(sp.name), crashAfterCheckpoint, 0, socialv1alpha1.PostPublished)
+			Expect(crashed.Progress).NotTo(BeEmpty(), "the progress was written before the crash")
+			text := got.Spec.Text
+			Expect(sp.online(text)).To(Equal(1), "published once")
+			Expect(sp.made(text)).To(Equal(1), "from what the first try made, never a second one")
+			d := delivery(Default, got, "acct")
+			Expect(d.AttemptID).To(Equal(crashed.AttemptID))
+			Expect(d.ExternalID).NotTo(BeEmpty())
+		},
+		Entry("Instagram's media container", instagramPlatform),
+		Entry("Threads' media container", threadsPlatform),
+		Entry("Pinterest's marker", pinterestPlatform),
+	)
+
+	DescribeTable("killed after the call that publishes, before the outcome is written: the resumed attempt finds the post",
+		func(sp stepPlatform) {
+			got, _ := crashAndResume(sp, "crash-sent-"+string(sp.name), crashAfterSend, 1, socialv1alpha1.PostPublished)
+			text := got.Spec.Text
+			Expect(sp.online(text)).To(Equal(1), "still one post")
+			Expect(sp.made(text)).To(Equal(1))
+			Expect(delivery(Default, got, "acct").ExternalID).NotTo(BeEmpty(), "the resumed attempt found the post's id")
+		},
+		Entry("Instagram", instagramPlatform),
+		Entry("Threads", threadsPlatform),
+		Entry("Pinterest", pinterestPlatform),
+	)
+
+	It("on Facebook, which gives no way to check, ends Unknown and never posts twice", func() {
+		got, _ := crashAndResume(facebookPlatform, "crash-sent-facebook", crashAfterSend, 1, socialv1alpha1.PostUnknown)
+		Expect(delivery(Default, got, "acct").LastError).To(ContainSubstring("no idempotency key"))
+		Consistently(func() int { return facebookPlatform.online(got.Spec.Text) }, time.Second, interval).Should(Equal(1))
 	})
 
-	It("killed between publishing and writing the outcome, asks the container and publishes nothing more", func() {
-		ns := newNamespace("crash-ig-published")
-		instagramProfile(ns, "insta")
-		text := "Killed after media_publish " + ns
-		crashed := startHookedManager(func(pub publish.Publisher, kill func(), stop context.CancelFunc) publish.Publisher {
-			return &testenv.CrashAfterSend{Publisher: pub, Kill: kill, Stop: stop}
-		})
-		post := instagramPost(ns, "interrupted", "insta", text)
-		Expect(k8sClient.Create(ctx, post)).To(Succeed())
-		Eventually(crashed, timeout).Should(BeClosed())
-		Expect(delivery(Default, getPost(Default, post), "insta").Phase).To(Equal(socialv1alpha1.DeliveryPublishing))
-		Expect(fakeMeta.PostsWithText(ig, text)).To(HaveLen(1))
-		publishes := len(fakeMeta.Find("POST /v24.0/" + ig + "/media_publish"))
-
-		stop, _ := startCrashManager("")
-		defer stop()
-		fakeClock.Step(DefaultTiming.ClaimTTL)
-		tick(getPost(Default, post))
-		got := expectPhase(post, socialv1alpha1.PostPublished)
-		posts := fakeMeta.PostsWithText(ig, text)
-		Expect(posts).To(HaveLen(1), "still one post")
-		Expect(fakeMeta.Find("POST /v24.0/"+ig+"/media_publish")).To(HaveLen(publishes), "the resumed attempt did not publish again")
-		Expect(delivery(Default, got, "insta").ExternalID).To(Equal(posts[0].ID), "found by its caption among the account's posts")
-	})
-
-	It("retries an ambiguous publish with the same container, and publishes once", func() {
+	It("retries an ambiguous Instagram publish with the same container, and publishes once", func() {
+		ig := metatest.IGUserID
 		ns := newNamespace("ig-ambiguous")
-		instagramProfile(ns, "insta")
+		instagramPlatform.connect(ns, "insta")
 		text := "A gateway error on media_publish " + ns
 		// The first publish fails before Instagram acted; the engine sees
 		// an unclear answer, and its retry continues with the container.
@@ -128,9 +179,7 @@ var _ = Describe("A platform that publishes through a media container", func() {
 			return &platformtest.Fault{Status: http.StatusBadGateway, Body: "Bad Gateway"}
 		})
 		defer fakeMeta.Inject("POST /v24.0/"+ig+"/media_publish", func(platformtest.Request) *platformtest.Fault { return nil })
-		post := newPost(ns, "ambiguous", fakeClock.Now(), "insta")
-		post.Spec.Text = text
-		post.Spec.Media = []socialv1alpha1.PostMedia{{URL: "https://cdn.herald.example/ambiguous.jpg"}}
+		post := withPhoto(newPost(ns, "ambiguous", fakeClock.Now(), "insta"), text)
 		Expect(k8sClient.Create(ctx, post)).To(Succeed())
 		var d socialv1alpha1.Delivery
 		Eventually(func(g Gomega) {
@@ -143,8 +192,8 @@ var _ = Describe("A platform that publishes through a media container", func() {
 		fakeClock.Step(testRetry.MaxBackoff)
 		tick(getPost(Default, post))
 		got := expectPhase(post, socialv1alpha1.PostPublished)
-		Expect(fakeMeta.PostsWithText(ig, text)).To(HaveLen(1))
-		Expect(fakeMeta.ContainersWithText(ig, text)).To(HaveLen(1), "the retry published the recorded container")
-		Expect(delivery(Default, got, "insta").Attempts).To(BeEquivalentTo(2))
+		Expect(instagramPlatform.online(text)).To(Equal(1))
+		Expect(instagramPlatform.made(text)).To(Equal(1), "the retry published the recorded container")
+		Expect(delivery(Default, got, "insta").Attempts).To(BeEquivalentTo(2), "and took no second rate-limit token: Instagram allows one post an hour")
 	})
 })

@@ -35,6 +35,8 @@ import (
 	"github.com/herald-dev/herald/internal/publish/instagram"
 	"github.com/herald-dev/herald/internal/publish/meta"
 	"github.com/herald-dev/herald/internal/publish/meta/metatest"
+	"github.com/herald-dev/herald/internal/publish/pinterest"
+	"github.com/herald-dev/herald/internal/publish/pinterest/pinteresttest"
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
 	"github.com/herald-dev/herald/internal/publish/threads"
@@ -97,8 +99,14 @@ func testPublishers() publish.Registry {
 		r[publish.Platform("instagram")] = &instagram.Publisher{Client: c, Host: host, Poll: 10 * time.Millisecond}
 		r[publish.Platform("threads")] = &threads.Publisher{Client: c, Host: meta.Host{BaseURL: fakeMeta.URL, Version: meta.ThreadsVersion}, Poll: 10 * time.Millisecond}
 	}
+	if fakePinterest != nil {
+		r[publish.Platform("pinterest")] = &pinterest.Publisher{Client: c, BaseURL: fakePinterest.URL}
+	}
 	return r
 }
+
+// fakePinterest is the suite's Pinterest, with one board.
+var fakePinterest *pinteresttest.Fake
 
 // fakeMeta is the suite's Graph API and Threads API: Facebook, Instagram
 // and Threads profiles all publish there, so tests tell their posts apart
@@ -169,6 +177,7 @@ var _ = BeforeSuite(func() {
 
 	startFakeX()
 	fakeMeta = metatest.New(GinkgoTB())
+	fakePinterest = pinteresttest.New(GinkgoTB())
 	notIsolated, err := labels.NewRequirement(LabelTestManager, selection.DoesNotExist, nil)
 	Expect(err).NotTo(HaveOccurred())
 	mgr := newTestManager(labels.NewSelector().Add(*notIsolated), testPublishers())

@@ -53,7 +53,7 @@ type VariantInput struct {
 
 // MediaInput is an image or video to attach.
 type MediaInput struct {
-	URL     string `json:"url" jsonschema:"a public http or https URL: Herald fetches it when publishing, and Facebook, Instagram and Threads fetch it themselves" minLength:"1" maxLength:"2048"`
+	URL     string `json:"url" jsonschema:"a public http or https URL: Herald, or the platform itself, fetches it when publishing" minLength:"1" maxLength:"2048"`
 	AltText string `json:"altText,omitempty" jsonschema:"describes the media for people who cannot see it" maxLength:"1500"`
 	Type    string `json:"type,omitempty" jsonschema:"image, video or gif; inferred when omitted" enum:"image,video,gif"`
 }

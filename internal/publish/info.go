@@ -38,6 +38,10 @@ type Info struct {
 	// Deletes says whether the adapter can take a published post down
 	// again (it implements Deleter).
 	Deletes bool
+	// MediaByURL says the platform fetches each attachment from its URL
+	// itself, so media URLs must be public; otherwise Herald fetches and
+	// uploads them.
+	MediaByURL bool
 }
 
 // Name is the platform's name as people write it.

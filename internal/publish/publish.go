@@ -163,6 +163,14 @@ type Deleter interface {
 	Delete(ctx context.Context, p Profile, externalID string) error
 }
 
+// Relocatable is a Publisher whose platform's API lives at one fixed host,
+// which an operator may move: to an API gateway or egress proxy, or to a
+// test's fake. UseAPI sends every call there instead; platforms whose
+// profiles name their own server (spec.endpoint) do not implement it.
+type Relocatable interface {
+	UseAPI(baseURL string)
+}
+
 // Registry maps each platform to its publisher; the reconcilers look the
 // adapter up by a profile's platform. registry.Default builds the full set.
 type Registry map[Platform]Publisher

@@ -1,7 +1,8 @@
 // Package soak runs the real herald binary as two replicas with leader
 // election against one control plane, publishing posts to fakes of an
-// idempotent platform (Mastodon) and of two without idempotency (Discord,
-// Slack) that fail a share of their calls (429, 500, 502, 504, slow answers,
+// idempotent platform (Mastodon), of two without idempotency (Discord,
+// Slack) and of one that publishes through media containers (Instagram)
+// that fail a share of their calls (429, 500, 502, 504, slow answers,
 // answers that never come, some after the post was made), while one replica
 // at a time is killed (SIGKILL) or rolled (SIGTERM) and started again. It
 // then accounts for every delivery: published once, never twice, none
@@ -40,6 +41,7 @@ import (
 	"github.com/herald-dev/herald/internal/controlplane"
 	"github.com/herald-dev/herald/internal/publish/discord/discordtest"
 	"github.com/herald-dev/herald/internal/publish/mastodon/mastodontest"
+	"github.com/herald-dev/herald/internal/publish/meta/metatest"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/internal/publish/slack/slacktest"
 	"github.com/herald-dev/herald/internal/scheme"
@@ -148,6 +150,14 @@ func formText(r platformtest.Request) string {
 	return v.Get("status")
 }
 
+// containerText reads the text of the container an Instagram publish names.
+func containerText(f *metatest.Fake) func(platformtest.Request) string {
+	return func(r platformtest.Request) string {
+		v, _ := url.ParseQuery(string(r.Body))
+		return f.ContainerText(v.Get("creation_id"))
+	}
+}
+
 func jsonField(field string) func(platformtest.Request) string {
 	return func(r platformtest.Request) string {
 		var m map[string]any
@@ -160,10 +170,12 @@ func jsonField(field string) func(platformtest.Request) string {
 // replica is one herald process, started again after each stop.
 type replica struct {
 	name, bin, kubeconfig, base string
-	mu                          sync.Mutex
-	cmd                         *exec.Cmd
-	exited                      chan struct{}
-	log                         *os.File
+	// args are further flags.
+	args   []string
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    *os.File
 }
 
 func (r *replica) start(t *testing.T) {
@@ -173,6 +185,7 @@ func (r *replica) start(t *testing.T) {
 	r.cmd = exec.Command(r.bin, "--kubeconfig", r.kubeconfig, "--namespace", "herald-system", "--egress-allow", "127.0.0.0/8",
 		"--listen", listen, "--public-url", r.base, "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "0",
 		"--publish-timeout", callTimeout.String(), "--retry-backoff", "2s", "--zap-log-level", "info")
+	r.cmd.Args = append(r.cmd.Args, r.args...)
 	r.cmd.Env = append(os.Environ(), "KUBECONFIG=")
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {
@@ -232,7 +245,8 @@ func TestSoak(t *testing.T) {
 
 	// The fakes, each failing faultRate of its calls.
 	rng, rngMu := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7)), &sync.Mutex{}
-	masto, disc, slk := mastodontest.New(t, "soak-token"), discordtest.New(t), slacktest.New(t)
+	masto, disc, slk, graph := mastodontest.New(t, "soak-token"), discordtest.New(t), slacktest.New(t), metatest.New(t)
+	graph.Quota = 1 << 20 // the soak is about faults, not Instagram's quota
 	platforms := []*platform{
 		{name: "mastodon", server: masto.Server, route: "POST /api/v1/statuses", text: formText,
 			profile: func(ns, name string) (socialv1alpha1.SocialProfileSpec, map[string]string) {
@@ -247,19 +261,32 @@ func TestSoak(t *testing.T) {
 			profile: func(ns, name string) (socialv1alpha1.SocialProfileSpec, map[string]string) {
 				return socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("slack"), Handle: "#soak"}, map[string]string{"webhookURL": slk.WebhookURL()}
 			}},
+		// Instagram's faults hit the call that publishes a container: a
+		// lost answer there is settled by asking the container.
+		{name: "instagram", server: graph.Server, route: "POST /v24.0/" + metatest.IGUserID + "/media_publish", text: containerText(graph),
+			profile: func(ns, name string) (socialv1alpha1.SocialProfileSpec, map[string]string) {
+				return socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("instagram"), Handle: "@" + metatest.Username},
+					map[string]string{"accessToken": metatest.UserToken, "igUserId": metatest.IGUserID}
+			}},
 	}
 	for _, p := range platforms {
 		p.ambiguous, p.faulted, p.faults = map[string]bool{}, map[string]bool{}, map[string]int{}
 		p.server.Inject(p.route, p.chaos(rng, rngMu))
 	}
 
-	// Twenty profiles: eight on Mastodon, six each on Discord and Slack.
+	// Twenty profiles: six on Mastodon, five each on Discord and Slack,
+	// four on Instagram.
 	var profiles []string
 	platformOf := map[string]*platform{}
+	perPlatform := []int{6, 5, 5, 4}
 	for i := range 20 {
-		p := platforms[0]
-		if i >= 8 {
-			p = platforms[1+(i-8)/6]
+		p, n := platforms[0], i
+		for k, count := range perPlatform {
+			if n < count {
+				p = platforms[k]
+				break
+			}
+			n -= count
 		}
 		name := fmt.Sprintf("%s-%02d", p.name, i)
 		spec, data := p.profile("soak", name)
@@ -276,7 +303,8 @@ func TestSoak(t *testing.T) {
 	for _, name := range []string{"a", "b"} {
 		log, err := os.Create(filepath.Join(dir, "herald-"+name+".log"))
 		g.Expect(err).NotTo(HaveOccurred())
-		r := &replica{name: name, bin: bin, kubeconfig: cluster.KubeconfigPath, base: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), log: log}
+		r := &replica{name: name, bin: bin, kubeconfig: cluster.KubeconfigPath, base: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), log: log,
+			args: []string{"--platform-api", "instagram=" + graph.URL}}
 		r.start(t)
 		replicas = append(replicas, r)
 	}
@@ -305,6 +333,9 @@ func TestSoak(t *testing.T) {
 		p.text = "soak post " + p.name
 		post := &socialv1alpha1.ScheduledPost{ObjectMeta: metav1.ObjectMeta{Namespace: "soak", Name: p.name},
 			Spec: socialv1alpha1.ScheduledPostSpec{Text: p.text, Profiles: []string{p.profile}, ScheduledAt: due.UTC().Format(time.RFC3339Nano)}}
+		if platformOf[p.profile].name == "instagram" { // Instagram needs a photo, which it fetches itself
+			post.Spec.Media = []socialv1alpha1.PostMedia{{URL: "https://cdn.soak.example/" + p.name + ".jpg"}}
+		}
 		g.Expect(c.Create(ctx, post)).To(Succeed())
 		plan = append(plan, p)
 	}
@@ -370,6 +401,8 @@ func TestSoak(t *testing.T) {
 		switch platformOf[p.profile].name {
 		case "mastodon":
 			return countText(masto.Statuses(), p.text)
+		case "instagram":
+			return len(graph.PostsWithText(metatest.IGUserID, p.text))
 		}
 		return messagesMade(platformOf[p.profile], p.text)
 	}
@@ -398,7 +431,7 @@ func TestSoak(t *testing.T) {
 		return false
 	}
 	var publishedOnce, duplicates, unknownKill, unknownAnswer, unexplained, missed, lost int
-	failed := map[string]int{}
+	failed, unknownOn := map[string]int{}, map[string]int{}
 	var lateness []time.Duration
 	for _, p := range plan {
 		d := deliveries[p.name]
@@ -420,6 +453,7 @@ func TestSoak(t *testing.T) {
 				lateness = append(lateness, first[p.text].Sub(p.due))
 			}
 		case socialv1alpha1.DeliveryUnknown:
+			unknownOn[plat.name]++
 			switch {
 			case plat.isAmbiguous(p.text):
 				unknownAnswer++
@@ -453,10 +487,10 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	report := []string{
-		fmt.Sprintf("soak: %d posts over %s to %d profiles (8 Mastodon, 6 Discord, 6 Slack), %.0f%% of calls faulted; %d SIGKILLs and %d SIGTERM rollouts of one of two replicas",
-			postCount, duration, len(profiles), 100*faultRate, kills, rolls),
-		fmt.Sprintf("published once %d | duplicates %d | Unknown %d (%d after an unclear platform answer, %d in flight at a SIGKILL, %d unexplained) | Missed %d | Failed %d %v | lost %d",
-			publishedOnce, duplicates, unknownAnswer+unknownKill+unexplained, unknownAnswer, unknownKill, unexplained, missed, sum(failed), failed, lost),
+		fmt.Sprintf("soak: %d posts over %s to %d profiles (%d Mastodon, %d Discord, %d Slack, %d Instagram), %.0f%% of calls faulted; %d SIGKILLs and %d SIGTERM rollouts of one of two replicas",
+			postCount, duration, len(profiles), perPlatform[0], perPlatform[1], perPlatform[2], perPlatform[3], 100*faultRate, kills, rolls),
+		fmt.Sprintf("published once %d | duplicates %d | Unknown %d (%d after an unclear platform answer, %d in flight at a SIGKILL, %d unexplained; by platform %v) | Missed %d | Failed %d %v | lost %d",
+			publishedOnce, duplicates, unknownAnswer+unknownKill+unexplained, unknownAnswer, unknownKill, unexplained, unknownOn, missed, sum(failed), failed, lost),
 		fmt.Sprintf("lateness of the %d posts no kill or fault touched: p50 %s, p99 %s", len(lateness), percentile(lateness, 50), percentile(lateness, 99)),
 	}
 	for _, p := range platforms {

@@ -27,11 +27,15 @@ var Info = publish.Info{
 	Rules: rules.Rules{Name: "Facebook", Limit: 63206, Media: rules.MediaLimits{
 		Max: 10, Images: 10, Videos: 1, VideoAlone: true}},
 	CredentialKeys: []string{"accessToken", "pageId"},
+	MediaByURL:     true,
 	Deletes:        true,
 }
 
 // Info declares the platform.
 func (p *Publisher) Info() publish.Info { return Info }
+
+// UseAPI sends every call to baseURL instead of the platform's host.
+func (p *Publisher) UseAPI(baseURL string) { p.Host.BaseURL = baseURL }
 
 // Publisher posts to Facebook Pages.
 type Publisher struct {

@@ -24,6 +24,7 @@ var Info = publish.Info{
 	Rules: rules.Rules{Name: "Instagram", Limit: 2200, Media: rules.MediaLimits{
 		Max: 10, Images: 10, Videos: 10, Required: []string{rules.MediaImage, rules.MediaVideo}}},
 	CredentialKeys: []string{"accessToken", "igUserId"},
+	MediaByURL:     true,
 	Resend: publish.Resend{
 		By:     "the media container recorded before publishing (a container is published at most once)",
 		Window: meta.ContainerLifetime - time.Hour,
@@ -34,6 +35,9 @@ var Info = publish.Info{
 
 // Info declares the platform.
 func (p *Publisher) Info() publish.Info { return Info }
+
+// UseAPI sends every call to baseURL instead of the platform's host.
+func (p *Publisher) UseAPI(baseURL string) { p.Host.BaseURL = baseURL }
 
 // Publisher posts to Instagram.
 type Publisher struct {

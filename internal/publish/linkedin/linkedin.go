@@ -30,6 +30,9 @@ var Info = publish.Info{
 // Info declares the platform.
 func (p *Publisher) Info() publish.Info { return Info }
 
+// UseAPI sends every call to baseURL instead of the platform's host.
+func (p *Publisher) UseAPI(baseURL string) { p.BaseURL = baseURL }
+
 // DefaultBaseURL is LinkedIn's API host.
 const DefaultBaseURL = "https://api.linkedin.com"
 

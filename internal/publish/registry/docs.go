@@ -36,14 +36,30 @@ becomes ` + "`Unknown`" + `, and a person checks the account and retries it by n
 profile sets ` + "`spec.postsPerHour`" + `; waiting for it does not count against a
 post's ` + "`maxLateness`" + `, and a post's retries do not count as more posts.
 
-**Media by URL.** Facebook, Instagram and Threads fetch each attachment from its
-URL themselves, so media URLs must be public. Instagram and Threads publish through
-a media container: Herald records the container in the delivery
-(` + "`status.deliveries[].progress`" + `) before publishing it, and a later try of the
-same attempt asks the container whether it was published instead of making
-another, so a crash or a lost answer never publishes twice.
+**Media by URL.** ` + byURL() + ` fetch each attachment from its URL themselves, so
+media URLs must be public; for the others Herald fetches and uploads them.
+Instagram and Threads publish through a media container: Herald records the
+container in the delivery (` + "`status.deliveries[].progress`" + `) before publishing
+it, and a later try of the same attempt asks the container whether it was
+published instead of making another; Pinterest's Pins carry a marker in their
+private note, recorded the same way and looked for before a Pin is sent again.
+Either way a crash or a lost answer does not publish twice.
 `)
 	return b.String()
+}
+
+// byURL names the platforms that fetch media themselves: "A, B and C".
+func byURL() string {
+	var names []string
+	for _, i := range Infos() {
+		if i.MediaByURL {
+			names = append(names, i.Name())
+		}
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func keys(i publish.Info) string {

@@ -7,7 +7,9 @@
 package registry
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/herald-dev/herald/internal/publish/instagram"
 	"github.com/herald-dev/herald/internal/publish/linkedin"
 	"github.com/herald-dev/herald/internal/publish/mastodon"
+	"github.com/herald-dev/herald/internal/publish/pinterest"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
 	"github.com/herald-dev/herald/internal/publish/slack"
 	"github.com/herald-dev/herald/internal/publish/telegram"
@@ -42,6 +45,7 @@ func adapters(httpClient *http.Client, sandboxFeed *sandbox.Feed) []publish.Publ
 		facebook.New(httpClient),
 		instagram.New(httpClient),
 		threads.New(httpClient),
+		pinterest.New(httpClient),
 	}
 }
 
@@ -92,4 +96,27 @@ func Info(platform publish.Platform) (info publish.Info, ok bool) {
 		}
 	}
 	return publish.Registry(nil).Info(platform), false
+}
+
+// Relocate moves the API of each platform in apis to its base URL (see
+// publish.Relocatable). It refuses a platform Herald does not know, one
+// whose profiles name their own server, and a URL that is not an absolute
+// http or https URL without query or fragment.
+func Relocate(reg publish.Registry, apis map[publish.Platform]string) error {
+	for platform, base := range apis {
+		pub, err := reg.For(platform)
+		if err != nil {
+			return fmt.Errorf("%s: Herald knows platforms %v", err, Platforms())
+		}
+		r, ok := pub.(publish.Relocatable)
+		if !ok {
+			return fmt.Errorf("platform %s has no fixed API host to move: each profile names its server in spec.endpoint, or its Secret holds the URL", platform)
+		}
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("platform %s: %q is not an http or https base URL such as https://graph-proxy.example.com", platform, base)
+		}
+		r.UseAPI(base)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package registry_test
 
 import (
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/herald-dev/herald/internal/controlplane"
 	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/meta/metatest"
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
 )
@@ -36,7 +38,7 @@ func TestDefaultCoversEveryPlatform(t *testing.T) {
 	g.Expect(resend).To(Equal(map[publish.Platform]bool{
 		"sandbox": true, "webhook": true, "mastodon": true, "bluesky": true,
 		"discord": false, "slack": false, "telegram": false, "linkedin": false, "x": false,
-		"facebook": false, "instagram": true, "threads": true,
+		"facebook": false, "instagram": true, "threads": true, "pinterest": true,
 	}))
 	mastodon, _ := registry.Info("mastodon")
 	g.Expect(mastodon.Resend.Window).To(BeNumerically("<", time.Hour), "Mastodon forgets a key after an hour")
@@ -104,4 +106,28 @@ func TestDocs(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("docs/platforms.md is stale: run go test ./internal/publish/registry -update")
 	}
+}
+
+func TestRelocate(t *testing.T) {
+	g := NewWithT(t)
+	reg := registry.Default(nil, &sandbox.Feed{})
+	g.Expect(registry.Relocate(reg, map[publish.Platform]string{"myspace": "https://api.example"})).To(MatchError(ContainSubstring("no publisher for platform")))
+	g.Expect(registry.Relocate(reg, map[publish.Platform]string{"mastodon": "https://api.example"})).To(MatchError(ContainSubstring("spec.endpoint")))
+	for _, bad := range []string{"ftp://api.example", "api.example", "https://api.example/?token=1", ""} {
+		g.Expect(registry.Relocate(reg, map[publish.Platform]string{"instagram": bad})).To(MatchError(ContainSubstring("not an http or https base URL")), bad)
+	}
+
+	// A moved platform sends its calls to the new host.
+	fake := metatest.New(t)
+	g.Expect(registry.Relocate(reg, map[publish.Platform]string{"instagram": fake.URL, "threads": fake.URL})).To(Succeed())
+	for platform, creds := range map[publish.Platform]publish.Credentials{
+		"instagram": {"accessToken": []byte(metatest.UserToken), "igUserId": []byte(metatest.IGUserID)},
+		"threads":   {"accessToken": []byte(metatest.ThreadsToken)},
+	} {
+		pub, _ := reg.For(platform)
+		acct, err := pub.Verify(context.Background(), publish.Profile{Platform: platform, Credentials: creds})
+		g.Expect(err).NotTo(HaveOccurred(), string(platform))
+		g.Expect(acct.Handle).To(Equal("@" + metatest.Username))
+	}
+	g.Expect(fake.Routes()).To(ConsistOf("GET /v24.0/"+metatest.IGUserID, "GET /v1.0/me"))
 }

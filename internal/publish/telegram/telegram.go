@@ -26,6 +26,7 @@ var Info = publish.Info{
 	Rules: rules.Rules{Name: "Telegram", Limit: 4096, CaptionLimit: 1024, Counter: rules.UTF16Length,
 		Media: rules.MediaLimits{Max: 10, Images: 10, Videos: 10, GIFs: 1, GIFAlone: true}},
 	CredentialKeys:     []string{"botToken", "chatID"},
+	MediaByURL:         true,
 	PostsPerHour:       1200,
 	PostsPerHourSource: "20 messages per minute in a group",
 	Deletes:            true,
@@ -33,6 +34,9 @@ var Info = publish.Info{
 
 // Info declares the platform.
 func (p *Publisher) Info() publish.Info { return Info }
+
+// UseAPI sends every call to baseURL instead of the platform's host.
+func (p *Publisher) UseAPI(baseURL string) { p.BaseURL = baseURL }
 
 // DefaultBaseURL is the public Bot API server.
 const DefaultBaseURL = "https://api.telegram.org"

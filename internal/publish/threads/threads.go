@@ -26,6 +26,7 @@ var Info = publish.Info{
 	Rules: rules.Rules{Name: "Threads", Limit: 500, Counter: Length, Media: rules.MediaLimits{
 		Max: 20, Images: 20, Videos: 20}},
 	CredentialKeys: []string{"accessToken"},
+	MediaByURL:     true,
 	Resend: publish.Resend{
 		By:     "the media container recorded before publishing (a container is published at most once)",
 		Window: meta.ContainerLifetime - time.Hour,
@@ -51,6 +52,9 @@ func Length(text string) int {
 
 // Info declares the platform.
 func (p *Publisher) Info() publish.Info { return Info }
+
+// UseAPI sends every call to baseURL instead of the platform's host.
+func (p *Publisher) UseAPI(baseURL string) { p.Host.BaseURL = baseURL }
 
 // Publisher posts to Threads.
 type Publisher struct {

@@ -31,6 +31,9 @@ var Info = publish.Info{
 // Info declares the platform.
 func (p *Publisher) Info() publish.Info { return Info }
 
+// UseAPI sends every call to baseURL instead of the platform's host.
+func (p *Publisher) UseAPI(baseURL string) { p.BaseURL = baseURL }
+
 // DefaultBaseURL is X's API host.
 const DefaultBaseURL = "https://api.x.com"
 

@@ -72,6 +72,9 @@ type Fake struct {
 	// VideoPolls is how many status reads a video container stays
 	// IN_PROGRESS before it is FINISHED (default 1).
 	VideoPolls int
+	// Quota, when set, replaces the publishing quota of 25 posts (Instagram)
+	// and 250 (Threads) per 24 hours, for tests that publish more.
+	Quota int
 
 	mu         sync.Mutex
 	next       int
@@ -95,8 +98,8 @@ func New(t testing.TB) *Fake {
 	f.Handle("POST /{v}/{id}/threads_publish", f.publish)
 	f.Handle("GET /{v}/{id}/media", f.list)
 	f.Handle("GET /{v}/{id}/threads", f.list)
-	f.Handle("GET /{v}/{id}/content_publishing_limit", f.limit(25))
-	f.Handle("GET /{v}/{id}/threads_publishing_limit", f.limit(250))
+	f.Handle("GET /{v}/{id}/content_publishing_limit", f.limit)
+	f.Handle("GET /{v}/{id}/threads_publishing_limit", f.limit)
 	f.Handle("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
 	return f
 }
@@ -298,7 +301,7 @@ func (f *Fake) publish(w http.ResponseWriter, r *http.Request) {
 		GraphError(w, 400, 100, 2207006, "The media container has expired")
 	case c.State != "FINISHED":
 		GraphError(w, 400, 9007, 2207027, "Media ID is not available: the media is not ready for publishing, please wait for a moment")
-	case f.quotaUsed[acct] >= quota(acct):
+	case f.quotaUsed[acct] >= f.quota(acct):
 		GraphError(w, 400, 9, 2207042, "You have reached the maximum number of posts that is allowed within 24 hours")
 	default:
 		m := &Media{ID: f.id(), User: acct, Text: c.Text, At: time.Now().UTC().Truncate(time.Second)}
@@ -314,8 +317,11 @@ func (f *Fake) publish(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func quota(acct string) int {
-	if acct == ThreadsUserID {
+func (f *Fake) quota(acct string) int {
+	switch {
+	case f.Quota > 0:
+		return f.Quota
+	case acct == ThreadsUserID:
 		return 250
 	}
 	return 25
@@ -345,21 +351,19 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
 	platformtest.WriteJSON(w, 200, map[string]any{"data": data})
 }
 
-func (f *Fake) limit(total int) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		who := user(w, r)
-		if who == "" {
-			return
-		}
-		acct := account(w, r, who)
-		if acct == "" {
-			return
-		}
-		f.mu.Lock()
-		used := f.quotaUsed[acct]
-		f.mu.Unlock()
-		platformtest.WriteJSON(w, 200, map[string]any{"data": []any{map[string]any{"quota_usage": used, "config": map[string]any{"quota_total": total, "quota_duration": 86400}}}})
+func (f *Fake) limit(w http.ResponseWriter, r *http.Request) {
+	who := user(w, r)
+	if who == "" {
+		return
 	}
+	acct := account(w, r, who)
+	if acct == "" {
+		return
+	}
+	f.mu.Lock()
+	used, total := f.quotaUsed[acct], f.quota(acct)
+	f.mu.Unlock()
+	platformtest.WriteJSON(w, 200, map[string]any{"data": []any{map[string]any{"quota_usage": used, "config": map[string]any{"quota_total": total, "quota_duration": 86400}}}})
 }
 
 // pageOnly checks a Page call carries the Page's own token.
@@ -527,4 +531,14 @@ func (f *Fake) ContainersWithText(acct, text string) []Container {
 		}
 	}
 	return out
+}
+
+// ContainerText returns the text of the container id, "" for none.
+func (f *Fake) ContainerText(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c := f.containers[id]; c != nil {
+		return c.Text
+	}
+	return ""
 }
