@@ -250,11 +250,14 @@ var _ = Describe("Post tools", func() {
 	})
 
 	It("previews the media rules and posting limit of each platform", func() {
-		Expect(k8sClient.Create(ctx, &socialv1alpha1.SocialProfile{
+		instagram := &socialv1alpha1.SocialProfile{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "insta"},
 			Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("instagram"), Handle: "@acme",
 				CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: "insta"}},
-		})).To(Succeed())
+		}
+		Expect(k8sClient.Create(ctx, instagram)).To(Succeed())
+		// Other specs list acme's profiles: leave them as they were.
+		DeferCleanup(func() { Expect(k8sClient.Delete(ctx, instagram)).To(Succeed()) })
 		out := ok(dev, "preview_post", map[string]any{"workspaceId": "acme", "text": "Words alone", "profileIds": []string{"insta", "sandbox"}})
 		Expect(out["ok"]).To(BeFalse())
 		insta := out["previews"].([]any)[0].(map[string]any)
