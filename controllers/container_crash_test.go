@@ -7,6 +7,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/herald-dev/herald/internal/publish/meta/metatest"
 	"github.com/herald-dev/herald/internal/publish/pinterest/pinteresttest"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
+	"github.com/herald-dev/herald/internal/publish/tiktok/tiktoktest"
+	"github.com/herald-dev/herald/internal/publish/youtube/youtubetest"
 	"github.com/herald-dev/herald/internal/testenv"
 )
 
@@ -29,6 +32,12 @@ type stepPlatform struct {
 	// platform made for them (containers), or online where nothing is
 	// made before the post.
 	online, made func(text string) int
+	// media is the attachment of a post named name: a photo unless the
+	// platform needs a video.
+	media func(name string) string
+	// skip is how many progress records go through before a crash after
+	// one (see testenv.CrashAfterCheckpoint).
+	skip int
 }
 
 var (
@@ -46,11 +55,49 @@ var (
 		secret: map[string]string{"accessToken": pinteresttest.Token, "boardId": pinteresttest.BoardID},
 		online: pinsWithText, made: pinsWithText,
 	}
+	tiktokPlatform = stepPlatform{name: "tiktok",
+		secret: map[string]string{"accessToken": tiktoktest.Token},
+		online: func(t string) int {
+			n := 0
+			for _, p := range fakeTikTok.Publishes() {
+				if p.Title == t && p.Status == "PUBLISH_COMPLETE" {
+					n++
+				}
+			}
+			return n
+		},
+		made: func(t string) int {
+			n := 0
+			for _, p := range fakeTikTok.Publishes() {
+				if p.Title == t {
+					n++
+				}
+			}
+			return n
+		},
+		media: func(name string) string { return tiktoktest.VerifiedPrefix + name + ".mp4" },
+		skip:  1, // the crash comes once the publish_id is recorded
+	}
+	youtubePlatform = stepPlatform{name: "youtube",
+		secret: map[string]string{"accessToken": youtubetest.Token},
+		online: videosWithText, made: videosWithText,
+		media: func(name string) string { return fakeYouTube.URL + "/files/" + name + ".mp4" },
+	}
 	facebookPlatform = stepPlatform{name: "facebook",
 		secret: map[string]string{"accessToken": metatest.UserToken, "pageId": metatest.PageID},
 		online: func(t string) int { return len(fakeMeta.PostsWithText(metatest.PageID, t)) },
 	}
 )
+
+func videosWithText(text string) int {
+	n := 0
+	for _, v := range fakeYouTube.Videos() {
+		if v.Description == text {
+			n++
+		}
+	}
+	return n
+}
 
 func pinsWithText(text string) int {
 	n := 0
@@ -72,10 +119,14 @@ func (sp stepPlatform) connect(ns, name string) {
 	})).To(Succeed())
 }
 
-// withPhoto sets a post's text and a photo, which every platform here takes.
-func withPhoto(p *socialv1alpha1.ScheduledPost, text string) *socialv1alpha1.ScheduledPost {
+// withMedia sets a post's text and the attachment sp takes.
+func (sp stepPlatform) withMedia(p *socialv1alpha1.ScheduledPost, text string) *socialv1alpha1.ScheduledPost {
 	p.Spec.Text = text
-	p.Spec.Media = []socialv1alpha1.PostMedia{{URL: "https://cdn.herald.example/" + p.Name + ".jpg"}}
+	url := "https://cdn.herald.example/" + p.Name + ".jpg"
+	if sp.media != nil {
+		url = sp.media(p.Name)
+	}
+	p.Spec.Media = []socialv1alpha1.PostMedia{{URL: url}}
 	return p
 }
 
@@ -96,8 +147,10 @@ func startHookedManager(platform publish.Platform, hook func(pub publish.Publish
 	return done
 }
 
-func crashAfterCheckpoint(pub publish.Publisher, kill func(), stop context.CancelFunc) publish.Publisher {
-	return &testenv.CrashAfterCheckpoint{Publisher: pub, Kill: kill, Stop: stop}
+func crashAfterCheckpoint(skip int) func(publish.Publisher, func(), context.CancelFunc) publish.Publisher {
+	return func(pub publish.Publisher, kill func(), stop context.CancelFunc) publish.Publisher {
+		return &testenv.CrashAfterCheckpoint{Publisher: pub, Kill: kill, Stop: stop, Skip: skip}
+	}
 }
 
 func crashAfterSend(pub publish.Publisher, kill func(), stop context.CancelFunc) publish.Publisher {
@@ -113,7 +166,7 @@ func crashAndResume(sp stepPlatform, prefix string, hook func(publish.Publisher,
 	sp.connect(ns, "acct")
 	text := "Interrupted on " + string(sp.name) + " in " + ns
 	crashed := startHookedManager(sp.name, hook)
-	post := withPhoto(crashPost(ns, "interrupted", "acct"), text)
+	post := sp.withMedia(crashPost(ns, "interrupted", "acct"), text)
 	Expect(k8sClient.Create(ctx, post)).To(Succeed())
 	Eventually(crashed, timeout).Should(BeClosed())
 	d := delivery(Default, getPost(Default, post), "acct")
@@ -130,7 +183,7 @@ func crashAndResume(sp stepPlatform, prefix string, hook func(publish.Publisher,
 var _ = Describe("A platform that publishes in steps, killed mid-publish", func() {
 	DescribeTable("killed after recording its progress, before the call that publishes: the resumed attempt publishes once",
 		func(sp stepPlatform) {
-			got, crashed := crashAndResume(sp, "crash-progress-"+string(sp.name), crashAfterCheckpoint, 0, socialv1alpha1.PostPublished)
+			got, crashed := crashAndResume(sp, "crash-progress-"+string(sp.name), crashAfterCheckpoint(sp.skip), 0, socialv1alpha1.PostPublished)
 			Expect(crashed.Progress).NotTo(BeEmpty(), "the progress was written before the crash")
 			text := got.Spec.Text
 			Expect(sp.online(text)).To(Equal(1), "published once")
@@ -142,6 +195,8 @@ var _ = Describe("A platform that publishes in steps, killed mid-publish", func(
 		Entry("Instagram's media container", instagramPlatform),
 		Entry("Threads' media container", threadsPlatform),
 		Entry("Pinterest's marker", pinterestPlatform),
+		Entry("TikTok's publish_id", tiktokPlatform),
+		Entry("YouTube's upload session", youtubePlatform),
 	)
 
 	DescribeTable("killed after the call that publishes, before the outcome is written: the resumed attempt finds the post",
@@ -155,7 +210,26 @@ var _ = Describe("A platform that publishes in steps, killed mid-publish", func(
 		Entry("Instagram", instagramPlatform),
 		Entry("Threads", threadsPlatform),
 		Entry("Pinterest", pinterestPlatform),
+		Entry("TikTok", tiktokPlatform),
+		Entry("YouTube", youtubePlatform),
 	)
+
+	It("says on a TikTok profile whose app may post only privately that its posts are private", func() {
+		ns := newNamespace("tiktok-private")
+		sp := tiktokPlatform
+		sp.secret = map[string]string{"accessToken": tiktoktest.Token, "privacyLevel": "SELF_ONLY"}
+		sp.connect(ns, "tok")
+		got := profileReady(&socialv1alpha1.SocialProfile{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tok"}}, metav1.ConditionTrue, ReasonVerified)
+		Expect(meta.FindStatusCondition(got.Status.Conditions, socialv1alpha1.ConditionReady).Message).To(
+			Equal("credentials verified: tiktok account @heraldcoffee; posts are visible only to the account (privacyLevel SELF_ONLY), as TikTok requires of apps it has not audited"))
+	})
+
+	It("on TikTok, killed after recording that init is being sent, ends Unknown: TikTok has no way to check", func() {
+		got, crashed := crashAndResume(tiktokPlatform, "crash-init-tiktok", crashAfterCheckpoint(0), 0, socialv1alpha1.PostUnknown)
+		Expect(crashed.Progress).To(Equal("init"))
+		Expect(delivery(Default, got, "acct").LastError).To(ContainSubstring("never calls init twice"))
+		Expect(tiktokPlatform.made(got.Spec.Text)).To(BeZero(), "and init was never called again")
+	})
 
 	It("on Facebook, which gives no way to check, ends Unknown and never posts twice", func() {
 		got, _ := crashAndResume(facebookPlatform, "crash-sent-facebook", crashAfterSend, 1, socialv1alpha1.PostUnknown)
@@ -179,7 +253,7 @@ var _ = Describe("A platform that publishes in steps, killed mid-publish", func(
 			return &platformtest.Fault{Status: http.StatusBadGateway, Body: "Bad Gateway"}
 		})
 		defer fakeMeta.Inject("POST /v24.0/"+ig+"/media_publish", func(platformtest.Request) *platformtest.Fault { return nil })
-		post := withPhoto(newPost(ns, "ambiguous", fakeClock.Now(), "insta"), text)
+		post := instagramPlatform.withMedia(newPost(ns, "ambiguous", fakeClock.Now(), "insta"), text)
 		Expect(k8sClient.Create(ctx, post)).To(Succeed())
 		var d socialv1alpha1.Delivery
 		Eventually(func(g Gomega) {

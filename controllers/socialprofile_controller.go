@@ -306,7 +306,11 @@ func (r *SocialProfileReconciler) verified(p *socialv1alpha1.SocialProfile, acct
 		handle = p.Spec.Handle
 	}
 	wasReady := meta.IsStatusConditionTrue(p.Status.Conditions, socialv1alpha1.ConditionReady)
-	markReady(&p.Status.Conditions, p.Generation, ReasonVerified, fmt.Sprintf("credentials verified: %s account %s", p.Spec.Platform, handle))
+	msg := fmt.Sprintf("credentials verified: %s account %s", p.Spec.Platform, handle)
+	if acct.Note != "" {
+		msg += "; " + acct.Note
+	}
+	markReady(&p.Status.Conditions, p.Generation, ReasonVerified, msg)
 	if !wasReady {
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, ReasonVerified, "Verify", "Credentials verified: %s account %s", p.Spec.Platform, handle)
 	}

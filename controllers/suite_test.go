@@ -40,8 +40,12 @@ import (
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
 	"github.com/herald-dev/herald/internal/publish/threads"
+	"github.com/herald-dev/herald/internal/publish/tiktok"
+	"github.com/herald-dev/herald/internal/publish/tiktok/tiktoktest"
 	"github.com/herald-dev/herald/internal/publish/x"
 	"github.com/herald-dev/herald/internal/publish/x/xtest"
+	"github.com/herald-dev/herald/internal/publish/youtube"
+	"github.com/herald-dev/herald/internal/publish/youtube/youtubetest"
 	"github.com/herald-dev/herald/internal/scheme"
 	"github.com/herald-dev/herald/internal/testenv"
 )
@@ -101,12 +105,19 @@ func testPublishers() publish.Registry {
 	}
 	if fakePinterest != nil {
 		r[publish.Platform("pinterest")] = &pinterest.Publisher{Client: c, BaseURL: fakePinterest.URL}
+		r[publish.Platform("tiktok")] = &tiktok.Publisher{Client: c, BaseURL: fakeTikTok.URL, Poll: 10 * time.Millisecond}
+		r[publish.Platform("youtube")] = &youtube.Publisher{Client: c, BaseURL: fakeYouTube.URL}
 	}
 	return r
 }
 
-// fakePinterest is the suite's Pinterest, with one board.
-var fakePinterest *pinteresttest.Fake
+// The suite's Pinterest (one board), TikTok and YouTube (which also serves
+// the videos it is sent).
+var (
+	fakePinterest *pinteresttest.Fake
+	fakeTikTok    *tiktoktest.Fake
+	fakeYouTube   *youtubetest.Fake
+)
 
 // fakeMeta is the suite's Graph API and Threads API: Facebook, Instagram
 // and Threads profiles all publish there, so tests tell their posts apart
@@ -178,6 +189,7 @@ var _ = BeforeSuite(func() {
 	startFakeX()
 	fakeMeta = metatest.New(GinkgoTB())
 	fakePinterest = pinteresttest.New(GinkgoTB())
+	fakeTikTok, fakeYouTube = tiktoktest.New(GinkgoTB()), youtubetest.New(GinkgoTB())
 	notIsolated, err := labels.NewRequirement(LabelTestManager, selection.DoesNotExist, nil)
 	Expect(err).NotTo(HaveOccurred())
 	mgr := newTestManager(labels.NewSelector().Add(*notIsolated), testPublishers())

@@ -39,7 +39,7 @@ var _ = Describe("Connecting social accounts", func() {
 	It("refuses what it cannot link, and clients without social_profiles:write", func() {
 		Expect(fails(lena, "get_social_connection_url", in("platform", "mastodon"))).To(ContainSubstring("instance is required for mastodon"))
 		Expect(fails(lena, "get_social_connection_url", in("platform", "mastodon", "instance", "http://a/b"))).To(ContainSubstring("instance:"))
-		Expect(fails(lena, "get_social_connection_url", in("platform", "instagram"))).To(ContainSubstring("platform"))
+		Expect(fails(lena, "get_social_connection_url", in("platform", "myspace"))).To(ContainSubstring("platform"))
 		Expect(fails(lena, "get_social_connection_url", in("platform", "sandbox"))).To(ContainSubstring("platform"), "the sandbox needs no account")
 		Expect(fails(lena, "get_social_connection_url", in("platform", "discord", "profileId", "sandbox"))).To(ContainSubstring(`profile "sandbox" is a sandbox profile, not discord`))
 		Expect(fails(lena, "get_social_connection_url", in("platform", "discord", "profileId", "Bad_Name"))).To(ContainSubstring("profileId: profile name"))

@@ -77,7 +77,7 @@ func (s *toolCall) profile(ctx context.Context, id string) (*socialv1alpha1.Soci
 
 type connectionArgs struct {
 	workspaceArg
-	Platform  string `json:"platform" jsonschema:"the platform of the account to connect" enum:"mastodon,x,linkedin,bluesky,discord,slack,telegram,webhook"`
+	Platform  string `json:"platform" jsonschema:"the platform of the account to connect" enum:"mastodon,x,linkedin,bluesky,discord,slack,telegram,webhook,facebook,instagram,threads,pinterest,tiktok,youtube"`
 	Instance  string `json:"instance,omitempty" jsonschema:"mastodon: the instance the account is on, such as mastodon.social" maxLength:"253"`
 	Handle    string `json:"handle,omitempty" jsonschema:"bluesky: the account's handle, such as brand.bsky.social, to fill in on the page" maxLength:"253"`
 	PDS       string `json:"pds,omitempty" jsonschema:"bluesky: the PDS of an account on a self-hosted one, such as https://pds.example.com" maxLength:"2048"`
@@ -169,7 +169,7 @@ func profileTools() []Tool {
 	return []Tool{
 		declare(Tool{
 			Name: "get_social_connection_url", Title: "Get a link to connect a social account", Scope: socialv1alpha1.ScopeSocialProfilesWrite, ReadOnly: true, Idempotent: true, OpensLink: true,
-			Description: "Returns a Herald link the user opens in their browser to connect a social account (mastodon, x, linkedin, bluesky, discord, slack, telegram or webhook) to a workspace, or to reconnect an existing profile whose credentials stopped working. Give the user the url and tell them the nextSteps; the user signs in to the platform themselves and no credential passes through the assistant. For mastodon pass the instance. Call ocoya_list_social_profiles afterwards to see the new profile.",
+			Description: "Returns a Herald link the user opens in their browser to connect a social account (mastodon, x, linkedin, bluesky, discord, slack, telegram, webhook, facebook, instagram, threads, pinterest, tiktok or youtube) to a workspace, or to reconnect an existing profile whose credentials stopped working. Give the user the url and tell them the nextSteps; the user signs in to the platform themselves and no credential passes through the assistant. For mastodon pass the instance. Call ocoya_list_social_profiles afterwards to see the new profile.",
 		}, func(ctx context.Context, s *toolCall, in connectionArgs) (*ConnectionURL, error) {
 			return s.connectionURL(ctx, in)
 		}),

@@ -82,7 +82,7 @@ type LocalObjectReference struct {
 // Platform is a social network or delivery target a SocialProfile publishes
 // to; the adapters in Herald's publish registry declare each one, and a test
 // keeps this enum equal to that list.
-// +kubebuilder:validation:Enum=sandbox;webhook;mastodon;bluesky;discord;slack;telegram;linkedin;x;facebook;instagram;threads;pinterest
+// +kubebuilder:validation:Enum=sandbox;webhook;mastodon;bluesky;discord;slack;telegram;linkedin;x;facebook;instagram;threads;pinterest;tiktok;youtube
 type Platform string
 
 // GitOpsOwner names what manages an object in Git (Flux, Argo CD, or the

@@ -42,7 +42,9 @@ type SocialProfileSpec struct {
 	// slack webhookURL; telegram botToken and chatID; linkedin accessToken and
 	// authorURN; x accessToken; facebook accessToken (a Page manager's or the
 	// Page's own) and pageId; instagram accessToken and igUserId; threads
-	// accessToken; pinterest accessToken and boardId. Herald never copies them into status, events or logs.
+	// accessToken; pinterest accessToken and boardId; tiktok accessToken (and
+	// optionally privacyLevel); youtube accessToken (and optionally
+	// privacyStatus, notifySubscribers). Herald never copies them into status, events or logs.
 	// +optional
 	CredentialsSecretRef *LocalObjectReference `json:"credentialsSecretRef,omitempty"`
 

@@ -76,10 +76,21 @@ func TestFormsCheckWhatIsEntered(t *testing.T) {
 	if err != nil || handle != "brand.bsky.social" || endpoint != "" || string(creds["identifier"]) != "brand.bsky.social" || string(creds["appPassword"]) != "abcd-efgh" {
 		t.Errorf("bluesky: %q %q %v %v", handle, endpoint, creds, err)
 	}
+	handle, _, creds, err = FormFor("instagram").Build(map[string]string{"accessToken": " tok ", "igUserId": "1784"})
+	if err != nil || handle != "instagram" || string(creds["accessToken"]) != "tok" || string(creds["igUserId"]) != "1784" || len(creds) != 2 {
+		t.Errorf("instagram: %q %v %v", handle, creds, err)
+	}
+	if _, _, _, err := FormFor("pinterest").Build(map[string]string{"accessToken": "pina_x"}); err == nil || !strings.Contains(err.Error(), "Board id is required") {
+		t.Errorf("pinterest without a board: %v", err)
+	}
+	handle, _, creds, err = FormFor("tiktok").Build(map[string]string{"accessToken": "act.x", "name": "Brand"})
+	if err != nil || handle != "Brand" || len(creds) != 1 {
+		t.Errorf("tiktok: %q %v %v", handle, creds, err)
+	}
 	if FormFor("mastodon") != nil || FormFor("x") != nil {
 		t.Error("OAuth platforms have no form")
 	}
-	for _, p := range []v1alpha1.Platform{"mastodon", "x", "linkedin", "bluesky", "discord", "slack", "telegram", "webhook"} {
+	for _, p := range []v1alpha1.Platform{"mastodon", "x", "linkedin", "bluesky", "discord", "slack", "telegram", "webhook", "facebook", "instagram", "threads", "pinterest", "tiktok", "youtube"} {
 		if !Connectable(p) {
 			t.Errorf("%s is not connectable", p)
 		}

@@ -115,6 +115,21 @@ var forms = []Form{
 			return v["chatID"], "", map[string][]byte{"botToken": []byte(v["botToken"]), "chatID": []byte(v["chatID"])}, nil
 		},
 	},
+	tokenForm("facebook", "Make a long-lived token with pages_manage_posts and pages_read_engagement for a person who manages the Page (or the Page's own token); Herald reads the Page's token with it.",
+		metaToken, Field{Name: "pageId", Label: "Page id", Placeholder: "1234567890", Help: "the Page's numeric id, under its About → Page transparency"}),
+	tokenForm("instagram", "Instagram professional accounts linked to a Facebook Page: make a long-lived token with instagram_basic and instagram_content_publish.",
+		metaToken, Field{Name: "igUserId", Label: "Instagram account id", Placeholder: "17841400000000000", Help: "the id of the professional account (GET /{page-id}?fields=instagram_business_account)"}),
+	tokenForm("threads", "Make a long-lived Threads token with threads_basic and threads_content_publish.", metaToken),
+	tokenForm("pinterest", "Make an access token with boards:read, pins:read and pins:write in your Pinterest app.",
+		Field{Name: "accessToken", Label: "Access token", Secret: true, Placeholder: "pina_…"},
+		Field{Name: "boardId", Label: "Board id", Placeholder: "549755885175", Help: "the board Pins go to (GET /v5/boards lists them)"}),
+	tokenForm("tiktok", "Make a user access token with video.publish in your TikTok app. Videos must be hosted on a domain verified for the app; an app TikTok has not audited may post only privately.",
+		Field{Name: "accessToken", Label: "Access token", Secret: true, Placeholder: "act.…"},
+		Field{Name: "privacyLevel", Label: "Privacy", Optional: true, Placeholder: "PUBLIC_TO_EVERYONE", Help: "PUBLIC_TO_EVERYONE, MUTUAL_FOLLOW_FRIENDS, FOLLOWER_OF_CREATOR or SELF_ONLY (required until the app is audited)"}),
+	tokenForm("youtube", "Make an OAuth access token with the youtube.upload and youtube.readonly scopes for the channel's Google account.",
+		Field{Name: "accessToken", Label: "Access token", Secret: true, Placeholder: "ya29.…"},
+		Field{Name: "privacyStatus", Label: "Privacy", Optional: true, Placeholder: "public", Help: "public, unlisted or private"},
+		Field{Name: "notifySubscribers", Label: "Notify subscribers", Optional: true, Placeholder: "true", Help: "true or false"}),
 	{
 		Platform: "webhook",
 		Intro:    "Herald POSTs each post as JSON to the receiver, signed with the secret (X-Herald-Signature), so the receiver can tell it came from Herald.",
@@ -134,6 +149,34 @@ var forms = []Form{
 		},
 	},
 }
+
+// tokenForm is the form of a platform connected by pasting an access
+// token made with the operator's or the person's own app, and the ids it
+// posts to: every field but name goes into the Secret under its name, and
+// name (or the platform) is the profile's handle until the platform
+// reports its own.
+func tokenForm(p v1alpha1.Platform, intro string, fields ...Field) Form {
+	all := append(fields, Field{Name: "name", Label: "Name", Optional: true, Help: "how the profile is shown until Herald reads the account's own name"})
+	return Form{
+		Platform: p, Intro: intro, Fields: all,
+		build: func(v map[string]string) (string, string, map[string][]byte, error) {
+			creds := map[string][]byte{}
+			for _, f := range fields {
+				if v[f.Name] != "" {
+					creds[f.Name] = []byte(v[f.Name])
+				}
+			}
+			handle := v["name"]
+			if handle == "" {
+				handle = string(p)
+			}
+			return handle, "", creds, nil
+		},
+	}
+}
+
+// metaToken is the token field of Meta's platforms.
+var metaToken = Field{Name: "accessToken", Label: "Access token", Secret: true, Help: "a long-lived token from the Meta app's Graph API Explorer or your own login flow"}
 
 // webhookForm is the form of a platform that posts through a webhook URL,
 // which is itself the credential.

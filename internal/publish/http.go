@@ -86,9 +86,13 @@ type Request struct {
 	Upload *Upload
 	// MaxBody caps the answer's size; 0 means 4 MiB.
 	MaxBody int64
+	// ResumeIncomplete takes a 308 without a Location for an answer, not a
+	// failure: a resumable upload's "Resume Incomplete", whose Range says
+	// how much arrived.
+	ResumeIncomplete bool
 }
 
-// Response is a 2xx answer.
+// Response is a 2xx answer (or a 308 where Request.ResumeIncomplete).
 type Response struct {
 	// StatusCode is the 2xx status (Mastodon's media answers 200 or 202).
 	StatusCode int
@@ -167,7 +171,8 @@ func (a API) do(ctx context.Context, r Request) (*Response, error) {
 		limit = defaultMaxBody
 	}
 	data, err := io.ReadAll(io.LimitReader(res.Body, limit+1))
-	ok := res.StatusCode >= 200 && res.StatusCode < 300
+	ok := (res.StatusCode >= 200 && res.StatusCode < 300) ||
+		(r.ResumeIncomplete && res.StatusCode == http.StatusPermanentRedirect && res.Header.Get("Location") == "")
 	switch {
 	case err != nil && ok:
 		return nil, a.lostAnswer(r, res.StatusCode, fmt.Sprintf("reading the answer failed: %v", err))

@@ -21,6 +21,9 @@ type Info struct {
 	// CredentialKeys are the keys the profile's Secret must hold, in the
 	// order docs list them; none means the platform needs no Secret.
 	CredentialKeys []string
+	// OptionalKeys are further keys the Secret may hold, such as a
+	// privacy setting.
+	OptionalKeys []string
 	// Endpoint says what a profile's spec.endpoint is for this platform
 	// (such as "the instance URL"), empty when the platform takes none;
 	// EndpointRequired when a profile must set it.

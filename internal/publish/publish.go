@@ -47,6 +47,10 @@ type Account struct {
 	// CharacterLimit is the platform's limit for this account (a Mastodon
 	// instance reports its own); 0 when unknown.
 	CharacterLimit int
+	// Note is something a person should know about how Herald posts to
+	// this account (TikTok: posts are private); the profile's Ready
+	// condition says it. Empty when there is nothing to say.
+	Note string
 	// Endpoint is where the account lives when the platform says so and it
 	// is not where Herald asked: a Bluesky account's PDS, from its DID
 	// document, when Herald signed in through an entryway such as

@@ -101,6 +101,10 @@ type CrashAfterCheckpoint struct {
 	publish.Publisher
 	Kill func()
 	Stop context.CancelFunc
+	// Skip is how many records to let through before the one after
+	// which the process dies (TikTok records twice: before init, and the
+	// publish_id after it).
+	Skip int
 }
 
 // errCrashed stops the adapter where the process died.
@@ -112,6 +116,10 @@ func (c *CrashAfterCheckpoint) Publish(ctx context.Context, p publish.Profile, p
 	post.Record = func(ctx context.Context, progress string) error {
 		if err := record(ctx, progress); err != nil {
 			return err
+		}
+		if c.Skip > 0 {
+			c.Skip--
+			return nil
 		}
 		c.Kill()
 		c.Stop()

@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/rules"
@@ -210,18 +209,7 @@ var firstURL = regexp.MustCompile(`https?://[^\s<>"]+`)
 
 // Title is a Pin's title for text: its first line, cut at a word to fit
 // TitleLimit.
-func Title(text string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(text), "\n")
-	line = strings.TrimSpace(line)
-	if utf8.RuneCountInString(line) <= TitleLimit {
-		return line
-	}
-	cut := string([]rune(line)[:TitleLimit-1])
-	if i := strings.LastIndexByte(cut, ' '); i > TitleLimit/2 {
-		cut = cut[:i]
-	}
-	return strings.TrimSpace(cut) + "…"
-}
+func Title(text string) string { return rules.Headline(text, TitleLimit) }
 
 // pinID matches the ids Pinterest gives Pins.
 var pinID = regexp.MustCompile(`^[0-9]{1,30}$`)

@@ -42,8 +42,10 @@ Instagram and Threads publish through a media container: Herald records the
 container in the delivery (` + "`status.deliveries[].progress`" + `) before publishing
 it, and a later try of the same attempt asks the container whether it was
 published instead of making another; Pinterest's Pins carry a marker in their
-private note, recorded the same way and looked for before a Pin is sent again.
-Either way a crash or a lost answer does not publish twice.
+private note, recorded the same way and looked for before a Pin is sent again;
+TikTok's ` + "`publish_id`" + ` and YouTube's upload session are recorded and followed, so
+a video is never sent twice. Either way a crash or a lost answer does not
+publish twice.
 `)
 	return b.String()
 }
@@ -63,10 +65,14 @@ func byURL() string {
 }
 
 func keys(i publish.Info) string {
-	if len(i.CredentialKeys) == 0 {
-		return "none"
+	s := "none"
+	if len(i.CredentialKeys) > 0 {
+		s = "`" + strings.Join(i.CredentialKeys, "`, `") + "`"
 	}
-	return "`" + strings.Join(i.CredentialKeys, "`, `") + "`"
+	if len(i.OptionalKeys) > 0 {
+		s += "; optional `" + strings.Join(i.OptionalKeys, "`, `") + "`"
+	}
+	return s
 }
 
 func endpoint(i publish.Info) string {

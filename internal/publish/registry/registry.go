@@ -25,8 +25,10 @@ import (
 	"github.com/herald-dev/herald/internal/publish/slack"
 	"github.com/herald-dev/herald/internal/publish/telegram"
 	"github.com/herald-dev/herald/internal/publish/threads"
+	"github.com/herald-dev/herald/internal/publish/tiktok"
 	"github.com/herald-dev/herald/internal/publish/webhook"
 	"github.com/herald-dev/herald/internal/publish/x"
+	"github.com/herald-dev/herald/internal/publish/youtube"
 )
 
 // adapters returns one publisher per platform, in the order docs and enums
@@ -46,6 +48,8 @@ func adapters(httpClient *http.Client, sandboxFeed *sandbox.Feed) []publish.Publ
 		instagram.New(httpClient),
 		threads.New(httpClient),
 		pinterest.New(httpClient),
+		tiktok.New(httpClient),
+		youtube.New(httpClient),
 	}
 }
 

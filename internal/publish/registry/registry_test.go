@@ -39,6 +39,7 @@ func TestDefaultCoversEveryPlatform(t *testing.T) {
 		"sandbox": true, "webhook": true, "mastodon": true, "bluesky": true,
 		"discord": false, "slack": false, "telegram": false, "linkedin": false, "x": false,
 		"facebook": false, "instagram": true, "threads": true, "pinterest": true,
+		"tiktok": true, "youtube": true,
 	}))
 	mastodon, _ := registry.Info("mastodon")
 	g.Expect(mastodon.Resend.Window).To(BeNumerically("<", time.Hour), "Mastodon forgets a key after an hour")

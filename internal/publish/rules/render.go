@@ -95,3 +95,19 @@ func existingHashtags(text string) map[string]bool {
 func tagRune(r rune) bool {
 	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
 }
+
+// Headline is a title made from text, for platforms whose posts have one
+// (a Pin, a video): its first line, cut at a word, with an ellipsis, to fit
+// limit characters.
+func Headline(text string, limit int) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(text), "\n")
+	line = strings.TrimSpace(line)
+	if utf8.RuneCountInString(line) <= limit {
+		return line
+	}
+	cut := string([]rune(line)[:limit-1])
+	if i := strings.LastIndexByte(cut, ' '); i > limit/2 {
+		cut = cut[:i]
+	}
+	return strings.TrimSpace(cut) + "…"
+}

@@ -118,6 +118,9 @@ func (m MediaLimits) requiredWords() string {
 // FileSize writes an upload limit as platforms document it: MiB when it is
 // a whole number of them, MB otherwise.
 func FileSize(n int64) string {
+	if n%GB == 0 {
+		return fmt.Sprintf("%d GB", n/GB)
+	}
 	if n%MiB == 0 {
 		return fmt.Sprintf("%d MiB", n/MiB)
 	}
@@ -139,6 +142,7 @@ func (m MediaLimits) BytesFor(mediaType string) int64 {
 // The byte sizes platforms write limits in.
 const (
 	MB  = 1000 * 1000
+	GB  = 1000 * MB
 	MiB = 1 << 20
 )
 

@@ -1,0 +1,296 @@
+// Package tiktok publishes videos with TikTok's Content Posting API
+// (Direct Post): POST /v2/post/publish/creator_info/query/ for what the
+// creator may post, POST /v2/post/publish/video/init/ with the video's URL
+// (PULL_FROM_URL: TikTok fetches it, from a domain verified for the app),
+// then POST /v2/post/publish/status/fetch/ until TikTok has published it.
+//
+// At most once: Herald records that it is about to call init before it
+// does, and the publish_id init answers as soon as it has it. A later try
+// of the attempt follows that publish_id and never calls init again; one
+// whose init may have been sent without its publish_id being recorded is
+// Unknown. An app TikTok has not audited may post only privately
+// (privacyLevel SELF_ONLY), which the profile's Ready condition says.
+package tiktok
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/rules"
+)
+
+// Info declares TikTok.
+var Info = publish.Info{
+	Platform: "tiktok",
+	Rules: rules.Rules{Name: "TikTok", Limit: 2200, Counter: rules.UTF16Length, Media: rules.MediaLimits{
+		Max: 1, Videos: 1, VideoAlone: true, Required: []string{rules.MediaVideo}}},
+	CredentialKeys: []string{"accessToken"},
+	OptionalKeys:   []string{"privacyLevel"},
+	MediaByURL:     true,
+	Resend: publish.Resend{
+		By: "the publish_id recorded after init, whose status says whether it was published (init is never called twice)",
+	},
+}
+
+// Info declares the platform.
+func (p *Publisher) Info() publish.Info { return Info }
+
+// UseAPI sends every call to baseURL instead of the platform's host.
+func (p *Publisher) UseAPI(baseURL string) { p.BaseURL = baseURL }
+
+// DefaultBaseURL is TikTok's API host.
+const DefaultBaseURL = "https://open.tiktokapis.com"
+
+// DefaultPrivacy is the privacy level of a post when the Secret names none.
+const DefaultPrivacy = "PUBLIC_TO_EVERYONE"
+
+// privateOnly is the level an app TikTok has not audited must use.
+const privateOnly = "SELF_ONLY"
+
+// The progress Herald records: init is about to be sent, or its answer.
+const (
+	progressInit    = "init"
+	progressPublish = "publish_id:"
+)
+
+// Publisher posts to TikTok.
+type Publisher struct {
+	// Client sends every request; nil means http.DefaultClient.
+	Client *http.Client
+	// BaseURL replaces DefaultBaseURL (tests point it at a fake).
+	BaseURL string
+	// Poll is the wait between status fetches; 0 means 5 s.
+	Poll time.Duration
+	// Now is the clock for PublishedAt; nil means time.Now.
+	Now func() time.Time
+}
+
+// New returns a TikTok publisher using client.
+func New(client *http.Client) *Publisher { return &Publisher{Client: client} }
+
+type session struct {
+	api     publish.API
+	base    string
+	header  http.Header
+	privacy string
+}
+
+func (p *Publisher) session(prof publish.Profile) (*session, error) {
+	header, err := prof.Credentials.Bearer()
+	if err != nil {
+		return nil, err
+	}
+	privacy := strings.TrimSpace(string(prof.Credentials["privacyLevel"]))
+	if privacy == "" {
+		privacy = DefaultPrivacy
+	}
+	base := strings.TrimRight(p.BaseURL, "/")
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	return &session{api: publish.API{Platform: Info.Platform, Client: p.Client, Secrets: prof.Credentials, Decode: decodeError},
+		base: base, header: header, privacy: privacy}, nil
+}
+
+// envelope is every answer's shape.
+type envelope struct {
+	Data  json.RawMessage `json:"data"`
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		LogID   string `json:"log_id"`
+	} `json:"error"`
+}
+
+// call posts body to path and decodes the answer's data into out;
+// idempotent marks a call that cannot act twice.
+func (s *session) call(ctx context.Context, path string, body any, idempotent bool, out any) error {
+	var env envelope
+	if _, err := s.api.Do(ctx, publish.Request{Op: "POST " + path, Method: http.MethodPost, URL: s.base + path, Header: s.header,
+		JSON: body, Idempotent: idempotent, Out: &env}); err != nil {
+		return err
+	}
+	if env.Error.Code != "" && env.Error.Code != "ok" {
+		f := decodeCode(env.Error.Code, env.Error.Message)
+		return publish.Errorf(f.Kind, "tiktok POST %s: %s", path, f.Message)
+	}
+	if out != nil && len(env.Data) > 0 {
+		if err := json.Unmarshal(env.Data, out); err != nil {
+			return publish.Errorf(publish.Unknown, "tiktok POST %s: the answer is not the expected JSON: %v", path, err)
+		}
+	}
+	return nil
+}
+
+// decodeError reads TikTok's error from a failed answer.
+func decodeError(status int, body []byte) publish.Failure {
+	var env envelope
+	if json.Unmarshal(body, &env) != nil || env.Error.Code == "" {
+		return publish.Failure{}
+	}
+	return decodeCode(env.Error.Code, env.Error.Message)
+}
+
+// decodeCode says what one of TikTok's error codes means.
+func decodeCode(code, msg string) publish.Failure {
+	f := publish.Failure{Message: code}
+	if msg != "" {
+		f.Message += ": " + msg
+	}
+	switch code {
+	case "access_token_invalid", "scope_not_authorized", "scope_permission_missed":
+		f.Kind = publish.CredentialsRejected
+	case "rate_limit_exceeded":
+		f.Kind, f.RetryAfter = publish.Retryable, time.Minute
+	case "spam_risk_too_many_posts", "spam_risk_too_many_pending_share":
+		f.Kind, f.RetryAfter = publish.Retryable, time.Hour
+	case "unaudited_client_can_only_post_to_private_accounts":
+		f.Kind = publish.Permanent
+		f.Message += ". This TikTok app has not passed TikTok's audit, so it may post only privately: set privacyLevel SELF_ONLY in the profile's Secret, or have the app audited"
+	case "url_ownership_unverified":
+		f.Kind = publish.Permanent
+		f.Message += ". TikTok pulls videos only from a domain or URL prefix verified for the app: host the video there"
+	case "invalid_params", "privacy_level_option_mismatch", "spam_risk_user_banned_from_posting", "reached_active_user_cap":
+		f.Kind = publish.Permanent
+	}
+	return f
+}
+
+// creator is what creator_info says the account may post.
+type creator struct {
+	Username       string   `json:"creator_username"`
+	Nickname       string   `json:"creator_nickname"`
+	PrivacyOptions []string `json:"privacy_level_options"`
+	MaxDuration    int      `json:"max_video_post_duration_sec"`
+}
+
+func (s *session) creator(ctx context.Context) (creator, error) {
+	var c creator
+	err := s.call(ctx, "/v2/post/publish/creator_info/query/", map[string]any{}, true, &c)
+	if err == nil && !slices.Contains(c.PrivacyOptions, s.privacy) {
+		err = publish.Errorf(publish.Permanent, "tiktok: privacyLevel %s is not one this account may use; it may use %s: set privacyLevel in the profile's Secret",
+			s.privacy, strings.Join(c.PrivacyOptions, ", "))
+	}
+	return c, err
+}
+
+// Verify reads the creator and checks the Secret's privacy level is one
+// the account may use.
+func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.Account, error) {
+	s, err := p.session(prof)
+	if err != nil {
+		return publish.Account{}, err
+	}
+	c, err := s.creator(ctx)
+	if err != nil {
+		return publish.Account{}, err
+	}
+	acct := publish.Account{ID: c.Username, Handle: "@" + c.Username, URL: "https://www.tiktok.com/@" + c.Username, CharacterLimit: Info.Rules.Limit}
+	if s.privacy == privateOnly {
+		acct.Note = "posts are visible only to the account (privacyLevel SELF_ONLY), as TikTok requires of apps it has not audited"
+	}
+	return acct, nil
+}
+
+// Publish sends the video once and follows it until TikTok has published
+// it.
+func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publish.Post) (publish.Result, error) {
+	if problems := Info.Rules.Check(post.Text, publish.MediaTypes(post.Media)); len(problems) > 0 {
+		return publish.Result{}, publish.Errorf(publish.Permanent, "tiktok: %s", problems[0].Message)
+	}
+	s, err := p.session(prof)
+	if err != nil {
+		return publish.Result{}, err
+	}
+	id, ok := strings.CutPrefix(post.Progress, progressPublish)
+	switch {
+	case ok:
+	case post.Progress == progressInit:
+		return publish.Result{}, publish.Errorf(publish.Permanent,
+			"tiktok: an earlier try of this attempt may have sent init without its publish_id being recorded; TikTok has no way to check, and Herald never calls init twice for one attempt")
+	default:
+		if id, err = p.init(ctx, s, post); err != nil {
+			return publish.Result{}, err
+		}
+	}
+	return p.follow(ctx, s, id)
+}
+
+// init checks the creator, records that init is being sent, sends it and
+// records the publish_id.
+func (p *Publisher) init(ctx context.Context, s *session, post publish.Post) (string, error) {
+	if _, err := s.creator(ctx); err != nil {
+		return "", err
+	}
+	if err := post.Checkpoint(ctx, progressInit); err != nil {
+		return "", err
+	}
+	body := map[string]any{
+		"post_info":   map[string]any{"title": post.Text, "privacy_level": s.privacy},
+		"source_info": map[string]any{"source": "PULL_FROM_URL", "video_url": post.Media[0].URL},
+	}
+	var out struct {
+		PublishID string `json:"publish_id"`
+	}
+	if err := s.call(ctx, "/v2/post/publish/video/init/", body, false, &out); err != nil {
+		return "", err
+	}
+	if out.PublishID == "" {
+		return "", publish.Errorf(publish.Unknown, "tiktok POST /v2/post/publish/video/init/: the answer named no publish_id")
+	}
+	// Recording the id can fail once TikTok has it: the next try then
+	// finds init sent and no id, and ends Unknown, never a second post.
+	if err := post.Checkpoint(ctx, progressPublish+out.PublishID); err != nil {
+		return "", publish.Errorf(publish.Unknown, "tiktok: TikTok accepted the video (publish_id %s) but recording it failed: %v", out.PublishID, err)
+	}
+	return out.PublishID, nil
+}
+
+// follow fetches the publish's status until it is complete or failed,
+// while the call has time left.
+func (p *Publisher) follow(ctx context.Context, s *session, id string) (publish.Result, error) {
+	poll := p.Poll
+	if poll <= 0 {
+		poll = 5 * time.Second
+	}
+	for {
+		var st struct {
+			Status     string   `json:"status"`
+			FailReason string   `json:"fail_reason"`
+			PostIDs    []string `json:"publicaly_available_post_id"`
+		}
+		if err := s.call(ctx, "/v2/post/publish/status/fetch/", map[string]string{"publish_id": id}, true, &st); err != nil {
+			return publish.Result{}, err
+		}
+		switch st.Status {
+		case "PUBLISH_COMPLETE":
+			res := publish.Result{ExternalID: id, PublishedAt: p.now()}
+			if len(st.PostIDs) > 0 {
+				res.ExternalID = st.PostIDs[0]
+			}
+			return res, nil
+		case "FAILED":
+			return publish.Result{}, publish.Errorf(publish.Permanent, "tiktok: TikTok could not publish the video (publish_id %s): %s", id, st.FailReason)
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 2*poll {
+			e := publish.Errorf(publish.Retryable, "tiktok: TikTok is still processing the video (publish_id %s, %s); the next try follows it", id, st.Status)
+			e.RetryAfter = 30 * time.Second
+			return publish.Result{}, e
+		}
+		if err := publish.Wait(ctx, poll); err != nil {
+			return publish.Result{}, err
+		}
+	}
+}
+
+func (p *Publisher) now() time.Time {
+	if p.Now != nil {
+		return p.Now().UTC()
+	}
+	return time.Now().UTC()
+}

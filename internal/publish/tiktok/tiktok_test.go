@@ -1,0 +1,145 @@
+package tiktok_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/herald-dev/herald/internal/publish"
+	"github.com/herald-dev/herald/internal/publish/platformtest"
+	"github.com/herald-dev/herald/internal/publish/tiktok"
+	"github.com/herald-dev/herald/internal/publish/tiktok/tiktoktest"
+)
+
+func newPublisher(f *tiktoktest.Fake, client *http.Client) *tiktok.Publisher {
+	p := tiktok.New(client)
+	p.BaseURL = f.URL
+	p.Poll = time.Millisecond
+	return p
+}
+
+func profile(privacy string) publish.Profile {
+	creds := publish.Credentials{"accessToken": []byte(tiktoktest.Token)}
+	if privacy != "" {
+		creds["privacyLevel"] = []byte(privacy)
+	}
+	return publish.Profile{Platform: "tiktok", Credentials: creds}
+}
+
+const video = tiktoktest.VerifiedPrefix + "pour-over.mp4"
+
+// recording is a post whose progress is kept as the reconciler keeps it.
+func recording(text, url string, progress *[]string) publish.Post {
+	return publish.Post{Text: text, Media: []publish.Media{{URL: url}}, Record: func(_ context.Context, p string) error {
+		*progress = append(*progress, p)
+		return nil
+	}}
+}
+
+func TestPublish(t *testing.T) {
+	g := NewWithT(t)
+	f := tiktoktest.New(t)
+	f.Polls = 3
+	pub := newPublisher(f, nil)
+	acct, err := pub.Verify(context.Background(), profile(""))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(acct.Handle).To(Equal("@heraldcoffee"))
+	g.Expect(acct.Note).To(BeEmpty())
+
+	var progress []string
+	res, err := pub.Publish(context.Background(), profile(""), recording("Pour-over in 30 seconds #coffee", video, &progress))
+	g.Expect(err).NotTo(HaveOccurred())
+	pubs := f.Publishes()
+	g.Expect(pubs).To(HaveLen(1))
+	g.Expect(pubs[0].Title).To(Equal("Pour-over in 30 seconds #coffee"))
+	g.Expect(pubs[0].Privacy).To(Equal(tiktok.DefaultPrivacy))
+	g.Expect(pubs[0].VideoURL).To(Equal(video))
+	g.Expect(res.ExternalID).To(Equal(pubs[0].PostID))
+	g.Expect(progress).To(Equal([]string{"init", "publish_id:" + pubs[0].ID}), "init is recorded before it is sent, its publish_id as soon as it is known")
+	g.Expect(len(f.Find("POST /v2/post/publish/status/fetch/"))).To(BeNumerically(">=", 4))
+}
+
+func TestResume(t *testing.T) {
+	g := NewWithT(t)
+	f := tiktoktest.New(t)
+	pub := newPublisher(f, nil)
+	var progress []string
+	first, err := pub.Publish(context.Background(), profile(""), recording("Once", video, &progress))
+	g.Expect(err).NotTo(HaveOccurred())
+
+	// A later try of the attempt follows the recorded publish_id.
+	again := recording("Once", video, &progress)
+	again.Progress = progress[len(progress)-1]
+	res, err := pub.Publish(context.Background(), profile(""), again)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.ExternalID).To(Equal(first.ExternalID))
+	g.Expect(f.Publishes()).To(HaveLen(1), "init is never called twice")
+
+	// A try after init may have been sent, with no publish_id recorded,
+	// cannot check and does not send again.
+	lost := recording("Once", video, &progress)
+	lost.Progress = "init"
+	_, err = pub.Publish(context.Background(), profile(""), lost)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("never calls init twice"))
+	g.Expect(f.Publishes()).To(HaveLen(1))
+}
+
+func TestUnauditedApps(t *testing.T) {
+	g := NewWithT(t)
+	f := tiktoktest.New(t)
+	f.Audited = false
+	var progress []string
+	_, err := newPublisher(f, nil).Publish(context.Background(), profile(""), recording("Public?", video, &progress))
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("set privacyLevel SELF_ONLY"))
+
+	acct, err := newPublisher(f, nil).Verify(context.Background(), profile("SELF_ONLY"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(acct.Note).To(ContainSubstring("visible only to the account"))
+	_, err = newPublisher(f, nil).Publish(context.Background(), profile("SELF_ONLY"), recording("Private", video, &progress))
+	g.Expect(err).NotTo(HaveOccurred())
+
+	_, err = newPublisher(f, nil).Verify(context.Background(), profile("EVERYONE_IN_THE_WORLD"))
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("PUBLIC_TO_EVERYONE, MUTUAL_FOLLOW_FRIENDS, SELF_ONLY"))
+}
+
+func TestRules(t *testing.T) {
+	g := NewWithT(t)
+	f := tiktoktest.New(t)
+	_, err := newPublisher(f, nil).Publish(context.Background(), profile(""), publish.Post{Text: "no video", Media: []publish.Media{{URL: tiktoktest.VerifiedPrefix + "a.jpg"}}})
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("TikTok posts need a video"))
+	g.Expect(f.Routes()).To(BeEmpty())
+
+	var progress []string
+	_, err = newPublisher(f, nil).Publish(context.Background(), profile(""), recording("Elsewhere", "https://elsewhere.example/v.mp4", &progress))
+	g.Expect(err.Error()).To(ContainSubstring("verified for the app"))
+	_, err = newPublisher(f, nil).Publish(context.Background(), profile(""), recording("Broken", tiktoktest.VerifiedPrefix+"broken.mp4", &progress))
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("file_format_check_failed"))
+}
+
+func TestInitErrors(t *testing.T) {
+	body := func(status int, msg string) string {
+		return fmt.Sprintf(`{"data":{},"error":{"code":"internal_error","message":%q,"log_id":"1"}}`, msg)
+	}
+	cases := platformtest.StandardCases(body)
+	cases = append(cases,
+		platformtest.ErrorCase{Name: "rate limited", Status: 429, Body: `{"data":{},"error":{"code":"rate_limit_exceeded","message":"slow down"}}`, Kind: publish.Retryable, RetryAfter: time.Minute, Message: "slow down"},
+		platformtest.ErrorCase{Name: "too many posts", Status: 403, Body: `{"data":{},"error":{"code":"spam_risk_too_many_posts","message":"daily cap"}}`, Kind: publish.Retryable, RetryAfter: time.Hour, Message: "daily cap"},
+		platformtest.ErrorCase{Name: "scope", Status: 401, Body: `{"data":{},"error":{"code":"scope_not_authorized","message":"video.publish"}}`, Kind: publish.CredentialsRejected, Message: "video.publish"},
+	)
+	platformtest.CheckErrors(t, cases, []string{tiktoktest.Token}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
+		f := tiktoktest.New(t)
+		f.Override("POST /v2/post/publish/video/init/", answer)
+		var progress []string
+		_, err := newPublisher(f, client).Publish(context.Background(), profile(""), recording("x", video, &progress))
+		return err
+	})
+}
