@@ -18,12 +18,12 @@ Generated from what each adapter declares (` + "`internal/publish/<platform>`" +
 a test keeps this page equal to the code. A SocialProfile names one of these in
 ` + "`spec.platform`" + `, and its Secret (` + "`spec.credentialsSecretRef`" + `) holds the keys listed.
 
-| platform | ` + "`spec.platform`" + ` | Secret keys | endpoint | text | media | a repeated send | delete | posts per hour |
-|---|---|---|---|---|---|---|---|---|
+| platform | ` + "`spec.platform`" + ` | posts | Secret keys | endpoint | text | media | a repeated send | delete | posts per hour |
+|---|---|---|---|---|---|---|---|---|---|
 `)
 	for _, i := range Infos() {
-		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s | %s | %s | %s | %s |\n",
-			i.Name(), i.Platform, keys(i), endpoint(i), text(i.Rules), i.Rules.Media.Describe(), resend(i.Resend), yesNo(i.Deletes), perHour(i))
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			i.Name(), i.Platform, supports(i.Rules.Media), keys(i), endpoint(i), text(i.Rules), i.Rules.Media.Describe(), resend(i.Resend), yesNo(i.Deletes), perHour(i))
 	}
 	b.WriteString(`
 **A repeated send.** Herald records each attempt before it calls a platform. When
@@ -48,6 +48,30 @@ a video is never sent twice. Either way a crash or a lost answer does not
 publish twice.
 `)
 	return b.String()
+}
+
+// supports lists the kinds of post a platform takes: text alone, images,
+// GIFs, video, and several attachments in one post (a carousel).
+func supports(m rules.MediaLimits) string {
+	var kinds []string
+	if len(m.Required) == 0 {
+		kinds = append(kinds, "text")
+	}
+	if m.Max == rules.Unlimited {
+		return strings.Join(append(kinds, "any media"), ", ")
+	}
+	for _, k := range []struct {
+		n    int
+		name string
+	}{{m.Images, "images"}, {m.GIFs, "GIFs"}, {m.Videos, "video"}} {
+		if k.n != 0 {
+			kinds = append(kinds, k.name)
+		}
+	}
+	if m.Max > 1 {
+		kinds = append(kinds, "several in one post (carousel)")
+	}
+	return strings.Join(kinds, ", ")
 }
 
 // byURL names the platforms that fetch media themselves: "A, B and C".
