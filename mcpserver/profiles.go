@@ -124,6 +124,9 @@ func (s *toolCall) connectionURL(ctx context.Context, in connectionArgs) (*Conne
 			q.Set("pds", in.PDS)
 		}
 		next += "enters the account's handle and an app password (Settings → Privacy and security → App passwords); Herald signs in to the PDS with it to check it."
+	case "facebook", "instagram", "threads":
+		next += "and authorizes the operator's Meta app there (or, where the operator has none, enters what the page asks for: " + connectFieldNames(in.Platform) +
+			"); for Facebook and Instagram with several Pages the page asks which account; Herald checks the account with " + in.Platform + " before saving."
 	default:
 		next += "enters what the page asks for (" + connectFieldNames(in.Platform) + "); Herald checks it with " + in.Platform + " before saving."
 	}

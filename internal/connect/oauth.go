@@ -46,10 +46,27 @@ func postForm(ctx context.Context, c *http.Client, endpoint string, form url.Val
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
 	if basic != nil {
 		req.SetBasicAuth(url.QueryEscape(basic.ClientID), url.QueryEscape(basic.ClientSecret))
 	}
+	return sendJSON(c, req, out)
+}
+
+// getJSON reads endpoint with query q into out.
+func getJSON(ctx context.Context, c *http.Client, endpoint string, q url.Values, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	return sendJSON(c, req, out)
+}
+
+// sendJSON sends req and reads its JSON answer into out. A refusal is a
+// *PlatformError in the platform's words: OAuth's error and
+// error_description, or the Graph API's {"error": {"message"}}.
+func sendJSON(c *http.Client, req *http.Request, out any) error {
+	req.Header.Set("Accept", "application/json")
+	endpoint := req.URL.Scheme + "://" + req.URL.Host + req.URL.Path
 	resp, err := c.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s could not be reached: %s", HostOf(endpoint), egress.Describe(err))
@@ -57,21 +74,32 @@ func postForm(ctx context.Context, c *http.Client, endpoint string, form url.Val
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxPlatformAnswer))
 	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error            string `json:"error"`
-			ErrorDescription string `json:"error_description"`
-		}
-		_ = json.Unmarshal(body, &e)
-		msg := strings.TrimSpace(e.Error + ": " + e.ErrorDescription)
-		if e.Error == "" {
-			msg = http.StatusText(resp.StatusCode)
-		}
-		return &PlatformError{Host: HostOf(endpoint), Status: resp.StatusCode, Message: strings.TrimSuffix(msg, ":")}
+		return &PlatformError{Host: HostOf(endpoint), Status: resp.StatusCode, Message: refusal(resp.StatusCode, body)}
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("%s answered something other than JSON", HostOf(endpoint))
 	}
 	return nil
+}
+
+// refusal is what a platform's error body says.
+func refusal(status int, body []byte) string {
+	var oauthErr struct {
+		Error            string `json:"error"`
+		ErrorDescription string `json:"error_description"`
+	}
+	if json.Unmarshal(body, &oauthErr) == nil && oauthErr.Error != "" {
+		return strings.TrimSuffix(strings.TrimSpace(oauthErr.Error+": "+oauthErr.ErrorDescription), ":")
+	}
+	var graphErr struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &graphErr) == nil && graphErr.Error.Message != "" {
+		return graphErr.Error.Message
+	}
+	return http.StatusText(status)
 }
 
 // PlatformError is a platform's refusal, in its own words.

@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,30 @@ type Provider struct {
 	// UserinfoURL, when set, is read with a new access token for the
 	// member's id: LinkedIn posts as urn:li:person:<sub>, kept as authorURN.
 	UserinfoURL string
+	// App names the operator's app in the apps Secret (its keys are
+	// <App>.clientID and <App>.clientSecret); empty means Platform. Meta's
+	// platforms share one.
+	App string
+	// APIURL is the platform's API, for Accounts.
+	APIURL string
+	// ScopeSeparator joins Scopes in the authorization request; empty
+	// means a space.
+	ScopeSeparator string
+	// NoRefresh: the platform issues no refresh token, so Herald renews
+	// nothing and the account is connected again when its token expires.
+	NoRefresh bool
+	// Accounts, when set, turns the tokens of an authorization into the
+	// accounts the person may connect with them (the Pages they manage);
+	// otherwise the tokens are the one account's.
+	Accounts func(ctx context.Context, c *http.Client, p Provider, app OAuthApp, t Tokens, now time.Time) ([]Choice, error)
+}
+
+// appName is the prefix of the app's keys in the apps Secret.
+func (p Provider) appName() string {
+	if p.App != "" {
+		return p.App
+	}
+	return string(p.Platform)
 }
 
 // X is X's OAuth 2.0 (https://docs.x.com/fundamentals/authentication/oauth-2-0):
@@ -62,12 +87,22 @@ var LinkedIn = Provider{
 }
 
 // Providers are the OAuth platforms Herald connects with the operator's apps.
-var Providers = map[v1alpha1.Platform]Provider{X.Platform: X, LinkedIn.Platform: LinkedIn}
+var Providers = map[v1alpha1.Platform]Provider{X.Platform: X, LinkedIn.Platform: LinkedIn,
+	Facebook.Platform: Facebook, Instagram.Platform: Instagram, Threads.Platform: Threads}
+
+// Choices returns the accounts an authorization's tokens connect: those
+// Accounts finds, or the one the tokens belong to.
+func (p Provider) Choices(ctx context.Context, c *http.Client, app OAuthApp, t Tokens, now time.Time) ([]Choice, error) {
+	if p.Accounts == nil {
+		return []Choice{{Credentials: t.Credentials()}}, nil
+	}
+	return p.Accounts(ctx, c, p, app, t, now)
+}
 
 // AuthCodeURL is where the person authorizes the operator's app.
 func (p Provider) AuthCodeURL(app OAuthApp, redirectURI, state, challenge string) string {
 	q := url.Values{
-		"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {redirectURI}, "scope": {strings.Join(p.Scopes, " ")},
+		"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {redirectURI}, "scope": {strings.Join(p.Scopes, cmp.Or(p.ScopeSeparator, " "))},
 		"state": {state}, "code_challenge": {challenge}, "code_challenge_method": {"S256"},
 	}
 	return p.AuthorizeURL + "?" + q.Encode()
@@ -199,7 +234,7 @@ type Apps struct {
 func (a Apps) App(ctx context.Context, p Provider, redirectURI string) (OAuthApp, error) {
 	missing := fmt.Errorf("connecting %s accounts needs the operator's %s app: create one at %s with the redirect URI %s, "+
 		"put its client ID and secret under %s.clientID and %s.clientSecret in a Secret in namespace %s, and start Herald with --platform-apps-secret naming it",
-		p.Name, p.Name, p.Developer, redirectURI, p.Platform, p.Platform, a.Namespace)
+		p.Name, p.Name, p.Developer, redirectURI, p.appName(), p.appName(), a.Namespace)
 	if a.Secret == "" || a.Reader == nil {
 		return OAuthApp{}, missing
 	}
@@ -210,7 +245,7 @@ func (a Apps) App(ctx context.Context, p Provider, redirectURI string) (OAuthApp
 		}
 		return OAuthApp{}, err
 	}
-	app := OAuthApp{ClientID: strings.TrimSpace(string(sec.Data[string(p.Platform)+".clientID"])), ClientSecret: strings.TrimSpace(string(sec.Data[string(p.Platform)+".clientSecret"]))}
+	app := OAuthApp{ClientID: strings.TrimSpace(string(sec.Data[p.appName()+".clientID"])), ClientSecret: strings.TrimSpace(string(sec.Data[p.appName()+".clientSecret"]))}
 	if app.ClientID == "" {
 		return OAuthApp{}, missing
 	}
@@ -231,8 +266,8 @@ func (r *Refresher) Refreshes(p v1alpha1.Platform) bool {
 	if r == nil {
 		return false
 	}
-	_, ok := r.Providers[p]
-	return ok
+	pr, ok := r.Providers[p]
+	return ok && !pr.NoRefresh
 }
 
 // Refresh renews a profile's tokens with its refresh token.

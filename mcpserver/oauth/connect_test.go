@@ -3,6 +3,7 @@ package oauth_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -14,10 +15,12 @@ import (
 
 	"github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/connect"
+	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/discord/discordtest"
 	"github.com/herald-dev/herald/internal/publish/linkedin"
 	"github.com/herald-dev/herald/internal/publish/linkedin/linkedintest"
 	"github.com/herald-dev/herald/internal/publish/mastodon/mastodontest"
+	"github.com/herald-dev/herald/internal/publish/meta/metatest"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/x"
@@ -76,6 +79,13 @@ func mastodonRound(h *harness, fake *mastodontest.Fake, profile, decision string
 // answered with decision, and the callback, whose answer it returns. check,
 // when set, looks at the authorization request.
 func appRound(h *harness, platform, profile, authorize, decision string, check func(*url.URL)) (*http.Response, string) {
+	_, resp, page := appRoundIn(h, platform, profile, authorize, decision, check)
+	return resp, page
+}
+
+// appRoundIn is appRound that also returns the browser, for what follows
+// on Herald's pages.
+func appRoundIn(h *harness, platform, profile, authorize, decision string, check func(*url.URL)) (*browser, *http.Response, string) {
 	u := h.base + oauth.ConnectPath("demo", platform)
 	b, page := signedInBrowser(h, u)
 	resp, page := b.post(u, url.Values{"csrf_token": {csrfOf(page)}, "profile": {profile}})
@@ -90,8 +100,31 @@ func appRound(h *harness, platform, profile, authorize, decision string, check f
 	Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
 	resp, _ = b.post(authorize, url.Values{"query": {at.RawQuery}, "decision": {decision}})
 	Expect(resp.StatusCode).To(Equal(http.StatusFound))
-	return b.get(resp.Header.Get("Location"))
+	resp, page = b.get(resp.Header.Get("Location"))
+	return b, resp, page
 }
+
+// metaHarness is a replica with the operator's Meta apps, whose Facebook,
+// Instagram and Threads logins and APIs are fake's.
+func metaHarness(fake *metatest.Fake) *harness {
+	secretsSeen.add(metatest.AppSecret, metatest.ThreadsAppSecret, metatest.ShortUserToken, metatest.ShortThreadsToken, metatest.UserToken, metatest.PageToken, metatest.ThreadsToken)
+	graph, threadsHost := connect.Facebook, connect.Threads
+	graph.AuthorizeURL, graph.TokenURL, graph.APIURL = fake.URL+"/v24.0/dialog/oauth", fake.URL+"/v24.0/oauth/access_token", fake.URL+"/v24.0"
+	insta := connect.Instagram
+	insta.AuthorizeURL, insta.TokenURL, insta.APIURL = graph.AuthorizeURL, graph.TokenURL, graph.APIURL
+	threadsHost.AuthorizeURL, threadsHost.TokenURL, threadsHost.APIURL = fake.URL+"/oauth/authorize", fake.URL+"/oauth/access_token", fake.URL
+	pubs := registry.Default(platformtest.Client(), nil)
+	Expect(registry.Relocate(pubs, map[publish.Platform]string{"facebook": fake.URL, "instagram": fake.URL, "threads": fake.URL})).To(Succeed())
+	Expect(createIfMissing(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "meta-apps"},
+		StringData: map[string]string{"meta.clientID": metatest.AppID, "meta.clientSecret": metatest.AppSecret,
+			"threads.clientID": metatest.ThreadsAppID, "threads.clientSecret": metatest.ThreadsAppSecret}})).To(Succeed())
+	return newHarnessWith("", mgr, func(c *oauth.Config) {
+		c.Outbound, c.Publishers, c.PlatformApps = platformtest.Client(), pubs, "meta-apps"
+		c.Providers = map[v1alpha1.Platform]connect.Provider{"facebook": graph, "instagram": insta, "threads": threadsHost}
+	})
+}
+
+var pendingRE = regexp.MustCompile(`name="pending" value="([^"]+)"`)
 
 var _ = Describe("connecting social accounts", func() {
 	BeforeEach(func() { ensureNamespace("demo") })
@@ -278,6 +311,69 @@ var _ = Describe("connecting social accounts", func() {
 		Expect(string(sec.Data["accessToken"])).To(Equal(linkedintest.Token))
 		Expect(string(sec.Data["refreshToken"])).To(Equal(linkedintest.RefreshToken))
 		Expect(string(fake.Last(GinkgoTB(), "POST /oauth/v2/accessToken").Body)).To(ContainSubstring("client_secret="), "LinkedIn's apps authenticate in the form")
+	})
+
+	It("connects a Facebook Page through the operator's Meta app: a long-lived token, the Page picked among those the person manages, its own token kept", func() {
+		fake := metatest.New(GinkgoTB())
+		h := metaHarness(fake)
+
+		resp, page := appRound(h, "facebook", "", fake.URL+"/v24.0/dialog/oauth", "cancel", func(at *url.URL) {
+			Expect(at.Query().Get("scope")).To(Equal("pages_show_list,pages_read_engagement,pages_manage_posts"), "Meta's scopes are comma-separated")
+			Expect(at.Query().Get("client_id")).To(Equal(metatest.AppID))
+		})
+		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest), page)
+		Expect(page).To(ContainSubstring("facebook answered access_denied: Permissions error"))
+
+		b, resp, page := appRoundIn(h, "facebook", "", fake.URL+"/v24.0/dialog/oauth", "allow", nil)
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
+		Expect(page).To(And(ContainSubstring(metatest.PageName), ContainSubstring(metatest.SecondPageName)), "both Pages are offered")
+		Expect(page).NotTo(ContainSubstring(metatest.PageToken), "the Pages' tokens travel sealed")
+		pending := pendingRE.FindStringSubmatch(page)
+		Expect(pending).To(HaveLen(2))
+		csrf := csrfOf(page)
+
+		resp, page = b.post(h.base+oauth.ConnectChoosePath, url.Values{"csrf_token": {csrf}, "pending": {pending[1]}, "choice": {"7"}})
+		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest), page)
+		resp, page = b.post(h.base+oauth.ConnectChoosePath, url.Values{"csrf_token": {csrf}, "pending": {pending[1][:len(pending[1])-4] + "AAAA"}, "choice": {"0"}})
+		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest), "a pending choice Herald did not seal is refused: %s", page)
+		resp, page = b.post(h.base+oauth.ConnectChoosePath, url.Values{"csrf_token": {"forged"}, "pending": {pending[1]}, "choice": {"0"}})
+		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest), "a form not from Herald's page is refused: %s", page)
+
+		resp, page = b.post(h.base+oauth.ConnectChoosePath, url.Values{"csrf_token": {csrf}, "pending": {pending[1]}, "choice": {"0"}})
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
+		Expect(page).To(ContainSubstring("Connected " + metatest.PageName + " as profile facebook-herald-coffee."))
+		var sec corev1.Secret
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "facebook-herald-coffee-credentials"}, &sec)).To(Succeed())
+		Expect(string(sec.Data["pageId"])).To(Equal(metatest.PageID))
+		Expect(string(sec.Data["accessToken"])).To(Equal(metatest.PageToken), "the Page's own token, which does not expire")
+		Expect(fake.Find("GET /v24.0/oauth/access_token")).To(HaveLen(1), "the short-lived token was traded for a long-lived one")
+	})
+
+	It("connects an Instagram account linked to a Page, and a Threads account, through the operator's Meta apps", func() {
+		fake := metatest.New(GinkgoTB())
+		h := metaHarness(fake)
+		resp, page := appRound(h, "instagram", "", fake.URL+"/v24.0/dialog/oauth", "allow", nil)
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
+		Expect(page).To(ContainSubstring("as profile instagram-heraldcoffee."), "one linked account: no choice to make")
+		var sec corev1.Secret
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "instagram-heraldcoffee-credentials"}, &sec)).To(Succeed())
+		Expect(string(sec.Data["igUserId"])).To(Equal(metatest.IGUserID))
+		Expect(string(sec.Data["accessToken"])).To(Equal(metatest.UserToken))
+		Expect(sec.Data).To(HaveKey("expiresAt"), "the long-lived token lasts 60 days")
+
+		resp, page = appRound(h, "threads", "", fake.URL+"/oauth/authorize", "allow", func(at *url.URL) {
+			Expect(at.Query().Get("client_id")).To(Equal(metatest.ThreadsAppID), "Threads has its own app id")
+		})
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), page)
+		Expect(page).To(ContainSubstring("as profile threads-heraldcoffee."))
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "threads-heraldcoffee-credentials"}, &sec)).To(Succeed())
+		Expect(string(sec.Data["accessToken"])).To(Equal(metatest.ThreadsToken))
+	})
+
+	It("offers the token form for Meta's platforms when the operator has no Meta app", func() {
+		h := connectHarness()
+		_, page := signedInBrowser(h, h.base+oauth.ConnectPath("demo", "instagram"))
+		Expect(page).To(And(ContainSubstring(`name="accessToken"`), ContainSubstring(`name="igUserId"`)))
 	})
 
 	It("lets only editors and owners of the workspace connect accounts", func() {

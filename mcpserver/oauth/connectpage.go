@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +54,26 @@ type connectPage struct {
 	OAuth       bool
 	// Done says what was connected.
 	Done string
+	// Choices are the accounts an authorization gave access to, for the
+	// person to pick one; Pending carries them, sealed, to ConnectChoosePath.
+	Choices []string
+	Pending string
+}
+
+// ConnectChoosePath is where the person picks one of the accounts an
+// authorization gave access to (one of the Pages they manage).
+const ConnectChoosePath = "/connect/choose"
+
+// pendingChoice is an authorization that gave access to several
+// accounts, waiting for the person to pick one. It travels sealed in the
+// chooser's form, so any replica finishes it.
+type pendingChoice struct {
+	Workspace string           `json:"ws"`
+	Platform  string           `json:"p"`
+	Profile   string           `json:"n"`
+	Subject   string           `json:"s"`
+	Expires   int64            `json:"e"`
+	Choices   []connect.Choice `json:"c"`
 }
 
 type connectField struct {
@@ -96,6 +117,13 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 	page := &connectPage{Workspace: ws.Name, WorkspaceName: displayName(ws), Platform: string(platform), Name: s.platformName(platform)}
 	d.Subject, d.CSRF, d.Connect = subject, s.csrfToken(w, r), page
 	form := connect.FormFor(platform)
+	if provider, ok := s.providers[platform]; ok && form != nil {
+		// With the operator's app, the person authorizes it on the
+		// platform; without it, they paste a token.
+		if _, err := s.apps.App(r.Context(), provider, s.public.String()+ConnectCallbackPath); err == nil {
+			form = nil
+		}
+	}
 	if !connect.Connectable(platform) {
 		s.pages.errorPage(w, http.StatusNotFound, "Not connectable here", "Herald connects "+strings.Join(ConnectablePlatforms(), ", ")+
 			" accounts on its pages. For "+string(platform)+", create the credentials Secret and the SocialProfile with kubectl, as docs/platforms.md shows.")
@@ -303,9 +331,9 @@ func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, ws *v1alpha1
 	return http.StatusSeeOther, ""
 }
 
-// exchange trades the code the platform sent back for the account's
-// credentials and says where the account lives.
-func (s *Server) exchange(ctx context.Context, p pendingConnection, code string) (map[string][]byte, string, error) {
+// exchange trades the code the platform sent back for the accounts the
+// person may connect with it, and says where they live.
+func (s *Server) exchange(ctx context.Context, p pendingConnection, code string) ([]connect.Choice, string, error) {
 	callback := s.public.String() + ConnectCallbackPath
 	if p.Platform == "mastodon" {
 		app, err := s.mastodon.App(ctx, p.Instance, callback)
@@ -313,7 +341,7 @@ func (s *Server) exchange(ctx context.Context, p pendingConnection, code string)
 			return nil, "", err
 		}
 		token, err := connect.MastodonExchange(ctx, s.cfg.Outbound, p.Instance, app, callback, code, p.Verifier)
-		return map[string][]byte{"accessToken": []byte(token)}, p.Instance, err
+		return []connect.Choice{{Credentials: map[string][]byte{"accessToken": []byte(token)}}}, p.Instance, err
 	}
 	provider, ok := s.providers[v1alpha1.Platform(p.Platform)]
 	if !ok {
@@ -327,7 +355,8 @@ func (s *Server) exchange(ctx context.Context, p pendingConnection, code string)
 	if err != nil {
 		return nil, "", err
 	}
-	return t.Credentials(), "", nil
+	choices, err := provider.Choices(ctx, s.cfg.Outbound, app, t, s.clock.Now())
+	return choices, "", err
 }
 
 // handleConnectCallback finishes a connection the platform sent back:
@@ -360,31 +389,80 @@ func (s *Server) handleConnectCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	creds, endpoint, err := s.exchange(ctx, p, q.Get("code"))
+	choices, endpoint, err := s.exchange(ctx, p, q.Get("code"))
 	if err != nil {
 		d.Error = err.Error() + ". Nothing was saved; open the connection link again to retry."
 		s.pages.render(w, "connect.html", http.StatusBadGateway, d)
 		return
 	}
-	platform := v1alpha1.Platform(p.Platform)
-	conn := connect.Connection{Namespace: ws.NamespaceName(), Platform: platform, Endpoint: endpoint,
-		Credentials: creds, By: subject, At: s.clock.Now()}
-	// The account is named as the platform reports it.
-	acct, err := s.verifyAccount(ctx, conn)
-	if err != nil {
-		d.Error = err.Error()
-		s.pages.render(w, "connect.html", http.StatusBadGateway, d)
+	if len(choices) > 1 {
+		pending, err := s.sealJSON(pendingChoice{Workspace: ws.Name, Platform: p.Platform, Profile: p.Profile, Subject: subject,
+			Expires: s.clock.Now().Add(connectLifetime).Unix(), Choices: choices})
+		if err != nil {
+			d.Error = "The connection could not be finished; open the connection link again."
+			s.pages.render(w, "connect.html", http.StatusInternalServerError, d)
+			return
+		}
+		for _, c := range choices {
+			page.Choices = append(page.Choices, c.Label)
+		}
+		page.Pending, d.CSRF, d.Action = pending, s.csrfToken(w, r), ConnectChoosePath
+		s.pages.render(w, "connect.html", http.StatusOK, d)
 		return
 	}
-	conn.Handle = acct.Handle
-	if conn.Profile, err = profileName(platform, p.Profile, acct.Handle); err != nil {
-		d.Error = err.Error()
-		s.pages.render(w, "connect.html", http.StatusBadRequest, d)
-		return
-	}
-	status, msg := s.saveConnection(ctx, ws, conn, page)
+	status, msg := s.connectChoice(ctx, ws, v1alpha1.Platform(p.Platform), p.Profile, endpoint, choices[0], subject, page)
 	d.Error = msg
 	s.pages.render(w, "connect.html", status, d)
+}
+
+// handleConnectChoose finishes an authorization that gave access to
+// several accounts with the one the person picked: the same person, in
+// time, with the form Herald's chooser sent.
+func (s *Server) handleConnectChoose(w http.ResponseWriter, r *http.Request) {
+	if !s.readPageForm(w, r) {
+		return
+	}
+	d := pageData{Action: ConnectChoosePath, Title: "Connect an account"}
+	subject := s.signedIn(w, r, d)
+	if subject == "" {
+		return
+	}
+	var p pendingChoice
+	if err := s.openJSON(r.PostForm.Get("pending"), &p); err != nil || s.clock.Now().Unix() > p.Expires || !s.validCSRF(r) {
+		s.pages.errorPage(w, http.StatusBadRequest, "This connection cannot be finished", "It expired, or the form was not sent from Herald's page. Open the connection link again; nothing was saved.")
+		return
+	}
+	ws, ok := s.connectableWorkspace(r.Context(), p.Workspace, subject)
+	if subject != p.Subject || !ok {
+		s.pages.errorPage(w, http.StatusForbidden, "This connection cannot be finished", "It was started by someone else, or you may no longer connect accounts in this workspace. Nothing was saved.")
+		return
+	}
+	i, err := strconv.Atoi(r.PostForm.Get("choice"))
+	if err != nil || i < 0 || i >= len(p.Choices) {
+		s.pages.errorPage(w, http.StatusBadRequest, "No account was picked", "Pick one of the accounts on the page. Nothing was saved.")
+		return
+	}
+	page := &connectPage{Workspace: ws.Name, WorkspaceName: displayName(ws), Platform: p.Platform, Name: s.platformName(v1alpha1.Platform(p.Platform)), Profile: p.Profile}
+	d.Subject, d.Connect = subject, page
+	status, msg := s.connectChoice(r.Context(), ws, v1alpha1.Platform(p.Platform), p.Profile, "", p.Choices[i], subject, page)
+	d.Error = msg
+	s.pages.render(w, "connect.html", status, d)
+}
+
+// connectChoice verifies the account an authorization gave and saves it,
+// named as the platform reports it unless the person named the profile.
+func (s *Server) connectChoice(ctx context.Context, ws *v1alpha1.Workspace, platform v1alpha1.Platform, profile, endpoint string, c connect.Choice, subject string, page *connectPage) (int, string) {
+	conn := connect.Connection{Namespace: ws.NamespaceName(), Platform: platform, Endpoint: endpoint,
+		Credentials: c.Credentials, By: subject, At: s.clock.Now()}
+	acct, err := s.verifyAccount(ctx, conn)
+	if err != nil {
+		return http.StatusBadGateway, err.Error()
+	}
+	conn.Handle = acct.Handle
+	if conn.Profile, err = profileName(platform, profile, acct.Handle); err != nil {
+		return http.StatusBadRequest, err.Error()
+	}
+	return s.saveConnection(ctx, ws, conn, page)
 }
 
 func platformHost(p pendingConnection) string {
@@ -404,12 +482,16 @@ func (s *Server) stateCipher() (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-func (s *Server) seal(p pendingConnection) (string, error) {
+func (s *Server) seal(p pendingConnection) (string, error) { return s.sealJSON(p) }
+
+// sealJSON encrypts v for the browser to carry: it can neither read nor
+// change it.
+func (s *Server) sealJSON(v any) (string, error) {
 	aead, err := s.stateCipher()
 	if err != nil {
 		return "", err
 	}
-	body, err := json.Marshal(p)
+	body, err := json.Marshal(v)
 	if err != nil {
 		return "", err
 	}
@@ -422,17 +504,22 @@ var errBadState = errors.New("the connection state is not Herald's")
 
 func (s *Server) open(state string) (pendingConnection, error) {
 	var p pendingConnection
+	return p, s.openJSON(state, &p)
+}
+
+// openJSON decrypts what sealJSON sealed into v.
+func (s *Server) openJSON(sealed string, v any) error {
 	aead, err := s.stateCipher()
 	if err != nil {
-		return p, err
+		return err
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(state)
+	raw, err := base64.RawURLEncoding.DecodeString(sealed)
 	if err != nil || len(raw) < aead.NonceSize() {
-		return p, errBadState
+		return errBadState
 	}
 	body, err := aead.Open(nil, raw[:aead.NonceSize()], raw[aead.NonceSize():], nil)
-	if err != nil || json.Unmarshal(body, &p) != nil {
-		return p, errBadState
+	if err != nil || json.Unmarshal(body, v) != nil {
+		return errBadState
 	}
-	return p, nil
+	return nil
 }

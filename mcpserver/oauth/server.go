@@ -226,6 +226,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /approve/{workspace}/{post}", s.handleApproval)
 	mux.HandleFunc("POST /approve/{workspace}/{post}", s.handleApproval)
 	mux.HandleFunc("GET "+ConnectCallbackPath, s.handleConnectCallback)
+	mux.HandleFunc("POST "+ConnectChoosePath, s.handleConnectChoose)
 	mux.HandleFunc("GET /connect/{workspace}/{platform}", s.handleConnect)
 	mux.HandleFunc("POST /connect/{workspace}/{platform}", s.handleConnect)
 	if s.oidc != nil {
