@@ -163,6 +163,9 @@ func MediaLabel(raw string) string {
 // endpoints of Mastodon and X).
 type Upload struct {
 	File *Download
+	// Length, when set, sends only the next Length bytes of File: one
+	// chunk of a file uploaded in parts, or the rest of a resumed upload.
+	Length int64
 	// FormField, when set, names the file's field in a multipart body
 	// that also carries Fields.
 	FormField string
@@ -172,6 +175,9 @@ type Upload struct {
 // body returns the reader the request sends, its Content-Type and its
 // length (-1 when unknown, sent chunked).
 func (u *Upload) body() (io.Reader, string, int64) {
+	if u.FormField == "" && u.Length > 0 {
+		return io.LimitReader(u.File, u.Length), u.File.ContentType, u.Length
+	}
 	if u.FormField == "" {
 		return u.File, u.File.ContentType, u.File.Size
 	}

@@ -1,20 +1,24 @@
 // Package tiktok publishes videos with TikTok's Content Posting API
 // (Direct Post): POST /v2/post/publish/creator_info/query/ for what the
 // creator may post, POST /v2/post/publish/video/init/ with the video's URL
-// (PULL_FROM_URL: TikTok fetches it, from a domain verified for the app),
-// then POST /v2/post/publish/status/fetch/ until TikTok has published it.
+// (PULL_FROM_URL: TikTok fetches it, from a domain verified for the app)
+// or, for a video elsewhere, its size (FILE_UPLOAD: Herald streams it to
+// the upload URL init answers, in chunks), then POST
+// /v2/post/publish/status/fetch/ until TikTok has published it.
 //
 // At most once: Herald records that it is about to call init before it
-// does, and the publish_id init answers as soon as it has it. A later try
-// of the attempt follows that publish_id and never calls init again; one
-// whose init may have been sent without its publish_id being recorded is
-// Unknown. An app TikTok has not audited may post only privately
+// does, and the publish_id init answers (with the upload URL) as soon as
+// it has it. A later try of the attempt follows that publish_id, sends an
+// unfinished upload again to the same URL, and never calls init again;
+// one whose init may have been sent without its publish_id being recorded
+// is Unknown. An app TikTok has not audited may post only privately
 // (privacyLevel SELF_ONLY), which the profile's Ready condition says.
 package tiktok
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -28,7 +32,7 @@ import (
 var Info = publish.Info{
 	Platform: "tiktok",
 	Rules: rules.Rules{Name: "TikTok", Limit: 2200, Counter: rules.UTF16Length, Media: rules.MediaLimits{
-		Max: 1, Videos: 1, VideoAlone: true, Required: []string{rules.MediaVideo}}},
+		Max: 1, Videos: 1, VideoAlone: true, VideoBytes: 4 * rules.GB, Required: []string{rules.MediaVideo}}},
 	CredentialKeys: []string{"accessToken"},
 	OptionalKeys:   []string{"privacyLevel"},
 	MediaByURL:     true,
@@ -52,11 +56,17 @@ const DefaultPrivacy = "PUBLIC_TO_EVERYONE"
 // privateOnly is the level an app TikTok has not audited must use.
 const privateOnly = "SELF_ONLY"
 
-// The progress Herald records: init is about to be sent, or its answer.
+// The progress Herald records: init is about to be sent, or its answer
+// (publish_id:<id>, and for a file upload " upload_url:<url>").
 const (
 	progressInit    = "init"
 	progressPublish = "publish_id:"
+	progressUpload  = " upload_url:"
 )
+
+// chunkSize is the chunk of a file upload: TikTok takes chunks of 5 to
+// 64 MB, a file of up to one chunk whole, and the last chunk up to 128 MB.
+const chunkSize = 64 * rules.MB
 
 // Publisher posts to TikTok.
 type Publisher struct {
@@ -207,8 +217,13 @@ func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publ
 	if err != nil {
 		return publish.Result{}, err
 	}
-	id, ok := strings.CutPrefix(post.Progress, progressPublish)
+	rest, ok := strings.CutPrefix(post.Progress, progressPublish)
+	id, upload, _ := strings.Cut(rest, progressUpload)
 	switch {
+	case ok && upload != "":
+		if err := p.resumeUpload(ctx, s, post, id, upload); err != nil {
+			return publish.Result{}, err
+		}
 	case ok:
 	case post.Progress == progressInit:
 		return publish.Result{}, publish.Errorf(publish.Permanent,
@@ -221,8 +236,15 @@ func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publ
 	return p.follow(ctx, s, id)
 }
 
+// initAnswer is what init answers.
+type initAnswer struct {
+	PublishID string `json:"publish_id"`
+	UploadURL string `json:"upload_url"`
+}
+
 // init checks the creator, records that init is being sent, sends it and
-// records the publish_id.
+// records the publish_id. A video on a host TikTok will not pull from
+// (url_ownership_unverified: nothing was made) is uploaded instead.
 func (p *Publisher) init(ctx context.Context, s *session, post publish.Post) (string, error) {
 	if _, err := s.creator(ctx); err != nil {
 		return "", err
@@ -230,14 +252,16 @@ func (p *Publisher) init(ctx context.Context, s *session, post publish.Post) (st
 	if err := post.Checkpoint(ctx, progressInit); err != nil {
 		return "", err
 	}
-	body := map[string]any{
-		"post_info":   map[string]any{"title": post.Text, "privacy_level": s.privacy},
+	info := map[string]any{"title": post.Text, "privacy_level": s.privacy}
+	var out initAnswer
+	err := s.call(ctx, "/v2/post/publish/video/init/", map[string]any{
+		"post_info":   info,
 		"source_info": map[string]any{"source": "PULL_FROM_URL", "video_url": post.Media[0].URL},
+	}, false, &out)
+	if err != nil && strings.Contains(err.Error(), "url_ownership_unverified") {
+		return p.initUpload(ctx, s, post, info)
 	}
-	var out struct {
-		PublishID string `json:"publish_id"`
-	}
-	if err := s.call(ctx, "/v2/post/publish/video/init/", body, false, &out); err != nil {
+	if err != nil {
 		return "", err
 	}
 	if out.PublishID == "" {
@@ -249,6 +273,88 @@ func (p *Publisher) init(ctx context.Context, s *session, post publish.Post) (st
 		return "", publish.Errorf(publish.Unknown, "tiktok: TikTok accepted the video (publish_id %s) but recording it failed: %v", out.PublishID, err)
 	}
 	return out.PublishID, nil
+}
+
+// chunks says how a file of size bytes is cut: the chunk size and count.
+func chunks(size int64) (int64, int64) {
+	if size <= chunkSize {
+		return size, 1
+	}
+	return chunkSize, size / chunkSize // the last chunk takes the rest
+}
+
+// initUpload starts a FILE_UPLOAD of the video and streams it up.
+func (p *Publisher) initUpload(ctx context.Context, s *session, post publish.Post, info map[string]any) (string, error) {
+	file, err := s.api.FetchMedia(ctx, post.Media[0], Info.Rules.Media.VideoBytes)
+	if err != nil {
+		return "", err
+	}
+	defer file.Close()
+	if file.Size < 0 {
+		return "", publish.Errorf(publish.Permanent, "tiktok: TikTok does not pull videos from this host, and Herald cannot upload it without its size: serve the video with a Content-Length, or from a domain verified for the TikTok app")
+	}
+	size, count := chunks(file.Size)
+	var out initAnswer
+	if err := s.call(ctx, "/v2/post/publish/video/init/", map[string]any{
+		"post_info":   info,
+		"source_info": map[string]any{"source": "FILE_UPLOAD", "video_size": file.Size, "chunk_size": size, "total_chunk_count": count},
+	}, false, &out); err != nil {
+		return "", err
+	}
+	if out.PublishID == "" || out.UploadURL == "" {
+		return "", publish.Errorf(publish.Unknown, "tiktok POST /v2/post/publish/video/init/: the answer named no publish_id or upload_url")
+	}
+	if err := post.Checkpoint(ctx, progressPublish+out.PublishID+progressUpload+out.UploadURL); err != nil {
+		return "", publish.Errorf(publish.Unknown, "tiktok: TikTok accepted the upload (publish_id %s) but recording it failed: %v", out.PublishID, err)
+	}
+	return out.PublishID, s.upload(ctx, out.UploadURL, file)
+}
+
+// resumeUpload sends the video again to the upload URL of an earlier try
+// whose upload may not have finished: the same publish_id, so one post.
+func (p *Publisher) resumeUpload(ctx context.Context, s *session, post publish.Post, id, upload string) error {
+	status, err := s.status(ctx, id)
+	if err != nil || status != "PROCESSING_UPLOAD" {
+		return err
+	}
+	file, err := s.api.FetchMedia(ctx, post.Media[0], Info.Rules.Media.VideoBytes)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	if file.Size < 0 {
+		return publish.Errorf(publish.Permanent, "tiktok: the video's host no longer says its size, which the upload needs")
+	}
+	return s.upload(ctx, upload, file)
+}
+
+// upload streams file to TikTok's upload URL in the chunks init announced.
+// Sending a chunk again to the same URL cannot make a second post, so
+// each PUT counts as idempotent.
+func (s *session) upload(ctx context.Context, uploadURL string, file *publish.Download) error {
+	total := file.Size
+	size, count := chunks(total)
+	for i := int64(0); i < count; i++ {
+		first, last := i*size, (i+1)*size-1
+		if i == count-1 {
+			last = total - 1
+		}
+		header := http.Header{"Content-Range": {fmt.Sprintf("bytes %d-%d/%d", first, last, total)}}
+		if _, err := s.api.Do(ctx, publish.Request{Op: "PUT video chunk", Method: http.MethodPut, URL: uploadURL, Header: header,
+			Upload: &publish.Upload{File: file, Length: last - first + 1}, Idempotent: true}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// status reads a publish's status.
+func (s *session) status(ctx context.Context, id string) (string, error) {
+	var st struct {
+		Status string `json:"status"`
+	}
+	err := s.call(ctx, "/v2/post/publish/status/fetch/", map[string]string{"publish_id": id}, true, &st)
+	return st.Status, err
 }
 
 // follow fetches the publish's status until it is complete or failed,

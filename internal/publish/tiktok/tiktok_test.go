@@ -118,8 +118,6 @@ func TestRules(t *testing.T) {
 	g.Expect(f.Routes()).To(BeEmpty())
 
 	var progress []string
-	_, err = newPublisher(f, nil).Publish(context.Background(), profile(""), recording("Elsewhere", "https://elsewhere.example/v.mp4", &progress))
-	g.Expect(err.Error()).To(ContainSubstring("verified for the app"))
 	_, err = newPublisher(f, nil).Publish(context.Background(), profile(""), recording("Broken", tiktoktest.VerifiedPrefix+"broken.mp4", &progress))
 	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
 	g.Expect(err.Error()).To(ContainSubstring("file_format_check_failed"))
@@ -142,4 +140,37 @@ func TestInitErrors(t *testing.T) {
 		_, err := newPublisher(f, client).Publish(context.Background(), profile(""), recording("x", video, &progress))
 		return err
 	})
+}
+
+// TestFileUpload is a video on a host TikTok will not pull from: Herald
+// uploads it, in chunks, and a try after an interrupted upload sends it
+// again to the same upload URL, never a second init.
+func TestFileUpload(t *testing.T) {
+	g := NewWithT(t)
+	f := tiktoktest.New(t)
+	pub := newPublisher(f, nil)
+	var progress []string
+	res, err := pub.Publish(context.Background(), profile(""), recording("Uploaded", f.URL+"/files/cup.mp4", &progress))
+	g.Expect(err).NotTo(HaveOccurred())
+	pubs := f.Publishes()
+	g.Expect(pubs).To(HaveLen(1), "the refused pull made nothing; the upload made one")
+	g.Expect(pubs[0].Uploaded).To(Equal(tiktoktest.VideoBytes("cup.mp4")))
+	g.Expect(res.ExternalID).To(Equal(pubs[0].PostID))
+	g.Expect(progress).To(HaveLen(2))
+	g.Expect(progress[1]).To(HavePrefix("publish_id:" + pubs[0].ID + " upload_url:"))
+	g.Expect(f.Last(t, "PUT /upload/").Header.Get("Content-Range")).To(Equal("bytes 0-98303/98304"))
+
+	// The upload is cut off; the next try sends it again to the same URL.
+	f.FailNext("PUT /upload/", 1, platformtest.Fault{Status: 500, Body: "upload failed"})
+	progress = nil
+	post := recording("Cut off", f.URL+"/files/cut.mp4", &progress)
+	_, err = pub.Publish(context.Background(), profile(""), post)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable), "a chunk PUT again cannot make a second post")
+	post.Progress = progress[len(progress)-1]
+	_, err = pub.Publish(context.Background(), profile(""), post)
+	g.Expect(err).NotTo(HaveOccurred())
+	pubs = f.Publishes()
+	g.Expect(pubs).To(HaveLen(2), "one init for each post")
+	g.Expect(pubs[1].Uploaded).To(Equal(tiktoktest.VideoBytes("cut.mp4")))
+	g.Expect(pubs[1].Status).To(Equal("PUBLISH_COMPLETE"))
 }

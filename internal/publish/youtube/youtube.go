@@ -328,18 +328,19 @@ func statusOf(err error) int {
 // idempotent: a lost answer is tried again, and that try asks the session.
 func (s *session) upload(ctx context.Context, uri string, file *publish.Download, offset int64) (video, error) {
 	header := http.Header{"Authorization": s.header["Authorization"]}
+	body := &publish.Upload{File: file}
 	if offset > 0 {
 		if _, err := io.CopyN(io.Discard, file, offset); err != nil {
 			return video{}, publish.Errorf(publish.Retryable, "youtube: the video is shorter than the %d bytes YouTube already has: %v", offset, err)
 		}
 		if file.Size >= 0 {
 			header.Set("Content-Range", "bytes "+strconv.FormatInt(offset, 10)+"-"+strconv.FormatInt(file.Size-1, 10)+"/"+strconv.FormatInt(file.Size, 10))
-			file.Size -= offset
+			body.Length = file.Size - offset
 		}
 	}
 	var v video
 	res, err := s.api.Do(ctx, publish.Request{Op: "PUT upload session", Method: http.MethodPut, URL: uri, Header: header,
-		Upload: &publish.Upload{File: file}, Idempotent: true, Out: &v, ResumeIncomplete: true})
+		Upload: body, Idempotent: true, Out: &v, ResumeIncomplete: true})
 	switch {
 	case err != nil:
 		return video{}, err

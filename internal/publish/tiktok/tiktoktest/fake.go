@@ -5,8 +5,11 @@
 package tiktoktest
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +29,12 @@ const (
 // Publish is one init the fake accepted.
 type Publish struct {
 	ID, Title, Privacy, VideoURL string
-	// Status is PROCESSING_DOWNLOAD, PUBLISH_COMPLETE or FAILED.
+	// Uploaded holds what a FILE_UPLOAD received; Size is what init
+	// announced for it.
+	Uploaded []byte
+	Size     int64
+	// Status is PROCESSING_UPLOAD, PROCESSING_DOWNLOAD, PUBLISH_COMPLETE
+	// or FAILED.
 	Status string
 	PostID string
 	polls  int
@@ -77,12 +85,20 @@ func New(t testing.TB) *Fake {
 				Privacy string `json:"privacy_level"`
 			} `json:"post_info"`
 			Source struct {
-				Source   string `json:"source"`
-				VideoURL string `json:"video_url"`
+				Source     string `json:"source"`
+				VideoURL   string `json:"video_url"`
+				VideoSize  int64  `json:"video_size"`
+				ChunkSize  int64  `json:"chunk_size"`
+				ChunkCount int64  `json:"total_chunk_count"`
 			} `json:"source_info"`
 		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Source.Source != "PULL_FROM_URL" || body.PostInfo.Privacy == "" {
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.PostInfo.Privacy == "" ||
+			(body.Source.Source != "PULL_FROM_URL" && body.Source.Source != "FILE_UPLOAD") {
 			answer(w, 400, "invalid_params", "source_info.source and post_info.privacy_level are required", map[string]any{})
+			return
+		}
+		if body.Source.Source == "FILE_UPLOAD" {
+			f.initUpload(w, body.PostInfo.Title, body.PostInfo.Privacy, body.Source.VideoSize, body.Source.ChunkSize, body.Source.ChunkCount)
 			return
 		}
 		switch {
@@ -132,7 +148,74 @@ func New(t testing.TB) *Fake {
 		}
 		answer(w, 400, "invalid_params", "publish_id not found", map[string]any{})
 	}))
+	f.Handle("PUT /upload/", f.putChunk)
+	f.Handle("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) {
+		data := VideoBytes(r.PathValue("name"))
+		w.Header().Set("Content-Type", "video/mp4")
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		_, _ = w.Write(data)
+	})
 	return f
+}
+
+// VideoBytes is the video the fake's media host serves as name: 96 KiB
+// that differ by name.
+func VideoBytes(name string) []byte {
+	return bytes.Repeat([]byte(name+"#"), 96<<10/(len(name)+1)+1)[:96<<10]
+}
+
+func (f *Fake) initUpload(w http.ResponseWriter, title, privacy string, size, chunk, count int64) {
+	if size <= 0 || chunk <= 0 || count <= 0 || size/chunk != count || size-(count-1)*chunk > 128*1000*1000 {
+		answer(w, 400, "invalid_params", "video_size, chunk_size and total_chunk_count do not agree", map[string]any{})
+		return
+	}
+	if !f.Audited && privacy != "SELF_ONLY" {
+		answer(w, 403, "unaudited_client_can_only_post_to_private_accounts", "Unaudited clients can only post to private accounts.", map[string]any{})
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.next++
+	p := &Publish{ID: "v_inbox_file~v2." + strconv.Itoa(f.next), Title: title, Privacy: privacy, Size: size, Status: "PROCESSING_UPLOAD"}
+	f.publishes = append(f.publishes, p)
+	answer(w, 200, "ok", "", map[string]any{"publish_id": p.ID, "upload_url": f.URL + "/upload/?upload_id=" + p.ID})
+}
+
+var contentRange = regexp.MustCompile(`^bytes ([0-9]+)-([0-9]+)/([0-9]+)$`)
+
+// putChunk takes one chunk of a FILE_UPLOAD: 206 until the last, 201 then.
+func (f *Fake) putChunk(w http.ResponseWriter, r *http.Request) {
+	data, _ := io.ReadAll(r.Body)
+	m := contentRange.FindStringSubmatch(r.Header.Get("Content-Range"))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var p *Publish
+	for _, c := range f.publishes {
+		if c.ID == r.URL.Query().Get("upload_id") {
+			p = c
+		}
+	}
+	switch {
+	case p == nil:
+		w.WriteHeader(http.StatusNotFound)
+		return
+	case m == nil:
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	first, _ := strconv.ParseInt(m[1], 10, 64)
+	last, _ := strconv.ParseInt(m[2], 10, 64)
+	if first != int64(len(p.Uploaded)) && first != 0 || last-first+1 != int64(len(data)) {
+		w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+		return
+	}
+	p.Uploaded = append(p.Uploaded[:first], data...)
+	if int64(len(p.Uploaded)) < p.Size {
+		w.WriteHeader(http.StatusPartialContent)
+		return
+	}
+	p.Status = "PROCESSING_DOWNLOAD" // processed like a pulled video from here on
+	w.WriteHeader(http.StatusCreated)
 }
 
 // Publishes returns every init the fake accepted, in order.
