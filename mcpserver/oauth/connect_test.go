@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -191,7 +192,15 @@ var _ = Describe("connecting social accounts", func() {
 		Expect(resp.StatusCode).To(Equal(http.StatusSeeOther), page)
 		at, _ := url.Parse(resp.Header.Get("Location"))
 		state := at.Query().Get("state")
-		Expect(state).NotTo(ContainSubstring("m2"), "the state is sealed")
+		// Sealed: neither the state nor what it decodes to shows the
+		// connection (a short name may turn up in random ciphertext, a
+		// JSON field with its quotes or the instance's URL will not).
+		raw, err := base64.RawURLEncoding.DecodeString(state)
+		Expect(err).NotTo(HaveOccurred())
+		for _, shown := range []string{state, string(raw)} {
+			Expect(shown).NotTo(ContainSubstring(`"m2"`), "the state is sealed")
+			Expect(shown).NotTo(ContainSubstring(fake.URL), "the state is sealed")
+		}
 
 		callback := h.base + oauth.ConnectCallbackPath + "?" + url.Values{"state": {state}, "code": {"forged"}}.Encode()
 		resp, page = newBrowser().get(callback)
@@ -201,7 +210,7 @@ var _ = Describe("connecting social accounts", func() {
 		resp, page = b.get(callback)
 		Expect(resp.StatusCode).To(Equal(http.StatusBadGateway), page)
 		Expect(page).To(ContainSubstring("invalid_grant"))
-		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "m2"}, &v1alpha1.SocialProfile{})
+		err = k8sClient.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "m2"}, &v1alpha1.SocialProfile{})
 		Expect(apierrors.IsNotFound(err)).To(BeTrue())
 	})
 
