@@ -21,7 +21,7 @@ import (
 // Info declares Instagram.
 var Info = publish.Info{
 	Platform: "instagram",
-	Rules: rules.Rules{Name: "Instagram", Limit: 2200, Media: rules.MediaLimits{
+	Rules: rules.Rules{Name: "Instagram", Limit: 2200, MaxHashtags: 30, Media: rules.MediaLimits{
 		Max: 10, Images: 10, Videos: 10, Required: []string{rules.MediaImage, rules.MediaVideo}}},
 	CredentialKeys: []string{"accessToken", "igUserId"},
 	MediaByURL:     true,

@@ -120,6 +120,11 @@ func text(r rules.Rules) string {
 	if r.MaxBytes > 0 {
 		s += fmt.Sprintf(", at most %d bytes", r.MaxBytes)
 	}
+	if r.MaxHashtags == 1 {
+		s += ", 1 hashtag"
+	} else if r.MaxHashtags > 0 {
+		s += fmt.Sprintf(", %d hashtags", r.MaxHashtags)
+	}
 	return s
 }
 

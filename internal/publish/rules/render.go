@@ -62,6 +62,10 @@ func normaliseHashtag(h string) string {
 	}, h)
 }
 
+// Hashtags counts the different hashtags in text, as existingHashtags
+// finds them.
+func Hashtags(text string) int { return len(existingHashtags(text)) }
+
 // existingHashtags returns the lower-cased hashtags already in text: a '#'
 // at the start or after a non-word character, up to the next character
 // that cannot be part of a tag.

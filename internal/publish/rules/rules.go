@@ -34,6 +34,9 @@ type Rules struct {
 	// MaxBytes, when set, also caps the UTF-8 size of the text (Bluesky
 	// stores at most 3000 bytes).
 	MaxBytes int
+	// MaxHashtags, when set, caps the different hashtags in the text
+	// (Instagram takes 30; Threads one topic tag).
+	MaxHashtags int
 	// Media limits the attachments.
 	Media MediaLimits
 	// Counter counts a text as the platform does; nil counts code points.
@@ -215,7 +218,8 @@ func (r Rules) LimitFor(mediaCount int) int {
 // Problem is one reason a post cannot be published as it is.
 type Problem struct {
 	// Code is a CamelCase identifier: Empty, TooLong, TooManyBytes,
-	// TooManyMedia, MediaNotSupported, MediaMustBeAlone, MediaRequired.
+	// TooManyHashtags, TooManyMedia, MediaNotSupported, MediaMustBeAlone,
+	// MediaRequired.
 	Code string
 	// Message is a sentence a person can act on.
 	Message string
@@ -245,6 +249,9 @@ func (r Rules) Check(text string, mediaTypes []string) []Problem {
 	}
 	if r.MaxBytes > 0 && len(text) > r.MaxBytes {
 		add("TooManyBytes", "%s stores at most %d bytes of text; this text has %d, %d over.", r.Name, r.MaxBytes, len(text), len(text)-r.MaxBytes)
+	}
+	if n := Hashtags(text); r.MaxHashtags > 0 && n > r.MaxHashtags {
+		add("TooManyHashtags", "%s allows %d hashtags in a post; this text has %d, %d over.", r.Name, r.MaxHashtags, n, n-r.MaxHashtags)
 	}
 	return append(out, r.checkMedia(mediaTypes)...)
 }

@@ -237,3 +237,17 @@ func TestRender(t *testing.T) {
 		})
 	}
 }
+
+func TestHashtagLimit(t *testing.T) {
+	r := rules.Rules{Name: "Instagram", MaxHashtags: 2}
+	if p := r.Check("#one #two #One again", nil); len(p) != 0 {
+		t.Errorf("two different tags fit: %v", p)
+	}
+	p := r.Check("#one #two #three and #four", nil)
+	if len(p) != 1 || p[0].Code != "TooManyHashtags" || !strings.Contains(p[0].Message, "Instagram allows 2 hashtags in a post; this text has 4, 2 over.") {
+		t.Errorf("four tags: %v", p)
+	}
+	if rules.Hashtags("no tags, but C# and a#b") != 0 {
+		t.Error("a # inside a word is not a hashtag")
+	}
+}

@@ -23,7 +23,7 @@ import (
 // Info declares Threads.
 var Info = publish.Info{
 	Platform: "threads",
-	Rules: rules.Rules{Name: "Threads", Limit: 500, Counter: Length, Media: rules.MediaLimits{
+	Rules: rules.Rules{Name: "Threads", Limit: 500, MaxHashtags: 1, Counter: Length, Media: rules.MediaLimits{
 		Max: 20, Images: 20, Videos: 20}},
 	CredentialKeys: []string{"accessToken"},
 	MediaByURL:     true,
