@@ -129,6 +129,15 @@ func user(w http.ResponseWriter, r *http.Request) string {
 	return ""
 }
 
+// caller is whose token a request carries and the account it acts for,
+// or "" after answering the error.
+func caller(w http.ResponseWriter, r *http.Request) (who, acct string) {
+	if who = user(w, r); who == "" {
+		return "", ""
+	}
+	return who, account(w, r, who)
+}
+
 // account resolves the {id} of a request to an account the token may act
 // for, or answers the error.
 func account(w http.ResponseWriter, r *http.Request, who string) string {
@@ -238,11 +247,7 @@ func (f *Fake) advance(c *Container) {
 }
 
 func (f *Fake) createContainer(w http.ResponseWriter, r *http.Request) {
-	who := user(w, r)
-	if who == "" {
-		return
-	}
-	acct := account(w, r, who)
+	_, acct := caller(w, r)
 	if acct == "" || acct == PageID {
 		if acct == PageID {
 			GraphError(w, 400, 100, 0, "Tried accessing nonexisting field (media) on node type (Page)")
@@ -282,11 +287,7 @@ func (f *Fake) createContainer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Fake) publish(w http.ResponseWriter, r *http.Request) {
-	who := user(w, r)
-	if who == "" {
-		return
-	}
-	acct := account(w, r, who)
+	_, acct := caller(w, r)
 	if acct == "" {
 		return
 	}
@@ -329,11 +330,7 @@ func (f *Fake) quota(acct string) int {
 }
 
 func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
-	who := user(w, r)
-	if who == "" {
-		return
-	}
-	acct := account(w, r, who)
+	_, acct := caller(w, r)
 	if acct == "" {
 		return
 	}
@@ -353,11 +350,7 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Fake) limit(w http.ResponseWriter, r *http.Request) {
-	who := user(w, r)
-	if who == "" {
-		return
-	}
-	acct := account(w, r, who)
+	_, acct := caller(w, r)
 	if acct == "" {
 		return
 	}
@@ -369,11 +362,11 @@ func (f *Fake) limit(w http.ResponseWriter, r *http.Request) {
 
 // pageOnly checks a Page call carries the Page's own token.
 func pageOnly(w http.ResponseWriter, r *http.Request) bool {
-	who := user(w, r)
-	if who == "" {
-		return false
-	}
-	if account(w, r, who) != PageID {
+	who, acct := caller(w, r)
+	if acct != PageID {
+		if acct != "" {
+			GraphError(w, 400, 100, 0, "Tried accessing a Page edge on a node that is not a Page")
+		}
 		return false
 	}
 	if who != "page" {
