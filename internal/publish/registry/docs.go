@@ -45,7 +45,13 @@ published instead of making another; Pinterest's Pins carry a marker in their
 private note, recorded the same way and looked for before a Pin is sent again;
 TikTok's ` + "`publish_id`" + ` and YouTube's upload session are recorded and followed, so
 a video is never sent twice. Either way a crash or a lost answer does not
-publish twice.
+publish twice. TikTok pulls a video from a domain verified for the app;
+from anywhere else Herald uploads it. YouTube makes a Short of a square or
+vertical video of up to three minutes by itself.
+
+Herald checks what it can see of media (their number and types, and the size
+of what it uploads); a platform that fetches a file itself checks its size,
+format and aspect ratio, and its refusal says which.
 `)
 	return b.String()
 }
