@@ -105,3 +105,14 @@ func plural(n int, unit string) string {
 	}
 	return strconv.Itoa(n) + " " + unit + "s"
 }
+
+// Refuse returns a Permanent error with the first reason post cannot be
+// published on the platform, or nil when it fits. Adapters whose calls
+// depend on what the rules require (an attachment) check it before any
+// call.
+func (i Info) Refuse(post Post) error {
+	if problems := i.Rules.Check(post.Text, MediaTypes(post.Media)); len(problems) > 0 {
+		return Errorf(Permanent, "%s: %s", i.Platform, problems[0].Message)
+	}
+	return nil
+}

@@ -202,6 +202,20 @@ func Wait(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// PollAgain waits poll before the next look at something a platform is
+// still processing (a media container, an uploaded video). When the call
+// has too little time left for another look, it returns instead a
+// Retryable error saying why: nothing is published yet, what the platform
+// holds is recorded, and the next try, in 30 s, continues with it.
+func PollAgain(ctx context.Context, poll time.Duration, why string) error {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 2*poll {
+		e := Errorf(Retryable, "%s", why)
+		e.RetryAfter = 30 * time.Second
+		return e
+	}
+	return Wait(ctx, poll)
+}
+
 // Info returns what platform's adapter declares; an unknown platform gets a
 // bare Info with no limits, named after itself.
 func (r Registry) Info(platform Platform) Info {

@@ -98,9 +98,6 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 	return publish.Account{ID: pg.id, Handle: pg.name, URL: pg.link, CharacterLimit: Info.Rules.Limit}, nil
 }
 
-// firstURL finds the link a text-only post previews.
-var firstURL = regexp.MustCompile(`https?://[^\s<>"]+`)
-
 // Publish posts text (with the first link in it previewed), photos or a
 // video to the Page.
 func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publish.Post) (publish.Result, error) {
@@ -128,7 +125,7 @@ func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publ
 		err = pg.graph.Post(ctx, pg.id+"/feed", form, false, &out)
 	default:
 		form := url.Values{"message": {post.Text}}
-		if link := firstURL.FindString(post.Text); link != "" {
+		if link := rules.FirstLink(post.Text); link != "" {
 			form.Set("link", link)
 		}
 		err = pg.graph.Post(ctx, pg.id+"/feed", form, false, &out)

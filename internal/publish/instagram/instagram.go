@@ -93,8 +93,8 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 // Publish makes the post's container, waits until Instagram has
 // processed it, and publishes it: once, whatever fails along the way.
 func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publish.Post) (publish.Result, error) {
-	if problems := Info.Rules.Check(post.Text, publish.MediaTypes(post.Media)); len(problems) > 0 {
-		return publish.Result{}, publish.Errorf(publish.Permanent, "instagram: %s", problems[0].Message)
+	if err := Info.Refuse(post); err != nil {
+		return publish.Result{}, err
 	}
 	a, err := p.account(prof)
 	if err != nil {

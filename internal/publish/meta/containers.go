@@ -160,12 +160,7 @@ func (c Containers) awaitFinished(ctx context.Context, id string) error {
 		case StatusPublished:
 			return publish.Errorf(publish.Unknown, "%s container %s is already published", c.Name, id)
 		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 2*poll {
-			e := publish.Errorf(publish.Retryable, "%s is still processing the media of container %s; nothing was published yet, and the next try continues with it", c.Name, id)
-			e.RetryAfter = 30 * time.Second
-			return e
-		}
-		if err := publish.Wait(ctx, poll); err != nil {
+		if err := publish.PollAgain(ctx, poll, fmt.Sprintf("%s is still processing the media of container %s; nothing was published yet, and the next try continues with it", c.Name, id)); err != nil {
 			return err
 		}
 	}

@@ -139,8 +139,8 @@ func Marker(idempotencyKey string) string { return "Herald " + idempotencyKey }
 // Publish creates the Pin, unless an earlier try of the attempt already
 // did.
 func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publish.Post) (publish.Result, error) {
-	if problems := Info.Rules.Check(post.Text, publish.MediaTypes(post.Media)); len(problems) > 0 {
-		return publish.Result{}, publish.Errorf(publish.Permanent, "pinterest: %s", problems[0].Message)
+	if err := Info.Refuse(post); err != nil {
+		return publish.Result{}, err
 	}
 	s, err := p.session(prof)
 	if err != nil {
@@ -168,7 +168,7 @@ func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publ
 	if title := Title(post.Text); title != "" {
 		body["title"] = title
 	}
-	if link := firstURL.FindString(post.Text); link != "" {
+	if link := rules.FirstLink(post.Text); link != "" {
 		body["link"] = link
 	}
 	if m.AltText != "" {
@@ -203,9 +203,6 @@ func (s *session) find(ctx context.Context, marker string) (*pin, error) {
 	}
 	return nil, nil
 }
-
-// firstURL finds the link a Pin points to.
-var firstURL = regexp.MustCompile(`https?://[^\s<>"]+`)
 
 // Title is a Pin's title for text: its first line, cut at a word to fit
 // TitleLimit.

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -115,3 +116,10 @@ func Headline(text string, limit int) string {
 	}
 	return strings.TrimSpace(cut) + "…"
 }
+
+// link is a web address in a text.
+var link = regexp.MustCompile(`https?://[^\s<>"]+`)
+
+// FirstLink is the first web address in text, "" when there is none: the
+// link a platform previews or a Pin points to.
+func FirstLink(text string) string { return link.FindString(text) }

@@ -174,9 +174,7 @@ func decodeCode(code, msg string) publish.Failure {
 // creator is what creator_info says the account may post.
 type creator struct {
 	Username       string   `json:"creator_username"`
-	Nickname       string   `json:"creator_nickname"`
 	PrivacyOptions []string `json:"privacy_level_options"`
-	MaxDuration    int      `json:"max_video_post_duration_sec"`
 }
 
 func (s *session) creator(ctx context.Context) (creator, error) {
@@ -210,8 +208,8 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 // Publish sends the video once and follows it until TikTok has published
 // it.
 func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publish.Post) (publish.Result, error) {
-	if problems := Info.Rules.Check(post.Text, publish.MediaTypes(post.Media)); len(problems) > 0 {
-		return publish.Result{}, publish.Errorf(publish.Permanent, "tiktok: %s", problems[0].Message)
+	if err := Info.Refuse(post); err != nil {
+		return publish.Result{}, err
 	}
 	s, err := p.session(prof)
 	if err != nil {
@@ -383,12 +381,7 @@ func (p *Publisher) follow(ctx context.Context, s *session, id string) (publish.
 		case "FAILED":
 			return publish.Result{}, publish.Errorf(publish.Permanent, "tiktok: TikTok could not publish the video (publish_id %s): %s", id, st.FailReason)
 		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 2*poll {
-			e := publish.Errorf(publish.Retryable, "tiktok: TikTok is still processing the video (publish_id %s, %s); the next try follows it", id, st.Status)
-			e.RetryAfter = 30 * time.Second
-			return publish.Result{}, e
-		}
-		if err := publish.Wait(ctx, poll); err != nil {
+		if err := publish.PollAgain(ctx, poll, fmt.Sprintf("tiktok: TikTok is still processing the video (publish_id %s, %s); the next try follows it", id, st.Status)); err != nil {
 			return publish.Result{}, err
 		}
 	}

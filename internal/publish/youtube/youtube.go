@@ -181,8 +181,8 @@ func options(c publish.Credentials) (settings, error) {
 // Publish uploads the video through one session: the recorded one when an
 // earlier try of the attempt made it.
 func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publish.Post) (publish.Result, error) {
-	if problems := Info.Rules.Check(post.Text, publish.MediaTypes(post.Media)); len(problems) > 0 {
-		return publish.Result{}, publish.Errorf(publish.Permanent, "youtube: %s", problems[0].Message)
+	if err := Info.Refuse(post); err != nil {
+		return publish.Result{}, err
 	}
 	s, err := p.session(prof)
 	if err != nil {
