@@ -92,7 +92,7 @@ sizing: controlplane ## Memory of Herald's process per 10,000 posts (docs/operat
 	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/sizing
 
 .PHONY: bench-publish
-bench-publish: controlplane ## Publish lateness (10,000 posts over a minute) and burst drain rate against the API server's raw update rate, in one run.
+bench-publish: controlplane ## Publish lateness (10,000 posts over a minute; 200 and 10,000 at one instant) and status drain rate against the API server's raw update rate, in one run.
 	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/bench/publish
 
 ##@ Build and run

@@ -54,6 +54,8 @@ type options struct {
 	kubeAPIBurst  int
 	maxConcurrent int
 	postWorkers   int
+	ledger        bool
+	callsPerHost  int
 	publishTime   time.Duration
 	retryBackoff  time.Duration
 	shutdownGrace time.Duration
@@ -79,6 +81,8 @@ func main() {
 	flag.IntVar(&o.kubeAPIBurst, "kube-api-burst", 4000, "Burst above --kube-api-qps the client allows.")
 	flag.IntVar(&o.maxConcurrent, "max-concurrent-reconciles", 4, "Objects of one kind reconciled in parallel.")
 	flag.IntVar(&o.postWorkers, "post-workers", 20, "ScheduledPosts reconciled in parallel; each holds a worker for the length of its platform call, so this bounds the platform calls in flight.")
+	flag.BoolVar(&o.ledger, "publish-ledger", true, "Claim the first attempt of each delivery ahead of time in the publishing ledger (ConfigMaps in --namespace), many claims per write, and send it from memory at its due instant; outcomes are written to each post's status afterwards. False claims every attempt in its post's status, one write before each platform call.")
+	flag.IntVar(&o.callsPerHost, "calls-per-host", controllers.DefaultLedger.CallsPerHost, "Platform calls the publishing ledger's dispatcher makes at once to one host (with --publish-ledger).")
 	flag.DurationVar(&o.publishTime, "publish-timeout", controllers.DefaultTiming.CallTimeout, "Longest one platform call may take, media uploads included. A call in flight at shutdown finishes within it, and a claim lasts twice it and its status writes, so another replica takes over an interrupted delivery after that.")
 	flag.DurationVar(&o.retryBackoff, "retry-backoff", controllers.DefaultRetryPolicy.Backoff, "Wait before the second attempt of a delivery that failed retryably; it doubles with each further attempt, up to 15 minutes.")
 	flag.StringVar(&o.secretsRole, "workspace-secrets-role", "", "ClusterRole granting get on Secrets that each Workspace binds to Herald's service account in its namespace (the install's herald-workspace-secrets), so Herald reads the Secrets of workspace namespaces only. Empty: no RoleBindings are made, for a Herald that may read Secrets anyway.")
@@ -179,6 +183,7 @@ func run(ctx context.Context, o options) error {
 	if err := controllers.Setup(mgr, controllers.Options{
 		MaxConcurrentReconciles: o.maxConcurrent,
 		PostWorkers:             o.postWorkers,
+		Ledger:                  ledgerOptions(o),
 		Publishers:              publishers,
 		Timing:                  timing,
 		Retry:                   controllers.RetryPolicy{Backoff: o.retryBackoff},
@@ -302,6 +307,15 @@ func metricsOptions(o options, cfg *rest.Config) metricsserver.Options {
 		opts.FilterProvider = metricsFilter
 	}
 	return opts
+}
+
+// ledgerOptions places the publishing ledger in Herald's namespace, or
+// nowhere without --publish-ledger.
+func ledgerOptions(o options) controllers.LedgerOptions {
+	if !o.ledger {
+		return controllers.LedgerOptions{}
+	}
+	return controllers.LedgerOptions{Namespace: o.http.namespace, CallsPerHost: o.callsPerHost}
 }
 
 // secretsAccess is the RoleBinding each workspace namespace gets; the

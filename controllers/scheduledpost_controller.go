@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/inflight"
@@ -97,6 +98,9 @@ type ScheduledPostReconciler struct {
 	// RetryHint says, in messages, how a person asks for a retry besides
 	// the annotation, such as "the MCP tool ocoya_retry_post".
 	RetryHint string
+	// Dispatch, when set, sends first attempts at their due instant under
+	// claims in the publishing ledger; nil claims every attempt in status.
+	Dispatch *Dispatcher
 
 	limiters profileLimiters
 	quota    quotaMemory
@@ -126,7 +130,7 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// the cache's lag, and a deletion the cache has not seen yet stops it.
 	// Posts far from due never get here.
 	now := r.Clock.Now()
-	if needsFreshRead(p, now) {
+	if r.needsFreshRead(p, now) {
 		if err := r.APIReader.Get(ctx, req.NamespacedName, p); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
@@ -165,6 +169,7 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// publishing began are noted.
 	s.noteAll(post.ApplySpec(p, now))
 	r.noteSpecChange(s)
+	r.applyDispatched(s, now)
 
 	// 6. Canceled and draft posts are never published; a claim still in
 	// flight is left to its holder, and looked at once it lapses.
@@ -221,8 +226,15 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, nil
 	}
 
-	// 10. Before the due time: come back exactly then.
+	// 10. Before the due time: hand the post to the dispatcher, which
+	// sends it at the instant; otherwise come back exactly then. A post
+	// the dispatcher takes moments before its due time gets its first
+	// status with its outcome.
 	if now.Before(due) && !post.AnyStarted(p) && !s.retrying() {
+		if r.armDispatch(ctx, s, due) {
+			s.unwritten = s.base.Status.ObservedGeneration == 0 && due.Sub(now) < 2*r.Dispatch.Window
+			return ctrl.Result{RequeueAfter: due.Sub(now) + dispatchFallback}, nil
+		}
 		return ctrl.Result{RequeueAfter: due.Sub(now)}, nil
 	}
 
@@ -233,11 +245,14 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 // needsFreshRead reports whether this reconcile may call a platform or
 // settle an interrupted attempt: the post is due (or a retry was
 // requested) and some delivery is not final.
-func needsFreshRead(p *socialv1alpha1.ScheduledPost, now time.Time) bool {
+func (r *ScheduledPostReconciler) needsFreshRead(p *socialv1alpha1.ScheduledPost, now time.Time) bool {
 	if retryRequested(p) {
 		return true
 	}
 	if p.Spec.Draft {
+		return false
+	}
+	if r.dispatchOnly(p) {
 		return false
 	}
 	for _, d := range p.Status.Deliveries {
@@ -312,11 +327,15 @@ func (r *ScheduledPostReconciler) SetupWithManager(mgr ctrl.Manager, workers int
 		}
 		return reqs
 	})
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&socialv1alpha1.ScheduledPost{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deleting))).
-		Watches(&socialv1alpha1.Workspace{}, awaiting, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, workers)}).
+		Watches(&socialv1alpha1.Workspace{}, awaiting, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
+	if r.Dispatch != nil {
+		// The dispatcher wakes a post when it has sent it or given it back.
+		b = b.WatchesRawSource(source.Channel(r.Dispatch.wake, &handler.EnqueueRequestForObject{}))
+	}
+	return b.WithOptions(controller.Options{MaxConcurrentReconciles: max(1, workers)}).
 		Named("scheduledpost").
 		Complete(r.InFlight.Reconciler("ScheduledPost", r))
 }

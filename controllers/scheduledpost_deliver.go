@@ -58,6 +58,10 @@ func (r *ScheduledPostReconciler) deliver(ctx context.Context, s *postState, due
 		}
 		switch d.Phase {
 		case socialv1alpha1.DeliveryPending, socialv1alpha1.DeliveryRetrying:
+			if w, left := r.waitForDispatch(s, d, due, now); left {
+				soonest(w)
+				continue
+			}
 			switch {
 			case d.Phase == socialv1alpha1.DeliveryPending && now.Before(due):
 				soonest(due.Sub(now))
@@ -105,6 +109,68 @@ func (r *ScheduledPostReconciler) deliver(ctx context.Context, s *postState, due
 		}
 	}
 	return ctrl.Result{RequeueAfter: wait}, nil
+}
+
+// sendable is what one delivery is sent as, checked against its
+// platform's rules.
+type sendable struct {
+	profile  *socialv1alpha1.SocialProfile
+	platform socialv1alpha1.Platform
+	pub      publish.Publisher
+	prof     publish.Profile
+	info     publish.Info
+	rendered post.Rendered
+}
+
+// sendProblem is why a delivery cannot be sent as it stands: the user's to
+// fix.
+type sendProblem struct {
+	platform        socialv1alpha1.Platform
+	reason, message string
+}
+
+// prepare works out what to send to profile name for post p: the profile
+// and its credentials (the Secret read with secrets), the publisher, and
+// the text rendered for the platform. A problem the user must fix is a
+// *sendProblem; an error is the API server's.
+func (r *ScheduledPostReconciler) prepare(ctx context.Context, p *socialv1alpha1.ScheduledPost, name string, secrets client.Reader) (*sendable, *sendProblem, error) {
+	profile := &socialv1alpha1.SocialProfile{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: name}, profile); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &sendProblem{reason: ReasonProfileNotFound, message: fmt.Sprintf("SocialProfile %s/%s does not exist; create it, or remove %s from spec.profiles", p.Namespace, name, name)}, nil
+		}
+		return nil, nil, err
+	}
+	platform := profile.Spec.Platform
+	pub, err := r.Publishers.For(publish.Platform(platform))
+	if err != nil {
+		return nil, &sendProblem{platform: platform, reason: ReasonNoPublisher, message: fmt.Sprintf("Herald has no publisher for platform %s", platform)}, nil
+	}
+	info := pub.Info()
+	var kit *socialv1alpha1.BrandKit
+	if p.Spec.BrandKit != "" {
+		kit = &socialv1alpha1.BrandKit{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.BrandKit}, kit); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, &sendProblem{platform: platform, reason: ReasonBrandKitNotFound, message: fmt.Sprintf("BrandKit %s/%s named by spec.brandKit does not exist; create it or clear spec.brandKit", p.Namespace, p.Spec.BrandKit)}, nil
+			}
+			return nil, nil, err
+		}
+	}
+	rendered := post.Render(&p.Spec, profile, kit, info)
+	if len(rendered.Problems) > 0 {
+		return nil, &sendProblem{platform: platform, reason: rendered.Problems[0].Code, message: fmt.Sprintf("the text for profile %s cannot be published: %s Edit the post, or add a variant for profile %s or platform %s.",
+			name, rendered.Message(), name, platform)}, nil
+	}
+	prof, err := loadProfile(ctx, secrets, profile, info)
+	var cerr *credentialsError
+	if errors.As(err, &cerr) {
+		return nil, &sendProblem{platform: platform, reason: cerr.Reason, message: fmt.Sprintf("SocialProfile %s cannot publish: %s", name, cerr.Message)}, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return &sendable{profile: profile, platform: platform, pub: pub, prof: prof, info: info, rendered: rendered}, nil, nil
 }
 
 // tooLate ends a delivery whose time to be sent has passed (maxLateness,
@@ -192,47 +258,15 @@ func (r *ScheduledPostReconciler) attempt(ctx context.Context, s *postState, nam
 	ownUnsent := r.ownUnsentClaim(p, d)
 
 	// 1. What to send and where; problems here are the user's to fix.
-	profile := &socialv1alpha1.SocialProfile{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: name}, profile); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.cannotSend(s, d, "", ReasonProfileNotFound, fmt.Sprintf("SocialProfile %s/%s does not exist; create it, or remove %s from spec.profiles", p.Namespace, name, name))
-			return 0, nil
-		}
-		return 0, err
-	}
-	platform := profile.Spec.Platform
-	pub, err := r.Publishers.For(publish.Platform(platform))
-	if err != nil {
-		r.cannotSend(s, d, platform, ReasonNoPublisher, fmt.Sprintf("Herald has no publisher for platform %s", platform))
-		return 0, nil
-	}
-	info := pub.Info()
-	var kit *socialv1alpha1.BrandKit
-	if p.Spec.BrandKit != "" {
-		kit = &socialv1alpha1.BrandKit{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.BrandKit}, kit); err != nil {
-			if apierrors.IsNotFound(err) {
-				r.cannotSend(s, d, platform, ReasonBrandKitNotFound, fmt.Sprintf("BrandKit %s/%s named by spec.brandKit does not exist; create it or clear spec.brandKit", p.Namespace, p.Spec.BrandKit))
-				return 0, nil
-			}
-			return 0, err
-		}
-	}
-	rendered := post.Render(&p.Spec, profile, kit, info)
-	if len(rendered.Problems) > 0 {
-		r.cannotSend(s, d, platform, rendered.Problems[0].Code, fmt.Sprintf("the text for profile %s cannot be published: %s Edit the post, or add a variant for profile %s or platform %s.",
-			name, rendered.Message(), name, platform))
-		return 0, nil
-	}
-	prof, err := loadProfile(ctx, r.APIReader, profile, info)
-	var cerr *credentialsError
-	if errors.As(err, &cerr) {
-		r.cannotSend(s, d, platform, cerr.Reason, fmt.Sprintf("SocialProfile %s cannot publish: %s", name, cerr.Message))
-		return 0, nil
-	}
+	send, problem, err := r.prepare(ctx, p, name, r.APIReader)
 	if err != nil {
 		return 0, err
 	}
+	if problem != nil {
+		r.cannotSend(s, d, problem.platform, problem.reason, problem.message)
+		return 0, nil
+	}
+	profile, platform, pub, prof, info, rendered := send.profile, send.platform, send.pub, send.prof, send.info, send.rendered
 
 	// 2. The profile's rate limit: wait by requeueing, never in a worker.
 	// A delivery takes one token, for its first call: a retry, or an

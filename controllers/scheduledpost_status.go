@@ -28,6 +28,12 @@ type postState struct {
 	// invalid, when set, is why the post cannot be scheduled at all.
 	invalid string
 	pending []announcement
+	// written runs once the next write is made: what the dispatcher may
+	// forget because the status now records it.
+	written []func()
+	// unwritten skips the write: a post armed moments before its due time
+	// gets its first status with its outcome.
+	unwritten bool
 }
 
 // announcement is an event, and the metrics that go with it, about a
@@ -49,8 +55,11 @@ func newPostState(p *socialv1alpha1.ScheduledPost) *postState {
 // reset starts over from a fresh copy of the post: what was pending
 // belonged to transitions on the old copy.
 func (s *postState) reset(fresh *socialv1alpha1.ScheduledPost) {
-	s.post, s.base, s.pending = fresh, fresh.DeepCopy(), nil
+	s.post, s.base, s.pending, s.written = fresh, fresh.DeepCopy(), nil, nil
 }
+
+// afterWrite runs f once the next write is made.
+func (s *postState) afterWrite(f func()) { s.written = append(s.written, f) }
 
 func (s *postState) announce(a announcement) { s.pending = append(s.pending, a) }
 
@@ -111,12 +120,15 @@ func (s *postState) end(d *socialv1alpha1.Delivery, phase socialv1alpha1.Deliver
 // persists a transition that was not written (a claim whose write failed
 // must not be written by the deferred write as if it had been made).
 func (r *ScheduledPostReconciler) commit(ctx context.Context, s *postState) error {
+	if s.unwritten && len(s.written) == 0 {
+		return nil
+	}
 	r.summarize(s)
 	s.post.Status.ObservedGeneration = s.post.Generation
 	if !equality.Semantic.DeepEqual(s.base.Status, s.post.Status) {
 		if err := r.Status().Update(ctx, s.post); err != nil {
 			s.post.Status = *s.base.Status.DeepCopy()
-			s.pending = nil
+			s.pending, s.written = nil, nil
 			return err
 		}
 		if old, cur := s.base.Status.Phase, s.post.Status.Phase; old != cur && phaseNeedsEvent(s.post, cur) {
@@ -127,7 +139,10 @@ func (r *ScheduledPostReconciler) commit(ctx context.Context, s *postState) erro
 	for _, a := range s.pending {
 		r.emit(s.post, a)
 	}
-	s.pending = nil
+	for _, f := range s.written {
+		f()
+	}
+	s.pending, s.written = nil, nil
 	return nil
 }
 

@@ -45,6 +45,11 @@ type Info struct {
 	// itself, so media URLs must be public; otherwise Herald fetches and
 	// uploads them.
 	MediaByURL bool
+	// Checkpoints says the adapter publishes in steps and records each
+	// with Post.Checkpoint before the call that publishes. Such attempts
+	// are claimed in the post's status, where their progress is written;
+	// single-call platforms are claimed in the publishing ledger.
+	Checkpoints bool
 }
 
 // Name is the platform's name as people write it.

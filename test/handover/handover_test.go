@@ -36,6 +36,7 @@ import (
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/controllers"
 	"github.com/herald-dev/herald/internal/leader"
+	"github.com/herald-dev/herald/internal/ledger"
 	"github.com/herald-dev/herald/internal/publish/discord/discordtest"
 	"github.com/herald-dev/herald/internal/publish/mastodon/mastodontest"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
@@ -102,7 +103,10 @@ type replica struct {
 	listen net.Listener
 }
 
-func startReplica(name string) *replica {
+// startReplica starts a replica; withLedger claims first attempts in the
+// publishing ledger (as herald does by default) instead of in each post's
+// status.
+func startReplica(name string, withLedger bool) *replica {
 	r := &replica{name: name, proc: &testenv.Process{}, done: make(chan struct{})}
 	conn := r.proc.Config(cfg)
 	cs, err := kubernetes.NewForConfig(conn)
@@ -121,10 +125,16 @@ func startReplica(name string) *replica {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	publishers := registry.Default(&http.Client{Timeout: 5 * time.Second, Transport: r.proc.Transport(http.DefaultTransport)}, nil)
+	var ledgerOpts controllers.LedgerOptions
+	if withLedger {
+		// Freshness inside the test's short lease, as the default is
+		// inside herald's.
+		ledgerOpts = controllers.LedgerOptions{Namespace: heraldNS, Fresh: leaseDuration / 2}
+	}
 	Expect(controllers.Setup(mgr, controllers.Options{
 		MaxConcurrentReconciles: 2, PostWorkers: 8, Publishers: publishers, Timing: timing,
 		Retry:    controllers.RetryPolicy{MaxAttempts: 5, Backoff: 500 * time.Millisecond, MaxBackoff: 2 * time.Second},
-		Identity: name, Leading: r.lock.Leading,
+		Identity: name, Leading: r.lock.Leading, Ledger: ledgerOpts,
 	})).To(Succeed())
 
 	authz, err := oauth.New(oauth.Config{PublicURL: front.URL, Namespace: heraldNS, DevMode: true}, mgr.GetClient(), mgr.GetAPIReader())
@@ -255,6 +265,14 @@ func newScenario(name string) *scenario {
 	return s
 }
 
+// scenarioName names a scenario's namespace after how it claims.
+func scenarioName(name string, withLedger bool) string {
+	if withLedger {
+		return name + "-ledger"
+	}
+	return name
+}
+
 // schedule creates the posts, due every 100 ms from a second from now.
 func (s *scenario) schedule() {
 	start := time.Now().Add(time.Second)
@@ -353,12 +371,45 @@ func mcpAnswers(ns string) {
 	Expect(out.Result.StructuredContent.Posts).NotTo(BeEmpty())
 }
 
-var _ = Describe("Two replicas with leader election", func() {
+var _ = Describe("Two replicas with leader election, claiming in each post's status", func() { handover(false) })
+
+var _ = Describe("Two replicas with leader election, claiming in the publishing ledger", func() { handover(true) })
+
+// inFlightInLedger returns the posts whose Discord delivery the ledger
+// holds claimed without an outcome or a release: sent, maybe, by a holder
+// that died (in flight, or inside the window claimed ahead).
+func inFlightInLedger() map[string]bool {
+	head := &corev1.ConfigMap{}
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: heraldNS, Name: controllers.DefaultLedgerName}, head)).To(Succeed())
+	claimed, answered := map[string]bool{}, map[string]bool{}
+	for _, name := range strings.Fields(head.Data["segments"]) {
+		seg := &corev1.ConfigMap{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: heraldNS, Name: name}, seg)).To(Succeed())
+		for _, line := range strings.Split(strings.TrimSpace(seg.Data["records"]), "\n") {
+			var rec ledger.Record
+			Expect(json.Unmarshal([]byte(line), &rec)).To(Succeed())
+			if rec.Profile != "disc" {
+				continue
+			}
+			if rec.Kind == ledger.Claim {
+				claimed[rec.Name] = true
+			} else {
+				answered[rec.Name] = true
+			}
+		}
+	}
+	for name := range answered {
+		delete(claimed, name)
+	}
+	return claimed
+}
+
+func handover(withLedger bool) {
 	It("hand over on a graceful stop: every post published exactly once to both platforms", func() {
-		s := newScenario("graceful")
-		a := startReplica("replica-a")
+		s := newScenario(scenarioName("graceful", withLedger))
+		a := startReplica(scenarioName("replica-a", withLedger), withLedger)
 		leaderIs(a)
-		b := startReplica("replica-b")
+		b := startReplica(scenarioName("replica-b", withLedger), withLedger)
 		DeferCleanup(b.gracefulStop)
 		s.schedule()
 
@@ -385,10 +436,10 @@ var _ = Describe("Two replicas with leader election", func() {
 	})
 
 	It("hand over on a hard stop: once on Mastodon, once or Unknown on Discord, Unknown only for calls in flight", func() {
-		s := newScenario("hard")
-		a := startReplica("replica-c")
+		s := newScenario(scenarioName("hard", withLedger))
+		a := startReplica(scenarioName("replica-c", withLedger), withLedger)
 		leaderIs(a)
-		b := startReplica("replica-d")
+		b := startReplica(scenarioName("replica-d", withLedger), withLedger)
 		DeferCleanup(b.gracefulStop)
 		s.schedule()
 
@@ -399,8 +450,17 @@ var _ = Describe("Two replicas with leader election", func() {
 		inFlight, reached := map[string]bool{}, 0
 		written := s.deliveries(Default, "disc")
 		for name, d := range written {
-			if d.ClaimedBy == "replica-c" && d.Phase != socialv1alpha1.DeliveryPublished {
+			if d.ClaimedBy == a.name && d.Phase != socialv1alpha1.DeliveryPublished {
 				inFlight[name] = true
+			}
+		}
+		if withLedger {
+			// Claimed in the ledger, answered nowhere: the holder's last
+			// ledger write is all it left.
+			for name := range inFlightInLedger() {
+				if d, ok := written[name]; !ok || d.Phase == socialv1alpha1.DeliveryPending {
+					inFlight[name] = true
+				}
 			}
 		}
 		for text := range s.discordTexts() {
@@ -408,7 +468,7 @@ var _ = Describe("Two replicas with leader election", func() {
 				reached++
 			}
 		}
-		fmt.Printf("\nobserved: hard stop: %d Discord calls were in flight when replica-c was killed (%d had reached Discord)\n", len(inFlight), reached)
+		fmt.Printf("\nobserved: hard stop: %d Discord calls were in flight when %s was killed (%d had reached Discord)\n", len(inFlight), a.name, reached)
 		leaderIs(b)
 
 		masto, disc := s.settled()
@@ -437,4 +497,4 @@ var _ = Describe("Two replicas with leader election", func() {
 		fmt.Printf("\nobserved: hard stop: %d of %d Discord deliveries Unknown, every one in flight at the kill; none lost, none twice\n", unknown, posts)
 		mcpAnswers(s.ns)
 	})
-})
+}

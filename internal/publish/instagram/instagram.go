@@ -20,7 +20,8 @@ import (
 
 // Info declares Instagram.
 var Info = publish.Info{
-	Platform: "instagram",
+	Checkpoints: true,
+	Platform:    "instagram",
 	Rules: rules.Rules{Name: "Instagram", Limit: 2200, MaxHashtags: 30, Media: rules.MediaLimits{
 		Max: 10, Images: 10, Videos: 10, Required: []string{rules.MediaImage, rules.MediaVideo}}},
 	CredentialKeys: []string{"accessToken", "igUserId"},

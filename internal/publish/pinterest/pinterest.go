@@ -24,7 +24,8 @@ import (
 
 // Info declares Pinterest.
 var Info = publish.Info{
-	Platform: "pinterest",
+	Checkpoints: true,
+	Platform:    "pinterest",
 	Rules: rules.Rules{Name: "Pinterest", Limit: 800, Media: rules.MediaLimits{
 		Max: 1, Images: 1, Required: []string{rules.MediaImage}}},
 	CredentialKeys: []string{"accessToken", "boardId"},

@@ -22,7 +22,8 @@ import (
 
 // Info declares Threads.
 var Info = publish.Info{
-	Platform: "threads",
+	Checkpoints: true,
+	Platform:    "threads",
 	Rules: rules.Rules{Name: "Threads", Limit: 500, MaxHashtags: 1, Counter: Length, Media: rules.MediaLimits{
 		Max: 20, Images: 20, Videos: 20}},
 	CredentialKeys: []string{"accessToken"},

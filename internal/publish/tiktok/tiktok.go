@@ -30,7 +30,8 @@ import (
 
 // Info declares TikTok.
 var Info = publish.Info{
-	Platform: "tiktok",
+	Checkpoints: true,
+	Platform:    "tiktok",
 	Rules: rules.Rules{Name: "TikTok", Limit: 2200, Counter: rules.UTF16Length, Media: rules.MediaLimits{
 		Max: 1, Videos: 1, VideoAlone: true, VideoBytes: 4 * rules.GB, Required: []string{rules.MediaVideo}}},
 	CredentialKeys: []string{"accessToken"},

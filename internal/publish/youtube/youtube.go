@@ -30,7 +30,8 @@ import (
 
 // Info declares YouTube.
 var Info = publish.Info{
-	Platform: "youtube",
+	Checkpoints: true,
+	Platform:    "youtube",
 	Rules: rules.Rules{Name: "YouTube", Limit: 5000, MaxHashtags: 60, MaxBytes: 5000, Media: rules.MediaLimits{
 		Max: 1, Videos: 1, VideoAlone: true, VideoBytes: 256 * rules.GB, Required: []string{rules.MediaVideo}}},
 	CredentialKeys: []string{"accessToken"},

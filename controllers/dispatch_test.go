@@ -1,0 +1,262 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/ledger"
+	"github.com/herald-dev/herald/internal/scheme"
+)
+
+// The dispatcher tests run a manager of their own on the real clock (the
+// dispatcher's timers are its instants), with the publishing ledger in a
+// namespace of its own, seeing only posts labelled "ledger".
+const ledgerLabel = "ledger"
+
+// startLedgerManager starts a manager with the publishing ledger in
+// ledgerNS under identity, and returns a function that stops it and waits.
+func startLedgerManager(ledgerNS, identity string, o LedgerOptions) func() {
+	cacheOpts := CacheOptions()
+	sel := labels.SelectorFromSet(labels.Set{LabelTestManager: ledgerLabel})
+	cacheOpts.ByObject = map[client.Object]cache.ByObject{&socialv1alpha1.ScheduledPost{}: {Label: sel},
+		&socialv1alpha1.Workflow{}: {Label: sel}, &socialv1alpha1.WorkflowRun{}: {Label: sel}, &socialv1alpha1.RecurringPost{}: {Label: sel}}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme: scheme.New(), Metrics: metricsserver.Options{BindAddress: "0"}, Cache: cacheOpts,
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	o.Namespace = ledgerNS
+	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 2, PostWorkers: 4, Clock: clock.RealClock{}, Publishers: testPublishers(),
+		Retry: testRetry, Identity: identity, Ledger: o})).To(Succeed())
+	mctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		Expect(mgr.Start(mctx)).To(Succeed())
+	}()
+	return func() { stop(); Eventually(done, timeout).Should(BeClosed()) }
+}
+
+func ledgerPost(ns, name string, due time.Time, profile string) *socialv1alpha1.ScheduledPost {
+	p := newPost(ns, name, due, profile)
+	p.Labels = map[string]string{LabelTestManager: ledgerLabel}
+	return p
+}
+
+// nextSecond is a due time at least lead from now, on a whole second (as
+// scheduledAt is written).
+func nextSecond(lead time.Duration) time.Time {
+	return time.Now().Add(lead).Truncate(time.Second).Add(time.Second)
+}
+
+// ledgerRecords reads every record of the segments the ledger's head
+// names: those that count.
+func ledgerRecords(g Gomega, ns string) []ledger.Record {
+	head := &corev1.ConfigMap{}
+	g.Expect(k8sClient.Get(ctx, objectKey(ns, DefaultLedgerName), head)).To(Succeed())
+	var out []ledger.Record
+	for _, name := range strings.Fields(head.Data["segments"]) {
+		cm := &corev1.ConfigMap{}
+		g.Expect(k8sClient.Get(ctx, objectKey(ns, name), cm)).To(Succeed())
+		for _, line := range strings.Split(strings.TrimSpace(cm.Data["records"]), "\n") {
+			if line == "" {
+				continue
+			}
+			var r ledger.Record
+			g.Expect(json.Unmarshal([]byte(line), &r)).To(Succeed())
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// writeLedger leaves a ledger as a holder that died would: a head naming
+// one segment with records.
+func writeLedger(ns, holder string, records ...ledger.Record) {
+	var lines []string
+	for _, r := range records {
+		b, err := json.Marshal(r)
+		Expect(err).NotTo(HaveOccurred())
+		lines = append(lines, string(b))
+	}
+	seg := DefaultLedgerName + "-1-1"
+	Expect(k8sClient.Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: seg, Labels: map[string]string{ledger.LabelPart: "segment"}},
+		Data:       map[string]string{"records": strings.Join(lines, "\n") + "\n"},
+	})).To(Succeed())
+	Expect(k8sClient.Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: DefaultLedgerName, Labels: map[string]string{ledger.LabelPart: "head"}},
+		Data:       map[string]string{"holder": holder, "epoch": "1", "segments": seg},
+	})).To(Succeed())
+}
+
+var _ = Describe("The publishing ledger", func() {
+	It("sends a post at its due time under a claim in the ledger, and writes its status once, with the outcome", func() {
+		ledgerNS, ns := newNamespace("ledger"), newNamespace("ledger-posts")
+		fake := newFakeDiscord()
+		discordProfile(ns, "chat", fake)
+		stop := startLedgerManager(ledgerNS, "herald-a", LedgerOptions{})
+		defer stop()
+
+		p := ledgerPost(ns, "on-time", nextSecond(1500*time.Millisecond), "chat")
+		Expect(k8sClient.Create(ctx, p)).To(Succeed())
+		// Watch every status the post is given on its way.
+		w, err := watchClient.Watch(ctx, &socialv1alpha1.ScheduledPostList{}, client.InNamespace(ns))
+		Expect(err).NotTo(HaveOccurred())
+		defer w.Stop()
+		var phases []socialv1alpha1.DeliveryPhase
+		Eventually(func() socialv1alpha1.PostPhase {
+			for {
+				select {
+				case ev := <-w.ResultChan():
+					if sp, ok := ev.Object.(*socialv1alpha1.ScheduledPost); ok && len(sp.Status.Deliveries) > 0 {
+						phases = append(phases, sp.Status.Deliveries[0].Phase)
+						if sp.Status.Phase == socialv1alpha1.PostPublished {
+							return sp.Status.Phase
+						}
+					}
+				default:
+					return ""
+				}
+			}
+		}, timeout, 20*time.Millisecond).Should(Equal(socialv1alpha1.PostPublished))
+		Expect(fake.Sent()).To(Equal(1))
+		Expect(phases).NotTo(ContainElement(socialv1alpha1.DeliveryPublishing),
+			"the claim is in the ledger, not in the post's status")
+
+		got := getPost(Default, p)
+		d := delivery(Default, got, "chat")
+		Expect(d.Attempts).To(BeEquivalentTo(1))
+		Expect(d.AttemptID).NotTo(BeEmpty())
+		Expect(d.ExternalID).NotTo(BeEmpty())
+		Expect(d.LastAttemptAt.Time).NotTo(BeTemporally("<", p.CreationTimestamp.Time.Truncate(time.Second)))
+
+		head := &corev1.ConfigMap{}
+		Expect(k8sClient.Get(ctx, objectKey(ledgerNS, DefaultLedgerName), head)).To(Succeed())
+		Expect(head.Data["holder"]).To(Equal("herald-a"))
+		// Once the status holds the outcome, the ledger lets the claim go.
+		Eventually(func(g Gomega) {
+			g.Expect(ledgerRecords(g, ledgerNS)).To(BeEmpty())
+		}, timeout).Should(Succeed())
+	})
+
+	It("takes over a ledger whose holder died: an outcome it recorded is written without a second call", func() {
+		ledgerNS, ns := newNamespace("ledger"), newNamespace("ledger-posts")
+		fake := newFakeDiscord()
+		discordProfile(ns, "chat", fake)
+		due := time.Now().Add(-2 * time.Second).Truncate(time.Second)
+		p := ledgerPost(ns, "answered", due, "chat")
+		Expect(k8sClient.Create(ctx, p)).To(Succeed())
+		writeLedger(ledgerNS, "herald-dead",
+			ledger.Record{Kind: ledger.Claim, Namespace: ns, Name: p.Name, UID: p.UID, Profile: "chat", AttemptID: "a1", Platform: "discord", Due: due},
+			ledger.Record{Kind: ledger.Outcome, Namespace: ns, Name: p.Name, UID: p.UID, Profile: "chat", AttemptID: "a1", Platform: "discord",
+				SentAt: due, ExternalID: "1234", URL: "https://discord.example/1234"})
+
+		stop := startLedgerManager(ledgerNS, "herald-b", LedgerOptions{})
+		defer stop()
+		got := expectPhase(p, socialv1alpha1.PostPublished)
+		d := delivery(Default, got, "chat")
+		Expect(d.ExternalID).To(Equal("1234"))
+		Expect(d.AttemptID).To(Equal("a1"))
+		Expect(fake.Sent()).To(BeZero(), "the post was sent by the holder that died")
+	})
+
+	It("takes over a ledger whose holder died mid-call: a claim without an outcome on a platform without idempotency ends Unknown, never sent twice", func() {
+		ledgerNS, ns := newNamespace("ledger"), newNamespace("ledger-posts")
+		fake := newFakeDiscord()
+		discordProfile(ns, "chat", fake)
+		due := time.Now().Add(-2 * time.Second).Truncate(time.Second)
+		p := ledgerPost(ns, "in-flight", due, "chat")
+		Expect(k8sClient.Create(ctx, p)).To(Succeed())
+		writeLedger(ledgerNS, "herald-dead",
+			ledger.Record{Kind: ledger.Claim, Namespace: ns, Name: p.Name, UID: p.UID, Profile: "chat", AttemptID: "a1", Platform: "discord", Due: due})
+
+		stop := startLedgerManager(ledgerNS, "herald-b", LedgerOptions{})
+		defer stop()
+		got := expectPhase(p, socialv1alpha1.PostUnknown)
+		d := delivery(Default, got, "chat")
+		Expect(d.Phase).To(Equal(socialv1alpha1.DeliveryUnknown))
+		Expect(d.LastError).To(ContainSubstring("interrupted"))
+		Expect(d.AttemptID).To(Equal("a1"))
+		Consistently(fake.Sent, "1s").Should(BeZero())
+	})
+
+	It("takes over a ledger whose holder died mid-call: on Mastodon the attempt is sent again with the same Idempotency-Key", func() {
+		ledgerNS, ns := newNamespace("ledger"), newNamespace("ledger-posts")
+		fake := newFakeMastodon("tok-ledger")
+		mastodonProfile(ns, "masto", fake)
+		due := time.Now().Add(-2 * time.Second).Truncate(time.Second)
+		p := ledgerPost(ns, "resumed", due, "masto")
+		Expect(k8sClient.Create(ctx, p)).To(Succeed())
+		writeLedger(ledgerNS, "herald-dead",
+			ledger.Record{Kind: ledger.Claim, Namespace: ns, Name: p.Name, UID: p.UID, Profile: "masto", AttemptID: "a1", Platform: "mastodon", Due: due})
+
+		stop := startLedgerManager(ledgerNS, "herald-b", LedgerOptions{})
+		defer stop()
+		got := expectPhase(p, socialv1alpha1.PostPublished)
+		Expect(delivery(Default, got, "masto").AttemptID).To(Equal("a1"))
+		posts := fake.StatusPosts()
+		Expect(posts).To(HaveLen(1))
+		Expect(posts[0].Header.Get("Idempotency-Key")).To(Equal(IdempotencyKey(p.UID, "masto", "a1")))
+	})
+
+	It("releases claims not yet sent when it stops, so the next holder sends them once instead of calling them interrupted", func() {
+		ledgerNS, ns := newNamespace("ledger"), newNamespace("ledger-posts")
+		fake := newFakeDiscord()
+		discordProfile(ns, "chat", fake)
+		// A long window: the claim is made at once, the send is seconds away.
+		o := LedgerOptions{Window: 30 * time.Second}
+		stop := startLedgerManager(ledgerNS, "herald-a", o)
+		p := ledgerPost(ns, "handed-over", nextSecond(6*time.Second), "chat")
+		Expect(k8sClient.Create(ctx, p)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(ledgerRecords(g, ledgerNS)).To(ContainElement(HaveField("Kind", ledger.Claim)))
+		}, timeout).Should(Succeed())
+		stop()
+		Expect(ledgerRecords(Default, ledgerNS)).To(ContainElement(HaveField("Kind", ledger.Release)))
+		Expect(fake.Sent()).To(BeZero())
+
+		stop = startLedgerManager(ledgerNS, "herald-b", o)
+		defer stop()
+		got := expectPhase(p, socialv1alpha1.PostPublished)
+		Expect(delivery(Default, got, "chat").Attempts).To(BeEquivalentTo(1))
+		Expect(fake.Sent()).To(Equal(1))
+	})
+
+	It("leaves a post edited after its claim to the reconciler, which publishes it once", func() {
+		ledgerNS, ns := newNamespace("ledger"), newNamespace("ledger-posts")
+		fake := newFakeDiscord()
+		discordProfile(ns, "chat", fake)
+		stop := startLedgerManager(ledgerNS, "herald-a", LedgerOptions{Window: 30 * time.Second})
+		defer stop()
+		p := ledgerPost(ns, "edited", nextSecond(4*time.Second), "chat")
+		Expect(k8sClient.Create(ctx, p)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(ledgerRecords(g, ledgerNS)).To(ContainElement(HaveField("Kind", ledger.Claim)))
+		}, timeout).Should(Succeed())
+		Eventually(func() error {
+			cur := getPost(Default, p)
+			cur.Spec.Text = "Our winter roast is here."
+			return k8sClient.Update(ctx, cur)
+		}, timeout).Should(Succeed())
+		expectPhase(p, socialv1alpha1.PostPublished)
+		Expect(fake.Sent()).To(Equal(1))
+	})
+})
