@@ -91,7 +91,7 @@ func ensurePackages(log io.Writer) error {
 		return nil
 	}
 	fmt.Fprintln(log, ">> installing containerd, runc, the CNI plugins, iptables and CA certificates from Debian's packages")
-	cmd := exec.Command("apt-get", "install", "-y", "-q", "--no-install-recommends", "containerd", "runc", "containernetworking-plugins", "iptables", "util-linux", "ca-certificates")
+	cmd := exec.Command("apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q", "--no-install-recommends", "containerd", "runc", "containernetworking-plugins", "iptables", "util-linux", "ca-certificates")
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("apt-get install: %v: %s", err, out)
