@@ -358,8 +358,9 @@ func (d *Dispatcher) recover(ctx context.Context) error {
 }
 
 // write makes one ledger write: the claims of deliveries due within the
-// window (none once stopping), and the outcomes and releases since the
-// last write; then drops segments whose records are all settled.
+// window (none once stopping), the outcomes and releases since the last
+// write, and the head no longer naming segments whose records are all
+// settled (deleted afterwards, off the write loop).
 func (d *Dispatcher) write(ctx context.Context, stopping bool) error {
 	now := d.Clock.Now()
 	var claiming []*dispatchEntry
@@ -391,61 +392,65 @@ func (d *Dispatcher) write(ctx context.Context, stopping bool) error {
 	// A head write also keeps the claims waiting for their instant fresh.
 	// Shutdown does not cut a write short: one cut off after the API
 	// server made it would leave claims this process cannot account for.
-	if len(recs) > 0 || (waiting && now.Sub(d.lastHeadWrite()) > d.Fresh/3) {
-		start := d.Clock.Now()
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.r.Timing.WriteTimeout)
-		names, err := d.Ledger.Append(wctx, recs, horizon)
-		cancel()
-		d.mu.Lock()
-		if err != nil {
-			// Nothing of this write may be acted on: claims go back to be
-			// claimed again (with the same attempt id), records to the
-			// next write. The write may have been made all the same, so
-			// a claim not sent in the end is released.
-			for _, e := range claiming {
-				if e.state == dispatchClaiming {
-					e.state, e.maybeClaimed = dispatchArmed, true
-					heap.Push(&d.armed, e)
-				}
-			}
-			d.records = append(pending, d.records...)
-			d.settled = append(d.settled, drop...)
-			if errors.Is(err, ledger.ErrDeposed) {
-				d.deposed = true
-			}
-			d.mu.Unlock()
-			return err
-		}
-		d.lastHead = start
-		keys := map[string]bool{}
-		for _, rec := range recs {
-			if e := d.entries[deliveryKey(rec.UID, rec.Profile)]; e != nil && e.attemptID == rec.AttemptID {
-				keys[rec.Key()] = true
-			}
-		}
-		for _, name := range names {
-			if len(keys) == 0 {
-				drop = append(drop, name)
-				continue
-			}
-			d.segments[name] = maps.Clone(keys)
-		}
+	if len(recs) == 0 && len(drop) == 0 && (!waiting || now.Sub(d.lastHeadWrite()) <= d.Fresh/3) {
+		return nil
+	}
+	start := d.Clock.Now()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.r.Timing.WriteTimeout)
+	names, err := d.Ledger.Append(wctx, recs, horizon, drop)
+	cancel()
+	d.mu.Lock()
+	if err != nil {
+		// Nothing of this write may be acted on: claims go back to be
+		// claimed again (with the same attempt id), records to the
+		// next write. The write may have been made all the same, so
+		// a claim not sent in the end is released.
 		for _, e := range claiming {
 			if e.state == dispatchClaiming {
-				e.state = dispatchClaimed
-				heap.Push(&d.timers, e)
+				e.state, e.maybeClaimed = dispatchArmed, true
+				heap.Push(&d.armed, e)
 			}
 		}
-		d.mu.Unlock()
-		d.poke()
-	}
-	if len(drop) > 0 {
-		if err := d.Ledger.Drop(ctx, drop); err != nil {
-			d.mu.Lock()
-			d.settled = append(d.settled, drop...)
-			d.mu.Unlock()
-			return err
+		d.records = append(pending, d.records...)
+		d.settled = append(d.settled, drop...)
+		if errors.Is(err, ledger.ErrDeposed) {
+			d.deposed = true
 		}
+		d.mu.Unlock()
+		return err
+	}
+	d.lastHead = start
+	keys := map[string]bool{}
+	for _, rec := range recs {
+		if e := d.entries[deliveryKey(rec.UID, rec.Profile)]; e != nil && e.attemptID == rec.AttemptID {
+			keys[rec.Key()] = true
+		}
+	}
+	for _, name := range names {
+		if len(keys) == 0 {
+			d.settled = append(d.settled, name) // dropped by the next write
+			continue
+		}
+		d.segments[name] = maps.Clone(keys)
+	}
+	for _, e := range claiming {
+		if e.state == dispatchClaiming {
+			e.state = dispatchClaimed
+			heap.Push(&d.timers, e)
+		}
+	}
+	d.mu.Unlock()
+	d.poke()
+	if len(drop) > 0 {
+		// A segment the head no longer names counts for nothing; one whose
+		// delete fails is collected by the next takeover.
+		go func() {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.r.Timing.WriteTimeout)
+			defer cancel()
+			if err := d.Ledger.Delete(dctx, drop); err != nil {
+				ctrl.LoggerFrom(ctx).Info("deleting settled ledger segments failed; the next takeover collects them", "error", err.Error())
+			}
+		}()
 	}
 	return nil
 }

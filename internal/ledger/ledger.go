@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -196,28 +197,41 @@ func (s *Store) Holding() Head {
 }
 
 // Append writes records in new segments and names them in the head, with
-// horizon, the latest due time claimed so far. Only once it returns nil do
-// its claims count. ErrDeposed means another process took the ledger.
-func (s *Store) Append(ctx context.Context, records []Record, horizon time.Time) ([]string, error) {
+// horizon, the latest due time claimed so far; the same head write stops
+// naming the segments in drop (whose records are all settled; Delete
+// removes the objects afterwards). Only once it returns nil do its claims
+// count. ErrDeposed means another process took the ledger.
+func (s *Store) Append(ctx context.Context, records []Record, horizon time.Time, drop []string) ([]string, error) {
 	if s.head == nil {
 		return nil, ErrDeposed
 	}
 	head := decodeHead(s.head)
-	var names []string
-	for _, chunk := range chunks(records) {
+	parts := chunks(records)
+	names := make([]string, len(parts))
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, chunk := range parts {
 		s.seq++
-		name := fmt.Sprintf("%s-%d-%d", s.Name, head.Epoch, s.seq)
+		names[i] = fmt.Sprintf("%s-%d-%d", s.Name, head.Epoch, s.seq)
 		seg := &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: name, Labels: map[string]string{LabelPart: partSeg}},
+			ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: names[i], Labels: map[string]string{LabelPart: partSeg}},
 			Immutable:  ptrTrue(),
 			Data:       map[string]string{keyRecords: chunk},
 		}
-		if err := s.Client.Create(ctx, seg); err != nil && !apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("writing ledger segment %s: %w", name, err)
-		}
-		names = append(names, name)
+		wg.Add(1)
+		go func() { // a large batch's segments are written side by side
+			defer wg.Done()
+			if err := s.Client.Create(ctx, seg); err != nil && !apierrors.IsAlreadyExists(err) {
+				errs[i] = fmt.Errorf("writing ledger segment %s: %w", seg.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	err := s.updateHead(ctx, func(h *Head) {
+		h.Segments = slices.DeleteFunc(h.Segments, func(n string) bool { return slices.Contains(drop, n) })
 		h.Segments = append(h.Segments, names...)
 		if horizon.After(h.Horizon) {
 			h.Horizon = horizon
@@ -226,24 +240,28 @@ func (s *Store) Append(ctx context.Context, records []Record, horizon time.Time)
 	return names, err
 }
 
-// Drop removes segments whose records are all settled: first from the
-// head, then the objects.
+// Drop stops naming segments whose records are all settled, then deletes
+// them.
 func (s *Store) Drop(ctx context.Context, names []string) error {
 	if len(names) == 0 {
 		return nil
 	}
-	if err := s.updateHead(ctx, func(h *Head) {
-		h.Segments = slices.DeleteFunc(h.Segments, func(n string) bool { return slices.Contains(names, n) })
-	}); err != nil {
+	if _, err := s.Append(ctx, nil, time.Time{}, names); err != nil {
 		return err
 	}
+	return s.Delete(ctx, names)
+}
+
+// Delete removes segment objects the head no longer names.
+func (s *Store) Delete(ctx context.Context, names []string) error {
+	var errs []error
 	for _, name := range names {
 		seg := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: name}}
 		if err := client.IgnoreNotFound(s.Client.Delete(ctx, seg)); err != nil {
-			return fmt.Errorf("deleting ledger segment %s: %w", name, err)
+			errs = append(errs, fmt.Errorf("deleting ledger segment %s: %w", name, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // updateHead changes the head under its resourceVersion. A conflict is

@@ -60,7 +60,7 @@ func TestTakeoverFencesTheOldHolder(t *testing.T) {
 	if _, recs, err := a.Acquire(ctx, "a"); err != nil || len(recs) != 0 {
 		t.Fatalf("first acquire: %v, %d records", err, len(recs))
 	}
-	if _, err := a.Append(ctx, []Record{claim(1)}, claim(1).Due); err != nil {
+	if _, err := a.Append(ctx, []Record{claim(1)}, claim(1).Due, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -75,7 +75,7 @@ func TestTakeoverFencesTheOldHolder(t *testing.T) {
 	if len(recs) != 1 || recs[0].Key() != claim(1).Key() || !recs[0].Due.Equal(claim(1).Due) {
 		t.Fatalf("the new holder read %+v, want a's claim", recs)
 	}
-	if _, err := a.Append(ctx, []Record{claim(2)}, claim(2).Due); !errors.Is(err, ErrDeposed) {
+	if _, err := a.Append(ctx, []Record{claim(2)}, claim(2).Due, nil); !errors.Is(err, ErrDeposed) {
 		t.Fatalf("the old holder's write after a takeover: %v, want ErrDeposed", err)
 	}
 	// The old holder's segment, written before its head write failed,
@@ -112,7 +112,7 @@ func TestALostAnswerIsAdoptedNotTakenForATakeover(t *testing.T) {
 	if err := direct.Update(ctx, cm); err != nil {
 		t.Fatal(err)
 	}
-	names, err := a.Append(ctx, []Record{claim(1)}, claim(1).Due)
+	names, err := a.Append(ctx, []Record{claim(1)}, claim(1).Due, nil)
 	if err != nil {
 		t.Fatalf("append after a lost answer: %v", err)
 	}
@@ -133,7 +133,7 @@ func TestLargeBatchesSplitIntoSegmentsTheAPIServerTakes(t *testing.T) {
 		recs[i] = claim(i)
 		recs[i].Message = strings.Repeat("x", 60) // a claim as long as real ones
 	}
-	names, err := s.Append(ctx, recs, recs[0].Due)
+	names, err := s.Append(ctx, recs, recs[0].Due, nil)
 	if err != nil {
 		t.Fatalf("writing 10,000 claims: %v", err)
 	}
