@@ -10,7 +10,7 @@
 //
 // make test runs a short soak; make soak runs the full one:
 //
-//	SOAK_DURATION=3m SOAK_POSTS=1000 go test ./test/soak -run TestSoak -v
+//	SOAK_DURATION=3m SOAK_POSTS=1000 SOAK_BURST=500 go test ./test/soak -run TestSoak -v
 package soak
 
 import (
@@ -38,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/controllers"
 	"github.com/herald-dev/herald/internal/controlplane"
 	"github.com/herald-dev/herald/internal/publish/discord/discordtest"
 	"github.com/herald-dev/herald/internal/publish/mastodon/mastodontest"
@@ -51,7 +52,10 @@ import (
 var (
 	duration  = envDuration("SOAK_DURATION", 30*time.Second)
 	postCount = envInt("SOAK_POSTS", 120)
-	faultRate = 0.3
+	// burstCount bursts of burstSize posts due at one instant each.
+	burstCount = envInt("SOAK_BURSTS", 2)
+	burstSize  = envInt("SOAK_BURST", 40)
+	faultRate  = 0.3
 	// callTimeout is the replicas' --publish-timeout; their claims last
 	// 2 × (it + 10 s), so a delivery interrupted by SIGKILL waits that long.
 	callTimeout = 3 * time.Second
@@ -327,9 +331,8 @@ func TestSoak(t *testing.T) {
 		due                 time.Time
 	}
 	var plan []planned
-	for i := range postCount {
-		due := start.Add(time.Duration(int64(duration) * int64(i) / int64(postCount)))
-		p := planned{name: fmt.Sprintf("soak-%04d", i), profile: profiles[i%len(profiles)], due: due}
+	add := func(name string, i int, due time.Time) {
+		p := planned{name: name, profile: profiles[i%len(profiles)], due: due}
 		p.text = "soak post " + p.name
 		post := &socialv1alpha1.ScheduledPost{ObjectMeta: metav1.ObjectMeta{Namespace: "soak", Name: p.name},
 			Spec: socialv1alpha1.ScheduledPostSpec{Text: p.text, Profiles: []string{p.profile}, ScheduledAt: due.UTC().Format(time.RFC3339Nano)}}
@@ -338,6 +341,17 @@ func TestSoak(t *testing.T) {
 		}
 		g.Expect(c.Create(ctx, post)).To(Succeed())
 		plan = append(plan, p)
+	}
+	for i := range postCount {
+		add(fmt.Sprintf("soak-%04d", i), i, start.Add(time.Duration(int64(duration)*int64(i)/int64(postCount))))
+	}
+	// Bursts: burstSize posts due at one instant, spread over the soak so
+	// that kills and rollouts fall near them.
+	for b := range burstCount {
+		at := start.Add(time.Duration(int64(duration) * int64(b+1) / int64(burstCount+1)))
+		for i := range burstSize {
+			add(fmt.Sprintf("burst-%d-%04d", b, i), i, at)
+		}
 	}
 
 	// The chaos: every 10 to 20 s, one replica is killed or rolled, in
@@ -382,7 +396,7 @@ func TestSoak(t *testing.T) {
 				}
 			}
 		}
-		g.Expect(deliveries).To(HaveLen(postCount))
+		g.Expect(deliveries).To(HaveLen(len(plan)))
 		g.Expect(open).To(BeZero(), "deliveries not yet final")
 	}, settle, time.Second).Should(Succeed())
 
@@ -418,13 +432,15 @@ func TestSoak(t *testing.T) {
 		return false
 	}
 	// claimedAtKill: the delivery's last claim was made within a call's
-	// length before a SIGKILL (status times are whole seconds).
+	// length before a SIGKILL, or it was claimed ahead in the publishing
+	// ledger, due within the ledger's window after it (status times are
+	// whole seconds).
 	claimedAtKill := func(d socialv1alpha1.Delivery) bool {
 		if d.LastAttemptAt == nil {
 			return false
 		}
 		for _, s := range stops {
-			if s.kill && !d.LastAttemptAt.Time.Before(s.at.Add(-callTimeout-2*time.Second)) && d.LastAttemptAt.Time.Before(s.at.Add(time.Second)) {
+			if s.kill && !d.LastAttemptAt.Time.Before(s.at.Add(-callTimeout-2*time.Second)) && d.LastAttemptAt.Time.Before(s.at.Add(controllers.DefaultLedger.Window+time.Second)) {
 				return true
 			}
 		}
@@ -487,8 +503,8 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	report := []string{
-		fmt.Sprintf("soak: %d posts over %s to %d profiles (%d Mastodon, %d Discord, %d Slack, %d Instagram), %.0f%% of calls faulted; %d SIGKILLs and %d SIGTERM rollouts of one of two replicas",
-			postCount, duration, len(profiles), perPlatform[0], perPlatform[1], perPlatform[2], perPlatform[3], 100*faultRate, kills, rolls),
+		fmt.Sprintf("soak: %d posts over %s plus %d bursts of %d due at one instant, to %d profiles (%d Mastodon, %d Discord, %d Slack, %d Instagram), %.0f%% of calls faulted; %d SIGKILLs and %d SIGTERM rollouts of one of two replicas",
+			postCount, duration, burstCount, burstSize, len(profiles), perPlatform[0], perPlatform[1], perPlatform[2], perPlatform[3], 100*faultRate, kills, rolls),
 		fmt.Sprintf("published once %d | duplicates %d | Unknown %d (%d after an unclear platform answer, %d in flight at a SIGKILL, %d unexplained; by platform %v) | Missed %d | Failed %d %v | lost %d",
 			publishedOnce, duplicates, unknownAnswer+unknownKill+unexplained, unknownAnswer, unknownKill, unexplained, unknownOn, missed, sum(failed), failed, lost),
 		fmt.Sprintf("lateness of the %d posts no kill or fault touched: p50 %s, p99 %s", len(lateness), percentile(lateness, 50), percentile(lateness, 99)),
