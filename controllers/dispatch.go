@@ -323,32 +323,22 @@ func (d *Dispatcher) recover(ctx context.Context) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	head := d.Ledger.Holding()
-	segs := map[string]bool{}
-	for _, name := range head.Segments {
-		segs[name] = true
-	}
 	// Every segment named holds records of the entries below until they
 	// are settled; the tracking is by attempt, not by segment, so every
 	// segment waits for all of them.
-	for name := range segs {
-		keys := map[string]bool{}
-		for k := range byKey {
-			if !released[k] {
-				keys[k] = true
-			}
+	open := map[string]bool{}
+	for k, e := range byKey {
+		if !released[k] {
+			open[k] = true
+			d.entries[deliveryKey(e.uid, e.profile)] = e
 		}
-		if len(keys) == 0 {
+	}
+	for _, name := range d.Ledger.Holding().Segments {
+		if len(open) == 0 {
 			d.settled = append(d.settled, name)
 			continue
 		}
-		d.segments[name] = keys
-	}
-	for k, e := range byKey {
-		if released[k] {
-			continue
-		}
-		d.entries[deliveryKey(e.uid, e.profile)] = e
+		d.segments[name] = maps.Clone(open)
 	}
 	d.ready = true
 	for _, e := range d.entries {

@@ -107,6 +107,27 @@ func writeLedger(ns, holder string, records ...ledger.Record) {
 	})).To(Succeed())
 }
 
+// deadHolderPost creates a post that fell due two seconds ago to profile
+// on platform, and the ledger a dead holder left with records for its
+// attempt a1 (each given the post's identity and the claim's fields).
+func deadHolderPost(ledgerNS, ns, name, profile, platform string, kinds ...ledger.Kind) *socialv1alpha1.ScheduledPost {
+	due := time.Now().Add(-2 * time.Second).Truncate(time.Second)
+	p := ledgerPost(ns, name, due, profile)
+	Expect(k8sClient.Create(ctx, p)).To(Succeed())
+	var recs []ledger.Record
+	for _, k := range kinds {
+		r := ledger.Record{Kind: k, Namespace: ns, Name: p.Name, UID: p.UID, Profile: profile, AttemptID: "a1", Platform: platform}
+		if k == ledger.Claim {
+			r.Due = due
+		} else {
+			r.SentAt, r.ExternalID, r.URL = due, "1234", "https://discord.example/1234"
+		}
+		recs = append(recs, r)
+	}
+	writeLedger(ledgerNS, "herald-dead", recs...)
+	return p
+}
+
 var _ = Describe("The publishing ledger", func() {
 	It("sends a post at its due time under a claim in the ledger, and writes its status once, with the outcome", func() {
 		ledgerNS, ns := newNamespace("ledger"), newNamespace("ledger-posts")
@@ -161,13 +182,7 @@ var _ = Describe("The publishing ledger", func() {
 		ledgerNS, ns := newNamespace("ledger"), newNamespace("ledger-posts")
 		fake := newFakeDiscord()
 		discordProfile(ns, "chat", fake)
-		due := time.Now().Add(-2 * time.Second).Truncate(time.Second)
-		p := ledgerPost(ns, "answered", due, "chat")
-		Expect(k8sClient.Create(ctx, p)).To(Succeed())
-		writeLedger(ledgerNS, "herald-dead",
-			ledger.Record{Kind: ledger.Claim, Namespace: ns, Name: p.Name, UID: p.UID, Profile: "chat", AttemptID: "a1", Platform: "discord", Due: due},
-			ledger.Record{Kind: ledger.Outcome, Namespace: ns, Name: p.Name, UID: p.UID, Profile: "chat", AttemptID: "a1", Platform: "discord",
-				SentAt: due, ExternalID: "1234", URL: "https://discord.example/1234"})
+		p := deadHolderPost(ledgerNS, ns, "answered", "chat", "discord", ledger.Claim, ledger.Outcome)
 
 		stop := startLedgerManager(ledgerNS, "herald-b", LedgerOptions{})
 		defer stop()
@@ -182,11 +197,7 @@ var _ = Describe("The publishing ledger", func() {
 		ledgerNS, ns := newNamespace("ledger"), newNamespace("ledger-posts")
 		fake := newFakeDiscord()
 		discordProfile(ns, "chat", fake)
-		due := time.Now().Add(-2 * time.Second).Truncate(time.Second)
-		p := ledgerPost(ns, "in-flight", due, "chat")
-		Expect(k8sClient.Create(ctx, p)).To(Succeed())
-		writeLedger(ledgerNS, "herald-dead",
-			ledger.Record{Kind: ledger.Claim, Namespace: ns, Name: p.Name, UID: p.UID, Profile: "chat", AttemptID: "a1", Platform: "discord", Due: due})
+		p := deadHolderPost(ledgerNS, ns, "in-flight", "chat", "discord", ledger.Claim)
 
 		stop := startLedgerManager(ledgerNS, "herald-b", LedgerOptions{})
 		defer stop()
@@ -202,11 +213,7 @@ var _ = Describe("The publishing ledger", func() {
 		ledgerNS, ns := newNamespace("ledger"), newNamespace("ledger-posts")
 		fake := newFakeMastodon("tok-ledger")
 		mastodonProfile(ns, "masto", fake)
-		due := time.Now().Add(-2 * time.Second).Truncate(time.Second)
-		p := ledgerPost(ns, "resumed", due, "masto")
-		Expect(k8sClient.Create(ctx, p)).To(Succeed())
-		writeLedger(ledgerNS, "herald-dead",
-			ledger.Record{Kind: ledger.Claim, Namespace: ns, Name: p.Name, UID: p.UID, Profile: "masto", AttemptID: "a1", Platform: "mastodon", Due: due})
+		p := deadHolderPost(ledgerNS, ns, "resumed", "masto", "mastodon", ledger.Claim)
 
 		stop := startLedgerManager(ledgerNS, "herald-b", LedgerOptions{})
 		defer stop()
