@@ -7,9 +7,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -18,7 +16,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +33,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/hack/bench/internal/mcpload"
 	"github.com/herald-dev/herald/internal/scheme"
 	"github.com/herald-dev/herald/internal/signin"
 	"github.com/herald-dev/herald/internal/testenv"
@@ -136,35 +134,35 @@ func run(ctx context.Context, cfg *rest.Config) error {
 		// Rounds interleave the baseline and the tools, and each row
 		// reports the median of its rounds, so a moment of load elsewhere
 		// on the machine moves one round, not the ratio.
-		var bare, list, get []result
+		var bare, list, get []mcpload.Result
 		var i atomic.Int64
 		for r := range *rounds {
 			steps := []func(){func() {
-				bare = append(bare, measure(n, *calls, func(c *mcpClient) error { return c.call(bareTS.URL+"/mcp", "", "noop", map[string]any{}) }))
+				bare = append(bare, mcpload.Measure(n, *calls, func(c *mcpload.Client) error { return c.Call(bareTS.URL+"/mcp", "", "noop", map[string]any{}) }))
 			}}
 			if wanted("list") {
 				steps = append(steps, func() {
-					list = append(list, measure(n, *calls, func(c *mcpClient) error {
-						return c.call(base+"/mcp", token, "ocoya_list_posts", map[string]any{"workspaceId": "bench", "limit": 50})
+					list = append(list, mcpload.Measure(n, *calls, func(c *mcpload.Client) error {
+						return c.Call(base+"/mcp", token, "ocoya_list_posts", map[string]any{"workspaceId": "bench", "limit": 50})
 					}))
 				})
 			}
 			if wanted("get") {
 				steps = append(steps, func() {
-					get = append(get, measure(n, *calls, func(c *mcpClient) error {
-						return c.call(base+"/mcp", token, "ocoya_get_post", map[string]any{"workspaceId": "bench", "postId": fmt.Sprintf("p-%05d", i.Add(1)%int64(*posts))})
+					get = append(get, mcpload.Measure(n, *calls, func(c *mcpload.Client) error {
+						return c.Call(base+"/mcp", token, "ocoya_get_post", map[string]any{"workspaceId": "bench", "postId": fmt.Sprintf("p-%05d", i.Add(1)%int64(*posts))})
 					}))
 				})
 			}
 			inTurn(r, steps)
 		}
-		b := median(bare)
-		fmt.Printf("| bare mcp-go no-op | %d | %s | %s | %.0f | 1.00 | 1.00 | 1.00 |\n", n, b.p50, b.p99, b.rate)
+		b := mcpload.Median(bare)
+		fmt.Printf("| bare mcp-go no-op | %d | %s | %s | %.0f | 1.00 | 1.00 | 1.00 |\n", n, b.P50, b.P99, b.Rate)
 		if wanted("list") {
-			row("ocoya_list_posts (50 of 10,000)", n, median(list), b)
+			row("ocoya_list_posts (50 of 10,000)", n, mcpload.Median(list), b)
 		}
 		if wanted("get") {
-			row("ocoya_get_post", n, median(get), b)
+			row("ocoya_get_post", n, mcpload.Median(get), b)
 		}
 	}
 	if !wanted("schedule") {
@@ -181,12 +179,12 @@ func run(ctx context.Context, cfg *rest.Config) error {
 		if err != nil || n < 1 {
 			return fmt.Errorf("-schedule-concurrency %q: give client counts like 1,16", *scheduleConcurrency)
 		}
-		var plains, scheds []result
+		var plains, scheds []mcpload.Result
 		for r := range *rounds {
 			inTurn(r, []func(){func() {
 				// The same object schedule_post makes: a generated name and
 				// the annotations recording who asked.
-				plains = append(plains, measure(n, *creates, func(*mcpClient) error {
+				plains = append(plains, mcpload.Measure(n, *creates, func(*mcpload.Client) error {
 					return direct.Create(ctx, &socialv1alpha1.ScheduledPost{
 						ObjectMeta: metav1.ObjectMeta{Namespace: "bench", GenerateName: "post-", Annotations: map[string]string{
 							socialv1alpha1.AnnotationRequestedBy: "bench", socialv1alpha1.AnnotationRequestedVia: clientID}},
@@ -194,15 +192,15 @@ func run(ctx context.Context, cfg *rest.Config) error {
 					})
 				}))
 			}, func() {
-				scheds = append(scheds, measure(n, *creates, func(c *mcpClient) error {
-					return c.call(base+"/mcp", token, "ocoya_schedule_post", map[string]any{"workspaceId": "bench", "text": "Benchmark post", "profileIds": []string{"sandbox"}, "scheduledAt": at})
+				scheds = append(scheds, mcpload.Measure(n, *creates, func(c *mcpload.Client) error {
+					return c.Call(base+"/mcp", token, "ocoya_schedule_post", map[string]any{"workspaceId": "bench", "text": "Benchmark post", "profileIds": []string{"sandbox"}, "scheduledAt": at})
 				}))
 			}})
 		}
-		plain, sched := median(plains), median(scheds)
-		fmt.Printf("| client-go Create | %d | %s | %s | %.0f | 1.00 | 1.00 |\n", n, plain.p50, plain.p99, plain.rate)
-		fmt.Printf("| ocoya_schedule_post | %d | %s | %s | %.0f | %.2f | %.2f |\n", n, sched.p50, sched.p99, sched.rate,
-			ratio(sched.p50, plain.p50), ratio(sched.p99, plain.p99))
+		plain, sched := mcpload.Median(plains), mcpload.Median(scheds)
+		fmt.Printf("| client-go Create | %d | %s | %s | %.0f | 1.00 | 1.00 |\n", n, plain.P50, plain.P99, plain.Rate)
+		fmt.Printf("| ocoya_schedule_post | %d | %s | %s | %.0f | %.2f | %.2f |\n", n, sched.P50, sched.P99, sched.Rate,
+			ratio(sched.P50, plain.P50), ratio(sched.P99, plain.P99))
 	}
 	return nil
 }
@@ -221,8 +219,8 @@ func inTurn(round int, steps []func()) {
 
 func wanted(what string) bool { return *only == "" || *only == what }
 
-func row(name string, n int, r, bare result) {
-	fmt.Printf("| %s | %d | %s | %s | %.0f | %.2f | %.2f | %.2f |\n", name, n, r.p50, r.p99, r.rate, ratio(r.p50, bare.p50), ratio(r.p99, bare.p99), r.rate/bare.rate)
+func row(name string, n int, r, bare mcpload.Result) {
+	fmt.Printf("| %s | %d | %s | %s | %.0f | %.2f | %.2f | %.2f |\n", name, n, r.P50, r.P99, r.Rate, ratio(r.P50, bare.P50), ratio(r.P99, bare.P99), r.Rate/bare.Rate)
 }
 
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
@@ -294,126 +292,4 @@ func waitForPosts(ctx context.Context, c client.Client) error {
 		time.Sleep(100 * time.Millisecond) // polling a cache count outside any test
 	}
 	return fmt.Errorf("the cache never held %d posts", *posts)
-}
-
-type result struct {
-	p50, p99 time.Duration
-	rate     float64
-}
-
-// median takes each measure's median over the rounds on its own.
-func median(rs []result) result {
-	mid := func(v []float64) float64 { sort.Float64s(v); return v[len(v)/2] }
-	var p50, p99, rate []float64
-	for _, r := range rs {
-		p50, p99, rate = append(p50, float64(r.p50)), append(p99, float64(r.p99)), append(rate, r.rate)
-	}
-	return result{p50: time.Duration(mid(p50)), p99: time.Duration(mid(p99)), rate: mid(rate)}
-}
-
-// mcpClient is one MCP client: its own connection and session.
-type mcpClient struct {
-	http    *http.Client
-	session map[string]string
-	id      int
-	buf     bytes.Buffer
-}
-
-func (c *mcpClient) call(url, token, tool string, args map[string]any) error {
-	if c.session[url] == "" {
-		sid, err := c.post(url, token, "", map[string]any{"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": map[string]any{
-			"protocolVersion": "2025-06-18", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "bench", "version": "1"}}})
-		if err != nil {
-			return err
-		}
-		c.session[url] = sid
-	}
-	c.id++
-	_, err := c.post(url, token, c.session[url], map[string]any{"jsonrpc": "2.0", "id": c.id, "method": "tools/call", "params": map[string]any{"name": tool, "arguments": args}})
-	return err
-}
-
-func (c *mcpClient) post(url, token, session string, msg any) (string, error) {
-	body, _ := json.Marshal(msg)
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("MCP-Protocol-Version", "2025-06-18")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if session != "" {
-		req.Header.Set("Mcp-Session-Id", session)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	// One buffer per client, as a client that keeps its connection would;
-	// the error check searches from a byte that is rare in JSON, so the
-	// load generator's share of the two cores stays small.
-	c.buf.Reset()
-	if _, err := c.buf.ReadFrom(resp.Body); err != nil {
-		return "", err
-	}
-	data := c.buf.Bytes()
-	if resp.StatusCode != http.StatusOK || bytes.Contains(data, []byte(`isError":true`)) {
-		return "", fmt.Errorf("status %d: %.300s", resp.StatusCode, data)
-	}
-	return resp.Header.Get("Mcp-Session-Id"), nil
-}
-
-// measure runs total calls spread over n clients and reports latency
-// percentiles and throughput.
-func measure(n, total int, do func(*mcpClient) error) result {
-	lat := make([]time.Duration, total)
-	var next atomic.Int64
-	var failed atomic.Int64
-	var wg, warm sync.WaitGroup
-	begin := make(chan struct{})
-	for range n {
-		wg.Add(1)
-		warm.Add(1)
-		go func() {
-			defer wg.Done()
-			// A read buffer that takes a page in one read, not four.
-			c := &mcpClient{http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, ReadBufferSize: 64 << 10}}, session: map[string]string{}}
-			// One untimed call opens the connection and the session.
-			if err := do(c); err != nil {
-				fmt.Fprintln(os.Stderr, "warm-up call failed:", err)
-				os.Exit(1)
-			}
-			warm.Done()
-			<-begin
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= total {
-					return
-				}
-				t0 := time.Now()
-				if err := do(c); err != nil {
-					if failed.Add(1) == 1 {
-						fmt.Fprintln(os.Stderr, "call failed:", err)
-					}
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	warm.Wait()
-	start := time.Now()
-	close(begin)
-	wg.Wait()
-	elapsed := time.Since(start)
-	if failed.Load() > 0 {
-		fmt.Fprintf(os.Stderr, "%d of %d calls failed\n", failed.Load(), total)
-		os.Exit(1)
-	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	return result{
-		p50:  lat[total/2].Round(time.Microsecond),
-		p99:  lat[total*99/100].Round(time.Microsecond),
-		rate: float64(total) / elapsed.Seconds(),
-	}
 }
