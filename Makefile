@@ -91,6 +91,10 @@ soak: controlplane ## Two herald replicas, 1,000 posts over 3 minutes plus two b
 sizing: controlplane ## Memory of Herald's process per 10,000 posts (docs/operations.md).
 	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/sizing
 
+.PHONY: bench-scale
+bench-scale: controlplane ## Start-up time, memory and list latency of the herald binary with 100,000 published posts in 100 workspaces, against one workspace's 1,000 in the same run.
+	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/bench/scale
+
 .PHONY: bench-publish
 bench-publish: controlplane ## Publish lateness (10,000 posts over a minute; 200 and 10,000 at one instant) and status drain rate against the API server's raw update rate, in one run.
 	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/bench/publish

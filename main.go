@@ -49,6 +49,7 @@ type options struct {
 	metricsAddr   string
 	metricsSecure bool
 	probeAddr     string
+	pprofAddr     string
 	leaderElect   autoBool
 	kubeAPIQPS    float64
 	kubeAPIBurst  int
@@ -76,6 +77,7 @@ func main() {
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", "0", "Address of the Prometheus metrics endpoint, such as :8443; 0 disables it. It is served over HTTPS to callers the cluster authenticates and authorizes for GET /metrics (the herald-metrics-reader ClusterRole), unless --metrics-secure=false.")
 	flag.BoolVar(&o.metricsSecure, "metrics-secure", true, "Serve the metrics endpoint over HTTPS with Kubernetes authentication and authorization; false serves plain HTTP to anyone who can reach it.")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address of Go's profiling endpoints (/debug/pprof/), such as 127.0.0.1:6060, for finding where memory or CPU goes; empty disables them. They are unauthenticated: bind them to loopback or a port no one else reaches.")
 	flag.Var(&o.leaderElect, "leader-elect", "Elect one active controller among replicas, so several can run for availability. On by default against a cluster, off for the embedded control plane of --dev.")
 	flag.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 2000, "Requests per second Herald may send to the Kubernetes API server (client side; sized so publishing is bounded by the API server, see docs/benchmarks.md); the server's priority and fairness still applies.")
 	flag.IntVar(&o.kubeAPIBurst, "kube-api-burst", 4000, "Burst above --kube-api-qps the client allows.")
@@ -140,6 +142,7 @@ func run(ctx context.Context, o options) error {
 		Metrics:                 metricsOptions(o, cfg),
 		Cache:                   controllers.CacheOptions(),
 		HealthProbeBindAddress:  o.probeAddr,
+		PprofBindAddress:        o.pprofAddr,
 		GracefulShutdownTimeout: &grace,
 	}
 	var leading func() bool

@@ -16,6 +16,7 @@ import (
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/connect"
+	"github.com/herald-dev/herald/internal/cachetrim"
 	"github.com/herald-dev/herald/internal/egress"
 	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/metrics"
@@ -194,10 +195,16 @@ const (
 
 // CacheOptions returns the cache settings the manager needs: managedFields
 // are dropped before objects enter the cache, since no reconciler reads
-// them and they are often the largest part of an object.
+// them and they are often the largest part of an object, and the strings
+// posts repeat are held once (internal/cachetrim). interned bounds the
+// distinct strings shared at a time.
 func CacheOptions() cache.Options {
-	return cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	return cache.Options{DefaultTransform: cachetrim.Transform(cachetrim.NewInterner(interned))}
 }
+
+// interned is enough for the namespaces, profile names, reasons and usual
+// messages of a large install, and at most a few megabytes.
+const interned = 20000
 
 // Setup registers every reconciler with the manager.
 func Setup(mgr ctrl.Manager, o Options) error {
