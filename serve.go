@@ -135,6 +135,7 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 		PublicURL: h.publicURL, Namespace: h.namespace, DevMode: dev, AllowedOrigins: h.origins(),
 		MaxRegistrationsPerAddress: h.maxRegistrationsPerAddress, MaxUnusedClients: h.maxUnusedClients, TrustedProxies: proxies,
 		Recorder: mgr.GetEventRecorder("herald-oauth"), OIDC: h.oidcConfig(), Outbound: outbound, Publishers: publishers, PlatformApps: platformApps,
+		InFlight: inFlight,
 	}, mgr.GetClient(), mgr.GetAPIReader())
 	if err != nil {
 		return fmt.Errorf("starting the authorization server: %w", err)

@@ -476,6 +476,7 @@ func (d *Dispatcher) stop(ctx context.Context) error {
 	}
 	d.mu.Unlock()
 	d.calls.Wait()
+	defer d.r.InFlight.Begin("the publishing ledger's last write")()
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.r.Timing.WriteTimeout)
 	defer cancel()
 	return d.write(wctx, true)
@@ -672,10 +673,12 @@ func (d *Dispatcher) call(ctx context.Context, e *dispatchEntry) {
 	send := e.send
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.r.Timing.CallTimeout)
 	metrics.DeliveriesInFlight.Inc()
+	end := d.r.InFlight.Begin("platform call to " + hostOf(send) + " for " + e.post.String())
 	callAt := d.Clock.Now()
 	res, err := send.pub.Publish(cctx, send.prof, publish.Post{
 		Text: send.rendered.Text, Media: send.rendered.Media, IdempotencyKey: IdempotencyKey(e.uid, e.profile, e.attemptID),
 	})
+	end()
 	metrics.DeliveriesInFlight.Dec()
 	cancel()
 	out := &callOutcome{res: res, err: err, callAt: callAt}

@@ -63,13 +63,20 @@ type WorkflowRunReconciler struct {
 
 // Reconcile runs one WorkflowRun to completion.
 func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	// 1. Fetch the run; a finished run is never run again.
+	// 1. Fetch the run; a finished run is never run again. A change to
+	// its spec afterwards (cancelling it) does nothing, and the status
+	// says it was seen: otherwise health checks would wait on it forever.
 	run := &socialv1alpha1.WorkflowRun{}
 	if err := r.Get(ctx, req.NamespacedName, run); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if finished(run.Status.Phase) {
-		return ctrl.Result{}, nil
+		if run.Status.ObservedGeneration == run.Generation {
+			return ctrl.Result{}, nil
+		}
+		base := run.DeepCopy()
+		run.Status.ObservedGeneration = run.Generation
+		return ctrl.Result{}, client.IgnoreNotFound(r.Status().Patch(ctx, run, client.MergeFrom(base)))
 	}
 
 	// 2. Write the status once at the end.

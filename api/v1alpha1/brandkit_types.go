@@ -164,13 +164,14 @@ type BrandKitSpec struct {
 	PlatformOverrides []BrandPlatformOverride `json:"platformOverrides,omitempty"`
 }
 
-// BrandKitStatus is what Herald observed about a brand kit.
+// BrandKitStatus is empty: nothing reconciles a brand kit.
 type BrandKitStatus struct {
-	// observedGeneration is the spec generation this status describes.
+	// observedGeneration is not set: nothing reconciles a brand kit.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready says whether the kit can be applied.
+	// conditions are not set: a problem with a kit shows on the posts
+	// that name it.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -178,7 +179,11 @@ type BrandKitStatus struct {
 }
 
 // BrandKit holds a brand's voice, colours, fonts, logos, hashtags, signature and
-// banned words; posts name it to be rendered in the brand's style.
+// banned words; posts name it to be rendered in the brand's style. It is a
+// record read when a post is rendered, with no reconciler of its own: health
+// checks (kstatus) read it Current as soon as it exists, the API server
+// refuses a spec that cannot work, and a post naming a kit that does not
+// exist says so in its own status.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=bk;brandkit,categories=herald

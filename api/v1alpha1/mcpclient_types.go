@@ -132,7 +132,7 @@ func (c *MCPClient) ClientID() string {
 
 // MCPClientStatus records how a client has been used.
 type MCPClientStatus struct {
-	// observedGeneration is the spec generation this status describes.
+	// observedGeneration is not set: nothing reconciles a client.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
@@ -140,7 +140,8 @@ type MCPClientStatus struct {
 	// +optional
 	LastAuthorizedAt *metav1.Time `json:"lastAuthorizedAt,omitempty"`
 
-	// conditions: Ready says whether the registration is usable.
+	// conditions are not set: the authorization server checks a
+	// registration when the client uses it.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -151,7 +152,9 @@ type MCPClientStatus struct {
 // dynamically by an MCP client, committed to Git, or recorded when a person
 // first approved a client identified by a metadata document. Its name is the
 // client_id, except for the last kind, whose client_id is
-// spec.metadataDocumentURL.
+// spec.metadataDocumentURL. It is a record the authorization server reads,
+// with no reconciler: health checks (kstatus) read it Current as soon as it
+// exists, and the API server refuses a spec that cannot work.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=mcpc,categories=herald

@@ -43,7 +43,7 @@ type MCPGrantSpec struct {
 
 // MCPGrantStatus records the grant's use.
 type MCPGrantStatus struct {
-	// observedGeneration is the spec generation this status describes.
+	// observedGeneration is not set: nothing reconciles a grant.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
@@ -51,7 +51,8 @@ type MCPGrantStatus struct {
 	// +optional
 	LastUsedAt *metav1.Time `json:"lastUsedAt,omitempty"`
 
-	// conditions: Ready is False once the grant is revoked.
+	// conditions are not set: spec.revoked says whether the grant still
+	// works.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -59,7 +60,11 @@ type MCPGrantStatus struct {
 }
 
 // MCPGrant is one approved connection of an MCP client on behalf of a user.
-// Deleting it revokes every token it issued.
+// Deleting it revokes every token it issued. It is a record the
+// authorization server reads, with no reconciler: health checks (kstatus)
+// read it Current as soon as it exists and once revoked (a person's
+// decision, not a failure), and the API server refuses a spec that cannot
+// work.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=grant;grants,categories=herald

@@ -56,11 +56,6 @@ func spawn(cmd *exec.Cmd) error {
 	return <-req.done
 }
 
-// keepOnParentExit leaves the children running when their parent dies
-// without stopping them. Only tests set it, to leave behind the control
-// plane an older or foreign Herald would.
-var keepOnParentExit bool
-
 // startProcess runs bin with args. The process gets its own process group,
 // so a Ctrl-C in the terminal reaches Herald alone and Herald stops the
 // control plane in order, and the kernel kills it when Herald dies without
@@ -70,9 +65,6 @@ func startProcess(name, bin string, args []string) (*process, error) {
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if keepOnParentExit {
-		p.cmd.SysProcAttr.Pdeathsig = 0
-	}
 	if err := spawn(p.cmd); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}

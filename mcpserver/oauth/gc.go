@@ -18,7 +18,10 @@ func (s *Server) Start(ctx context.Context) error {
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
 	for {
-		if err := s.Sweep(ctx); err != nil {
+		end := s.cfg.InFlight.Begin("OAuth clean-up sweep")
+		err := s.Sweep(ctx)
+		end()
+		if err != nil {
 			log.Error(err, "oauth clean-up failed; retrying at the next interval")
 		}
 		select {

@@ -2,6 +2,7 @@ package oauth_test
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -9,9 +10,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
@@ -87,4 +90,34 @@ var _ = Describe("clean-up", func() {
 		status, body := exchange(h.base, p, code)
 		Expect(status).To(Equal(400), "%v", body)
 	})
+
+	It("is named among the work under way while a sweep runs, so a shutdown that overruns says so", func() {
+		tracker := inflight.New(clock.RealClock{})
+		reader := &heldGrantList{Reader: mgr.GetAPIReader(), release: make(chan struct{})}
+		h := newHarnessReading("", mgr, reader, func(c *oauth.Config) { c.InFlight = tracker })
+		reader.hold.Store(true)
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- h.srv.Start(runCtx) }()
+		Eventually(tracker.Running).WithTimeout(5 * time.Second).Should(ConsistOf(HavePrefix("OAuth clean-up sweep (for ")))
+		close(reader.release)
+		Eventually(tracker.Running).WithTimeout(5*time.Second).Should(BeEmpty(), "the sweep ended")
+		stop()
+		Eventually(done).WithTimeout(5 * time.Second).Should(Receive(BeNil()))
+	})
 })
+
+// heldGrantList makes each list of grants wait for release once hold is
+// set: a sweep that takes as long as the test wants.
+type heldGrantList struct {
+	client.Reader
+	hold    atomic.Bool
+	release chan struct{}
+}
+
+func (r *heldGrantList) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if _, grants := list.(*v1alpha1.MCPGrantList); grants && r.hold.Load() {
+		<-r.release
+	}
+	return r.Reader.List(ctx, list, opts...)
+}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/connect"
+	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/publish"
 )
 
@@ -90,6 +91,9 @@ type Config struct {
 	// Providers are the OAuth platforms connected with those apps; nil
 	// means connect.Providers (tests point them at fakes).
 	Providers map[v1alpha1.Platform]connect.Provider
+	// InFlight records each clean-up sweep under way, so a shutdown that
+	// overruns its grace period names it; nil records nothing.
+	InFlight *inflight.Tracker
 }
 
 // Server is the authorization server plus the /mcp resource-server middleware.

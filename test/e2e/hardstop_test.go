@@ -198,18 +198,22 @@ func TestSecondRunOnTheSameFolder(t *testing.T) {
 	first.stop(g)
 }
 
-// TestShutdownOverrunNamesWhatRan stops herald while a platform call hangs
-// longer than its grace period: the log names the reconcile it gave up on,
-// and the control plane still stops.
+// TestShutdownOverrunNamesWhatRan stops herald while two platform calls
+// hang longer than its grace period, one made by a reconcile (a post
+// already due) and one by the publishing ledger's dispatcher (a post due
+// a few seconds later): the log names both, and the control plane still
+// stops.
 func TestShutdownOverrunNamesWhatRan(t *testing.T) {
 	g := NewWithT(t)
 	bin := buildHerald(t)
 	dataDir := t.TempDir()
 
-	received, release := make(chan struct{}, 1), make(chan struct{})
+	received, release := make(chan string, 2), make(chan struct{})
 	receiver := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Text string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
 		select {
-		case received <- struct{}{}:
+		case received <- body.Text:
 		default:
 		}
 		<-release // a receiver that never answers
@@ -228,9 +232,17 @@ func TestShutdownOverrunNamesWhatRan(t *testing.T) {
 	g.Expect(c.Create(ctx, &socialv1alpha1.SocialProfile{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: "demo"},
 		Spec: socialv1alpha1.SocialProfileSpec{Platform: socialv1alpha1.Platform("webhook"), Handle: "hook", Endpoint: "http://" + receiverURL,
 			CredentialsSecretRef: &socialv1alpha1.LocalObjectReference{Name: "hook"}}})).To(Succeed())
-	g.Expect(c.Create(ctx, &socialv1alpha1.ScheduledPost{ObjectMeta: metav1.ObjectMeta{Name: "stuck", Namespace: "demo"},
-		Spec: socialv1alpha1.ScheduledPostSpec{Text: "hello", Profiles: []string{"hook"}, ScheduledAt: time.Now().UTC().Format(time.RFC3339)}})).To(Succeed())
-	g.Eventually(received, 60*time.Second).Should(Receive(), "herald calls the receiver:\n%s", h.out.String())
+	for name, due := range map[string]time.Time{"stuck": time.Now(), "queued": time.Now().Add(8 * time.Second)} {
+		g.Expect(c.Create(ctx, &socialv1alpha1.ScheduledPost{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "demo"},
+			Spec: socialv1alpha1.ScheduledPostSpec{Text: name, Profiles: []string{"hook"}, ScheduledAt: due.UTC().Format(time.RFC3339)}})).To(Succeed())
+	}
+	var texts []string
+	for range 2 {
+		var text string
+		g.Eventually(received, 60*time.Second).Should(Receive(&text), "herald calls the receiver:\n%s", h.out.String())
+		texts = append(texts, text)
+	}
+	g.Expect(texts).To(ConsistOf(ContainSubstring("stuck"), ContainSubstring("queued")))
 
 	pids := controlPlanePIDs(g, dataDir)
 	g.Expect(h.cmd.Process.Signal(syscall.SIGINT)).To(Succeed())
@@ -238,6 +250,7 @@ func TestShutdownOverrunNamesWhatRan(t *testing.T) {
 	g.Expect(err).To(HaveOccurred(), "a shutdown that gave up is not a clean exit")
 	g.Expect(h.out.String()).To(ContainSubstring("shutdown overran its grace period"))
 	g.Expect(h.out.String()).To(ContainSubstring("ScheduledPost reconcile of demo/stuck"))
+	g.Expect(h.out.String()).To(ContainSubstring("platform call to " + receiverURL + " for demo/queued"))
 	g.Expect(h.out.String()).To(ContainSubstring("embedded control plane stopped"))
 	for name, pid := range pids {
 		g.Expect(running(pid)).To(BeFalse(), "%s (pid %d) stopped", name, pid)

@@ -2,11 +2,8 @@ package x_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,98 +12,28 @@ import (
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/internal/publish/x"
+	"github.com/herald-dev/herald/internal/publish/x/xtest"
 )
 
 const token = "x-user-access-token-777"
 
 var now = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
 
-// fakeX follows X API v2: Bearer user tokens, problem-details errors
-// ({"title","detail","type","status"}), POST /2/tweets answering 201
-// {"data":{"id","text"}}, DELETE /2/tweets/:id answering
-// {"data":{"deleted":true}} or 404 for a post it does not hold, POST
-// /2/media/upload taking multipart "media".
-type fakeX struct {
-	*platformtest.Server
-
-	mu     sync.Mutex
-	posts  map[string]string // text by id
-	nextID int64
-}
-
-func newFakeX(t *testing.T) *fakeX {
-	f := &fakeX{Server: platformtest.NewServer(t), posts: map[string]string{}, nextID: 1445880548472328192}
-	authed := func(h http.HandlerFunc) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("Authorization") != "Bearer "+token {
-				platformtest.WriteJSON(w, 401, map[string]any{"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
-				return
-			}
-			h(w, r)
-		}
-	}
-	f.Handle("GET /2/users/me", authed(func(w http.ResponseWriter, r *http.Request) {
-		platformtest.WriteJSON(w, 200, map[string]any{"data": map[string]any{"id": "2244994945", "name": "Herald", "username": "heraldhq"}})
-	}))
-	f.Handle("POST /2/media/upload", authed(func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseMultipartForm(1 << 20); err != nil || r.MultipartForm.File["media"] == nil {
-			platformtest.WriteJSON(w, 400, map[string]any{"title": "Invalid Request", "detail": "media is required", "status": 400})
-			return
-		}
-		platformtest.WriteJSON(w, 200, map[string]any{"data": map[string]any{"id": "1880028106020515840", "media_key": "3_1880028106020515840"}})
-	}))
-	f.Handle("POST /2/media/metadata", authed(func(w http.ResponseWriter, r *http.Request) {
-		platformtest.WriteJSON(w, 200, map[string]any{"data": map[string]any{"associated_metadata": true}})
-	}))
-	f.Handle("GET /img/{name}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "image/png")
-		fmt.Fprint(w, "png")
-	})
-	f.Handle("POST /2/tweets", authed(func(w http.ResponseWriter, r *http.Request) {
-		var body struct{ Text string }
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		id := strconv.FormatInt(f.nextID, 10)
-		f.posts[id] = body.Text
-		f.nextID++
-		platformtest.WriteJSON(w, 201, map[string]any{"data": map[string]any{"id": id, "text": body.Text}})
-	}))
-	f.Handle("DELETE /2/tweets/{id}", authed(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		id := r.PathValue("id")
-		if _, ok := f.posts[id]; !ok {
-			platformtest.WriteJSON(w, 404, problem(404, "Could not find tweet with id: ["+id+"]."))
-			return
-		}
-		delete(f.posts, id)
-		platformtest.WriteJSON(w, 200, map[string]any{"data": map[string]any{"deleted": true}})
-	}))
+// newFakeX starts the fake of X that accepts token.
+func newFakeX(t *testing.T) *xtest.Fake {
+	f := xtest.New(t, "x-app-client", "x-app-secret")
+	f.Accept(token)
 	return f
 }
 
-// holds reports whether X still has the post.
-func (f *fakeX) holds(id string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_, ok := f.posts[id]
-	return ok
-}
-
-// problem is X's problem-details error answer.
-func problem(status int, msg string) string {
-	return fmt.Sprintf(`{"title":"Error","type":"about:blank","status":%d,"detail":%q}`, status, msg)
-}
-
-func newPublisher(f *fakeX, client *http.Client) *x.Publisher {
+func newPublisher(f *xtest.Fake, client *http.Client) *x.Publisher {
 	p := x.New(client)
 	p.BaseURL = f.URL
 	p.Now = func() time.Time { return now }
 	return p
 }
 
-var prof = publish.Profile{Platform: x.Info.Platform, Handle: "@heraldhq", Credentials: publish.Credentials{"accessToken": []byte(token)}}
+var prof = publish.Profile{Platform: x.Info.Platform, Handle: "@herald", Credentials: publish.Credentials{"accessToken": []byte(token)}}
 
 func TestPublish(t *testing.T) {
 	g := NewWithT(t)
@@ -115,7 +42,7 @@ func TestPublish(t *testing.T) {
 	g.Expect(pub.Info().Resend.By).To(BeEmpty(), "nothing recognises a repeat")
 	res, err := pub.Publish(context.Background(), prof, publish.Post{Text: "hello"})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(res).To(Equal(publish.Result{ExternalID: "1445880548472328192", URL: "https://x.com/heraldhq/status/1445880548472328192", PublishedAt: now}))
+	g.Expect(res).To(Equal(publish.Result{ExternalID: "1445880548472328192", URL: "https://x.com/herald/status/1445880548472328192", PublishedAt: now}))
 	req := f.Last(t, "POST /2/tweets")
 	g.Expect(req.Header.Get("Authorization")).To(Equal("Bearer " + token))
 	g.Expect(req.JSON(t)).To(Equal(map[string]any{"text": "hello"}))
@@ -143,14 +70,14 @@ func TestVerify(t *testing.T) {
 	f := newFakeX(t)
 	acct, err := newPublisher(f, nil).Verify(context.Background(), prof)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(acct).To(Equal(publish.Account{ID: "2244994945", Handle: "@heraldhq", URL: "https://x.com/heraldhq", CharacterLimit: 280}))
+	g.Expect(acct).To(Equal(publish.Account{ID: "2244994945", Handle: "@herald", URL: "https://x.com/herald", CharacterLimit: 280}))
 }
 
 func TestErrors(t *testing.T) {
 	reset := time.Now().Add(15 * time.Minute).Unix()
-	cases := append(platformtest.StandardCases(problem),
+	cases := append(platformtest.StandardCases(xtest.Problem),
 		platformtest.ErrorCase{Name: "duplicate content is not a credentials problem", Status: 403,
-			Body: problem(403, "You are not allowed to create a Tweet with duplicate content."), Kind: publish.Permanent, Message: "duplicate content"},
+			Body: xtest.Problem(403, "You are not allowed to create a Tweet with duplicate content."), Kind: publish.Permanent, Message: "duplicate content"},
 		platformtest.ErrorCase{Name: "429 with x-rate-limit-reset", Status: 429,
 			Header: http.Header{"X-Rate-Limit-Limit": {"100"}, "X-Rate-Limit-Remaining": {"0"}, "X-Rate-Limit-Reset": {strconv.FormatInt(reset, 10)}},
 			Body:   `{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}`, Kind: publish.Retryable, Message: "Too Many Requests"},
@@ -176,12 +103,12 @@ func TestDelete(t *testing.T) {
 	pub := newPublisher(f, nil)
 	res, err := pub.Publish(context.Background(), prof, publish.Post{Text: "soon gone"})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(f.holds(res.ExternalID)).To(BeTrue())
+	g.Expect(f.Holds(res.ExternalID)).To(BeTrue())
 
 	g.Expect(pub.Delete(context.Background(), prof, res.ExternalID)).To(Succeed())
 	route := "DELETE /2/tweets/" + res.ExternalID
 	g.Expect(f.Last(t, route).Header.Get("Authorization")).To(Equal("Bearer " + token))
-	g.Expect(f.holds(res.ExternalID)).To(BeFalse())
+	g.Expect(f.Holds(res.ExternalID)).To(BeFalse())
 
 	// X answers 404 now; the post is gone, which is what was asked.
 	g.Expect(pub.Delete(context.Background(), prof, res.ExternalID)).To(Succeed())
@@ -196,7 +123,7 @@ func TestDeleteWithRejectedToken(t *testing.T) {
 	wrong := publish.Profile{Platform: x.Info.Platform, Credentials: publish.Credentials{"accessToken": []byte("wrong-token")}}
 	err = newPublisher(f, nil).Delete(context.Background(), wrong, res.ExternalID)
 	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
-	g.Expect(f.holds(res.ExternalID)).To(BeTrue())
+	g.Expect(f.Holds(res.ExternalID)).To(BeTrue())
 }
 
 func TestDeleteNotDeleted(t *testing.T) {
@@ -213,7 +140,7 @@ func TestDeleteNotDeleted(t *testing.T) {
 func TestDeleteErrors(t *testing.T) {
 	// 404 means deleted (TestDelete), and a DELETE that timed out is safe
 	// to send again.
-	cases := platformtest.DeleteCases(platformtest.StandardCases(problem), true)
+	cases := platformtest.DeleteCases(platformtest.StandardCases(xtest.Problem), true)
 	platformtest.CheckErrors(t, cases, []string{token}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
 		f := newFakeX(t)
 		f.Override("DELETE /2/tweets/1445880548472328192", answer)
@@ -225,7 +152,7 @@ func TestDeleteRejectsMalformedIDs(t *testing.T) {
 	f := newFakeX(t)
 	platformtest.CheckRefusedIDs(t, f.Server, map[string]string{
 		"": "without its id",
-		"https://x.com/heraldhq/status/1445880548472328192": "is a number",
+		"https://x.com/herald/status/1445880548472328192": "is a number",
 		"urn:li:share:7001": "is a number",
 	}, func(id string) error { return newPublisher(f, nil).Delete(context.Background(), prof, id) })
 }

@@ -1,7 +1,8 @@
-// Package xtest is a fake of X's OAuth 2.0 server and the account endpoint
-// Herald verifies tokens with, following X's documentation: the
-// authorization page, POST /2/oauth2/token for authorization codes (with
-// PKCE) and refresh tokens, which are single-use, and GET /2/users/me.
+// Package xtest is a fake of X for tests of the adapter, the reconcilers
+// and the connect flow, following X's documentation: its OAuth 2.0 server
+// (the authorization page, POST /2/oauth2/token for authorization codes
+// with PKCE and refresh tokens, which are single-use) here, and the API v2
+// requests Herald sends with the tokens it issues in api.go.
 package xtest
 
 import (
@@ -16,7 +17,7 @@ import (
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 )
 
-// Fake is X's OAuth server for one app.
+// Fake is X for one app: its OAuth server and its API.
 type Fake struct {
 	*platformtest.Server
 	// ClientID and ClientSecret are the app's.
@@ -31,6 +32,8 @@ type Fake struct {
 	codes    map[string]string // code → PKCE challenge
 	redirect string
 	renewals int
+	posts    map[string]string // text by id
+	nextID   int64
 }
 
 const invalidToken = "Value passed for the token was invalid."
@@ -38,7 +41,8 @@ const invalidToken = "Value passed for the token was invalid."
 // New starts the fake; it closes when the test ends.
 func New(t testing.TB, clientID, clientSecret string) *Fake {
 	f := &Fake{Server: platformtest.NewServer(t), ClientID: clientID, ClientSecret: clientSecret, Lifetime: 7200,
-		access: map[string]bool{}, refresh: map[string]bool{}, codes: map[string]string{}}
+		access: map[string]bool{}, refresh: map[string]bool{}, codes: map[string]string{},
+		posts: map[string]string{}, nextID: 1445880548472328192}
 	f.Handle("GET /i/oauth2/authorize", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		if q.Get("client_id") != f.ClientID || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" {
@@ -61,24 +65,8 @@ func New(t testing.TB, clientID, clientSecret string) *Fake {
 		platformtest.RedirectBack(w, r, q.Get("redirect_uri"), q, answer)
 	})
 	f.Handle("POST /2/oauth2/token", f.token)
-	f.Handle("GET /2/users/me", func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		ok := f.access[trimBearer(r.Header.Get("Authorization"))]
-		f.mu.Unlock()
-		if !ok {
-			platformtest.WriteJSON(w, 401, map[string]any{"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
-			return
-		}
-		platformtest.WriteJSON(w, 200, map[string]any{"data": map[string]any{"id": "2244994945", "name": "Herald", "username": "herald"}})
-	})
+	f.handleAPI()
 	return f
-}
-
-func trimBearer(h string) string {
-	if len(h) > 7 && h[:7] == "Bearer " {
-		return h[7:]
-	}
-	return ""
 }
 
 func (f *Fake) token(w http.ResponseWriter, r *http.Request) {
@@ -127,6 +115,14 @@ func (f *Fake) Issue() (access, refresh string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.issue()
+}
+
+// Accept makes access a working access token, as if an account had
+// connected and the test kept the token it was given.
+func (f *Fake) Accept(access string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.access[access] = true
 }
 
 // Expire stops an access token working.
