@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
-	"github.com/herald-dev/herald/internal/connect"
 	"github.com/herald-dev/herald/internal/cachetrim"
+	"github.com/herald-dev/herald/internal/connect"
 	"github.com/herald-dev/herald/internal/egress"
 	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/metrics"
