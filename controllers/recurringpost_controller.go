@@ -79,7 +79,7 @@ func (r *RecurringPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	base := rp.DeepCopy()
 	defer func() {
 		rp.Status.ObservedGeneration = rp.Generation
-		if err := r.Status().Patch(ctx, rp, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+		if err := patchStatus(ctx, r.Client, rp, base); err != nil && !apierrors.IsNotFound(err) {
 			retErr = errors.Join(retErr, err)
 		}
 	}()

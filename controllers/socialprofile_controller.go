@@ -173,7 +173,7 @@ func (r *SocialProfileReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	base := p.DeepCopy()
 	defer func() {
 		p.Status.ObservedGeneration = p.Generation
-		if err := r.Status().Patch(ctx, p, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+		if err := patchStatus(ctx, r.Client, p, base); err != nil && !apierrors.IsNotFound(err) {
 			retErr = errors.Join(retErr, err)
 		}
 		if retErr != nil {

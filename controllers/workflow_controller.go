@@ -77,7 +77,7 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	base := wf.DeepCopy()
 	defer func() {
 		wf.Status.ObservedGeneration = wf.Generation
-		if err := r.Status().Patch(ctx, wf, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+		if err := patchStatus(ctx, r.Client, wf, base); err != nil && !apierrors.IsNotFound(err) {
 			retErr = errors.Join(retErr, err)
 		}
 	}()

@@ -76,14 +76,14 @@ func (r *WorkflowRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 		base := run.DeepCopy()
 		run.Status.ObservedGeneration = run.Generation
-		return ctrl.Result{}, client.IgnoreNotFound(r.Status().Patch(ctx, run, client.MergeFrom(base)))
+		return ctrl.Result{}, client.IgnoreNotFound(patchStatus(ctx, r.Client, run, base))
 	}
 
 	// 2. Write the status once at the end.
 	base := run.DeepCopy()
 	defer func() {
 		run.Status.ObservedGeneration = run.Generation
-		if err := r.Status().Patch(ctx, run, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+		if err := patchStatus(ctx, r.Client, run, base); err != nil && !apierrors.IsNotFound(err) {
 			retErr = errors.Join(retErr, err)
 		}
 	}()

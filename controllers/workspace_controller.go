@@ -70,7 +70,7 @@ func (r *WorkspaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			return // the object is gone, or going, with nothing left to report
 		}
 		ws.Status.ObservedGeneration = ws.Generation
-		if err := r.Status().Patch(ctx, ws, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+		if err := patchStatus(ctx, r.Client, ws, base); err != nil && !apierrors.IsNotFound(err) {
 			retErr = errors.Join(retErr, err)
 		}
 	}()
