@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/robfig/cron/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -19,6 +20,7 @@ import (
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/scheme"
+	"github.com/herald-dev/herald/internal/workflow"
 )
 
 // scheduleHarness is a Workflow reconciler of the test's own, on a clock of
@@ -129,6 +131,36 @@ func nextAt(t time.Time, loc *time.Location, hour, minute int) time.Time {
 	return n
 }
 
+// dstStep is one reconcile of a daylight-saving spec: at its clock time
+// (UTC), after a restart (a reconciler of its own) if restart, the runs it
+// adds (by due time, UTC) and the next run the workflow then shows.
+type dstStep struct {
+	at      string
+	restart bool
+	runs    []string
+	next    string
+}
+
+// nextRunAt reads the instant out of status.nextRunLocal, "<RFC 3339> (zone)".
+func nextRunAt(local string) time.Time {
+	GinkgoHelper()
+	at, _, ok := strings.Cut(local, " ")
+	Expect(ok).To(BeTrue(), local)
+	return rfc3339(at)
+}
+
+// countedSchedule counts how often a reconcile asks the schedule for its
+// next time.
+type countedSchedule struct {
+	cron.Schedule
+	asked *int
+}
+
+func (c countedSchedule) Next(t time.Time) time.Time {
+	*c.asked++
+	return c.Schedule.Next(t)
+}
+
 var _ = Describe("Workflow schedules", func() {
 	It("skip a run found later than startingDeadline and report it, then run the next on time", func() {
 		h := newScheduleHarness()
@@ -184,26 +216,83 @@ var _ = Describe("Workflow schedules", func() {
 		Expect(h.drained()).To(ContainElement(ContainSubstring("Cancelled run replace-earlier")))
 	})
 
-	It("fire a wall-clock time once on the night clocks go back, across a restart", func() {
-		h := newScheduleHarness()
-		ns := scheduleNamespace()
-		wf := scheduled(ns, "nightly", "30 2 * * *", "Europe/Berlin")
-		berlin, _ := time.LoadLocation("Europe/Berlin")
-		// The last Sunday of October 2027: 02:30 happens at 00:30 and 01:30 UTC.
-		first := time.Date(2027, 10, 31, 0, 30, 0, 0, time.UTC)
-		Expect(first.In(berlin).Format("15:04 MST")).To(Equal("02:30 CEST"))
-		h.clock.SetTime(first.Add(time.Minute))
-		h.reconcile(wf)
-		Expect(runNames(ns)).To(ConsistOf(fmt.Sprintf("nightly-%d", first.Unix())))
-		Expect(wf.Status.NextRunLocal).To(Equal("2027-11-01T02:30:00+01:00 (Europe/Berlin)"))
+	// Each entry walks one daylight-saving night of a daily schedule on the
+	// wall clock of its zone. The documented rule: a time the clocks repeat
+	// runs once, at its first occurrence, even across a restart; a time the
+	// clocks skip does not run that day, and the next run shown is the
+	// next day's.
+	DescribeTable("follow the wall clock across daylight-saving changes",
+		func(zone, schedule string, steps ...dstStep) {
+			h := newScheduleHarness()
+			ns := scheduleNamespace()
+			wf := scheduled(ns, "nightly", schedule, zone)
+			loc, err := time.LoadLocation(zone)
+			Expect(err).NotTo(HaveOccurred())
+			var want []string
+			for _, step := range steps {
+				if step.restart {
+					h = newScheduleHarness()
+				}
+				h.clock.SetTime(rfc3339(step.at))
+				h.reconcile(wf)
+				for _, due := range step.runs {
+					want = append(want, fmt.Sprintf("nightly-%d", rfc3339(due).Unix()))
+				}
+				Expect(runNames(ns)).To(ConsistOf(want), "at %s (%s)", step.at, rfc3339(step.at).In(loc).Format("15:04 MST"))
+				Expect(wf.Status.NextRunLocal).To(Equal(step.next), "at %s", step.at)
+				Expect(wf.Status.NextRunTime.Time).To(BeTemporally("==", nextRunAt(step.next)))
+			}
+		},
+		// The nights are years ahead: the workflow is created now, and its
+		// schedule starts then.
+		Entry("Europe/Berlin, clocks go back: 02:30 happens at 00:30 and 01:30 UTC", "Europe/Berlin", "30 2 * * *",
+			dstStep{at: "2036-10-26T00:31:00Z", runs: []string{"2036-10-26T00:30:00Z"}, next: "2036-10-27T02:30:00+01:00 (Europe/Berlin)"},
+			dstStep{at: "2036-10-26T01:31:00Z", next: "2036-10-27T02:30:00+01:00 (Europe/Berlin)"},
+			dstStep{at: "2036-10-26T01:32:00Z", restart: true, next: "2036-10-27T02:30:00+01:00 (Europe/Berlin)"}),
+		Entry("Europe/Berlin, clocks go forward: 02:00 CET is 03:00 CEST and 02:30 does not happen", "Europe/Berlin", "30 2 * * *",
+			dstStep{at: "2036-03-29T01:31:00Z", runs: []string{"2036-03-29T01:30:00Z"}, next: "2036-03-31T02:30:00+02:00 (Europe/Berlin)"},
+			dstStep{at: "2036-03-30T01:31:00Z", next: "2036-03-31T02:30:00+02:00 (Europe/Berlin)"},
+			dstStep{at: "2036-03-30T01:32:00Z", restart: true, next: "2036-03-31T02:30:00+02:00 (Europe/Berlin)"},
+			dstStep{at: "2036-03-31T00:31:00Z", runs: []string{"2036-03-31T00:30:00Z"}, next: "2036-04-01T02:30:00+02:00 (Europe/Berlin)"}),
+		Entry("America/New_York, clocks go forward: 02:00 EST is 03:00 EDT and 02:30 does not happen", "America/New_York", "30 2 * * *",
+			dstStep{at: "2036-03-08T07:31:00Z", runs: []string{"2036-03-08T07:30:00Z"}, next: "2036-03-10T02:30:00-04:00 (America/New_York)"},
+			dstStep{at: "2036-03-09T07:31:00Z", next: "2036-03-10T02:30:00-04:00 (America/New_York)"},
+			dstStep{at: "2036-03-09T07:32:00Z", restart: true, next: "2036-03-10T02:30:00-04:00 (America/New_York)"},
+			dstStep{at: "2036-03-10T06:31:00Z", runs: []string{"2036-03-10T06:30:00Z"}, next: "2036-03-11T02:30:00-04:00 (America/New_York)"}),
+		Entry("America/New_York, clocks go back: 01:30 happens at 05:30 and 06:30 UTC", "America/New_York", "30 1 * * *",
+			dstStep{at: "2036-11-02T05:31:00Z", runs: []string{"2036-11-02T05:30:00Z"}, next: "2036-11-03T01:30:00-05:00 (America/New_York)"},
+			dstStep{at: "2036-11-02T06:31:00Z", next: "2036-11-03T01:30:00-05:00 (America/New_York)"},
+			dstStep{at: "2036-11-02T06:32:00Z", restart: true, next: "2036-11-03T01:30:00-05:00 (America/New_York)"}),
+	)
 
-		By("after the second 02:30, and after a restart (a new reconciler), no second run")
-		h.clock.SetTime(first.Add(time.Hour + time.Minute))
+	It("catch up a minute schedule idle for a year with bounded work, one run and the too-many-missed rule", func() {
+		h := newScheduleHarness()
+		var asked int
+		h.r.ParseSchedule = func(spec string) (cron.Schedule, error) {
+			sched, err := workflow.ParseSchedule(spec)
+			return countedSchedule{sched, &asked}, err
+		}
+		ns := scheduleNamespace()
+		wf := scheduled(ns, "minutely", "* * * * *", "Europe/Berlin")
+		first := wf.CreationTimestamp.Time.Truncate(time.Minute).Add(time.Minute)
+		h.clock.SetTime(first.Add(10 * time.Second))
 		h.reconcile(wf)
-		h2 := newScheduleHarness()
-		h2.clock.SetTime(first.Add(time.Hour + 2*time.Minute))
-		h2.reconcile(wf)
-		Expect(runNames(ns)).To(HaveLen(1))
+		Expect(runNames(ns)).To(ConsistOf(fmt.Sprintf("minutely-%d", first.Unix())))
+		h.drained()
+
+		By("a year later, the reconcile asks the schedule about as often as the missed-times bound, not for each of the year's minutes")
+		due := first.AddDate(1, 0, 0)
+		h.clock.SetTime(due.Add(10 * time.Second))
+		asked = 0
+		h.reconcile(wf)
+		Expect(asked).To(BeNumerically(">", workflow.MaxMissed), "the missed times are counted up to the bound")
+		Expect(asked).To(BeNumerically("<=", workflow.MaxMissed+20), "a year of minutes is %d", int(due.Sub(first)/time.Minute))
+		Expect(runNames(ns)).To(ConsistOf(fmt.Sprintf("minutely-%d", first.Unix()), fmt.Sprintf("minutely-%d", due.Unix())))
+		Expect(h.drained()).To(ContainElement(And(ContainSubstring(ReasonRunsMissed),
+			ContainSubstring(fmt.Sprintf("more than %d scheduled runs were missed", workflow.MaxMissed)),
+			ContainSubstring("only the latest, due "+due.UTC().Format(time.RFC3339)))))
+		Expect(wf.Status.LastRun).To(Equal(fmt.Sprintf("minutely-%d", due.Unix())))
+		Expect(wf.Status.NextRunTime.Time).To(BeTemporally("==", due.Add(time.Minute)))
 	})
 
 	It("prune finished runs past the history limits, keeping runs whose posts are not done", func() {

@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -81,6 +82,42 @@ var _ = Describe("Profile and run reads", func() {
 		Expect(next["local"]).To(Equal(want.Format(time.RFC3339) + " (Europe/Berlin)"))
 		Expect(next["posts"]).To(ConsistOf(And(HaveKeyWithValue("text", "Tuesday 09:00: Grind fresh."), HaveKeyWithValue("draft", true))))
 		Expect(next["problems"]).To(ContainElement(ContainSubstring("topic")), "a required input without a default")
+	})
+
+	It("previews the next run for each target profile as preview_post renders a post", func() {
+		kit := &socialv1alpha1.BrandKit{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "tip-kit"},
+			Spec: socialv1alpha1.BrandKitSpec{DisplayName: "Tips", Signature: "— Acme", Hashtags: []string{"#Tips"}}}
+		Expect(k8sClient.Create(ctx, kit)).To(Succeed())
+		DeferCleanup(func() { Expect(k8sClient.Delete(ctx, kit)).To(Succeed()) })
+		Expect(k8sClient.Create(ctx, &socialv1alpha1.Workflow{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "tip-per-profile"},
+			Spec: socialv1alpha1.WorkflowSpec{Enabled: true, Trigger: socialv1alpha1.WorkflowTrigger{Type: socialv1alpha1.TriggerSchedule, Schedule: "0 9 * * TUE"},
+				Inputs: []socialv1alpha1.WorkflowInput{{Name: "tip", Default: "Grind fresh."}},
+				Posts: []socialv1alpha1.PostTemplate{
+					{Text: "Tip: {{ .Inputs.tip }}", Profiles: []string{"sandbox", "x-main"}, BrandKit: "tip-kit",
+						Variants: []socialv1alpha1.PostVariant{{Platform: "x", Text: "{{ .Inputs.tip }} " + strings.Repeat("x", 300)}}},
+					{Text: "Gone", Profiles: []string{"gone"}},
+				}},
+		})).To(Succeed())
+		var next map[string]any
+		Eventually(func(g Gomega) {
+			next, _ = ok(dev, "get_workflow", map[string]any{"workspaceId": "acme", "workflowId": "tip-per-profile"})["nextRun"].(map[string]any)
+			g.Expect(next).NotTo(BeNil())
+			g.Expect(next["posts"]).To(HaveLen(2))
+			g.Expect(next["posts"].([]any)[0]).To(HaveKeyWithValue("previews", HaveLen(2)), "the brand kit is in the cache")
+		}, 10*time.Second, 50*time.Millisecond).Should(Succeed())
+		posts := next["posts"].([]any)
+		tip := posts[0].(map[string]any)
+		Expect(tip["text"]).To(Equal("Tip: Grind fresh."), "as the template renders it")
+		sandbox, x := tip["previews"].([]any)[0].(map[string]any), tip["previews"].([]any)[1].(map[string]any)
+		Expect(sandbox).To(And(HaveKeyWithValue("profileId", "sandbox"), HaveKeyWithValue("platform", "sandbox"),
+			HaveKeyWithValue("text", "Tip: Grind fresh.\n\n— Acme\n\n#Tips"), HaveKeyWithValue("ok", true)))
+		Expect(x).To(And(HaveKeyWithValue("profileId", "x-main"), HaveKeyWithValue("text", HavePrefix("Grind fresh. xxx")),
+			HaveKeyWithValue("limit", BeNumerically("==", 280)), HaveKeyWithValue("ok", false)), "X gets its variant, and it is too long")
+		Expect(x["length"]).To(BeNumerically(">", 280))
+		Expect(posts[1]).To(HaveKeyWithValue("previews", BeEmpty()))
+		Expect(next["problems"]).To(ContainElements(HavePrefix("posts[0]: profile x-main (x): "),
+			And(HavePrefix("posts[1]: "), ContainSubstring(`"gone"`), ContainSubstring("ocoya_list_social_profiles"))))
 	})
 
 	It("lists and shows workflow runs, and toggles a valid workflow", func() {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
-	"github.com/herald-dev/herald/internal/post"
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/registry"
 )
@@ -124,25 +122,11 @@ func (s *toolCall) apply(ctx context.Context, c postContent, spec *socialv1alpha
 // problems renders the post for each of its profiles and lists what would
 // stop it from publishing: which platform, by how much.
 func (s *toolCall) problems(ctx context.Context, spec *socialv1alpha1.ScheduledPostSpec) ([]string, error) {
-	var kit *socialv1alpha1.BrandKit
-	if spec.BrandKit != "" {
-		k, err := s.brandKit(ctx, spec.BrandKit)
-		if err != nil {
-			return nil, err
-		}
-		kit = k
+	r, err := s.previews(ctx, spec)
+	if err != nil {
+		return nil, err
 	}
-	var out []string
-	for _, id := range spec.Profiles {
-		p, err := s.profile(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if r := post.Render(spec, p, kit, s.platform(p)); len(r.Problems) > 0 {
-			out = append(out, fmt.Sprintf("profile %s (%s): %s", id, p.Spec.Platform, r.Message()))
-		}
-	}
-	return out, nil
+	return r.Problems(), nil
 }
 
 // platform is what the profile's platform declares.

@@ -312,7 +312,6 @@ func previewPostTool() Tool {
 		Name: "preview_post", Title: "Preview a post", Scope: socialv1alpha1.ScopePostsRead, ReadOnly: true, Idempotent: true,
 		Description: "Renders a post for each target profile exactly as publishing would (variant, brand kit signature and hashtags) and reports its length against each platform's limit and every problem found. Call it before scheduling long posts or posts to X or Bluesky.",
 	}, func(ctx context.Context, s *toolCall, in previewPostArgs) (*PreviewResult, error) {
-		var err error
 		spec := &socialv1alpha1.ScheduledPostSpec{}
 		if in.PostID != "" {
 			p, err := s.post(ctx, in.PostID)
@@ -329,30 +328,51 @@ func previewPostTool() Tool {
 		if len(spec.Profiles) == 0 {
 			return nil, invalidArgument("give profileIds to preview for (from %s)", s.toolName("list_social_profiles"))
 		}
-		var kit *socialv1alpha1.BrandKit
-		if spec.BrandKit != "" {
-			if kit, err = s.brandKit(ctx, spec.BrandKit); err != nil {
-				return nil, err
-			}
-		}
-		out := &PreviewResult{OK: true}
-		for _, id := range spec.Profiles {
-			p, err := s.profile(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			info := s.platform(p)
-			r := post.Render(spec, p, kit, info)
-			pv := Preview{ProfileID: id, Platform: string(p.Spec.Platform), Text: r.Text, Length: r.Length, Limit: r.Limit, Unit: r.Unit,
-				Media: info.Rules.Media.Describe(), PostingLimit: post.PostingLimit(p, info), OK: len(r.Problems) == 0}
-			for _, pr := range r.Problems {
-				pv.Problems = append(pv.Problems, pr.Message)
-			}
-			out.OK = out.OK && pv.OK
-			out.Previews = append(out.Previews, pv)
-		}
-		return out, nil
+		return s.previews(ctx, spec)
 	})
+}
+
+// previews renders spec for each of its profiles exactly as publishing
+// would (post.Render: the variant the profile gets, the brand kit's
+// signature and hashtags, the platform's counting and limits), for every
+// tool that shows a post before it goes out.
+func (s *toolCall) previews(ctx context.Context, spec *socialv1alpha1.ScheduledPostSpec) (*PreviewResult, error) {
+	var kit *socialv1alpha1.BrandKit
+	if spec.BrandKit != "" {
+		var err error
+		if kit, err = s.brandKit(ctx, spec.BrandKit); err != nil {
+			return nil, err
+		}
+	}
+	out := &PreviewResult{OK: true, Previews: []Preview{}}
+	for _, id := range spec.Profiles {
+		p, err := s.profile(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		info := s.platform(p)
+		r := post.Render(spec, p, kit, info)
+		pv := Preview{ProfileID: id, Platform: string(p.Spec.Platform), Text: r.Text, Length: r.Length, Limit: r.Limit, Unit: r.Unit,
+			Media: info.Rules.Media.Describe(), PostingLimit: post.PostingLimit(p, info), OK: len(r.Problems) == 0}
+		for _, pr := range r.Problems {
+			pv.Problems = append(pv.Problems, pr.Message)
+		}
+		out.OK = out.OK && pv.OK
+		out.Previews = append(out.Previews, pv)
+	}
+	return out, nil
+}
+
+// Problems lists, a line a profile, what stops a rendering from publishing:
+// which platform, by how much.
+func (r *PreviewResult) Problems() []string {
+	var out []string
+	for _, p := range r.Previews {
+		if !p.OK {
+			out = append(out, fmt.Sprintf("profile %s (%s): %s", p.ProfileID, p.Platform, strings.Join(p.Problems, " ")))
+		}
+	}
+	return out
 }
 
 // Text renders the preview for a model reading text content.

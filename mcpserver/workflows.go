@@ -2,6 +2,7 @@ package mcpserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -107,10 +108,11 @@ type NextRunView struct {
 // PostPreview is one post a run would create.
 type PostPreview struct {
 	ProfileIDs  []string       `json:"profileIds"`
-	Text        string         `json:"text"`
+	Text        string         `json:"text" jsonschema:"the post's text as the template renders it, before a profile's variant, signature or hashtags"`
 	Variants    []VariantInput `json:"variants,omitempty"`
 	ScheduledAt string         `json:"scheduledAt"`
 	Draft       bool           `json:"draft"`
+	Previews    []Preview      `json:"previews" jsonschema:"the post for each of its profiles exactly as publishing would send it, as ocoya_preview_post shows it: the variant the profile gets, the brand kit's signature and hashtags, its length against the platform's limit and what would stop it"`
 }
 
 // RunList is the output of list_workflow_runs.
@@ -174,8 +176,9 @@ func (s *toolCall) viewWorkflow(ctx context.Context, wf *socialv1alpha1.Workflow
 }
 
 // nextRun renders what a schedule trigger's next run would post, with the
-// inputs' defaults, the brand kits as they are now and .Now at its time;
-// nil for other triggers, a disabled workflow or a schedule with no next time.
+// inputs' defaults, the brand kits as they are now and .Now at its time,
+// and each post for each of its profiles as preview_post would; nil for
+// other triggers, a disabled workflow or a schedule with no next time.
 func (s *toolCall) nextRun(ctx context.Context, wf *socialv1alpha1.Workflow) (*NextRunView, error) {
 	if wf.Spec.Trigger.Type != socialv1alpha1.TriggerSchedule || !wf.Spec.Enabled {
 		return nil, nil
@@ -207,9 +210,21 @@ func (s *toolCall) nextRun(ctx context.Context, wf *socialv1alpha1.Workflow) (*N
 			v.Problems = append(v.Problems, fmt.Sprintf("posts[%d]: %v", i, err))
 			continue
 		}
-		pv := PostPreview{ProfileIDs: p.Spec.Profiles, Text: p.Spec.Text, ScheduledAt: p.Spec.ScheduledAt, Draft: p.Spec.Draft}
+		pv := PostPreview{ProfileIDs: p.Spec.Profiles, Text: p.Spec.Text, ScheduledAt: p.Spec.ScheduledAt, Draft: p.Spec.Draft, Previews: []Preview{}}
 		for _, vr := range p.Spec.Variants {
 			pv.Variants = append(pv.Variants, VariantInput{ProfileID: vr.Profile, Platform: string(vr.Platform), Text: vr.Text})
+		}
+		var te *ToolError
+		switch r, err := s.previews(ctx, &p.Spec); {
+		case errors.As(err, &te): // a profile or brand kit the workflow names is gone; validation says so too
+			v.Problems = append(v.Problems, fmt.Sprintf("posts[%d]: %s", i, te.Message))
+		case err != nil:
+			return nil, err
+		default:
+			pv.Previews = r.Previews
+			for _, pr := range r.Problems() {
+				v.Problems = append(v.Problems, fmt.Sprintf("posts[%d]: %s", i, pr))
+			}
 		}
 		v.Posts = append(v.Posts, pv)
 	}
@@ -261,7 +276,7 @@ func workflowTools() []Tool {
 		}),
 		declare(Tool{
 			Name: "get_workflow", Title: "Get a workflow", Scope: socialv1alpha1.ScopeWorkflowsRead, ReadOnly: true, Idempotent: true,
-			Description: "Shows one workflow: trigger, inputs, enabled, valid and its validation errors, and for a schedule trigger when it runs next and what that run would post, rendered now with the inputs' defaults.",
+			Description: "Shows one workflow: trigger, inputs, enabled, valid and its validation errors, and for a schedule trigger when it runs next and what that run would post: rendered now with the inputs' defaults, and for each target profile exactly as ocoya_preview_post renders a post (variant, brand kit signature and hashtags, length against the platform's limit, problems).",
 		}, func(ctx context.Context, s *toolCall, in workflowArgs) (*WorkflowResult, error) {
 			wf, err := s.workflow(ctx, in.WorkflowID)
 			if err != nil {

@@ -3,6 +3,7 @@ package workflow
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/template"
@@ -37,16 +38,18 @@ var allowedFuncs = map[string]bool{
 }
 
 // parseTemplate parses a post template and checks it against the bounds;
-// the error names the bound passed and what to write instead.
+// the error names the line of the template at fault (where one part is),
+// the bound passed and what to write instead.
 func parseTemplate(name, text string) (*template.Template, error) {
 	t, err := template.New(name).Option("missingkey=error").Parse(text)
 	if err != nil {
-		return nil, err
+		return nil, atLine(err)
 	}
+	c := &templateCheck{text: text}
 	if len(t.Templates()) > 1 {
-		return nil, errors.New("a post template cannot define templates ({{define}} or {{block}}); write the text where it is used")
+		c.fail(firstDefinition(t), "a post template cannot define templates ({{define}} or {{block}}); write the text where it is used")
+		return nil, c.err
 	}
-	c := &templateCheck{}
 	c.walk(t.Tree.Root, 0)
 	if c.err != nil {
 		return nil, c.err
@@ -57,15 +60,54 @@ func parseTemplate(name, text string) (*template.Template, error) {
 	return t, nil
 }
 
+// parserLine matches where text/template's parser says an error is:
+// "template: text:3: …".
+var parserLine = regexp.MustCompile(`^template: [^:]*:(\d+): `)
+
+// atLine words the parser's error as Herald words its own, "line 3: …":
+// the template's name is Herald's, not the author's.
+func atLine(err error) error {
+	if m := parserLine.FindStringSubmatchIndex(err.Error()); m != nil {
+		msg := err.Error()
+		return fmt.Errorf("line %s: %s", msg[m[2]:m[3]], msg[m[1]:])
+	}
+	return err
+}
+
 type templateCheck struct {
+	text  string
 	nodes int
 	err   error
 }
 
-func (c *templateCheck) fail(format string, args ...any) {
-	if c.err == nil {
-		c.err = fmt.Errorf(format, args...)
+// fail keeps the first problem found, at the line of the template where n
+// begins (nil: no one place), so the author of a long template finds it.
+func (c *templateCheck) fail(n parse.Node, format string, args ...any) {
+	if c.err != nil {
+		return
 	}
+	msg := fmt.Sprintf(format, args...)
+	if n == nil {
+		c.err = errors.New(msg)
+		return
+	}
+	line := 1 + strings.Count(c.text[:min(int(n.Position()), len(c.text))], "\n")
+	c.err = fmt.Errorf("line %d: %s", line, msg)
+}
+
+// firstDefinition is the body of the template t defines earliest in its
+// text, or nil.
+func firstDefinition(t *template.Template) parse.Node {
+	var first parse.Node
+	for _, d := range t.Templates() {
+		if d == t || d.Tree == nil || d.Tree.Root == nil {
+			continue
+		}
+		if first == nil || d.Tree.Root.Position() < first.Position() {
+			first = d.Tree.Root
+		}
+	}
+	return first
 }
 
 func (c *templateCheck) walk(n parse.Node, ranges int) {
@@ -89,18 +131,18 @@ func (c *templateCheck) walk(n parse.Node, ranges int) {
 		c.branch(&n.BranchNode, ranges)
 	case *parse.RangeNode:
 		if ranges+1 > MaxRangeDepth {
-			c.fail("range nests more than %d deep; a post template may nest range at most %d deep", MaxRangeDepth, MaxRangeDepth)
+			c.fail(n, "range nests more than %d deep; a post template may nest range at most %d deep", MaxRangeDepth, MaxRangeDepth)
 			return
 		}
 		// Range only over what the run brings (the inputs), never over a
 		// number or a function's result, which could be any size.
 		if len(n.Pipe.Cmds) != 1 || len(n.Pipe.Cmds[0].Args) != 1 || !isData(n.Pipe.Cmds[0].Args[0]) {
-			c.fail("range may only go over the run's data, such as {{range $name, $value := .Inputs}}, not over %s", n.Pipe)
+			c.fail(n, "range may only go over the run's data, such as {{range $name, $value := .Inputs}}, not over %s", n.Pipe)
 			return
 		}
 		c.branch(&n.BranchNode, ranges+1)
 	case *parse.TemplateNode:
-		c.fail("a post template cannot include templates ({{template %q}}); write the text where it is used", n.Name)
+		c.fail(n, "a post template cannot include templates ({{template %q}}); write the text where it is used", n.Name)
 	}
 }
 
@@ -122,7 +164,7 @@ func (c *templateCheck) pipe(p *parse.PipeNode) {
 			switch a := arg.(type) {
 			case *parse.IdentifierNode:
 				if !allowedFuncs[a.Ident] {
-					c.fail("a post template cannot call %s; it may use %s", a.Ident, funcList())
+					c.fail(a, "a post template cannot call %s; it may use %s", a.Ident, funcList())
 					return
 				}
 				if i == 0 && a.Ident == "printf" && len(cmd.Args) > 1 {
@@ -139,7 +181,7 @@ func (c *templateCheck) pipe(p *parse.PipeNode) {
 func (c *templateCheck) format(arg parse.Node) {
 	s, ok := arg.(*parse.StringNode)
 	if !ok {
-		c.fail("printf's format must be written in the template, such as {{printf \"%%.80s\" .Item.Summary}}")
+		c.fail(arg, "printf's format must be written in the template, such as {{printf \"%%.80s\" .Item.Summary}}")
 		return
 	}
 	f := s.Text
@@ -153,12 +195,12 @@ func (c *templateCheck) format(arg parse.Node) {
 		}
 		spec := f[i+1 : j]
 		if strings.ContainsAny(spec, "*[") {
-			c.fail("printf's format %q takes its width from an argument; write the width in the format", f)
+			c.fail(s, "printf's format %q takes its width from an argument; write the width in the format", f)
 			return
 		}
 		for _, num := range strings.FieldsFunc(spec, func(r rune) bool { return r < '0' || r > '9' }) {
 			if n, err := strconv.Atoi(num); err != nil || n > MaxFormatWidth {
-				c.fail("printf's format %q asks for a width of %s; a post template may ask for at most %d", f, num, MaxFormatWidth)
+				c.fail(s, "printf's format %q asks for a width of %s; a post template may ask for at most %d", f, num, MaxFormatWidth)
 				return
 			}
 		}

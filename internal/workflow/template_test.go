@@ -84,3 +84,28 @@ func FuzzRender(f *testing.F) {
 		}
 	})
 }
+
+// TestTemplateErrorsNameTheLine: whether the parser or Herald's own bounds
+// refuse a template, the error says which line to look at, in the same
+// words, and Validate passes it on.
+func TestTemplateErrorsNameTheLine(t *testing.T) {
+	cases := []struct{ text, want string }{
+		{"Hello\n{{ .Inputs.product }}\n{{ if .Inputs.a }}never closed\n", "line 4: unexpected EOF"},
+		{"Hello\n\n{{ .Inputs.product }\n", "line 3: unexpected \"}\" in operand"},
+		{"One\nTwo\n{{range .Inputs}}{{range .}}\n{{range .}}{{end}}{{end}}{{end}}", "line 4: range nests more than 2 deep"},
+		{"One\n{{ call .Inputs.product }}", "line 2: a post template cannot call call"},
+		{"One\nTwo\nThree {{printf \"%0999999999d\" 0}}", "line 3: printf's format \"%0999999999d\" asks for a width"},
+		{"One\n{{template \"x\"}}", "line 2: a post template cannot include templates"},
+		{"One\n{{define \"b\"}}\nb{{end}}{{define \"a\"}}a{{end}}", "line 2: a post template cannot define templates"},
+	}
+	for _, c := range cases {
+		_, err := parseTemplate("text", c.text)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("parseTemplate(%q) = %v, want an error beginning %q", c.text, err, c.want)
+		}
+	}
+	spec := &socialv1alpha1.WorkflowSpec{Posts: []socialv1alpha1.PostTemplate{{Text: cases[2].text}}}
+	if errs := Validate(spec, nil); len(errs) != 1 || !strings.Contains(errs[0], "posts[0].text is not a valid post template: line 4: range nests") {
+		t.Errorf("Validate = %q, want the line in posts[0].text's error", errs)
+	}
+}
