@@ -35,6 +35,7 @@ import (
 	"github.com/herald-dev/herald/internal/egress"
 	"github.com/herald-dev/herald/internal/inflight"
 	"github.com/herald-dev/herald/internal/leader"
+	"github.com/herald-dev/herald/internal/memlimit"
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
@@ -102,6 +103,11 @@ func main() {
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if limit, err := memlimit.Set(); err != nil {
+		ctrl.Log.Info("could not read the container's memory limit; the Go runtime keeps its default", "error", err.Error())
+	} else if limit > 0 {
+		ctrl.Log.Info("the Go runtime's memory limit follows the container's", "bytes", limit)
+	}
 
 	ctx := ctrl.SetupSignalHandler()
 	if err := run(ctx, o); err != nil {

@@ -308,6 +308,13 @@ func (r *ScheduledPostReconciler) SetupWithManager(mgr ctrl.Manager, workers int
 	deleting := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		return e.ObjectNew.GetDeletionTimestamp() != nil
 	}}
+	// A post settled when the cache first sees it needs no reconcile: at
+	// start-up a large install would otherwise queue every post it ever
+	// published, and the queue's bookkeeping keeps its high-water mark.
+	unsettled := predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool {
+		p, ok := e.Object.(*socialv1alpha1.ScheduledPost)
+		return !ok || !post.Settled(p)
+	}}
 	// A workspace's approval policy changing looks again at the posts it
 	// holds back; posts not waiting meet the policy when they fall due.
 	awaiting := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
@@ -316,7 +323,7 @@ func (r *ScheduledPostReconciler) SetupWithManager(mgr ctrl.Manager, workers int
 			return nil
 		}
 		var posts socialv1alpha1.ScheduledPostList
-		if err := r.List(ctx, &posts, client.InNamespace(ws.NamespaceName())); err != nil {
+		if err := r.List(ctx, &posts, client.InNamespace(ws.NamespaceName()), client.UnsafeDisableDeepCopy); err != nil {
 			return nil
 		}
 		var reqs []reconcile.Request
@@ -328,7 +335,7 @@ func (r *ScheduledPostReconciler) SetupWithManager(mgr ctrl.Manager, workers int
 		return reqs
 	})
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&socialv1alpha1.ScheduledPost{}, builder.WithPredicates(predicate.Or(
+		For(&socialv1alpha1.ScheduledPost{}, builder.WithPredicates(unsettled, predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deleting))).
 		Watches(&socialv1alpha1.Workspace{}, awaiting, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
 	if r.Dispatch != nil {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/btree"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
@@ -76,7 +75,6 @@ func (idx *postIndex) tree(ns string) *btree.BTreeG[indexedPost] {
 type indexedPost struct {
 	created int64
 	name    string
-	uid     types.UID
 	post    *socialv1alpha1.ScheduledPost // the informer's copy, or one this replica wrote: read-only
 	// phase and due are what list filters read: the post's phase as the
 	// tools report it, and its scheduledAt (zero when it has none).
@@ -84,11 +82,29 @@ type indexedPost struct {
 	due   time.Time
 	// holding is what the post takes of the workspace's limits.
 	holding post.Holding
-	// listed returns the post as pages show it, encoded on first use.
-	listed func() *listedPost
-	// written is when a tool of this replica recorded the entry, until
-	// the informer delivers the post; zero once it has.
-	written time.Time
+	// listed is the post as pages show it, encoded on first use.
+	listed *listedOnce
+	// written is when a tool of this replica recorded the entry (Unix
+	// nanoseconds), until the informer delivers the post; zero once it
+	// has. An index holds an entry per post, so entries are kept small.
+	written int64
+}
+
+// listedOnce encodes a post for pages the first time one shows it.
+type listedOnce struct {
+	once sync.Once
+	v    *listedPost
+}
+
+func (l *listedOnce) get(e *indexedPost) *listedPost {
+	l.once.Do(func() { l.v = newListedPost(e.post, e.phase) })
+	return l.v
+}
+
+// unconfirmed reports whether e is a tool's record the informer has not
+// confirmed within unconfirmedTTL, as of now.
+func (e *indexedPost) unconfirmed(now time.Time) bool {
+	return e.written != 0 && now.UnixNano()-e.written > int64(unconfirmedTTL)
 }
 
 // unconfirmedTTL is how long a post this replica created stays on its pages
@@ -131,10 +147,9 @@ func (idx *postIndex) entryOf(obj any) (indexedPost, string, bool) {
 		return indexedPost{}, "", false
 	}
 	now := idx.clock.Now()
-	e := indexedPost{created: p.CreationTimestamp.UnixNano(), name: p.Name, uid: p.UID, post: p, phase: string(post.PhaseOf(p, now))}
+	e := indexedPost{created: p.CreationTimestamp.UnixNano(), name: p.Name, post: p, phase: string(post.PhaseOf(p, now)), listed: &listedOnce{}}
 	e.due, _ = post.Due(&p.Spec)
 	e.holding = post.HoldingOf(post.AsWritten(p, now))
-	e.listed = sync.OnceValue(func() *listedPost { return newListedPost(p, e.phase) })
 	return e, p.Namespace, true
 }
 
@@ -143,14 +158,14 @@ func (idx *postIndex) entryOf(obj any) (indexedPost, string, bool) {
 // recorded for a post created since (another UID under the same name),
 // which the informer has not reached yet.
 func (idx *postIndex) put(obj any) {
-	idx.upsert(obj, time.Time{}, func(cur, e indexedPost) bool { return cur.written.IsZero() || cur.uid == e.uid })
+	idx.upsert(obj, time.Time{}, func(cur, e indexedPost) bool { return cur.written == 0 || cur.post.UID == e.post.UID })
 }
 
 // record puts a post this replica has just created, so the client's next
 // page shows it without waiting for the watch to bring it; if the informer
 // has delivered it already, its copy is as new, and stays.
 func (idx *postIndex) record(p *socialv1alpha1.ScheduledPost, now time.Time) {
-	idx.upsert(p.DeepCopy(), now, func(cur, e indexedPost) bool { return cur.uid != e.uid })
+	idx.upsert(p.DeepCopy(), now, func(cur, e indexedPost) bool { return cur.post.UID != e.post.UID })
 }
 
 // upsert inserts the entry for obj, written by a tool at written (zero:
@@ -160,7 +175,9 @@ func (idx *postIndex) upsert(obj any, written time.Time, replace func(cur, e ind
 	if !ok {
 		return
 	}
-	e.written = written
+	if !written.IsZero() {
+		e.written = written.UnixNano()
+	}
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
 	t := idx.tree(ns)
@@ -197,7 +214,7 @@ func (idx *postIndex) each(ns string, fn func(*socialv1alpha1.ScheduledPost)) {
 	}
 	now := idx.clock.Now()
 	t.Ascend(func(e indexedPost) bool {
-		if e.written.IsZero() || now.Sub(e.written) <= unconfirmedTTL {
+		if !e.unconfirmed(now) {
 			fn(e.post)
 		}
 		return true
@@ -220,7 +237,7 @@ func (idx *postIndex) page(ns string, after *cursor, limit int, match func(*inde
 		if after != nil && e.created == after.created && e.name == after.name {
 			return true // the cursor's own post ended the previous page
 		}
-		if !e.written.IsZero() && now.Sub(e.written) > unconfirmedTTL {
+		if e.unconfirmed(now) {
 			return true
 		}
 		if !match(&e) {
@@ -230,7 +247,7 @@ func (idx *postIndex) page(ns string, after *cursor, limit int, match func(*inde
 			more = true
 			return false
 		}
-		out = append(out, e.listed())
+		out = append(out, e.listed.get(&e))
 		return true
 	}
 	if after != nil {

@@ -6,8 +6,9 @@
 // of each; Transform makes posts share one, and drops managedFields, which
 // Herald never reads.
 //
-// Only strings are replaced, each by an equal one, so an object reads and
-// writes back exactly as the API server sent it.
+// Only strings are replaced, each by an equal one, and slices by copies
+// without spare room, so an object reads and writes back exactly as the API
+// server sent it.
 package cachetrim
 
 import (
@@ -99,7 +100,9 @@ func (in *Interner) post(p *socialv1alpha1.ScheduledPost) {
 	if a := s.Approval; a != nil {
 		a.ApprovedBy = in.Intern(a.ApprovedBy)
 	}
+	s.Profiles, s.Variants = clip(s.Profiles), clip(s.Variants)
 	st := &p.Status
+	st.Deliveries, st.Conditions = clip(st.Deliveries), clip(st.Conditions)
 	st.Phase = socialv1alpha1.PostPhase(in.Intern(string(st.Phase)))
 	for i := range st.Deliveries {
 		d := &st.Deliveries[i]
@@ -139,6 +142,15 @@ func (in *Interner) strMap(m map[string]string) map[string]string {
 		out[in.Intern(k)] = in.Intern(v)
 	}
 	return out
+}
+
+// clip returns s in an array of its own length: decoding grows slices by
+// doubling, so three conditions sit in room for four.
+func clip[T any](s []T) []T {
+	if cap(s) == len(s) {
+		return s
+	}
+	return append(make([]T, 0, len(s)), s...)
 }
 
 func (in *Interner) all(ss []string) {

@@ -80,6 +80,10 @@ func TestPostsShareRepeatedStrings(t *testing.T) {
 			}
 		}
 	}
+	if cap(a.Status.Conditions) != len(a.Status.Conditions) || cap(a.Status.Deliveries) != len(a.Status.Deliveries) {
+		t.Errorf("slices keep spare room: conditions %d of %d, deliveries %d of %d",
+			len(a.Status.Conditions), cap(a.Status.Conditions), len(a.Status.Deliveries), cap(a.Status.Deliveries))
+	}
 	if same(a.Spec.Text, b.Spec.Text) || same(a.Status.Deliveries[0].URL, b.Status.Deliveries[0].URL) {
 		t.Error("distinct values share storage")
 	}

@@ -318,3 +318,25 @@ func Retry(d *socialv1alpha1.Delivery, now time.Time) {
 	at := metav1.NewTime(now)
 	*d = socialv1alpha1.Delivery{Profile: d.Profile, Platform: d.Platform, Phase: socialv1alpha1.DeliveryRetrying, NextAttemptAt: &at}
 }
+
+// Settled reports whether the reconciler has nothing left to do for p as it
+// stands: its status was written for its current generation, every delivery
+// has ended, no retry request is unanswered and p is not being deleted. A
+// restart need not look at a settled post again (a large install holds far
+// more of them than posts in progress); an edit, a retry request or a
+// deletion brings it back.
+func Settled(p *socialv1alpha1.ScheduledPost) bool {
+	if p.DeletionTimestamp != nil || p.Status.ObservedGeneration != p.Generation || len(p.Status.Deliveries) == 0 ||
+		p.Annotations[socialv1alpha1.AnnotationRetryRequestedAt] != p.Status.LastHandledRetry {
+		return false
+	}
+	for i := range p.Status.Deliveries {
+		switch p.Status.Deliveries[i].Phase {
+		case socialv1alpha1.DeliveryPublished, socialv1alpha1.DeliveryFailed, socialv1alpha1.DeliveryUnknown,
+			socialv1alpha1.DeliveryMissed, socialv1alpha1.DeliveryCanceled:
+		default:
+			return false
+		}
+	}
+	return true
+}
