@@ -93,6 +93,34 @@ var _ = Describe("The API server's validation of Herald's kinds", func() {
 		Expect(herald).To(Equal(6))
 	})
 
+	It("accepts the ResourceQuota of docs/security.md, which counts every namespaced kind", func() {
+		doc, err := os.ReadFile("../docs/security.md")
+		Expect(err).NotTo(HaveOccurred())
+		start := bytes.Index(doc, []byte("```yaml\napiVersion: v1\nkind: ResourceQuota"))
+		Expect(start).To(BeNumerically(">=", 0), "the ResourceQuota example")
+		block := doc[start+len("```yaml\n"):]
+		quota := fromYAML(string(block[:bytes.Index(block, []byte("```"))]))
+
+		crds, err := filepath.Glob("../config/crd/bases/*.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		hard, _, _ := unstructured.NestedStringMap(quota.Object, "spec", "hard")
+		namespaced := 0
+		for _, f := range crds {
+			data, err := os.ReadFile(f)
+			Expect(err).NotTo(HaveOccurred())
+			crd := fromYAML(string(data))
+			if scope, _, _ := unstructured.NestedString(crd.Object, "spec", "scope"); scope != "Namespaced" {
+				continue
+			}
+			namespaced++
+			Expect(hard).To(HaveKey("count/"+crd.GetName()), "the example bounds %s", crd.GetName())
+		}
+		Expect(namespaced).To(Equal(6))
+
+		ensureNamespace(quota.GetNamespace())
+		Expect(k8sClient.Create(ctx, quota, client.DryRunAll)).To(Succeed())
+	})
+
 	DescribeTable("refuses an invalid object, naming the field",
 		func(doc string, wantInError ...string) {
 			ensureNamespace("demo")
