@@ -93,6 +93,34 @@ var _ = Describe("The API server's validation of Herald's kinds", func() {
 		Expect(herald).To(Equal(6))
 	})
 
+	It("accepts the ResourceQuota of docs/security.md, which counts every namespaced kind", func() {
+		doc, err := os.ReadFile("../docs/security.md")
+		Expect(err).NotTo(HaveOccurred())
+		start := bytes.Index(doc, []byte("```yaml\napiVersion: v1\nkind: ResourceQuota"))
+		Expect(start).To(BeNumerically(">=", 0), "the ResourceQuota example")
+		block := doc[start+len("```yaml\n"):]
+		quota := fromYAML(string(block[:bytes.Index(block, []byte("```"))]))
+
+		crds, err := filepath.Glob("../config/crd/bases/*.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		hard, _, _ := unstructured.NestedStringMap(quota.Object, "spec", "hard")
+		namespaced := 0
+		for _, f := range crds {
+			data, err := os.ReadFile(f)
+			Expect(err).NotTo(HaveOccurred())
+			crd := fromYAML(string(data))
+			if scope, _, _ := unstructured.NestedString(crd.Object, "spec", "scope"); scope != "Namespaced" {
+				continue
+			}
+			namespaced++
+			Expect(hard).To(HaveKey("count/"+crd.GetName()), "the example bounds %s", crd.GetName())
+		}
+		Expect(namespaced).To(Equal(6))
+
+		ensureNamespace(quota.GetNamespace())
+		Expect(k8sClient.Create(ctx, quota, client.DryRunAll)).To(Succeed())
+	})
+
 	DescribeTable("refuses an invalid object, naming the field",
 		func(doc string, wantInError ...string) {
 			ensureNamespace("demo")
@@ -217,7 +245,7 @@ spec: {trigger: {type: schedule, schedule: "0 9 * * *", concurrencyPolicy: Somet
 apiVersion: social.herald.dev/v1alpha1
 kind: ScheduledPost
 metadata: {name: twice-profile, namespace: demo}
-spec: {text: hi, draft: true, profiles: [sandbox], variants: [{profile: sandbox, text: a}, {profile: sandbox, text: b}]}`, "variants name each profile and each platform at most once"),
+spec: {text: hi, draft: true, profiles: [sandbox], variants: [{profile: sandbox, text: a}, {profile: sandbox, text: b}]}`, "spec.variants", "variants name each profile and each platform at most once"),
 		Entry("ScheduledPost with two variants for one platform", `
 apiVersion: social.herald.dev/v1alpha1
 kind: ScheduledPost
@@ -229,6 +257,48 @@ kind: ScheduledPost
 metadata: {name: too-long, namespace: demo}
 spec: {text: %[1]s, draft: true, variants: [{platform: x, text: %[1]s}, {platform: mastodon, text: %[1]s}]}`, strings.Repeat("a", 40000)),
 			"text and variants together may hold at most 100,000 characters"),
+		Entry("RecurringPost with two variants for one profile", `
+apiVersion: social.herald.dev/v1alpha1
+kind: RecurringPost
+metadata: {name: twice-profile, namespace: demo}
+spec: {recurrence: {frequency: Daily, start: "2030-01-01T09:00:00Z"}, post: {text: hi, profiles: [sandbox], variants: [{profile: sandbox, text: a}, {profile: sandbox, text: b}]}}`,
+			"spec.post.variants", "variants name each profile and each platform at most once"),
+		Entry("RecurringPost with an evergreen post with two variants for one platform", `
+apiVersion: social.herald.dev/v1alpha1
+kind: RecurringPost
+metadata: {name: twice-platform, namespace: demo}
+spec: {recurrence: {frequency: Daily, start: "2030-01-01T09:00:00Z"}, evergreen: {posts: [{text: a, profiles: [sandbox]}, {text: b, profiles: [sandbox], variants: [{platform: x, text: a}, {platform: x, text: b}]}]}}`,
+			"spec.evergreen.posts[1].variants", "variants name each profile and each platform at most once"),
+		Entry("RecurringPost whose text and variants pass 100,000 characters", fmt.Sprintf(`
+apiVersion: social.herald.dev/v1alpha1
+kind: RecurringPost
+metadata: {name: too-long, namespace: demo}
+spec: {recurrence: {frequency: Daily, start: "2030-01-01T09:00:00Z"}, post: {text: %[1]s, profiles: [sandbox], variants: [{platform: x, text: %[1]s}, {platform: mastodon, text: %[1]s}]}}`, strings.Repeat("a", 40000)),
+			"spec.post", "text and variants together may hold at most 100,000 characters"),
+		Entry("RecurringPost with an evergreen post whose text and variants pass 100,000 characters", fmt.Sprintf(`
+apiVersion: social.herald.dev/v1alpha1
+kind: RecurringPost
+metadata: {name: too-long-evergreen, namespace: demo}
+spec: {recurrence: {frequency: Daily, start: "2030-01-01T09:00:00Z"}, evergreen: {posts: [{text: a, profiles: [sandbox]}, {text: %[1]s, profiles: [sandbox], variants: [{platform: x, text: %[1]s}, {platform: mastodon, text: %[1]s}]}]}}`, strings.Repeat("a", 40000)),
+			"spec.evergreen.posts[1]", "text and variants together may hold at most 100,000 characters"),
+		Entry("Workflow with a post template with two variants for one profile", `
+apiVersion: social.herald.dev/v1alpha1
+kind: Workflow
+metadata: {name: twice-profile, namespace: demo}
+spec: {trigger: {type: manual}, posts: [{text: hi, profiles: [sandbox], variants: [{profile: sandbox, text: a}, {platform: x, text: b}, {profile: sandbox, text: c}]}]}`,
+			"spec.posts[0].variants", "variants name each profile and each platform at most once"),
+		Entry("Workflow with a post template with two variants for one platform", `
+apiVersion: social.herald.dev/v1alpha1
+kind: Workflow
+metadata: {name: twice-platform, namespace: demo}
+spec: {trigger: {type: manual}, posts: [{text: hi, profiles: [sandbox]}, {text: hi, profiles: [sandbox], variants: [{platform: x, text: a}, {platform: x, text: b}]}]}`,
+			"spec.posts[1].variants", "variants name each profile and each platform at most once"),
+		Entry("Workflow whose post template's text and variants pass 100,000 characters", fmt.Sprintf(`
+apiVersion: social.herald.dev/v1alpha1
+kind: Workflow
+metadata: {name: too-long, namespace: demo}
+spec: {trigger: {type: manual}, posts: [{text: %[1]s, profiles: [sandbox], variants: [{platform: x, text: %[1]s}, {platform: mastodon, text: %[1]s}]}]}`, strings.Repeat("a", 40000)),
+			"spec.posts[0]", "text and variants together may hold at most 100,000 characters"),
 		Entry("Workflow with a schedule trigger and no schedule", `
 apiVersion: social.herald.dev/v1alpha1
 kind: Workflow

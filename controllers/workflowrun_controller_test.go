@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -99,6 +100,13 @@ var _ = Describe("WorkflowRun reconciler", func() {
 
 	It("fails with every reason a person can act on", func() {
 		newWorkflow("strict", socialv1alpha1.PostTemplate{Text: "{{ .Inputs.topic }}", Profiles: []string{"sandbox"}})
+		// Posts the API server would refuse: the run fails saying why,
+		// instead of retrying a create that cannot succeed.
+		newWorkflow("oversized", socialv1alpha1.PostTemplate{Text: "{{ .Inputs.topic }}", Profiles: []string{"sandbox"},
+			Variants: []socialv1alpha1.PostVariant{{Platform: "x", Text: "{{ .Inputs.topic }}"}, {Platform: "mastodon", Text: "{{ .Inputs.topic }}"}}})
+		newWorkflow("foreign-variant", socialv1alpha1.PostTemplate{Text: "{{ .Inputs.topic }}", Profiles: []string{"sandbox"},
+			Variants: []socialv1alpha1.PostVariant{{Profile: "elsewhere", Text: "for a profile the post does not publish to"}}})
+		long := strings.Repeat("y", 34000)
 		for name, c := range map[string]struct {
 			workflow string
 			inputs   map[string]string
@@ -108,6 +116,10 @@ var _ = Describe("WorkflowRun reconciler", func() {
 			"missing-input":    {"strict", nil, ReasonInputsInvalid, "topic is required"},
 			"bad-enum":         {"strict", map[string]string{"topic": "x", "tone": "shy"}, ReasonInputsInvalid, "must be one of warm, bold"},
 			"unknown-workflow": {"nowhere", map[string]string{"topic": "x"}, ReasonWorkflowNotFound, "workflow nowhere does not exist"},
+			"too-long": {"oversized", map[string]string{"topic": long}, ReasonTemplateFailed,
+				"posts[0]: as rendered, the text and variants hold 102000 characters together, more than the 100000 a post holds; shorten them"},
+			"foreign": {"foreign-variant", map[string]string{"topic": "x"}, ReasonWorkflowInvalid,
+				`posts[0]: variants[0] is for profile "elsewhere", which is not one of the post's profiles`},
 		} {
 			newRun(name, c.workflow, c.inputs)
 			Eventually(func(g Gomega) {

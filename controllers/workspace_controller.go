@@ -52,7 +52,7 @@ type WorkspaceReconciler struct {
 // +kubebuilder:rbac:groups=social.herald.dev,resources=workspaces,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=social.herald.dev,resources=workspaces/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=social.herald.dev,resources=workspaces/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one Workspace's namespace and status in line with its spec.

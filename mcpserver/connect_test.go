@@ -19,13 +19,7 @@ var _ = Describe("Connecting social accounts", func() {
 		}
 	})
 	lena := grant("lena", []string{"linking"}, allScopes()...)
-	in := func(kv ...any) map[string]any {
-		m := map[string]any{"workspaceId": "linking"}
-		for i := 0; i+1 < len(kv); i += 2 {
-			m[kv[i].(string)] = kv[i+1]
-		}
-		return m
-	}
+	in := func(kv ...any) map[string]any { return argsIn("linking", kv...) }
 
 	It("hands out the connection page's link, for a new profile or to reconnect one, and says what is wrong", func() {
 		got := ok(lena, "get_social_connection_url", in("platform", "mastodon", "instance", "fosstodon.org"))

@@ -160,3 +160,40 @@ var _ = Describe("The posts:publish boundary", func() {
 		ok(publisher, "schedule_post", args(soon))
 	})
 })
+
+var _ = Describe("Post bounds", func() {
+	It("refuse variants no post holds, naming the variant, in new posts, edits and recurring posts alike", func() {
+		c := grant("dev", []string{"acme"}, allScopes()...)
+		acme := func(kv ...any) map[string]any { return argsIn("acme", kv...) }
+		clear := func(msg, want string) {
+			GinkgoHelper()
+			Expect(msg).To(ContainSubstring(want))
+			Expect(msg).NotTo(ContainSubstring("social.herald.dev"), "the tool says what to change, rather than quoting the API server")
+		}
+		before := &socialv1alpha1.ScheduledPostList{}
+		Expect(k8sClient.List(ctx, before, client.InNamespace("acme"))).To(Succeed())
+
+		clear(fails(c, "create_post", acme("text", "hi", "variants", []map[string]any{{"platform": "x", "text": "a"}, {"platform": "x", "text": "b"}})),
+			`variants[1] is a second variant for platform "x", after variants[0]; keep one`)
+		long := strings.Repeat("a", 40000)
+		clear(fails(c, "create_post", acme("text", long, "variants", []map[string]any{{"platform": "x", "text": long}, {"platform": "mastodon", "text": long}})),
+			"the text and variants hold 120000 characters together, more than the 100000 a post holds; shorten them")
+		clear(fails(c, "create_post", acme("text", "tip", "profileIds", []string{"sandbox"}, "scheduledAt", time.Now().Add(48*time.Hour).UTC().Format(time.RFC3339),
+			"recurrence", map[string]any{"frequency": "Weekly"}, "variants", []map[string]any{{"profileId": "sandbox", "text": "a"}, {"profileId": "sandbox", "text": "b"}})),
+			`variants[1] is a second variant for profile "sandbox", after variants[0]; keep one`)
+
+		id := ok(c, "create_post", acme("text", "hi", "profileIds", []string{"sandbox", "x-main"},
+			"variants", []map[string]any{{"profileId": "x-main", "text": "for X"}}))["post"].(map[string]any)["id"].(string)
+		clear(fails(c, "update_post", acme("postId", id, "profileIds", []string{"sandbox"})),
+			`variants[0] is for profile "x-main", which is not one of the post's profiles; add the profile or remove the variant`)
+
+		after := &socialv1alpha1.ScheduledPostList{}
+		Expect(k8sClient.List(ctx, after, client.InNamespace("acme"))).To(Succeed())
+		Expect(after.Items).To(HaveLen(len(before.Items)+1), "only the post that fits was written")
+		recurring := &socialv1alpha1.RecurringPostList{}
+		Expect(k8sClient.List(ctx, recurring, client.InNamespace("acme"))).To(Succeed())
+		for _, rp := range recurring.Items {
+			Expect(rp.Spec.Post == nil || rp.Spec.Post.Text != "tip").To(BeTrue(), "the refused recurring post was not written")
+		}
+	})
+})

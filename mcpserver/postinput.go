@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -94,9 +93,6 @@ func (s *toolCall) apply(ctx context.Context, c postContent, spec *socialv1alpha
 			if (v.ProfileID == "") == (v.Platform == "") {
 				return invalidArgument("variants[%d] must name exactly one of profileId or platform", i)
 			}
-			if v.ProfileID != "" && !slices.Contains(spec.Profiles, v.ProfileID) {
-				return invalidArgument("variants[%d] is for profile %q, which is not one of the post's profileIds %v; add it to profileIds or remove the variant", i, v.ProfileID, spec.Profiles)
-			}
 			spec.Variants = append(spec.Variants, socialv1alpha1.PostVariant{Profile: v.ProfileID, Platform: socialv1alpha1.Platform(v.Platform), Text: v.Text})
 		}
 	}
@@ -115,6 +111,11 @@ func (s *toolCall) apply(ctx context.Context, c postContent, spec *socialv1alpha
 			return err
 		}
 		spec.BrandKit = c.BrandKitID
+	}
+	// Checked on the whole spec, not only what this call changed: dropping
+	// a profile, or lengthening the text, can make existing variants unfit.
+	if problems := post.ContentProblems(spec.Text, spec.Profiles, spec.Variants); len(problems) > 0 {
+		return invalidArgument("%s", strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -12,13 +12,7 @@ import (
 
 var _ = Describe("Recurring posts", func() {
 	dev := grant("dev", []string{"acme"}, allScopes()...)
-	acme := func(kv ...any) map[string]any {
-		m := map[string]any{"workspaceId": "acme"}
-		for i := 0; i+1 < len(kv); i += 2 {
-			m[kv[i].(string)] = kv[i+1]
-		}
-		return m
-	}
+	acme := func(kv ...any) map[string]any { return argsIn("acme", kv...) }
 	stored := func(id string) *socialv1alpha1.RecurringPost {
 		GinkgoHelper()
 		rp := &socialv1alpha1.RecurringPost{}

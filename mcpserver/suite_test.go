@@ -261,3 +261,13 @@ func fails(c *Caller, tool string, args map[string]any) string {
 	ExpectWithOffset(1, r.IsError).To(BeTrue(), "%s should have failed, got %v", tool, r.StructuredContent)
 	return r.text()
 }
+
+// argsIn is a tool call's arguments for workspace ws, with the rest given
+// as name, value pairs.
+func argsIn(ws string, kv ...any) map[string]any {
+	m := map[string]any{"workspaceId": ws}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i].(string)] = kv[i+1]
+	}
+	return m
+}

@@ -98,6 +98,7 @@ type Recurrence struct {
 }
 
 // PostContent is what one occurrence publishes.
+// +kubebuilder:validation:XValidation:rule="size(self.text) + (has(self.variants) ? self.variants.map(v, size(v.text)).sum() : 0) <= 100000",message="text and variants together may hold at most 100,000 characters"
 type PostContent struct {
 	// text is the post's body; the brand kit's signature and hashtags are
 	// added when it is published.
@@ -115,11 +116,10 @@ type PostContent struct {
 	// +kubebuilder:validation:items:MaxLength=253
 	Profiles []string `json:"profiles"`
 
-	// variants replace the text for one profile or platform.
+	// variants replace the text for one profile or platform, at most one
+	// each; text and variants together hold at most 100,000 characters.
 	// +optional
-	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=50
-	Variants []PostVariant `json:"variants,omitempty"`
+	Variants PostVariants `json:"variants,omitempty"`
 
 	// media are images or videos to attach.
 	// +optional

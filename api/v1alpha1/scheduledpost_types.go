@@ -26,6 +26,13 @@ type PostVariant struct {
 	Text string `json:"text"`
 }
 
+// PostVariants are the variants of a post, at most one for each profile and
+// one for each platform. A profile's variant wins over its platform's.
+// +listType=atomic
+// +kubebuilder:validation:MaxItems=50
+// +kubebuilder:validation:XValidation:rule="self.map(v, has(v.profile) ? 'profile ' + v.profile : 'platform ' + v.platform).distinct().size() == size(self)",message="variants name each profile and each platform at most once"
+type PostVariants []PostVariant
+
 // PostMedia is an image or video attached to a post.
 type PostMedia struct {
 	// url is where Herald fetches the file when publishing (http or https).
@@ -62,7 +69,6 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.draft || self.canceled || size(self.profiles) > 0",message="profiles must name at least one SocialProfile unless the post is a draft"
 // +kubebuilder:validation:XValidation:rule="!has(self.variants) || self.variants.all(v, !has(v.profile) || v.profile in self.profiles)",message="every variant's profile must be one of the post's profiles"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.idempotencyKey) || (has(self.idempotencyKey) && self.idempotencyKey == oldSelf.idempotencyKey)",message="idempotencyKey cannot be changed"
-// +kubebuilder:validation:XValidation:rule="!has(self.variants) || self.variants.all(v, self.variants.exists_one(w, has(v.profile) ? (has(w.profile) && w.profile == v.profile) : (has(w.platform) && w.platform == v.platform)))",message="variants name each profile and each platform at most once"
 // +kubebuilder:validation:XValidation:rule="size(self.text) + (has(self.variants) ? self.variants.map(v, size(v.text)).sum() : 0) <= 100000",message="text and variants together may hold at most 100,000 characters"
 type ScheduledPostSpec struct {
 	// text is the post's body. Per-platform limits apply after the brand kit's
@@ -81,11 +87,10 @@ type ScheduledPostSpec struct {
 	// +kubebuilder:validation:items:MaxLength=253
 	Profiles []string `json:"profiles,omitempty"`
 
-	// variants replace the text for one profile or platform.
+	// variants replace the text for one profile or platform, at most one
+	// each; text and variants together hold at most 100,000 characters.
 	// +optional
-	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=50
-	Variants []PostVariant `json:"variants,omitempty"`
+	Variants PostVariants `json:"variants,omitempty"`
 
 	// media are images or videos to attach.
 	// +optional

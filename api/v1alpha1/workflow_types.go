@@ -127,6 +127,7 @@ type WorkflowInput struct {
 }
 
 // PostTemplate is a post a workflow run creates.
+// +kubebuilder:validation:XValidation:rule="size(self.text) + (has(self.variants) ? self.variants.map(v, size(v.text)).sum() : 0) <= 100000",message="text and variants together may hold at most 100,000 characters"
 type PostTemplate struct {
 	// text is a Go template for the post's text. It sees .Inputs (the run's
 	// inputs), .Item (the feed item: Title, Link, Summary), .Workspace, .Now
@@ -144,10 +145,12 @@ type PostTemplate struct {
 	// +kubebuilder:validation:MaxItems=50
 	Profiles []string `json:"profiles"`
 
-	// variants replace the text for one profile or platform; their text is a template too.
+	// variants replace the text for one profile or platform, at most one
+	// each; their text is a template too. The templates of text and
+	// variants hold at most 100,000 characters together, and so do their
+	// renderings.
 	// +optional
-	// +kubebuilder:validation:MaxItems=50
-	Variants []PostVariant `json:"variants,omitempty"`
+	Variants PostVariants `json:"variants,omitempty"`
 
 	// media to attach.
 	// +optional

@@ -186,3 +186,25 @@ func TestPickRotates(t *testing.T) {
 		t.Errorf("with a fourth post never published, picked %d", i)
 	}
 }
+
+// A recurring post stored before the API server bounded variants (or by a
+// writer that skipped validation) is reported invalid, naming the post of
+// the rotation, instead of making occurrences the API server refuses.
+func TestCheckNamesContentEachOccurrencePostWouldBeRefusedFor(t *testing.T) {
+	spec := &socialv1alpha1.RecurringPostSpec{
+		Recurrence: socialv1alpha1.Recurrence{Frequency: "Daily", Start: "2026-12-01T09:00:00Z"},
+		Evergreen: &socialv1alpha1.Evergreen{Posts: []socialv1alpha1.PostContent{
+			{Text: "fine", Profiles: []string{"a"}, Variants: []socialv1alpha1.PostVariant{{Profile: "a", Text: "for a"}}},
+			{Text: "twice", Profiles: []string{"a"}, Variants: []socialv1alpha1.PostVariant{{Platform: "x", Text: "1"}, {Platform: "x", Text: "2"}}},
+			{Text: "elsewhere", Profiles: []string{"a"}, Variants: []socialv1alpha1.PostVariant{{Profile: "b", Text: "for b"}}},
+		}},
+	}
+	_, errs := Check(spec, "", []string{"a", "b"})
+	want := []string{
+		`evergreen.posts[1]: variants[1] is a second variant for platform "x", after variants[0]; keep one`,
+		`evergreen.posts[2]: variants[0] is for profile "b", which is not one of the post's profiles; add the profile or remove the variant`,
+	}
+	if !slices.Equal(errs, want) {
+		t.Errorf("Check gave %q, want %q", errs, want)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/post"
 )
 
 // Spec is a RecurringPost's spec, checked: its rule and the times it skips.
@@ -42,10 +43,8 @@ func Check(spec *socialv1alpha1.RecurringPostSpec, workspaceZone string, profile
 				errs = append(errs, fmt.Sprintf("%s: profile %q does not exist in this namespace", field, p))
 			}
 		}
-		for j, v := range c.Variants {
-			if v.Profile != "" && !slices.Contains(c.Profiles, v.Profile) {
-				errs = append(errs, fmt.Sprintf("%s.variants[%d]: profile %q is not one of the post's profiles", field, j, v.Profile))
-			}
+		for _, msg := range post.ContentProblems(c.Text, c.Profiles, c.Variants) {
+			errs = append(errs, field+": "+msg)
 		}
 	}
 	for k, v := range spec.Labels {

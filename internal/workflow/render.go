@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/post"
 )
 
 // Data is what a post template sees.
@@ -105,32 +105,27 @@ func RenderPost(t socialv1alpha1.PostTemplate, data Data, start time.Time) (*soc
 	if err != nil {
 		return nil, fmt.Errorf("text: %w", err)
 	}
-	post := &socialv1alpha1.ScheduledPost{Spec: socialv1alpha1.ScheduledPostSpec{
+	sp := &socialv1alpha1.ScheduledPost{Spec: socialv1alpha1.ScheduledPostSpec{
 		Text: text, Profiles: t.Profiles, Media: t.Media, BrandKit: t.BrandKit, Draft: t.Draft,
 	}}
 	for i, v := range t.Variants {
 		if v.Text, err = render(v.Text, data); err != nil {
 			return nil, fmt.Errorf("variants[%d]: %w", i, err)
 		}
-		post.Spec.Variants = append(post.Spec.Variants, v)
+		sp.Spec.Variants = append(sp.Spec.Variants, v)
 	}
-	total := utf8.RuneCountInString(post.Spec.Text)
-	for _, v := range post.Spec.Variants {
-		total += utf8.RuneCountInString(v.Text)
-	}
-	if total > MaxPostCharacters {
-		return nil, fmt.Errorf("the text and variants render %d characters together, more than the %d a post holds; shorten them", total, MaxPostCharacters)
+	// Each rendering is bounded on its own; together they may still pass
+	// what one post holds.
+	if problems := post.ContentProblems(sp.Spec.Text, sp.Spec.Profiles, sp.Spec.Variants); len(problems) > 0 {
+		return nil, fmt.Errorf("as rendered, %s", strings.Join(problems, "; "))
 	}
 	at := start
 	if t.After != nil {
 		at = at.Add(t.After.Duration)
 	}
-	post.Spec.ScheduledAt = at.UTC().Format(time.RFC3339)
-	return post, nil
+	sp.Spec.ScheduledAt = at.UTC().Format(time.RFC3339)
+	return sp, nil
 }
-
-// MaxPostCharacters is the most a post's text and variants hold together.
-const MaxPostCharacters = 100000
 
 func render(text string, data Data) (string, error) {
 	t, err := parseTemplate("post", text)

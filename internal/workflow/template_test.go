@@ -56,11 +56,12 @@ func TestTemplateBounds(t *testing.T) {
 }
 
 func TestRenderPostBoundsTheWholePost(t *testing.T) {
-	long := strings.Repeat("y", 35000)
-	tmpl := socialv1alpha1.PostTemplate{Text: long, Profiles: []string{"a"},
-		Variants: []socialv1alpha1.PostVariant{{Platform: "x", Text: long}, {Platform: "mastodon", Text: long}}}
-	_, err := RenderPost(tmpl, Data{}, time.Now())
-	if err == nil || !strings.Contains(err.Error(), "render 105000 characters together, more than the 100000 a post holds") {
+	// Small templates, each rendering within its own bound, that render
+	// more than a post holds together.
+	tmpl := socialv1alpha1.PostTemplate{Text: "{{.Inputs.long}}", Profiles: []string{"a"},
+		Variants: []socialv1alpha1.PostVariant{{Platform: "x", Text: "{{.Inputs.long}}"}, {Platform: "mastodon", Text: "{{.Inputs.long}}"}}}
+	_, err := RenderPost(tmpl, Data{Inputs: map[string]string{"long": strings.Repeat("y", 35000)}}, time.Now())
+	if err == nil || err.Error() != "as rendered, the text and variants hold 105000 characters together, more than the 100000 a post holds; shorten them" {
 		t.Errorf("RenderPost of 3 × 35,000 characters gave %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/post"
 )
 
 // cronParser reads the five-field schedules the API documents.
@@ -47,6 +48,9 @@ func Validate(spec *socialv1alpha1.WorkflowSpec, profiles []string) []string {
 			if !slices.Contains(profiles, name) {
 				errs = append(errs, fmt.Sprintf("posts[%d].profiles names %q, which is not a SocialProfile in this namespace", i, name))
 			}
+		}
+		for _, msg := range post.ContentProblems(p.Text, p.Profiles, p.Variants) {
+			errs = append(errs, fmt.Sprintf("posts[%d]: %s", i, msg))
 		}
 	}
 	for _, in := range spec.Inputs {

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +78,23 @@ func TestMissedSinceStopsPastTheBound(t *testing.T) {
 	}
 	if counted.steps > MaxMissed+2 {
 		t.Errorf("MissedSince over a year took %d steps", counted.steps)
+	}
+}
+
+// A post template whose variants no post could hold makes the workflow
+// invalid, so no run gets as far as the API server refusing its posts.
+func TestValidateRefusesVariantsNoPostHolds(t *testing.T) {
+	spec := &socialv1alpha1.WorkflowSpec{Trigger: socialv1alpha1.WorkflowTrigger{Type: socialv1alpha1.TriggerManual},
+		Posts: []socialv1alpha1.PostTemplate{
+			{Text: "fine", Profiles: []string{"a"}, Variants: []socialv1alpha1.PostVariant{{Profile: "a", Text: "a"}, {Platform: "x", Text: "x"}}},
+			{Text: "twice", Profiles: []string{"a"}, Variants: []socialv1alpha1.PostVariant{{Profile: "a", Text: "1"}, {Profile: "a", Text: "2"}}},
+			{Text: "elsewhere", Profiles: []string{"a"}, Variants: []socialv1alpha1.PostVariant{{Profile: "b", Text: "b"}}},
+		}}
+	want := []string{
+		`posts[1]: variants[1] is a second variant for profile "a", after variants[0]; keep one`,
+		`posts[2]: variants[0] is for profile "b", which is not one of the post's profiles; add the profile or remove the variant`,
+	}
+	if errs := Validate(spec, []string{"a", "b"}); !slices.Equal(errs, want) {
+		t.Errorf("Validate = %q, want %q", errs, want)
 	}
 }

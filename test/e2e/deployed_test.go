@@ -19,6 +19,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -303,6 +304,7 @@ func TestAsDeployed(t *testing.T) {
 	t.Run("every tool and the OAuth flow, refused nothing", func(t *testing.T) { everyTool(t, d, masto) })
 	t.Run("an editor's post waits for an approver, then publishes once", func(t *testing.T) { approvalGate(t, d, masto) })
 	t.Run("the service account may do what Herald needs and no more", func(t *testing.T) { canI(t, d) })
+	t.Run("a workspace's namespace is made, adopted and let go with the namespace verbs granted", func(t *testing.T) { namespaceLifecycle(t, d) })
 	t.Run("attacks refused", func(t *testing.T) { attacksRefused(t, d) }) // last: it spends the token endpoint's rate limit
 }
 
@@ -624,6 +626,10 @@ func canI(t *testing.T, d *deployment) {
 		{"create", "secrets", "acme", true},
 		{"update", "secrets", "acme", true},
 		{"create", "socialprofiles.social.herald.dev", "acme", true},
+		{"create", "namespaces", "", true},
+		{"patch", "namespaces", "", true},
+		{"delete", "namespaces", "", true},
+		{"update", "namespaces", "", false},
 		{"create", "secrets", "bystander", false},
 		{"list", "secrets", "acme", false},
 		{"watch", "secrets", "acme", false},
@@ -649,4 +655,50 @@ func canI(t *testing.T, d *deployment) {
 		got := strings.TrimSpace(string(out)) == "yes"
 		g.Expect(got).To(Equal(c.want), "kubectl auth can-i %s %s -n %q as Herald: %s", c.verb, c.resource, c.namespace, out)
 	}
+}
+
+// namespaceLifecycle has the deployed Herald write namespaces every way it
+// does, under its service account: it creates a new workspace's namespace
+// and deletes it with the workspace, and labels a namespace it adopts and
+// takes the label off again, leaving the namespace. Each is a create, a
+// patch or a delete; a verb the ClusterRole lacks would leave a workspace
+// never Ready or never deleted.
+func namespaceLifecycle(t *testing.T, d *deployment) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ready := func(name string) {
+		g.Eventually(func(g Gomega) {
+			w := &socialv1alpha1.Workspace{}
+			g.Expect(d.admin.Get(ctx, client.ObjectKey{Name: name}, w)).To(Succeed())
+			g.Expect(meta.IsStatusConditionTrue(w.Status.Conditions, socialv1alpha1.ConditionReady)).To(BeTrue(), "%s: %v", name, w.Status.Conditions)
+		}, time.Minute, 250*time.Millisecond).Should(Succeed())
+	}
+	deleted := func(name string) {
+		g.Expect(d.admin.Delete(ctx, &socialv1alpha1.Workspace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+		g.Eventually(func() bool {
+			return apierrors.IsNotFound(d.admin.Get(ctx, client.ObjectKey{Name: name}, &socialv1alpha1.Workspace{}))
+		}, time.Minute, 250*time.Millisecond).Should(BeTrue(), "workspace %s is let go", name)
+	}
+
+	g.Expect(d.admin.Create(ctx, &socialv1alpha1.Workspace{ObjectMeta: metav1.ObjectMeta{Name: "short-lived"},
+		Spec: socialv1alpha1.WorkspaceSpec{DisplayName: "Short-lived"}})).To(Succeed())
+	ready("short-lived")
+	deleted("short-lived")
+	made := &corev1.Namespace{}
+	err := d.admin.Get(ctx, client.ObjectKey{Name: "short-lived"}, made)
+	g.Expect(apierrors.IsNotFound(err) || !made.DeletionTimestamp.IsZero()).To(BeTrue(), "the namespace Herald made goes with the workspace: %v", err)
+
+	g.Expect(d.admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-existing", Labels: map[string]string{"team": "blue"}}})).To(Succeed())
+	g.Expect(d.admin.Create(ctx, &socialv1alpha1.Workspace{ObjectMeta: metav1.ObjectMeta{Name: "adopter"},
+		Spec: socialv1alpha1.WorkspaceSpec{DisplayName: "Adopter", Namespace: "team-existing"}})).To(Succeed())
+	ready("adopter")
+	adopted := &corev1.Namespace{}
+	g.Expect(d.admin.Get(ctx, client.ObjectKey{Name: "team-existing"}, adopted)).To(Succeed())
+	g.Expect(adopted.Labels).To(HaveKeyWithValue(socialv1alpha1.LabelWorkspace, "adopter"))
+	deleted("adopter")
+	g.Expect(d.admin.Get(ctx, client.ObjectKey{Name: "team-existing"}, adopted)).To(Succeed())
+	g.Expect(adopted.DeletionTimestamp.IsZero()).To(BeTrue(), "an adopted namespace stays")
+	g.Expect(adopted.Labels).To(Equal(map[string]string{"team": "blue", corev1.LabelMetadataName: "team-existing"}), "only Herald's label is taken off")
+	err = d.admin.Get(ctx, client.ObjectKey{Namespace: "team-existing", Name: "herald-workspace-secrets"}, &rbacv1.RoleBinding{})
+	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the Secrets RoleBinding goes: %v", err)
 }
