@@ -25,7 +25,9 @@ import (
 var Info = publish.Info{
 	Platform: "facebook",
 	Rules: rules.Rules{Name: "Facebook", Limit: 63206, Media: rules.MediaLimits{
-		Max: 10, Images: 10, Videos: 1, VideoAlone: true}},
+		Max: 10, Images: 10, Videos: 1, VideoAlone: true,
+		// The formats the Graph API's photo uploads take.
+		ImageFormats: []string{"jpeg", "bmp", "png", "gif", "tiff"}}},
 	CredentialKeys: []string{"accessToken", "pageId"},
 	MediaByURL:     true,
 	Deletes:        true,
@@ -101,6 +103,9 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 // Publish posts text (with the first link in it previewed), photos or a
 // video to the Page.
 func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publish.Post) (publish.Result, error) {
+	if err := Info.Screen(ctx, p.Client, post); err != nil {
+		return publish.Result{}, err
+	}
 	pg, err := p.page(ctx, prof)
 	if err != nil {
 		return publish.Result{}, err

@@ -115,3 +115,24 @@ func TestDelete(t *testing.T) {
 		return newPublisher(fresh, nil).Delete(context.Background(), profile, id)
 	})
 }
+
+func TestMediaFormatsAreCheckedFirst(t *testing.T) {
+	g := NewWithT(t)
+	f := metatest.New(t)
+	pub := newPublisher(f, nil)
+	_, err := pub.Publish(context.Background(), profile, publish.Post{Text: "From a phone", Media: []publish.Media{{URL: f.URL + "/files/IMG_0042.HEIC"}}})
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err).To(MatchError("facebook: Attachment 1 (" + f.URL + "/files/IMG_0042.HEIC): Facebook takes images as JPEG, BMP, PNG, GIF or TIFF only, and this file is HEIF; convert it, or use another."))
+	g.Expect(f.Routes()).To(BeEmpty(), "the URL said enough: nothing was fetched, nothing sent")
+
+	// A link to a gallery page rather than to the photo.
+	f.Override("GET /files/gallery.jpg", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<!doctype html><title>Our beans</title>"))
+	})
+	_, err = pub.Publish(context.Background(), profile, publish.Post{Text: "Beans", Media: []publish.Media{{URL: f.URL + "/files/gallery.jpg"}}})
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("this file is an HTML page, not a media file"))
+	g.Expect(f.Routes()).To(Equal([]string{"GET /files/gallery.jpg"}), "no Graph call")
+	g.Expect(f.Posts(page)).To(BeEmpty())
+}

@@ -49,9 +49,15 @@ publish twice. TikTok pulls a video from a domain verified for the app;
 from anywhere else Herald uploads it. YouTube makes a Short of a square or
 vertical video of up to three minutes by itself.
 
-Herald checks what it can see of media (their number and types, and the size
-of what it uploads); a platform that fetches a file itself checks its size,
-format and aspect ratio, and its refusal says which.
+Herald checks what it can see of media: their number and types, the format
+their URL's extension names, and the size of what it uploads. Where a platform
+that fetches a file itself documents sizes, formats or aspect ratios (above),
+Herald also reads the file's first bytes (one request, at most 256 KiB) before
+it publishes, and ` + "`ocoya_preview_post`" + ` does the same: a file of a format, size
+or aspect ratio the platform does not take is refused before any call to the
+platform. A file Herald cannot read, and what only the platform checks (a
+video's length, codec or aspect ratio), is left to the platform, whose
+refusal says which.
 `)
 	return b.String()
 }

@@ -129,3 +129,27 @@ func TestDelete(t *testing.T) {
 		return newPublisher(f, client).Delete(context.Background(), profile, "123")
 	})
 }
+
+// TestMediaFilesAreCheckedFirst publishes files Threads would refuse:
+// each is refused before any Threads call, with the reason its header
+// shows.
+func TestMediaFilesAreCheckedFirst(t *testing.T) {
+	refused := map[string]string{
+		"strip-100x1200.png":             "Threads takes images from 1:10 (tallest) to 10:1 (widest), and this one is 100×1200, 0.08:1",
+		"big-1080x1080-8500000bytes.jpg": "Threads takes images of up to 8 MB, and this file has 8.5 MB",
+		"a.webp":                         "Threads takes images as JPEG or PNG only, and this file is WebP",
+	}
+	f := metatest.New(t)
+	for file, want := range refused {
+		var progress []string
+		_, err := newPublisher(f, nil).Publish(context.Background(), profile, recording("Fits?", []publish.Media{{URL: f.URL + "/files/" + file}}, &progress))
+		NewWithT(t).Expect(err).To(And(HaveField("Kind", publish.Permanent), MatchError(ContainSubstring("threads: Attachment 1 ("+f.URL+"/files/"+file+"): "+want))))
+	}
+	g := NewWithT(t)
+	g.Expect(f.Containers(me)).To(BeEmpty())
+	g.Expect(f.Find("GET /v1.0/me/threads_publishing_limit")).To(BeEmpty(), "no Threads call at all")
+	var progress []string
+	_, err := newPublisher(f, nil).Publish(context.Background(), profile, recording("Square", []publish.Media{{URL: f.URL + "/files/sq-1080x1080.png"}}, &progress))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.Posts(me)).To(HaveLen(1))
+}

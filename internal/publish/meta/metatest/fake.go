@@ -100,7 +100,7 @@ func New(t testing.TB) *Fake {
 	f.Handle("GET /{v}/{id}/threads", f.list)
 	f.Handle("GET /{v}/{id}/content_publishing_limit", f.limit)
 	f.Handle("GET /{v}/{id}/threads_publishing_limit", f.limit)
-	f.Handle("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
+	f.Handle("GET /files/{name}", platformtest.ServeMedia)
 	f.handleOAuth()
 	return f
 }
