@@ -136,3 +136,38 @@ func TestMediaFormatsAreCheckedFirst(t *testing.T) {
 	g.Expect(f.Routes()).To(Equal([]string{"GET /files/gallery.jpg"}), "no Graph call")
 	g.Expect(f.Posts(page)).To(BeEmpty())
 }
+
+// TestRateLimited is the Graph API refusing a call for a rate limit, the
+// app's (code 4), a person's (17) or the Page's (32): nothing was done, so
+// the try is Retryable, a minute later, and the next one posts once.
+func TestRateLimited(t *testing.T) {
+	for _, tc := range []struct {
+		name, route string
+		code        int
+		media       bool
+	}{
+		{"the Page's limit on the post", "POST /v24.0/" + page + "/feed", metatest.PageRateLimit, false},
+		{"the app's limit on reading the Page", "GET /v24.0/" + page, metatest.AppRateLimit, false},
+		{"a person's limit on a photo", "POST /v24.0/" + page + "/photos", metatest.UserRateLimit, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			f := metatest.New(t)
+			f.RateLimit(tc.route, 1, tc.code)
+			post := publish.Post{Text: "Busy day " + tc.name}
+			if tc.media {
+				post.Media = []publish.Media{{URL: f.URL + "/files/a-1200x630.jpg"}}
+			}
+			pub := newPublisher(f, nil)
+			_, err := pub.Publish(context.Background(), profile, post)
+			g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
+			g.Expect(publish.RetryAfter(err)).To(Equal(time.Minute))
+			g.Expect(err.Error()).To(ContainSubstring(fmt.Sprintf("request limit reached (OAuthException code %d)", tc.code)))
+			g.Expect(f.Posts(page)).To(BeEmpty())
+
+			_, err = pub.Publish(context.Background(), profile, post)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(f.PostsWithText(page, post.Text)).To(HaveLen(1))
+		})
+	}
+}

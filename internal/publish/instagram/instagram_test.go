@@ -292,3 +292,41 @@ func TestMediaFilesAreCheckedFirst(t *testing.T) {
 	g.Expect(f.Find("GET /files/r-1080x1080.jpg")).To(HaveLen(1), "read before the first try only")
 	g.Expect(f.Posts(ig)).To(HaveLen(1))
 }
+
+// TestRateLimited is the Graph API refusing a call for a rate limit before
+// acting on it: on the container's creation nothing is made; on
+// media_publish the container is kept. Either way the try is Retryable a
+// minute later, and the next one publishes once, from the same container.
+func TestRateLimited(t *testing.T) {
+	g := NewWithT(t)
+	f := metatest.New(t)
+	pub := newPublisher(f, nil)
+	f.RateLimit("POST /v24.0/"+ig+"/media", 1, metatest.AppRateLimit)
+	rec := &recorder{f: f}
+	post := rec.post("Busy morning", image(f, "m-1080x1080"))
+	_, err := pub.Publish(context.Background(), profile, post)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
+	g.Expect(publish.RetryAfter(err)).To(Equal(time.Minute))
+	g.Expect(err.Error()).To(ContainSubstring("(#4) Application request limit reached"))
+	g.Expect(f.Containers(ig)).To(BeEmpty())
+	g.Expect(rec.progress).To(BeEmpty(), "no container, nothing recorded")
+	_, err = pub.Publish(context.Background(), profile, post)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.PostsWithText(ig, "Busy morning")).To(HaveLen(1))
+
+	f.RateLimit("POST /v24.0/"+ig+"/media_publish", 1, metatest.UserRateLimit)
+	rec = &recorder{f: f}
+	post = rec.post("Busy evening", image(f, "e-1080x1080"))
+	_, err = pub.Publish(context.Background(), profile, post)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
+	g.Expect(publish.RetryAfter(err)).To(Equal(time.Minute))
+	g.Expect(err.Error()).To(ContainSubstring("(#17) User request limit reached"))
+	g.Expect(rec.progress).To(HaveLen(1), "the container was recorded before media_publish")
+	g.Expect(f.PostsWithText(ig, "Busy evening")).To(BeEmpty())
+
+	post.Progress = rec.progress[0]
+	_, err = pub.Publish(context.Background(), profile, post)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.PostsWithText(ig, "Busy evening")).To(HaveLen(1))
+	g.Expect(f.ContainersWithText(ig, "Busy evening")).To(HaveLen(1), "published from the recorded container")
+}

@@ -3,7 +3,8 @@
 // soak. One server answers both hosts' paths (/v24.0/… and /v1.0/…): a
 // Page and its feed, photos and videos; an Instagram professional account
 // and a Threads account with media containers that are processed, published
-// at most once, listed and counted against a publishing quota.
+// at most once, listed and counted against a publishing quota; and, on
+// demand, the Graph API's rate-limit answers (RateLimit).
 package metatest
 
 import (
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,6 +114,43 @@ func GraphError(w http.ResponseWriter, status, code, subcode int, msg string) {
 		e["error_subcode"] = subcode
 	}
 	platformtest.WriteJSON(w, status, map[string]any{"error": e})
+}
+
+// The Graph API's rate-limit codes: the app's calls, one person's, and one
+// Page's.
+const (
+	AppRateLimit  = 4
+	UserRateLimit = 17
+	PageRateLimit = 32
+)
+
+// rateLimitMessages are Meta's words for each.
+var rateLimitMessages = map[int]string{
+	AppRateLimit:  "(#4) Application request limit reached",
+	UserRateLimit: "(#17) User request limit reached",
+	PageRateLimit: "(#32) Page request limit reached",
+}
+
+// RateLimit makes the next n calls to route ("POST /v24.0/1001/feed")
+// answer as the Graph API does when the rate limit code names (AppRateLimit,
+// UserRateLimit, PageRateLimit) is reached: HTTP 400 with the code, and the
+// usage header that says which, before the call is acted on. Later calls
+// are answered as usual.
+func (f *Fake) RateLimit(route string, n, code int) {
+	usage := "X-App-Usage"
+	if code == PageRateLimit {
+		usage = "X-Page-Usage"
+	}
+	var left atomic.Int32
+	left.Store(int32(n))
+	f.Override(route, func(w http.ResponseWriter, r *http.Request) {
+		if left.Add(-1) < 0 {
+			f.Mux.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set(usage, `{"call_count":100,"total_cputime":12,"total_time":30}`)
+		GraphError(w, 400, code, 0, rateLimitMessages[code])
+	})
 }
 
 // user returns whose token the request carries: "user", "page",
