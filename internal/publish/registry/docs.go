@@ -43,6 +43,8 @@ container in the delivery (` + "`status.deliveries[].progress`" + `) before publ
 it, and a later try of the same attempt asks the container whether it was
 published instead of making another; Pinterest's Pins carry a marker in their
 private note, recorded the same way and looked for before a Pin is sent again;
+for Facebook the time of the first send is recorded, and a later try looks
+among the Page's posts since then for one with the post's text;
 TikTok's ` + "`publish_id`" + ` and YouTube's upload session are recorded and followed, so
 a video is never sent twice. Either way a crash or a lost answer does not
 publish twice. TikTok pulls a video from a domain verified for the app;

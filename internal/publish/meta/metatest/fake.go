@@ -98,6 +98,7 @@ func New(t testing.TB) *Fake {
 	f.Handle("POST /{v}/{id}/threads", f.createContainer)
 	f.Handle("POST /{v}/{id}/media_publish", f.publish)
 	f.Handle("POST /{v}/{id}/threads_publish", f.publish)
+	f.Handle("GET /{v}/{id}/published_posts", f.pagePosts)
 	f.Handle("GET /{v}/{id}/media", f.list)
 	f.Handle("GET /{v}/{id}/threads", f.list)
 	f.Handle("GET /{v}/{id}/content_publishing_limit", f.limit)
@@ -474,8 +475,44 @@ func (f *Fake) pagePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.ID = PageID + "_" + f.id()
+	m.Permalink = "https://www.facebook.com/" + Username + "/posts/" + strings.TrimPrefix(m.ID, PageID+"_")
 	f.media = append(f.media, m)
 	platformtest.WriteJSON(w, 200, map[string]any{"id": m.ID})
+}
+
+// pagePosts lists the Page's posts newest first, as
+// /{page-id}/published_posts does: since (Unix seconds) and limit (at most
+// 100) bound the list, and paging.next says there are more. A video is
+// listed once Facebook has processed it, which the fake never does.
+func (f *Fake) pagePosts(w http.ResponseWriter, r *http.Request) {
+	if !pageOnly(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	since, _ := strconv.ParseInt(q.Get("since"), 10, 64)
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || limit <= 0 || limit > 100 {
+		limit = 25
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	data := []map[string]any{}
+	more := false
+	for _, m := range slices.Backward(f.media) {
+		if m.User != PageID || m.Deleted || m.Video != "" || m.At.Unix() < since {
+			continue
+		}
+		if len(data) == limit {
+			more = true
+			break
+		}
+		data = append(data, map[string]any{"id": m.ID, "message": m.Text, "created_time": m.At.Format("2006-01-02T15:04:05-0700"), "permalink_url": m.Permalink})
+	}
+	out := map[string]any{"data": data}
+	if more {
+		out["paging"] = map[string]any{"next": "https://graph.facebook.com/v24.0/" + PageID + "/published_posts?after=" + data[len(data)-1]["id"].(string)}
+	}
+	platformtest.WriteJSON(w, 200, out)
 }
 
 func (f *Fake) delete(w http.ResponseWriter, r *http.Request) {
