@@ -1,7 +1,8 @@
 // Package rules holds the length and media rules of social platforms and
 // the rendering of a post's final text: what a Rules value is, how each
-// platform counts characters, and how a text and its attachments are
-// checked against a platform's limits. Each platform's own values are
+// platform counts characters, and how a text and its attachments (their
+// number, types, and what is known of their files) are checked against a
+// platform's limits. Each platform's own values are
 // declared by its adapter (publish.Info); the publishers check posts with
 // them before calling a platform, and the preview tool shows the same counts
 // a person would see on the platform. The package depends on nothing of
