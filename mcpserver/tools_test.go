@@ -283,6 +283,8 @@ var _ = Describe("Post tools", func() {
 		Expect(previews[0].(map[string]any)["problems"]).To(ConsistOf(
 			"Attachment 2 (" + host.URL + "/files/skyline-2400x1000.jpg): Instagram takes images from 4:5 (tallest) to 1.91:1 (widest), and this one is 2400×1000, 2.40:1; crop it to fit."))
 		Expect(previews[1].(map[string]any)["ok"]).To(BeTrue(), "the sandbox takes any file")
+		Expect(fails(dev, "create_post", map[string]any{"workspaceId": "acme", "text": "Two photos", "profileIds": []string{"insta"}, "scheduledAt": future(),
+			"media": []map[string]any{{"url": host.URL + "/files/skyline-2400x1000.jpg"}}})).To(ContainSubstring("crop it to fit"), "what the preview refuses, scheduling refuses")
 	})
 
 	It("returns the same post for the same idempotency key", func() {
