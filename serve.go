@@ -146,6 +146,7 @@ func setupHTTP(ctx context.Context, mgr manager.Manager, h httpOptions, dev bool
 	mcp, err := mcpserver.New(mcpserver.Options{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(), ToolPrefix: h.toolPrefix,
 		Authenticate: authz.RequireToken, RateLimit: mcpserver.RateLimit{Rate: h.mcpRate, Burst: h.mcpBurst}, PublicURL: h.publicURL,
+		Outbound: outbound,
 	})
 	if err != nil {
 		return err

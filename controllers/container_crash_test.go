@@ -86,6 +86,7 @@ var (
 	facebookPlatform = stepPlatform{name: "facebook",
 		secret: map[string]string{"accessToken": metatest.UserToken, "pageId": metatest.PageID},
 		online: func(t string) int { return len(fakeMeta.PostsWithText(metatest.PageID, t)) },
+		made:   func(t string) int { return len(fakeMeta.PostsWithText(metatest.PageID, t)) },
 	}
 )
 
@@ -197,6 +198,7 @@ var _ = Describe("A platform that publishes in steps, killed mid-publish", func(
 		Entry("Pinterest's marker", pinterestPlatform),
 		Entry("TikTok's publish_id", tiktokPlatform),
 		Entry("YouTube's upload session", youtubePlatform),
+		Entry("Facebook's time of sending", facebookPlatform),
 	)
 
 	DescribeTable("killed after the call that publishes, before the outcome is written: the resumed attempt finds the post",
@@ -212,6 +214,7 @@ var _ = Describe("A platform that publishes in steps, killed mid-publish", func(
 		Entry("Pinterest", pinterestPlatform),
 		Entry("TikTok", tiktokPlatform),
 		Entry("YouTube", youtubePlatform),
+		Entry("Facebook", facebookPlatform),
 	)
 
 	It("says on a TikTok profile whose app may post only privately that its posts are private", func() {
@@ -231,10 +234,13 @@ var _ = Describe("A platform that publishes in steps, killed mid-publish", func(
 		Expect(tiktokPlatform.made(got.Spec.Text)).To(BeZero(), "and init was never called again")
 	})
 
-	It("on Facebook, which gives no way to check, ends Unknown and never posts twice", func() {
-		got, _ := crashAndResume(facebookPlatform, "crash-sent-facebook", crashAfterSend, 1, socialv1alpha1.PostUnknown)
-		Expect(delivery(Default, got, "acct").LastError).To(ContainSubstring("no idempotency key"))
-		Consistently(func() int { return facebookPlatform.online(got.Spec.Text) }, time.Second, interval).Should(Equal(1))
+	It("on Facebook, killed after sending a video, which Facebook lists only once processed, ends Unknown and never posts twice", func() {
+		sp := facebookPlatform
+		sp.media = func(name string) string { return fakeMeta.URL + "/files/" + name + ".mp4" }
+		got, crashed := crashAndResume(sp, "crash-video-facebook", crashAfterSend, 1, socialv1alpha1.PostUnknown)
+		Expect(crashed.Progress).To(HavePrefix("video sent at "))
+		Expect(delivery(Default, got, "acct").LastError).To(ContainSubstring("Facebook lists a video among the Page's posts only once it has processed it"))
+		Consistently(func() int { return sp.online(got.Spec.Text) }, time.Second, interval).Should(Equal(1))
 	})
 
 	It("retries an ambiguous Instagram publish with the same container, and publishes once", func() {

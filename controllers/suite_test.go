@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"testing"
@@ -37,6 +35,7 @@ import (
 	"github.com/herald-dev/herald/internal/publish/meta/metatest"
 	"github.com/herald-dev/herald/internal/publish/pinterest"
 	"github.com/herald-dev/herald/internal/publish/pinterest/pinteresttest"
+	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/publish/sandbox"
 	"github.com/herald-dev/herald/internal/publish/threads"
@@ -78,21 +77,11 @@ func TestControllers(t *testing.T) {
 	RunSpecs(t, "Controllers Suite")
 }
 
-// loopbackOnly refuses requests that would leave the machine: samples name
-// real instances (mastodon.social), and a test must never reach them.
-type loopbackOnly struct{}
-
-func (loopbackOnly) RoundTrip(req *http.Request) (*http.Response, error) {
-	if ip := net.ParseIP(req.URL.Hostname()); ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("the test transport refuses %s: tests only talk to fakes on 127.0.0.1", req.URL.Host)
-	}
-	return http.DefaultTransport.RoundTrip(req)
-}
-
-// testPublishers returns every adapter, sending only to loopback; X's
-// goes to fakeX.
+// testPublishers returns every adapter, sending only to loopback (samples
+// name real instances, such as mastodon.social, which a test must never
+// reach); X's goes to fakeX.
 func testPublishers() publish.Registry {
-	c := &http.Client{Timeout: 2 * time.Second, Transport: loopbackOnly{}}
+	c := &http.Client{Timeout: 2 * time.Second, Transport: platformtest.Loopback{}}
 	r := registry.Default(c, sandboxFeed)
 	if fakeX != nil {
 		r[publish.Platform("x")] = &x.Publisher{Client: c, BaseURL: fakeX.URL}
@@ -140,7 +129,7 @@ func startFakeX() {
 	createSecret(appsNamespace, appsSecret, map[string]string{"x.clientID": fakeX.ClientID, "x.clientSecret": fakeX.ClientSecret})
 	provider := connect.X
 	provider.AuthorizeURL, provider.TokenURL = fakeX.URL+"/i/oauth2/authorize", fakeX.URL+"/2/oauth2/token"
-	testRefresher = &connect.Refresher{HTTP: &http.Client{Timeout: 2 * time.Second, Transport: loopbackOnly{}},
+	testRefresher = &connect.Refresher{HTTP: &http.Client{Timeout: 2 * time.Second, Transport: platformtest.Loopback{}},
 		Apps:      connect.Apps{Reader: k8sClient, Namespace: appsNamespace, Secret: appsSecret},
 		Providers: map[socialv1alpha1.Platform]connect.Provider{"x": provider}}
 }

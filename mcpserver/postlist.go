@@ -310,7 +310,7 @@ type PreviewResult struct {
 func previewPostTool() Tool {
 	return declare(Tool{
 		Name: "preview_post", Title: "Preview a post", Scope: socialv1alpha1.ScopePostsRead, ReadOnly: true, Idempotent: true,
-		Description: "Renders a post for each target profile exactly as publishing would (variant, brand kit signature and hashtags) and reports its length against each platform's limit and every problem found. Call it before scheduling long posts or posts to X or Bluesky.",
+		Description: "Renders a post for each target profile exactly as publishing would (variant, brand kit signature and hashtags) and reports its length against each platform's limit and every problem found, media included: it reads the start of each media file, as publishing does, to check the format, file size and aspect ratio the platform documents (Instagram's images must be JPEG, 4:5 to 1.91:1). Call it before scheduling long posts, posts with media, or posts to X or Bluesky.",
 	}, func(ctx context.Context, s *toolCall, in previewPostArgs) (*PreviewResult, error) {
 		spec := &socialv1alpha1.ScheduledPostSpec{}
 		if in.PostID != "" {
@@ -334,8 +334,9 @@ func previewPostTool() Tool {
 
 // previews renders spec for each of its profiles exactly as publishing
 // would (post.Render: the variant the profile gets, the brand kit's
-// signature and hashtags, the platform's counting and limits), for every
-// tool that shows a post before it goes out.
+// signature and hashtags, the platform's counting and limits, and the look
+// at the media files publishing takes), for every tool that shows a post
+// before it goes out.
 func (s *toolCall) previews(ctx context.Context, spec *socialv1alpha1.ScheduledPostSpec) (*PreviewResult, error) {
 	var kit *socialv1alpha1.BrandKit
 	if spec.BrandKit != "" {
@@ -352,6 +353,9 @@ func (s *toolCall) previews(ctx context.Context, spec *socialv1alpha1.ScheduledP
 		}
 		info := s.platform(p)
 		r := post.Render(spec, p, kit, info)
+		if s.opts.Outbound != nil {
+			r.InspectMedia(ctx, s.opts.Outbound, info)
+		}
 		pv := Preview{ProfileID: id, Platform: string(p.Spec.Platform), Text: r.Text, Length: r.Length, Limit: r.Limit, Unit: r.Unit,
 			Media: info.Rules.Media.Describe(), PostingLimit: post.PostingLimit(p, info), OK: len(r.Problems) == 0}
 		for _, pr := range r.Problems {

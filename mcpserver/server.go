@@ -55,6 +55,10 @@ type Options struct {
 	// PublicURL is Herald's base URL, for the links tools give to Herald's
 	// own pages (a post's approval page); empty gives none.
 	PublicURL string
+	// Outbound, when set, is the guarded client the preview reads the
+	// first bytes of media files with, to check them as publishing will
+	// (their format, size and aspect ratio); nil checks only their URLs.
+	Outbound *http.Client
 }
 
 // Server serves the MCP endpoint.

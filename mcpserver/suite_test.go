@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	. "github.com/onsi/ginkgo/v2"
@@ -26,6 +27,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/internal/scheme"
 	"github.com/herald-dev/herald/internal/testenv"
 	"github.com/herald-dev/herald/mcpserver/oauth"
@@ -77,6 +79,7 @@ var _ = BeforeSuite(func() {
 	srv, err = New(Options{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(),
 		Authenticate: testAuthenticate, PublicURL: "https://herald.example.com",
+		Outbound: &http.Client{Timeout: 5 * time.Second, Transport: platformtest.Loopback{}},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	go func() {

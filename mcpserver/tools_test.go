@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
+	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/mcpserver/oauth"
 )
 
@@ -262,13 +264,27 @@ var _ = Describe("Post tools", func() {
 		Expect(out["ok"]).To(BeFalse())
 		insta := out["previews"].([]any)[0].(map[string]any)
 		Expect(insta["problems"]).To(ConsistOf(ContainSubstring("Instagram posts need an image or a video")))
-		Expect(insta["media"]).To(Equal("up to 10: 10 images, 10 videos; an image or a video is required"))
+		Expect(insta["media"]).To(Equal("up to 10: 10 images of up to 8 MB (JPEG; 4:5 to 1.91:1), 10 videos of up to 1 GB (MP4 or MOV); an image or a video is required"))
 		Expect(insta["postingLimit"]).To(Equal("1 post per hour, to stay within Instagram's limit of 25 posts per 24 hours through the API, content_publishing_limit"))
 		Expect(out["previews"].([]any)[1].(map[string]any)["postingLimit"]).To(Equal("no limit"))
 
 		out = ok(dev, "preview_post", map[string]any{"workspaceId": "acme", "text": "With a photo", "profileIds": []string{"insta"},
 			"media": []map[string]any{{"url": "https://cdn.example/cup.jpg"}}})
-		Expect(out["ok"]).To(BeTrue())
+		Expect(out["ok"]).To(BeTrue(), "a file that cannot be read is left to the platform")
+
+		// The preview reads the start of each file as publishing does, and
+		// reports what Instagram would refuse.
+		host := httptest.NewServer(http.HandlerFunc(platformtest.ServeMedia))
+		DeferCleanup(host.Close)
+		out = ok(dev, "preview_post", map[string]any{"workspaceId": "acme", "text": "Two photos", "profileIds": []string{"insta", "sandbox"},
+			"media": []map[string]any{{"url": host.URL + "/files/cup-1080x1350.jpg"}, {"url": host.URL + "/files/skyline-2400x1000.jpg"}}})
+		Expect(out["ok"]).To(BeFalse())
+		previews := out["previews"].([]any)
+		Expect(previews[0].(map[string]any)["problems"]).To(ConsistOf(
+			"Attachment 2 (" + host.URL + "/files/skyline-2400x1000.jpg): Instagram takes images from 4:5 (tallest) to 1.91:1 (widest), and this one is 2400×1000, 2.40:1; crop it to fit."))
+		Expect(previews[1].(map[string]any)["ok"]).To(BeTrue(), "the sandbox takes any file")
+		Expect(fails(dev, "create_post", map[string]any{"workspaceId": "acme", "text": "Two photos", "profileIds": []string{"insta"}, "scheduledAt": future(),
+			"media": []map[string]any{{"url": host.URL + "/files/skyline-2400x1000.jpg"}}})).To(ContainSubstring("crop it to fit"), "what the preview refuses, scheduling refuses")
 	})
 
 	It("returns the same post for the same idempotency key", func() {

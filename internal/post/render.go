@@ -1,7 +1,10 @@
 package post
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -62,7 +65,7 @@ func Render(spec *socialv1alpha1.ScheduledPostSpec, profile *socialv1alpha1.Soci
 	}
 	r := info.Rules.WithLimit(CharacterLimit(profile, info))
 	out.Length, out.Limit, out.Unit = r.Count(out.Text), r.LimitFor(len(out.Media)), r.UnitName()
-	out.Problems = r.Check(out.Text, publish.MediaTypes(out.Media))
+	out.Problems = r.Check(out.Text, publish.Attachments(out.Media))
 	if w := BannedWordIn(out.Text, kit); w != "" {
 		out.Problems = append(out.Problems, rules.Problem{
 			Code:    ProblemBannedWord,
@@ -70,6 +73,16 @@ func Render(spec *socialv1alpha1.ScheduledPostSpec, profile *socialv1alpha1.Soci
 		})
 	}
 	return out
+}
+
+// InspectMedia reads the rendering's media files where the platform's
+// rules need them (publish.Inspect, with client) and puts what the files
+// show (a format, size or aspect ratio the platform does not take) in
+// place of what their URLs alone suggested: the look publishing takes too
+// before it calls a platform that fetches media itself.
+func (r *Rendered) InspectMedia(ctx context.Context, client *http.Client, info publish.Info) {
+	read := publish.Inspect(ctx, client, info.Rules.Media, r.Media)
+	r.Problems = append(slices.DeleteFunc(r.Problems, rules.Problem.AboutFile), info.Rules.CheckFiles(read)...)
 }
 
 // ProblemBannedWord is the code of the problem a banned word makes.

@@ -116,7 +116,7 @@ func plural(n int, unit string) string {
 // depend on what the rules require (an attachment) check it before any
 // call.
 func (i Info) Refuse(post Post) error {
-	if problems := i.Rules.Check(post.Text, MediaTypes(post.Media)); len(problems) > 0 {
+	if problems := i.Rules.Check(post.Text, Attachments(post.Media)); len(problems) > 0 {
 		return Errorf(Permanent, "%s: %s", i.Platform, problems[0].Message)
 	}
 	return nil

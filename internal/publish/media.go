@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/herald-dev/herald/internal/publish/rules"
 )
 
 // Download is an attachment being fetched from its media host. It is
@@ -149,14 +151,7 @@ func byteSize(n int64) string {
 
 // MediaLabel returns a media URL fit for messages: scheme, host and path,
 // without the query or fragment.
-func MediaLabel(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(invalid URL)"
-	}
-	u.RawQuery, u.Fragment, u.User = "", "", nil
-	return u.String()
-}
+func MediaLabel(raw string) string { return rules.MediaLabel(raw) }
 
 // Upload is a request body streamed from a Download: the file itself, or
 // the file as one field of a multipart/form-data body (the upload

@@ -81,12 +81,13 @@ const (
 // URL's file extension (image when nothing better is known).
 func (m Media) EffectiveType() string { return rules.MediaType(m.URL, m.Type) }
 
-// MediaTypes returns the effective type of each attachment, what
-// rules.Rules.Check takes.
-func MediaTypes(media []Media) []string {
-	out := make([]string, len(media))
+// Attachments returns what the URLs tell of the attachments (each one's
+// effective type), what rules.Rules.Check takes; Inspect adds what the
+// files tell.
+func Attachments(media []Media) []rules.Attachment {
+	out := make([]rules.Attachment, len(media))
 	for i, m := range media {
-		out[i] = m.EffectiveType()
+		out[i] = rules.Attachment{Type: m.EffectiveType(), URL: m.URL}
 	}
 	return out
 }

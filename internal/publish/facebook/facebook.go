@@ -5,6 +5,14 @@
 // the media from their URLs itself, so they must be public. Every call is
 // made with the Page's own token, read with the token in the Secret (a
 // user's, or the Page's). Delete takes a post down with DELETE /{post-id}.
+//
+// Facebook has no idempotency key. Before the call that posts, Herald
+// records when it was made; a try after an unclear answer first looks
+// among the Page's posts since then (GET /{page-id}/published_posts) for
+// one with the post's text, and posts again only when there is none. A
+// video cannot be looked for so (Facebook lists it among the Page's posts
+// only once it has processed it), nor a post without text: such an
+// attempt ends Unknown rather than risk a second post.
 package facebook
 
 import (
@@ -14,6 +22,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/herald-dev/herald/internal/publish"
@@ -23,13 +32,36 @@ import (
 
 // Info declares Facebook Pages.
 var Info = publish.Info{
-	Platform: "facebook",
+	Checkpoints: true,
+	Platform:    "facebook",
 	Rules: rules.Rules{Name: "Facebook", Limit: 63206, Media: rules.MediaLimits{
-		Max: 10, Images: 10, Videos: 1, VideoAlone: true}},
+		Max: 10, Images: 10, Videos: 1, VideoAlone: true,
+		// The formats the Graph API's photo uploads take.
+		ImageFormats: []string{"jpeg", "bmp", "png", "gif", "tiff"}}},
 	CredentialKeys: []string{"accessToken", "pageId"},
 	MediaByURL:     true,
 	Deletes:        true,
+	Resend: publish.Resend{
+		By: "a look among the Page's posts since the first send for one with the same text, before sending again (a video, or a post without text, cannot be looked for, and becomes Unknown)",
+	},
 }
+
+// The progress Herald records before the call that posts: what it sends,
+// and when (Unix seconds), so that a later try looks among the Page's
+// posts made since.
+const (
+	progressFeed  = "feed sent at "
+	progressVideo = "video sent at "
+)
+
+// lookBack is how far before the recorded time a later try looks, for the
+// clocks of Herald and Facebook, which need not agree.
+const lookBack = 5 * time.Minute
+
+// lookFor is the most posts since the first send a later try reads: a Page
+// that posted more meanwhile cannot be searched to the end, and the attempt
+// ends Unknown.
+const lookFor = 100
 
 // Info declares the platform.
 func (p *Publisher) Info() publish.Info { return Info }
@@ -99,21 +131,34 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 }
 
 // Publish posts text (with the first link in it previewed), photos or a
-// video to the Page.
+// video to the Page: once, for a try that follows one whose answer was
+// lost looks for that one's post first.
 func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publish.Post) (publish.Result, error) {
+	if err := Info.Screen(ctx, p.Client, post); err != nil {
+		return publish.Result{}, err
+	}
 	pg, err := p.page(ctx, prof)
 	if err != nil {
 		return publish.Result{}, err
+	}
+	if post.Progress != "" {
+		if found, err := p.find(ctx, pg, post); err != nil || found != nil {
+			if err != nil {
+				return publish.Result{}, err
+			}
+			return *found, nil
+		}
 	}
 	var out struct {
 		ID     string `json:"id"`
 		PostID string `json:"post_id"`
 	}
+	video := len(post.Media) == 1 && post.Media[0].EffectiveType() == publish.MediaVideo
+	form := url.Values{"message": {post.Text}}
 	switch {
-	case len(post.Media) == 1 && post.Media[0].EffectiveType() == publish.MediaVideo:
-		err = pg.graph.Post(ctx, pg.id+"/videos", url.Values{"file_url": {post.Media[0].URL}, "description": {post.Text}}, false, &out)
+	case video:
+		form = url.Values{"file_url": {post.Media[0].URL}, "description": {post.Text}}
 	case len(post.Media) > 0:
-		form := url.Values{"message": {post.Text}}
 		for i, m := range post.Media {
 			photo, err := uploadPhoto(ctx, pg, m)
 			if err != nil {
@@ -122,26 +167,113 @@ func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publ
 			ref, _ := json.Marshal(map[string]string{"media_fbid": photo})
 			form.Set("attached_media["+strconv.Itoa(i)+"]", string(ref))
 		}
-		err = pg.graph.Post(ctx, pg.id+"/feed", form, false, &out)
 	default:
-		form := url.Values{"message": {post.Text}}
 		if link := rules.FirstLink(post.Text); link != "" {
 			form.Set("link", link)
 		}
+	}
+	if err := p.checkpoint(ctx, post, video); err != nil {
+		return publish.Result{}, err
+	}
+	if video {
+		err = pg.graph.Post(ctx, pg.id+"/videos", form, false, &out)
+	} else {
 		err = pg.graph.Post(ctx, pg.id+"/feed", form, false, &out)
 	}
 	if err != nil {
+		if publish.KindOf(err) != publish.Unknown {
+			// A clear answer that nothing was posted: a later try need not
+			// look for this one's post, and may send a video again. Should
+			// forgetting fail, a later try looks all the same.
+			_ = post.Checkpoint(ctx, "")
+		}
 		return publish.Result{}, err
 	}
 	id := out.ID
 	if out.PostID != "" {
 		id = out.PostID
 	}
-	now := time.Now
+	return result(id, p.now()), nil
+}
+
+func result(id string, at time.Time) publish.Result {
+	return publish.Result{ExternalID: id, URL: "https://www.facebook.com/" + id, PublishedAt: at.UTC()}
+}
+
+func (p *Publisher) now() time.Time {
 	if p.Now != nil {
-		now = p.Now
+		return p.Now()
 	}
-	return publish.Result{ExternalID: id, URL: "https://www.facebook.com/" + id, PublishedAt: now().UTC()}, nil
+	return time.Now()
+}
+
+// checkpoint records what is about to be sent, and when, unless an earlier
+// try did: its time is the one to look back from.
+func (p *Publisher) checkpoint(ctx context.Context, post publish.Post, video bool) error {
+	if post.Progress != "" {
+		return nil
+	}
+	progress := progressFeed
+	if video {
+		progress = progressVideo
+	}
+	return post.Checkpoint(ctx, progress+strconv.FormatInt(p.now().Unix(), 10))
+}
+
+// find looks for the post an earlier try of the attempt may have made,
+// whose answer was lost: the newest of the Page's posts since that try
+// with the post's text. It returns nil when there is none, and nothing was
+// posted; an error when Herald cannot tell, Permanent, since sending again
+// could post twice.
+func (p *Publisher) find(ctx context.Context, pg *page, post publish.Post) (*publish.Result, error) {
+	video, sent, ok := sentAt(post.Progress)
+	switch {
+	case !ok:
+		return nil, publish.Errorf(publish.Permanent, "facebook: the recorded progress %q is not Herald's; Herald cannot tell whether an earlier try posted, and will not post again", post.Progress)
+	case video:
+		return nil, publish.Errorf(publish.Permanent, "facebook: an earlier try of this attempt may have posted the video; Facebook lists a video among the Page's posts only once it has processed it, so Herald cannot tell, and will not post it again")
+	case strings.TrimSpace(post.Text) == "":
+		return nil, publish.Errorf(publish.Permanent, "facebook: an earlier try of this attempt may have posted; a post without text cannot be told apart among the Page's posts, so Herald will not post it again")
+	}
+	var out struct {
+		Data []struct {
+			ID          string `json:"id"`
+			Message     string `json:"message"`
+			CreatedTime string `json:"created_time"`
+		} `json:"data"`
+		Paging struct {
+			Next string `json:"next"`
+		} `json:"paging"`
+	}
+	q := url.Values{"fields": {"id,message,created_time"}, "since": {strconv.FormatInt(sent.Add(-lookBack).Unix(), 10)}, "limit": {strconv.Itoa(lookFor)}}
+	if err := pg.graph.Get(ctx, pg.id+"/published_posts", q, &out); err != nil {
+		return nil, err
+	}
+	for _, m := range out.Data {
+		if m.Message == post.Text {
+			at, err := meta.ParseTime(m.CreatedTime)
+			if err != nil {
+				at = p.now()
+			}
+			res := result(m.ID, at)
+			return &res, nil
+		}
+	}
+	if out.Paging.Next != "" {
+		return nil, publish.Errorf(publish.Permanent, "facebook: the Page made more than %d posts since an earlier try of this attempt, and none of the newest has its text; Herald cannot tell whether that try posted, and will not post again", lookFor)
+	}
+	return nil, nil
+}
+
+// sentAt reads recorded progress: whether a video was sent, and when.
+func sentAt(progress string) (video bool, at time.Time, ok bool) {
+	for _, prefix := range []string{progressFeed, progressVideo} {
+		if rest, found := strings.CutPrefix(progress, prefix); found {
+			n, err := strconv.ParseInt(rest, 10, 64)
+			return prefix == progressVideo, time.Unix(n, 0), err == nil
+		}
+	}
+	return false, time.Time{}, false
 }
 
 // uploadPhoto uploads one photo unpublished, to attach to a post: one no

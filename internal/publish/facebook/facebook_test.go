@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,7 +88,7 @@ func TestPublishErrors(t *testing.T) {
 		_, err := newPublisher(f, client).Publish(context.Background(), profile, publish.Post{Text: "x"})
 		return err
 	})
-	NewWithT(t).Expect(facebook.Info.Resend.By).To(BeEmpty(), "Facebook recognises no repeat: an ambiguous post is Unknown")
+	NewWithT(t).Expect(facebook.Info.Resend.By).To(ContainSubstring("a look among the Page's posts"), "an ambiguous post is looked for before it is sent again")
 }
 
 func TestTokenThatCannotPost(t *testing.T) {
@@ -114,4 +116,167 @@ func TestDelete(t *testing.T) {
 	platformtest.CheckRefusedIDs(t, fresh.Server, map[string]string{"": "1234_5678", "1001_2/comments": "1234_5678"}, func(id string) error {
 		return newPublisher(fresh, nil).Delete(context.Background(), profile, id)
 	})
+}
+
+func TestMediaFormatsAreCheckedFirst(t *testing.T) {
+	g := NewWithT(t)
+	f := metatest.New(t)
+	pub := newPublisher(f, nil)
+	_, err := pub.Publish(context.Background(), profile, publish.Post{Text: "From a phone", Media: []publish.Media{{URL: f.URL + "/files/IMG_0042.HEIC"}}})
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err).To(MatchError("facebook: Attachment 1 (" + f.URL + "/files/IMG_0042.HEIC): Facebook takes images as JPEG, BMP, PNG, GIF or TIFF only, and this file is HEIF; convert it, or use another."))
+	g.Expect(f.Routes()).To(BeEmpty(), "the URL said enough: nothing was fetched, nothing sent")
+
+	// A link to a gallery page rather than to the photo.
+	f.Override("GET /files/gallery.jpg", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<!doctype html><title>Our beans</title>"))
+	})
+	_, err = pub.Publish(context.Background(), profile, publish.Post{Text: "Beans", Media: []publish.Media{{URL: f.URL + "/files/gallery.jpg"}}})
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("this file is an HTML page, not a media file"))
+	g.Expect(f.Routes()).To(Equal([]string{"GET /files/gallery.jpg"}), "no Graph call")
+	g.Expect(f.Posts(page)).To(BeEmpty())
+}
+
+// TestRateLimited is the Graph API refusing a call for a rate limit, the
+// app's (code 4), a person's (17) or the Page's (32): nothing was done, so
+// the try is Retryable, a minute later, any send it recorded is forgotten
+// (a video may be sent again), and the next try posts once.
+func TestRateLimited(t *testing.T) {
+	for _, tc := range []struct {
+		name, route string
+		code        int
+		media       string
+	}{
+		{"the Page's limit on the post", "POST /v24.0/" + page + "/feed", metatest.PageRateLimit, ""},
+		{"the app's limit on reading the Page", "GET /v24.0/" + page, metatest.AppRateLimit, ""},
+		{"a person's limit on a photo", "POST /v24.0/" + page + "/photos", metatest.UserRateLimit, "a-1200x630.jpg"},
+		{"the Page's limit on a video", "POST /v24.0/" + page + "/videos", metatest.PageRateLimit, "pour.mp4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			f := metatest.New(t)
+			f.RateLimit(tc.route, 1, tc.code)
+			var media []publish.Media
+			if tc.media != "" {
+				media = []publish.Media{{URL: f.URL + "/files/" + tc.media}}
+			}
+			var progress []string
+			post := recording("Busy day "+tc.name, media, &progress)
+			pub := newPublisher(f, nil)
+			_, err := pub.Publish(context.Background(), profile, post)
+			g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
+			g.Expect(publish.RetryAfter(err)).To(Equal(time.Minute))
+			g.Expect(err.Error()).To(ContainSubstring(fmt.Sprintf("request limit reached (OAuthException code %d)", tc.code)))
+			g.Expect(f.Posts(page)).To(BeEmpty())
+			if strings.HasPrefix(tc.route, "POST") && !strings.HasSuffix(tc.route, "/photos") {
+				g.Expect(progress).To(HaveLen(2), "recorded before the call that posts")
+				g.Expect(progress[1]).To(BeEmpty(), "and forgotten on its clear refusal")
+				post.Progress = progress[1]
+			}
+
+			_, err = pub.Publish(context.Background(), profile, post)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(f.PostsWithText(page, post.Text)).To(HaveLen(1))
+		})
+	}
+}
+
+// recording is a post whose progress is kept as the reconciler keeps it.
+func recording(text string, media []publish.Media, progress *[]string) publish.Post {
+	return publish.Post{Text: text, Media: media, Record: func(_ context.Context, p string) error {
+		*progress = append(*progress, p)
+		return nil
+	}}
+}
+
+// lost sends a post whose answer Facebook's gateway loses (with fault, on
+// route), expects the try to be Unknown, and returns the post as the next
+// try of the same attempt gets it: with the progress the try recorded.
+func lost(t *testing.T, f *metatest.Fake, pub *facebook.Publisher, route string, fault platformtest.Fault, text string, media ...publish.Media) publish.Post {
+	t.Helper()
+	f.FailNext(route, 1, fault)
+	var progress []string
+	post := recording(text, media, &progress)
+	_, err := pub.Publish(context.Background(), profile, post)
+	NewWithT(t).Expect(publish.KindOf(err)).To(Equal(publish.Unknown))
+	NewWithT(t).Expect(progress).To(HaveLen(1), "recorded once, before the call that posts")
+	post.Progress, post.Record = progress[0], func(_ context.Context, p string) error {
+		t.Errorf("the first send's time is kept, not recorded anew: %q", p)
+		return nil
+	}
+	return post
+}
+
+var (
+	feed       = "POST /v24.0/" + page + "/feed"
+	gateway    = platformtest.Fault{Status: 502, Body: "Bad Gateway"}
+	afterActed = platformtest.Fault{Status: 502, Body: "Bad Gateway", After: true}
+)
+
+// TestAnswerLost is a post whose answer was lost (a gateway's 502): the
+// try is Unknown, and the next one looks among the Page's posts since the
+// first send. Found, it is Published with that post's id; not found (the
+// 502 came before Facebook acted), it is posted, once.
+func TestAnswerLost(t *testing.T) {
+	g := NewWithT(t)
+	f := metatest.New(t)
+	pub := newPublisher(f, nil)
+	pub.Now = time.Now
+	post := lost(t, f, pub, feed, afterActed, "Lost and found", publish.Media{URL: f.URL + "/files/a-1200x630.jpg"})
+	g.Expect(post.Progress).To(MatchRegexp(`^feed sent at \d+$`))
+	g.Expect(f.PostsWithText(page, "Lost and found")).To(HaveLen(1), "the post went out")
+
+	res, err := pub.Publish(context.Background(), profile, post)
+	g.Expect(err).NotTo(HaveOccurred())
+	online := f.PostsWithText(page, "Lost and found")
+	g.Expect(online).To(HaveLen(1), "found, not posted again")
+	g.Expect(res.ExternalID).To(Equal(online[0].ID))
+	g.Expect(res.PublishedAt).To(Equal(online[0].At.Truncate(time.Second)))
+	look := f.Last(t, "GET /v24.0/"+page+"/published_posts")
+	g.Expect(look.Header.Get("Authorization")).To(Equal("Bearer " + metatest.PageToken))
+	sent, _ := strconv.ParseInt(strings.TrimPrefix(post.Progress, "feed sent at "), 10, 64)
+	g.Expect(look.Query.Get("since")).To(Equal(strconv.FormatInt(sent-300, 10)), "since the first send, with a margin for clocks")
+	g.Expect(look.Query.Get("limit")).To(Equal("100"))
+	g.Expect(f.Find("POST /v24.0/"+page+"/photos")).To(HaveLen(1), "no photo uploaded again either")
+
+	// A 502 before Facebook acted: nothing to find, so the post is sent.
+	post = lost(t, f, pub, feed, gateway, "Never arrived")
+	g.Expect(f.PostsWithText(page, "Never arrived")).To(BeEmpty())
+	_, err = pub.Publish(context.Background(), profile, post)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.PostsWithText(page, "Never arrived")).To(HaveLen(1))
+}
+
+// TestCannotLookFor is what Herald cannot find among the Page's posts: a
+// video (listed only once Facebook has processed it), a post without text,
+// or one behind more than a hundred newer posts. A try after a lost answer
+// for those is refused rather than risk a second post.
+func TestCannotLookFor(t *testing.T) {
+	g := NewWithT(t)
+	f := metatest.New(t)
+	pub := newPublisher(f, nil)
+	pub.Now = time.Now
+	video := lost(t, f, pub, "POST /v24.0/"+page+"/videos", platformtest.Fault{Status: 504, Body: "Gateway Timeout", After: true}, "A video", publish.Media{URL: f.URL + "/files/pour.mp4"})
+	g.Expect(video.Progress).To(MatchRegexp(`^video sent at \d+$`))
+	_, err := pub.Publish(context.Background(), profile, video)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("Facebook lists a video among the Page's posts only once it has processed it"))
+	g.Expect(f.Find("POST /v24.0/"+page+"/videos")).To(HaveLen(1), "never sent twice")
+
+	photos := lost(t, f, pub, feed, afterActed, "", publish.Media{URL: f.URL + "/files/a-1200x630.jpg"})
+	_, err = pub.Publish(context.Background(), profile, photos)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("a post without text cannot be told apart"))
+
+	busy := lost(t, f, pub, feed, gateway, "Behind the rush")
+	for i := range 101 {
+		_, err := pub.Publish(context.Background(), profile, publish.Post{Text: fmt.Sprintf("Rush %d", i)})
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	_, err = pub.Publish(context.Background(), profile, busy)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("more than 100 posts"))
+	g.Expect(f.PostsWithText(page, "Behind the rush")).To(BeEmpty())
 }

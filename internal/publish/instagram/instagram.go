@@ -23,7 +23,10 @@ var Info = publish.Info{
 	Checkpoints: true,
 	Platform:    "instagram",
 	Rules: rules.Rules{Name: "Instagram", Limit: 2200, MaxHashtags: 30, Media: rules.MediaLimits{
-		Max: 10, Images: 10, Videos: 10, Required: []string{rules.MediaImage, rules.MediaVideo}}},
+		Max: 10, Images: 10, Videos: 10, Required: []string{rules.MediaImage, rules.MediaVideo},
+		// The image and Reels specifications of POST /{ig-user-id}/media.
+		ImageBytes: 8 * rules.MB, ImageFormats: []string{"jpeg"}, ImageRatios: rules.Ratios{Tallest: rules.Ratio{W: 4, H: 5}, Widest: rules.Ratio{W: 1.91, H: 1}},
+		VideoBytes: 1 * rules.GB, VideoFormats: []string{"mp4", "mov"}}},
 	CredentialKeys: []string{"accessToken", "igUserId"},
 	MediaByURL:     true,
 	Resend: publish.Resend{
@@ -94,7 +97,7 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 // Publish makes the post's container, waits until Instagram has
 // processed it, and publishes it: once, whatever fails along the way.
 func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publish.Post) (publish.Result, error) {
-	if err := Info.Refuse(post); err != nil {
+	if err := Info.Screen(ctx, p.Client, post); err != nil {
 		return publish.Result{}, err
 	}
 	a, err := p.account(prof)

@@ -251,3 +251,82 @@ func TestBadToken(t *testing.T) {
 	g.Expect(err.Error()).To(ContainSubstring("Session has expired"))
 	g.Expect(err.Error()).NotTo(ContainSubstring("expired-token-123"))
 }
+
+// TestMediaFilesAreCheckedFirst is a post whose files Instagram would
+// refuse: Herald reads their headers and refuses it before any Graph call,
+// saying why.
+func TestMediaFilesAreCheckedFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, want string
+	}{
+		{"too wide", "pano-2000x1000.jpg", "Instagram takes images from 4:5 (tallest) to 1.91:1 (widest), and this one is 2000×1000, 2.00:1; crop it to fit."},
+		{"too tall", "story-1080x1920.jpg", "this one is 1080×1920, 0.56:1"},
+		{"too large", "big-1080x1080-9000000bytes.jpg", "Instagram takes images of up to 8 MB, and this file has 9.0 MB"},
+		{"a PNG", "logo-1080x1080.png", "Instagram takes images as JPEG only, and this file is PNG"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			f := metatest.New(t)
+			rec := &recorder{f: f}
+			// The carousel's second image is the one at fault.
+			_, err := newPublisher(f, nil).Publish(context.Background(), profile, rec.post("Fits?", image(f, "sq-1080x1080"), publish.Media{URL: f.URL + "/files/" + tc.file}))
+			g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+			g.Expect(err.Error()).To(And(HavePrefix("instagram: Attachment 2 ("+f.URL+"/files/"+tc.file+")"), ContainSubstring(tc.want)))
+			for _, route := range f.Routes() {
+				g.Expect(route).To(HavePrefix("GET /files/"), "no Graph call")
+			}
+			g.Expect(rec.progress).To(BeEmpty())
+		})
+	}
+
+	// The files of a try that continues with a recorded container are not
+	// held against it again: the container may be published already.
+	g := NewWithT(t)
+	f := metatest.New(t)
+	crashed := &recorder{f: f, fail: errors.New("the process died")}
+	_, _ = newPublisher(f, nil).Publish(context.Background(), profile, crashed.post("Resumed", image(f, "r-1080x1080")))
+	post := (&recorder{f: f}).post("Resumed", publish.Media{URL: f.URL + "/files/r-1080x1080.jpg"})
+	post.Progress = crashed.progress[0]
+	_, err := newPublisher(f, nil).Publish(context.Background(), profile, post)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.Find("GET /files/r-1080x1080.jpg")).To(HaveLen(1), "read before the first try only")
+	g.Expect(f.Posts(ig)).To(HaveLen(1))
+}
+
+// TestRateLimited is the Graph API refusing a call for a rate limit before
+// acting on it: on the container's creation nothing is made; on
+// media_publish the container is kept. Either way the try is Retryable a
+// minute later, and the next one publishes once, from the same container.
+func TestRateLimited(t *testing.T) {
+	g := NewWithT(t)
+	f := metatest.New(t)
+	pub := newPublisher(f, nil)
+	f.RateLimit("POST /v24.0/"+ig+"/media", 1, metatest.AppRateLimit)
+	rec := &recorder{f: f}
+	post := rec.post("Busy morning", image(f, "m-1080x1080"))
+	_, err := pub.Publish(context.Background(), profile, post)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
+	g.Expect(publish.RetryAfter(err)).To(Equal(time.Minute))
+	g.Expect(err.Error()).To(ContainSubstring("(#4) Application request limit reached"))
+	g.Expect(f.Containers(ig)).To(BeEmpty())
+	g.Expect(rec.progress).To(BeEmpty(), "no container, nothing recorded")
+	_, err = pub.Publish(context.Background(), profile, post)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.PostsWithText(ig, "Busy morning")).To(HaveLen(1))
+
+	f.RateLimit("POST /v24.0/"+ig+"/media_publish", 1, metatest.UserRateLimit)
+	rec = &recorder{f: f}
+	post = rec.post("Busy evening", image(f, "e-1080x1080"))
+	_, err = pub.Publish(context.Background(), profile, post)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
+	g.Expect(publish.RetryAfter(err)).To(Equal(time.Minute))
+	g.Expect(err.Error()).To(ContainSubstring("(#17) User request limit reached"))
+	g.Expect(rec.progress).To(HaveLen(1), "the container was recorded before media_publish")
+	g.Expect(f.PostsWithText(ig, "Busy evening")).To(BeEmpty())
+
+	post.Progress = rec.progress[0]
+	_, err = pub.Publish(context.Background(), profile, post)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.PostsWithText(ig, "Busy evening")).To(HaveLen(1))
+	g.Expect(f.ContainersWithText(ig, "Busy evening")).To(HaveLen(1), "published from the recorded container")
+}

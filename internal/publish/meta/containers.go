@@ -204,7 +204,7 @@ func (c Containers) result(ctx context.Context, id string) publish.Result {
 	}
 	if c.Graph.Get(ctx, id, url.Values{"fields": {"permalink,timestamp"}}, &out) == nil {
 		res.URL = out.Permalink
-		if t, err := parseTime(out.Timestamp); err == nil {
+		if t, err := ParseTime(out.Timestamp); err == nil {
 			res.PublishedAt = t
 		}
 	}
@@ -228,7 +228,7 @@ func (c Containers) published(ctx context.Context, text string) (publish.Result,
 			res.ExternalID, _ = m["id"].(string)
 			res.URL, _ = m["permalink"].(string)
 			if ts, _ := m["timestamp"].(string); ts != "" {
-				if t, err := parseTime(ts); err == nil {
+				if t, err := ParseTime(ts); err == nil {
 					res.PublishedAt = t
 				}
 			}
@@ -245,8 +245,8 @@ func (c Containers) now() time.Time {
 	return time.Now().UTC()
 }
 
-// parseTime reads Meta's timestamps (2026-07-01T09:00:00+0000).
-func parseTime(s string) (time.Time, error) {
+// ParseTime reads Meta's timestamps (2026-07-01T09:00:00+0000).
+func ParseTime(s string) (time.Time, error) {
 	for _, layout := range []string{"2006-01-02T15:04:05-0700", time.RFC3339} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC(), nil

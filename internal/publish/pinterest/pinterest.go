@@ -27,7 +27,9 @@ var Info = publish.Info{
 	Checkpoints: true,
 	Platform:    "pinterest",
 	Rules: rules.Rules{Name: "Pinterest", Limit: 800, Media: rules.MediaLimits{
-		Max: 1, Images: 1, Required: []string{rules.MediaImage}}},
+		Max: 1, Images: 1, Required: []string{rules.MediaImage},
+		// What Pinterest documents for a Pin's image.
+		ImageBytes: 20 * rules.MB, ImageFormats: []string{"bmp", "jpeg", "png", "tiff", "gif", "webp"}}},
 	CredentialKeys: []string{"accessToken", "boardId"},
 	MediaByURL:     true,
 	Resend: publish.Resend{
@@ -140,7 +142,7 @@ func Marker(idempotencyKey string) string { return "Herald " + idempotencyKey }
 // Publish creates the Pin, unless an earlier try of the attempt already
 // did.
 func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publish.Post) (publish.Result, error) {
-	if err := Info.Refuse(post); err != nil {
+	if err := Info.Screen(ctx, p.Client, post); err != nil {
 		return publish.Result{}, err
 	}
 	s, err := p.session(prof)

@@ -25,8 +25,9 @@ func newPublisher(f *pinteresttest.Fake, client *http.Client) *pinterest.Publish
 	return p
 }
 
-func post(key, text string, record func(string) error) publish.Post {
-	return publish.Post{Text: text, IdempotencyKey: key, Media: []publish.Media{{URL: "https://cdn.herald.example/roast.jpg", AltText: "a bag of beans"}},
+// post is a Pin of an image the fake's media host serves.
+func post(f *pinteresttest.Fake, key, text string, record func(string) error) publish.Post {
+	return publish.Post{Text: text, IdempotencyKey: key, Media: []publish.Media{{URL: f.URL + "/files/roast-1000x1500.jpg", AltText: "a bag of beans"}},
 		Record: func(_ context.Context, p string) error { return record(p) }}
 }
 
@@ -41,7 +42,7 @@ func TestVerifyAndPublish(t *testing.T) {
 
 	var recorded []string
 	var pinsAtRecord int
-	res, err := pub.Publish(context.Background(), profile, post("k1", "Autumn roast\nNutty, with notes of fig. https://herald.example/autumn", func(p string) error {
+	res, err := pub.Publish(context.Background(), profile, post(f, "k1", "Autumn roast\nNutty, with notes of fig. https://herald.example/autumn", func(p string) error {
 		recorded, pinsAtRecord = append(recorded, p), len(f.Pins())
 		return nil
 	}))
@@ -74,13 +75,13 @@ func TestLostAnswer(t *testing.T) {
 	f := pinteresttest.New(t)
 	f.FailNext("POST /v5/pins", 1, platformtest.Fault{Status: 504, Body: "Gateway Timeout", After: true})
 	record := func(string) error { return nil }
-	res, err := newPublisher(f, nil).Publish(context.Background(), profile, post("k2", "Found again", record))
+	res, err := newPublisher(f, nil).Publish(context.Background(), profile, post(f, "k2", "Found again", record))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(f.Pins()).To(HaveLen(1))
 	g.Expect(res.ExternalID).To(Equal(f.Pins()[0].ID))
 
 	// A later try of the same attempt (the process died after the Pin was made).
-	again := post("k2", "Found again", record)
+	again := post(f, "k2", "Found again", record)
 	again.Progress = pinterest.Marker("k2")
 	res2, err := newPublisher(f, nil).Publish(context.Background(), profile, again)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -88,7 +89,7 @@ func TestLostAnswer(t *testing.T) {
 	g.Expect(f.Find("POST /v5/pins")).To(HaveLen(1), "never a second Pin")
 
 	// A try whose earlier send never arrived sends it now.
-	fresh := post("k3", "Never arrived", record)
+	fresh := post(f, "k3", "Never arrived", record)
 	fresh.Progress = pinterest.Marker("k3")
 	_, err = newPublisher(f, nil).Publish(context.Background(), profile, fresh)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -98,7 +99,7 @@ func TestLostAnswer(t *testing.T) {
 func TestRecordFailsNothingSent(t *testing.T) {
 	g := NewWithT(t)
 	f := pinteresttest.New(t)
-	_, err := newPublisher(f, nil).Publish(context.Background(), profile, post("k4", "x", func(string) error { return errors.New("etcd unavailable") }))
+	_, err := newPublisher(f, nil).Publish(context.Background(), profile, post(f, "k4", "x", func(string) error { return errors.New("etcd unavailable") }))
 	g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
 	g.Expect(f.Find("POST /v5/pins")).To(BeEmpty())
 }
@@ -120,7 +121,7 @@ func TestPublishErrors(t *testing.T) {
 	platformtest.CheckErrors(t, platformtest.StandardCases(errorBody), []string{pinteresttest.Token}, func(t *testing.T, client *http.Client, answer http.HandlerFunc) error {
 		f := pinteresttest.New(t)
 		f.Override("POST /v5/pins", answer)
-		_, err := newPublisher(f, client).Publish(context.Background(), profile, post("k", "x", func(string) error { return nil }))
+		_, err := newPublisher(f, client).Publish(context.Background(), profile, post(f, "k", "x", func(string) error { return nil }))
 		return err
 	})
 }
@@ -138,7 +139,7 @@ func TestDelete(t *testing.T) {
 	g := NewWithT(t)
 	f := pinteresttest.New(t)
 	pub := newPublisher(f, nil)
-	res, err := pub.Publish(context.Background(), profile, post("kd", "Brief", func(string) error { return nil }))
+	res, err := pub.Publish(context.Background(), profile, post(f, "kd", "Brief", func(string) error { return nil }))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(pub.Delete(context.Background(), profile, res.ExternalID)).To(Succeed())
 	g.Expect(f.Pins()).To(BeEmpty())
@@ -152,4 +153,18 @@ func TestDelete(t *testing.T) {
 		f.Override("DELETE /v5/pins/77", answer)
 		return newPublisher(f, client).Delete(context.Background(), profile, "77")
 	})
+}
+
+func TestImageFileIsCheckedFirst(t *testing.T) {
+	g := NewWithT(t)
+	f := pinteresttest.New(t)
+	var recorded []string
+	big := post(f, "kb", "A heavy pin", func(p string) error { recorded = append(recorded, p); return nil })
+	big.Media[0].URL = f.URL + "/files/poster-2000x3000-21000000bytes.jpg"
+	_, err := newPublisher(f, nil).Publish(context.Background(), profile, big)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err).To(MatchError("pinterest: Attachment 1 (" + big.Media[0].URL + "): Pinterest takes images of up to 20 MB, and this file has 21.0 MB; use a smaller one."))
+	g.Expect(recorded).To(BeEmpty(), "no marker: nothing is sent")
+	g.Expect(f.Routes()).To(Equal([]string{"GET /files/poster-2000x3000-21000000bytes.jpg"}))
+	g.Expect(f.Pins()).To(BeEmpty())
 }

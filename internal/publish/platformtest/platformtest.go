@@ -8,9 +8,11 @@ package platformtest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -310,8 +312,23 @@ func Blocking(t testing.TB) http.HandlerFunc {
 // a loopback fake, short enough to keep timeout tests fast.
 const ClientTimeout = 500 * time.Millisecond
 
-// Client returns an HTTP client with ClientTimeout.
-func Client() *http.Client { return &http.Client{Timeout: ClientTimeout} }
+// Client returns an HTTP client with ClientTimeout that sends only to
+// loopback (see Loopback).
+func Client() *http.Client { return &http.Client{Timeout: ClientTimeout, Transport: Loopback{}} }
+
+// Loopback is a transport that refuses any request not to 127.0.0.1 or
+// ::1: a test talks only to its fakes, and a URL naming a host of the
+// outside world (a verified media domain, a CDN) fails at once instead of
+// looking the name up.
+type Loopback struct{}
+
+// RoundTrip sends req with http.DefaultTransport when it is to loopback.
+func (Loopback) RoundTrip(req *http.Request) (*http.Response, error) {
+	if ip := net.ParseIP(req.URL.Hostname()); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("the test transport refuses %s: tests only talk to fakes on loopback", req.URL.Host)
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
 
 // Contains reports whether s contains any of the secrets; tests use it to
 // assert that error messages leak no credential.

@@ -43,15 +43,23 @@ container in the delivery (` + "`status.deliveries[].progress`" + `) before publ
 it, and a later try of the same attempt asks the container whether it was
 published instead of making another; Pinterest's Pins carry a marker in their
 private note, recorded the same way and looked for before a Pin is sent again;
+for Facebook the time of the first send is recorded, and a later try looks
+among the Page's posts since then for one with the post's text;
 TikTok's ` + "`publish_id`" + ` and YouTube's upload session are recorded and followed, so
 a video is never sent twice. Either way a crash or a lost answer does not
 publish twice. TikTok pulls a video from a domain verified for the app;
 from anywhere else Herald uploads it. YouTube makes a Short of a square or
 vertical video of up to three minutes by itself.
 
-Herald checks what it can see of media (their number and types, and the size
-of what it uploads); a platform that fetches a file itself checks its size,
-format and aspect ratio, and its refusal says which.
+Herald checks what it can see of media: their number and types, the format
+their URL's extension names, and the size of what it uploads. Where a platform
+that fetches a file itself documents sizes, formats or aspect ratios (above),
+Herald also reads the file's first bytes (one request, at most 256 KiB) before
+it publishes, and ` + "`ocoya_preview_post`" + ` does the same: a file of a format, size
+or aspect ratio the platform does not take is refused before any call to the
+platform. A file Herald cannot read, and what only the platform checks (a
+video's length, codec or aspect ratio), is left to the platform, whose
+refusal says which.
 `)
 	return b.String()
 }

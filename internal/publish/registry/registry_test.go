@@ -38,7 +38,7 @@ func TestDefaultCoversEveryPlatform(t *testing.T) {
 	g.Expect(resend).To(Equal(map[publish.Platform]bool{
 		"sandbox": true, "webhook": true, "mastodon": true, "bluesky": true,
 		"discord": false, "slack": false, "telegram": false, "linkedin": false, "x": false,
-		"facebook": false, "instagram": true, "threads": true, "pinterest": true,
+		"facebook": true, "instagram": true, "threads": true, "pinterest": true,
 		"tiktok": true, "youtube": true,
 	}))
 	mastodon, _ := registry.Info("mastodon")

@@ -1,7 +1,8 @@
 // Package rules holds the length and media rules of social platforms and
 // the rendering of a post's final text: what a Rules value is, how each
-// platform counts characters, and how a text and its attachments are
-// checked against a platform's limits. Each platform's own values are
+// platform counts characters, and how a text and its attachments (their
+// number, types, and what is known of their files) are checked against a
+// platform's limits. Each platform's own values are
 // declared by its adapter (publish.Info); the publishers check posts with
 // them before calling a platform, and the preview tool shows the same counts
 // a person would see on the platform. The package depends on nothing of
@@ -43,8 +44,9 @@ type Rules struct {
 	Counter func(string) int
 }
 
-// MediaLimits say how many attachments of each type one post may carry.
-// For each count, Unlimited means no limit and 0 means not supported.
+// MediaLimits say how many attachments of each type one post may carry,
+// and what their files may be. For each count, Unlimited means no limit
+// and 0 means not supported.
 type MediaLimits struct {
 	// Max limits all attachments together; Images, GIFs and Videos limit
 	// each type.
@@ -52,9 +54,16 @@ type MediaLimits struct {
 	// VideoAlone and GIFAlone: a video (or GIF) must be the only attachment.
 	VideoAlone, GIFAlone bool
 	// ImageBytes, GIFBytes and VideoBytes are the largest file of each
-	// type the platform accepts as an upload; 0 where Herald sends the
-	// platform a link rather than the file.
+	// type the platform documents; 0 where it documents none. For a
+	// platform Herald uploads to, 0 means Herald cannot upload the type.
 	ImageBytes, GIFBytes, VideoBytes int64
+	// ImageFormats and VideoFormats list the file formats the platform
+	// documents for images and videos ("jpeg", "png", "mp4", "mov"; see
+	// FormatNames); none means any.
+	ImageFormats, VideoFormats []string
+	// ImageRatios is the range of aspect ratios the platform takes for an
+	// image (Instagram: 4:5 to 1.91:1); the zero value takes any.
+	ImageRatios Ratios
 	// Required lists the media types of which a post must carry at least
 	// one (Instagram needs an image or a video, TikTok a video); empty
 	// when text alone may be posted.
@@ -77,7 +86,16 @@ func (m MediaLimits) Describe() string {
 		one, many string
 		alone     bool
 		bytes     int64
-	}{{m.Images, "image", "images", false, m.ImageBytes}, {m.GIFs, "GIF", "GIFs", m.GIFAlone, m.GIFBytes}, {m.Videos, "video", "videos", m.VideoAlone, m.VideoBytes}} {
+		formats   []string
+		ratios    Ratios
+	}{
+		{m.Images, "image", "images", false, m.ImageBytes, m.ImageFormats, m.ImageRatios},
+		{m.GIFs, "GIF", "GIFs", m.GIFAlone, m.GIFBytes, nil, Ratios{}},
+		{m.Videos, "video", "videos", m.VideoAlone, m.VideoBytes, m.VideoFormats, Ratios{}},
+	} {
+		if t.n == 0 {
+			continue
+		}
 		what := t.many
 		if t.n == 1 {
 			what = t.one
@@ -85,13 +103,20 @@ func (m MediaLimits) Describe() string {
 		if t.bytes > 0 {
 			what += " of up to " + FileSize(t.bytes)
 		}
-		switch {
-		case t.n == 0:
-		case t.alone:
-			parts = append(parts, fmt.Sprintf("%d %s (alone)", t.n, what))
-		default:
-			parts = append(parts, fmt.Sprintf("%d %s", t.n, what))
+		var details []string
+		if len(t.formats) > 0 {
+			details = append(details, FormatNames(t.formats))
 		}
+		if t.ratios.Set() {
+			details = append(details, t.ratios.String())
+		}
+		if t.alone {
+			details = append(details, "alone")
+		}
+		if len(details) > 0 {
+			what += " (" + strings.Join(details, "; ") + ")"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", t.n, what))
 	}
 	s := fmt.Sprintf("up to %d: %s", m.Max, strings.Join(parts, ", "))
 	if len(m.Required) > 0 {
@@ -219,7 +244,7 @@ func (r Rules) LimitFor(mediaCount int) int {
 type Problem struct {
 	// Code is a CamelCase identifier: Empty, TooLong, TooManyBytes,
 	// TooManyHashtags, TooManyMedia, MediaNotSupported, MediaMustBeAlone,
-	// MediaRequired.
+	// MediaRequired, MediaFormat, MediaTooLarge, MediaAspectRatio.
 	Code string
 	// Message is a sentence a person can act on.
 	Message string
@@ -230,7 +255,11 @@ func (p Problem) String() string { return p.Message }
 
 // Check returns every reason text and media cannot be published on the
 // platform; none means the post fits.
-func (r Rules) Check(text string, mediaTypes []string) []Problem {
+func (r Rules) Check(text string, media []Attachment) []Problem {
+	mediaTypes := make([]string, len(media))
+	for i, a := range media {
+		mediaTypes[i] = a.Type
+	}
 	var out []Problem
 	add := func(code, format string, args ...any) {
 		out = append(out, Problem{Code: code, Message: fmt.Sprintf(format, args...)})
@@ -253,7 +282,8 @@ func (r Rules) Check(text string, mediaTypes []string) []Problem {
 	if n := Hashtags(text); r.MaxHashtags > 0 && n > r.MaxHashtags {
 		add("TooManyHashtags", "%s allows %d hashtags in a post; this text has %d, %d over.", r.Name, r.MaxHashtags, n, n-r.MaxHashtags)
 	}
-	return append(out, r.checkMedia(mediaTypes)...)
+	out = append(out, r.checkMedia(mediaTypes)...)
+	return append(out, r.CheckFiles(media)...)
 }
 
 func (r Rules) checkMedia(types []string) []Problem {

@@ -147,7 +147,7 @@ func TestTelegramCaptionAndUTF16(t *testing.T) {
 	r := rulesFor("telegram", 0)
 	photo := []publish.Media{{URL: "https://cdn.example/a.jpg"}}
 	g.Expect(r.Check(strings.Repeat("a", 2000), nil)).To(BeEmpty())
-	g.Expect(r.Check(strings.Repeat("a", 2000), publish.MediaTypes(photo))).To(ConsistOf(HaveField("Message",
+	g.Expect(r.Check(strings.Repeat("a", 2000), publish.Attachments(photo))).To(ConsistOf(HaveField("Message",
 		"Telegram allows 1024 characters in a caption with media; this text has 2000, 976 over.")))
 	// An emoji beyond the BMP takes two UTF-16 code units.
 	g.Expect(r.Count("😀")).To(Equal(2))
@@ -186,7 +186,7 @@ func TestMediaRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
 			var codes []string
-			for _, p := range rulesFor(string(tc.platform), 0).Check("text", publish.MediaTypes(tc.media)) {
+			for _, p := range rulesFor(string(tc.platform), 0).Check("text", publish.Attachments(tc.media)) {
 				codes = append(codes, p.Code)
 				g.Expect(p.Message).To(HaveSuffix("."))
 			}
@@ -198,7 +198,7 @@ func TestMediaRules(t *testing.T) {
 func TestEmptyPost(t *testing.T) {
 	g := NewWithT(t)
 	g.Expect(rulesFor("mastodon", 0).Check("  \n", nil)).To(ConsistOf(HaveField("Code", "Empty")))
-	g.Expect(rulesFor("mastodon", 0).Check("", publish.MediaTypes([]publish.Media{{URL: "https://cdn.example/a.png"}}))).To(BeEmpty())
+	g.Expect(rulesFor("mastodon", 0).Check("", publish.Attachments([]publish.Media{{URL: "https://cdn.example/a.png"}}))).To(BeEmpty())
 }
 
 func TestLinks(t *testing.T) {
@@ -250,4 +250,67 @@ func TestHashtagLimit(t *testing.T) {
 	if rules.Hashtags("no tags, but C# and a#b") != 0 {
 		t.Error("a # inside a word is not a hashtag")
 	}
+}
+
+// TestFileRules checks what each platform that fetches media itself
+// documents of files: formats by the URL's extension until the file is read,
+// then by the file; sizes and aspect ratios once the file was read.
+func TestFileRules(t *testing.T) {
+	image := func(url string) rules.Attachment { return rules.Attachment{Type: "image", URL: url} }
+	read := func(url, format string, bytes int64, w, h int) rules.Attachment {
+		return rules.Attachment{Type: "image", URL: url, Format: format, Bytes: bytes, Width: w, Height: h}
+	}
+	video := func(url string, bytes int64) rules.Attachment {
+		return rules.Attachment{Type: "video", URL: url, Bytes: bytes}
+	}
+	for _, tc := range []struct {
+		name     string
+		platform string
+		media    []rules.Attachment
+		codes    []string
+	}{
+		{"Instagram takes JPEG", "instagram", []rules.Attachment{image("https://cdn.example/a.jpg"), image("https://cdn.example/b.JPEG?w=1")}, nil},
+		{"Instagram refuses a PNG by its URL", "instagram", []rules.Attachment{image("https://cdn.example/a.png")}, []string{"MediaFormat"}},
+		{"a URL without an extension is left to the file", "instagram", []rules.Attachment{image("https://cdn.example/photo?id=3")}, nil},
+		{"the file's format outweighs the URL's", "instagram", []rules.Attachment{read("https://cdn.example/a.png", "jpeg", 1000, 1080, 1080)}, nil},
+		{"Instagram's tallest, 4:5", "instagram", []rules.Attachment{read("https://cdn.example/a.jpg", "jpeg", 1000, 1080, 1350)}, nil},
+		{"Instagram's widest, 1.91:1 in whole pixels", "instagram", []rules.Attachment{read("https://cdn.example/a.jpg", "jpeg", 1000, 1080, 566)}, nil},
+		{"Instagram refuses 9:16 in the feed", "instagram", []rules.Attachment{read("https://cdn.example/a.jpg", "jpeg", 1000, 1080, 1920)}, []string{"MediaAspectRatio"}},
+		{"Instagram refuses 2:1", "instagram", []rules.Attachment{read("https://cdn.example/a.jpg", "jpeg", 1000, 2000, 1000)}, []string{"MediaAspectRatio"}},
+		{"Instagram's 8 MB", "instagram", []rules.Attachment{read("https://cdn.example/a.jpg", "jpeg", 8*rules.MB+1, 1080, 1080)}, []string{"MediaTooLarge"}},
+		{"Instagram's videos are MP4 or MOV", "instagram", []rules.Attachment{video("https://cdn.example/a.webm", 0), video("https://cdn.example/b.mov", rules.GB)}, []string{"MediaFormat"}},
+		{"Threads takes PNG and 1:10", "threads", []rules.Attachment{read("https://cdn.example/a.png", "png", 1000, 100, 1000)}, nil},
+		{"Threads refuses taller than 1:10", "threads", []rules.Attachment{read("https://cdn.example/a.png", "png", 1000, 100, 1100)}, []string{"MediaAspectRatio"}},
+		{"Threads refuses WebP", "threads", []rules.Attachment{image("https://cdn.example/a.webp")}, []string{"MediaFormat"}},
+		{"Threads' 1 GB video", "threads", []rules.Attachment{video("https://cdn.example/a.mp4", rules.GB+1)}, []string{"MediaTooLarge"}},
+		{"Facebook takes BMP and TIFF", "facebook", []rules.Attachment{image("https://cdn.example/a.bmp"), image("https://cdn.example/b.tif")}, nil},
+		{"Facebook refuses HEIF", "facebook", []rules.Attachment{image("https://cdn.example/a.heic")}, []string{"MediaFormat"}},
+		{"Facebook has no size or ratio limit", "facebook", []rules.Attachment{read("https://cdn.example/a.jpg", "jpeg", 50*rules.MB, 9000, 1000)}, nil},
+		{"Pinterest takes WebP", "pinterest", []rules.Attachment{image("https://cdn.example/a.webp")}, nil},
+		{"Pinterest's 20 MB", "pinterest", []rules.Attachment{read("https://cdn.example/a.jpg", "jpeg", 20*rules.MB+1, 1000, 1500)}, []string{"MediaTooLarge"}},
+		{"TikTok takes WebM", "tiktok", []rules.Attachment{video("https://cdn.example/a.webm", 0)}, nil},
+		{"TikTok refuses AVI", "tiktok", []rules.Attachment{video("https://cdn.example/a.avi", 0)}, []string{"MediaFormat"}},
+		{"TikTok's 4 GB", "tiktok", []rules.Attachment{video("https://cdn.example/a.mp4", 4*rules.GB+1)}, []string{"MediaTooLarge"}},
+		{"a page where a file should be", "pinterest", []rules.Attachment{read("https://cdn.example/pin", "html", 3000, 0, 0)}, []string{"MediaFormat"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			var codes []string
+			for _, p := range rulesFor(tc.platform, 0).CheckFiles(tc.media) {
+				codes = append(codes, p.Code)
+				g.Expect(p.AboutFile()).To(BeTrue())
+				g.Expect(p.Message).To(And(HavePrefix("Attachment "), HaveSuffix(".")))
+			}
+			g.Expect(codes).To(Equal(tc.codes))
+		})
+	}
+	g := NewWithT(t)
+	problems := rulesFor("instagram", 0).Check("A tall one", []rules.Attachment{read("https://u:p@cdn.example/story.jpg?sig=s3cret", "jpeg", 2*rules.MB, 1080, 1920)})
+	g.Expect(problems).To(ConsistOf(HaveField("Message",
+		"Attachment 1 (https://cdn.example/story.jpg): Instagram takes images from 4:5 (tallest) to 1.91:1 (widest), and this one is 1080×1920, 0.56:1; crop it to fit.")),
+		"Check holds the files' problems too, and names a file without its credentials or signature")
+	problems = rulesFor("threads", 0).Check("A WebP", []rules.Attachment{image("https://cdn.example/a.webp")})
+	g.Expect(problems[0].Message).To(Equal("Attachment 1 (https://cdn.example/a.webp): Threads takes images as JPEG or PNG only, and this file is WebP; convert it, or use another."))
+	g.Expect(rulesFor("instagram", 0).Media.Describe()).To(Equal(
+		"up to 10: 10 images of up to 8 MB (JPEG; 4:5 to 1.91:1), 10 videos of up to 1 GB (MP4 or MOV); an image or a video is required"))
 }

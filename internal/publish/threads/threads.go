@@ -25,7 +25,10 @@ var Info = publish.Info{
 	Checkpoints: true,
 	Platform:    "threads",
 	Rules: rules.Rules{Name: "Threads", Limit: 500, MaxHashtags: 1, Counter: Length, Media: rules.MediaLimits{
-		Max: 20, Images: 20, Videos: 20}},
+		Max: 20, Images: 20, Videos: 20,
+		// The media specifications of the Threads API.
+		ImageBytes: 8 * rules.MB, ImageFormats: []string{"jpeg", "png"}, ImageRatios: rules.Ratios{Tallest: rules.Ratio{W: 1, H: 10}, Widest: rules.Ratio{W: 10, H: 1}},
+		VideoBytes: 1 * rules.GB, VideoFormats: []string{"mp4", "mov"}}},
 	CredentialKeys: []string{"accessToken"},
 	MediaByURL:     true,
 	Resend: publish.Resend{
@@ -104,6 +107,9 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 // Publish makes the post's container, waits until Threads has processed
 // it, and publishes it: once, whatever fails along the way.
 func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publish.Post) (publish.Result, error) {
+	if err := Info.Screen(ctx, p.Client, post); err != nil {
+		return publish.Result{}, err
+	}
 	g, err := p.graph(prof)
 	if err != nil {
 		return publish.Result{}, err

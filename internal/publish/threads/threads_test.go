@@ -2,6 +2,7 @@ package threads_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -128,4 +129,142 @@ func TestDelete(t *testing.T) {
 		f.Override("DELETE /v1.0/123", answer)
 		return newPublisher(f, client).Delete(context.Background(), profile, "123")
 	})
+}
+
+// TestMediaFilesAreCheckedFirst publishes files Threads would refuse:
+// each is refused before any Threads call, with the reason its header
+// shows.
+func TestMediaFilesAreCheckedFirst(t *testing.T) {
+	refused := map[string]string{
+		"strip-100x1200.png":             "Threads takes images from 1:10 (tallest) to 10:1 (widest), and this one is 100×1200, 0.08:1",
+		"big-1080x1080-8500000bytes.jpg": "Threads takes images of up to 8 MB, and this file has 8.5 MB",
+		"a.webp":                         "Threads takes images as JPEG or PNG only, and this file is WebP",
+	}
+	f := metatest.New(t)
+	for file, want := range refused {
+		var progress []string
+		_, err := newPublisher(f, nil).Publish(context.Background(), profile, recording("Fits?", []publish.Media{{URL: f.URL + "/files/" + file}}, &progress))
+		NewWithT(t).Expect(err).To(And(HaveField("Kind", publish.Permanent), MatchError(ContainSubstring("threads: Attachment 1 ("+f.URL+"/files/"+file+"): "+want))))
+	}
+	g := NewWithT(t)
+	g.Expect(f.Containers(me)).To(BeEmpty())
+	g.Expect(f.Find("GET /v1.0/me/threads_publishing_limit")).To(BeEmpty(), "no Threads call at all")
+	var progress []string
+	_, err := newPublisher(f, nil).Publish(context.Background(), profile, recording("Square", []publish.Media{{URL: f.URL + "/files/sq-1080x1080.png"}}, &progress))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(f.Posts(me)).To(HaveLen(1))
+}
+
+// TestContainerError is a container Threads could not prepare (its video
+// would not download): Permanent, with Threads' reason, and never published,
+// whether the first try sees it or a later one resumes with it.
+func TestContainerError(t *testing.T) {
+	g := NewWithT(t)
+	f := metatest.New(t)
+	var progress []string
+	post := recording("Broken reel", []publish.Media{{URL: f.URL + "/files/broken.mp4"}}, &progress)
+	_, err := newPublisher(f, nil).Publish(context.Background(), profile, post)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(And(ContainSubstring("FAILED_DOWNLOADING_VIDEO"), ContainSubstring("nothing was published")))
+	g.Expect(progress).To(HaveLen(1), "the container was recorded before it was looked at")
+	g.Expect(f.Find("POST /v1.0/me/threads_publish")).To(BeEmpty())
+
+	post.Progress = progress[0]
+	_, err = newPublisher(f, nil).Publish(context.Background(), profile, post)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent), "a resumed try reads the same ERROR")
+	g.Expect(err.Error()).To(ContainSubstring("could not prepare media container " + progress[0]))
+	g.Expect(f.Containers(me)).To(HaveLen(1), "and makes no second container")
+	g.Expect(f.Posts(me)).To(BeEmpty())
+}
+
+// TestContainerExpired is a container left unpublished for 24 hours:
+// Threads never published it, so the next try makes a new one, records it
+// and publishes it, once.
+func TestContainerExpired(t *testing.T) {
+	g := NewWithT(t)
+	f := metatest.New(t)
+	var progress []string
+	crashed := recording("Late", nil, &progress)
+	crashed.Record = func(_ context.Context, p string) error {
+		progress = append(progress, p)
+		return errors.New("the process died")
+	}
+	_, err := newPublisher(f, nil).Publish(context.Background(), profile, crashed)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
+	expired := progress[0]
+	f.Expire(expired)
+
+	progress = nil
+	post := recording("Late", nil, &progress)
+	post.Progress = expired
+	res, err := newPublisher(f, nil).Publish(context.Background(), profile, post)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(progress).To(HaveLen(1))
+	g.Expect(progress[0]).NotTo(Equal(expired), "a new container, recorded")
+	g.Expect(f.Last(t, "POST /v1.0/me/threads_publish").Body).To(ContainSubstring("creation_id=" + progress[0]))
+	g.Expect(f.Posts(me)).To(ConsistOf(HaveField("ID", res.ExternalID)))
+
+	// A container that expires while Herald waits for it is not published
+	// either: the try ends Retryable, and the next one starts afresh.
+	f.VideoPolls = 1 << 30
+	progress = nil
+	pub := newPublisher(f, nil)
+	pub.Poll = 5 * time.Millisecond
+	slow := recording("Slow video", []publish.Media{{URL: f.URL + "/files/slow.mp4"}}, &progress)
+	slow.Record = func(_ context.Context, p string) error {
+		progress = append(progress, p)
+		f.Expire(p)
+		return nil
+	}
+	_, err = pub.Publish(context.Background(), profile, slow)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
+	g.Expect(err.Error()).To(ContainSubstring("expired before it was published"))
+	g.Expect(f.PostsWithText(me, "Slow video")).To(BeEmpty())
+}
+
+// TestPublishingQuota is Threads' 250 posts a day: used up, no container
+// is made and the try waits an hour; and should threads_publish refuse for
+// it all the same (the quota read was stale), the try waits an hour too.
+func TestPublishingQuota(t *testing.T) {
+	g := NewWithT(t)
+	f := metatest.New(t)
+	f.UseQuota(me, 250)
+	var progress []string
+	_, err := newPublisher(f, nil).Publish(context.Background(), profile, recording("One too many", nil, &progress))
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
+	g.Expect(publish.RetryAfter(err)).To(Equal(time.Hour))
+	g.Expect(err.Error()).To(ContainSubstring("250 of 250 posts in the last 24h0m0s"))
+	g.Expect(f.Containers(me)).To(BeEmpty(), "no container is made")
+	g.Expect(f.Last(t, "GET /v1.0/me/threads_publishing_limit").Query.Get("fields")).To(Equal("quota_usage,config"))
+	g.Expect(threads.Info.PostsPerHour*24).To(BeNumerically("<=", 250), "the profile's limiter alone stays within the quota")
+
+	f.Override("GET /v1.0/me/threads_publishing_limit", func(w http.ResponseWriter, r *http.Request) {
+		platformtest.WriteJSON(w, 200, map[string]any{"data": []any{map[string]any{"quota_usage": 0, "config": map[string]any{"quota_total": 250, "quota_duration": 86400}}}})
+	})
+	_, err = newPublisher(f, nil).Publish(context.Background(), profile, recording("Stale quota", nil, &progress))
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Retryable))
+	g.Expect(publish.RetryAfter(err)).To(Equal(time.Hour))
+	g.Expect(err.Error()).To(ContainSubstring("maximum number of posts"))
+	g.Expect(f.Posts(me)).To(BeEmpty())
+}
+
+// TestExpiredToken is a Threads token past its 60 days: Threads answers
+// code 190, which is CredentialsRejected, before anything is made, and the
+// token never appears in the message.
+func TestExpiredToken(t *testing.T) {
+	g := NewWithT(t)
+	f := metatest.New(t)
+	const old = "THAAexpired-threads-token-0001"
+	expired := publish.Profile{Platform: "threads", Credentials: publish.Credentials{"accessToken": []byte(old)}}
+	_, err := newPublisher(f, nil).Verify(context.Background(), expired)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
+	g.Expect(err.Error()).To(And(ContainSubstring("Session has expired"), ContainSubstring("code 190, subcode 463"), Not(ContainSubstring(old))))
+
+	var progress []string
+	_, err = newPublisher(f, nil).Publish(context.Background(), expired, recording("Words", nil, &progress))
+	g.Expect(publish.KindOf(err)).To(Equal(publish.CredentialsRejected))
+	g.Expect(err.Error()).NotTo(ContainSubstring(old))
+	g.Expect(f.Last(t, "GET /v1.0/me/threads_publishing_limit").Header.Get("Authorization")).To(Equal("Bearer "+old), "sent as a header, never in the URL")
+	g.Expect(progress).To(BeEmpty())
+	g.Expect(f.Containers(me)).To(BeEmpty())
 }

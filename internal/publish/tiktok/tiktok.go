@@ -33,7 +33,9 @@ var Info = publish.Info{
 	Checkpoints: true,
 	Platform:    "tiktok",
 	Rules: rules.Rules{Name: "TikTok", Limit: 2200, Counter: rules.UTF16Length, Media: rules.MediaLimits{
-		Max: 1, Videos: 1, VideoAlone: true, VideoBytes: 4 * rules.GB, Required: []string{rules.MediaVideo}}},
+		Max: 1, Videos: 1, VideoAlone: true, Required: []string{rules.MediaVideo},
+		// The video restrictions of the Content Posting API.
+		VideoBytes: 4 * rules.GB, VideoFormats: []string{"mp4", "webm", "mov"}}},
 	CredentialKeys: []string{"accessToken"},
 	OptionalKeys:   []string{"privacyLevel"},
 	MediaByURL:     true,
@@ -209,7 +211,7 @@ func (p *Publisher) Verify(ctx context.Context, prof publish.Profile) (publish.A
 // Publish sends the video once and follows it until TikTok has published
 // it.
 func (p *Publisher) Publish(ctx context.Context, prof publish.Profile, post publish.Post) (publish.Result, error) {
-	if err := Info.Refuse(post); err != nil {
+	if err := Info.Screen(ctx, p.Client, post); err != nil {
 		return publish.Result{}, err
 	}
 	s, err := p.session(prof)

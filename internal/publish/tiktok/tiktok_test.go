@@ -16,6 +16,10 @@ import (
 )
 
 func newPublisher(f *tiktoktest.Fake, client *http.Client) *tiktok.Publisher {
+	if client == nil {
+		// Videos on the verified domain are TikTok's to fetch, never the test's.
+		client = &http.Client{Transport: platformtest.Loopback{}}
+	}
 	p := tiktok.New(client)
 	p.BaseURL = f.URL
 	p.Poll = time.Millisecond
@@ -173,4 +177,31 @@ func TestFileUpload(t *testing.T) {
 	g.Expect(pubs).To(HaveLen(2), "one init for each post")
 	g.Expect(pubs[1].Uploaded).To(Equal(tiktoktest.VideoBytes("cut.mp4")))
 	g.Expect(pubs[1].Status).To(Equal("PUBLISH_COMPLETE"))
+}
+
+func TestVideoFileIsCheckedFirst(t *testing.T) {
+	g := NewWithT(t)
+	f := tiktoktest.New(t)
+	var progress []string
+	post := recording("An old clip", f.URL+"/files/clip.avi", &progress)
+	post.Media[0].Type = "video"
+	_, err := newPublisher(f, nil).Publish(context.Background(), profile(""), post)
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err).To(MatchError("tiktok: Attachment 1 (" + f.URL + "/files/clip.avi): TikTok takes videos as MP4, WebM or MOV only, and this file is AVI; convert it, or use another."))
+	g.Expect(f.Routes()).To(BeEmpty())
+
+	// A host that says the file is larger than TikTok takes, in answer to
+	// a request for its first bytes.
+	f.Override("GET /files/long.mp4", func(w http.ResponseWriter, r *http.Request) {
+		g.Expect(r.Header.Get("Range")).To(Equal("bytes=0-4095"))
+		w.Header().Set("Content-Type", "video/mp4")
+		w.Header().Set("Content-Range", "bytes 0-4095/5000000000")
+		w.WriteHeader(http.StatusPartialContent)
+		_, _ = w.Write(make([]byte, 4096))
+	})
+	_, err = newPublisher(f, nil).Publish(context.Background(), profile(""), recording("Too long", f.URL+"/files/long.mp4", &progress))
+	g.Expect(publish.KindOf(err)).To(Equal(publish.Permanent))
+	g.Expect(err.Error()).To(ContainSubstring("TikTok takes videos of up to 4 GB, and this file has 5.0 GB"))
+	g.Expect(f.Routes()).To(Equal([]string{"GET /files/long.mp4"}), "no init, no creator query")
+	g.Expect(progress).To(BeEmpty())
 }

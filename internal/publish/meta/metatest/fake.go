@@ -3,7 +3,8 @@
 // soak. One server answers both hosts' paths (/v24.0/… and /v1.0/…): a
 // Page and its feed, photos and videos; an Instagram professional account
 // and a Threads account with media containers that are processed, published
-// at most once, listed and counted against a publishing quota.
+// at most once, listed and counted against a publishing quota; and, on
+// demand, the Graph API's rate-limit answers (RateLimit).
 package metatest
 
 import (
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,11 +98,12 @@ func New(t testing.TB) *Fake {
 	f.Handle("POST /{v}/{id}/threads", f.createContainer)
 	f.Handle("POST /{v}/{id}/media_publish", f.publish)
 	f.Handle("POST /{v}/{id}/threads_publish", f.publish)
+	f.Handle("GET /{v}/{id}/published_posts", f.pagePosts)
 	f.Handle("GET /{v}/{id}/media", f.list)
 	f.Handle("GET /{v}/{id}/threads", f.list)
 	f.Handle("GET /{v}/{id}/content_publishing_limit", f.limit)
 	f.Handle("GET /{v}/{id}/threads_publishing_limit", f.limit)
-	f.Handle("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
+	f.Handle("GET /files/{name}", platformtest.ServeMedia)
 	f.handleOAuth()
 	return f
 }
@@ -112,6 +115,43 @@ func GraphError(w http.ResponseWriter, status, code, subcode int, msg string) {
 		e["error_subcode"] = subcode
 	}
 	platformtest.WriteJSON(w, status, map[string]any{"error": e})
+}
+
+// The Graph API's rate-limit codes: the app's calls, one person's, and one
+// Page's.
+const (
+	AppRateLimit  = 4
+	UserRateLimit = 17
+	PageRateLimit = 32
+)
+
+// rateLimitMessages are Meta's words for each.
+var rateLimitMessages = map[int]string{
+	AppRateLimit:  "(#4) Application request limit reached",
+	UserRateLimit: "(#17) User request limit reached",
+	PageRateLimit: "(#32) Page request limit reached",
+}
+
+// RateLimit makes the next n calls to route ("POST /v24.0/1001/feed")
+// answer as the Graph API does when the rate limit code names (AppRateLimit,
+// UserRateLimit, PageRateLimit) is reached: HTTP 400 with the code, and the
+// usage header that says which, before the call is acted on. Later calls
+// are answered as usual.
+func (f *Fake) RateLimit(route string, n, code int) {
+	usage := "X-App-Usage"
+	if code == PageRateLimit {
+		usage = "X-Page-Usage"
+	}
+	var left atomic.Int32
+	left.Store(int32(n))
+	f.Override(route, func(w http.ResponseWriter, r *http.Request) {
+		if left.Add(-1) < 0 {
+			f.Mux.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set(usage, `{"call_count":100,"total_cputime":12,"total_time":30}`)
+		GraphError(w, 400, code, 0, rateLimitMessages[code])
+	})
 }
 
 // user returns whose token the request carries: "user", "page",
@@ -435,8 +475,44 @@ func (f *Fake) pagePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.ID = PageID + "_" + f.id()
+	m.Permalink = "https://www.facebook.com/" + Username + "/posts/" + strings.TrimPrefix(m.ID, PageID+"_")
 	f.media = append(f.media, m)
 	platformtest.WriteJSON(w, 200, map[string]any{"id": m.ID})
+}
+
+// pagePosts lists the Page's posts newest first, as
+// /{page-id}/published_posts does: since (Unix seconds) and limit (at most
+// 100) bound the list, and paging.next says there are more. A video is
+// listed once Facebook has processed it, which the fake never does.
+func (f *Fake) pagePosts(w http.ResponseWriter, r *http.Request) {
+	if !pageOnly(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	since, _ := strconv.ParseInt(q.Get("since"), 10, 64)
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || limit <= 0 || limit > 100 {
+		limit = 25
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	data := []map[string]any{}
+	more := false
+	for _, m := range slices.Backward(f.media) {
+		if m.User != PageID || m.Deleted || m.Video != "" || m.At.Unix() < since {
+			continue
+		}
+		if len(data) == limit {
+			more = true
+			break
+		}
+		data = append(data, map[string]any{"id": m.ID, "message": m.Text, "created_time": m.At.Format("2006-01-02T15:04:05-0700"), "permalink_url": m.Permalink})
+	}
+	out := map[string]any{"data": data}
+	if more {
+		out["paging"] = map[string]any{"next": "https://graph.facebook.com/v24.0/" + PageID + "/published_posts?after=" + data[len(data)-1]["id"].(string)}
+	}
+	platformtest.WriteJSON(w, 200, out)
 }
 
 func (f *Fake) delete(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 // Package pinteresttest is a fake Pinterest API v5 for tests of the
 // adapter and the reconcilers: the user account, one board, and Pins
-// created, listed newest first with their private notes, and deleted.
+// created, listed newest first with their private notes, and deleted; and a
+// media host serving the images Pins are made from (/files/).
 package pinteresttest
 
 import (
@@ -61,6 +62,7 @@ func New(t testing.TB) *Fake {
 		}
 		return true
 	}
+	f.Handle("GET /files/{name}", platformtest.ServeMedia)
 	f.Handle("GET /v5/user_account", authed(func(w http.ResponseWriter, r *http.Request) {
 		platformtest.WriteJSON(w, 200, map[string]any{"username": Username, "account_type": "BUSINESS"})
 	}))
