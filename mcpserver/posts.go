@@ -172,7 +172,7 @@ func postTools() []Tool {
 		}),
 		declare(Tool{
 			Name: "publish_post", Title: "Publish a post now", Scope: socialv1alpha1.ScopePostsPublish, Destructive: true,
-			Description: "Publishes a post immediately to all its profiles: a draft or scheduled post by postId, or (without postId) new text to profileIds. This posts publicly; confirm with the user first. Follow up with ocoya_get_post to see each delivery's URL.",
+			Description: "Publishes a post immediately to all its profiles: a draft or scheduled post by postId, or (without postId) new text to profileIds. This posts publicly; confirm with the user first. In a workspace that requires approval (see ocoya_get_me) the post is held instead: the answer has phase AwaitingApproval, who may approve it and the approvalUrl to give them; it publishes once approved. Follow up with ocoya_get_post to see each delivery's URL.",
 		}, func(ctx context.Context, s *toolCall, in publishPostArgs) (*PostResult, error) {
 			now := s.clock.Now().UTC().Format(time.RFC3339)
 			if in.PostID == "" {
