@@ -72,6 +72,44 @@ var _ = Describe("Posts in a workspace that requires approval", func() {
 		Consistently(fake.StatusPosts, time.Second, interval).Should(BeEmpty())
 	})
 
+	It("pin an approval written in Git without a digest to the content it came with: a later edit withdraws it, a new approvedAt approves the edit", func() {
+		fake := newFakeMastodon("tok-gitops-approval")
+		mastodonProfile(ns, "masto", fake)
+		due := fakeClock.Now().Add(time.Hour)
+		p := newPost(ns, "from-git", due, "masto")
+		p.Labels = map[string]string{"kustomize.toolkit.fluxcd.io/name": "social", "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}
+		p.Spec.Approval = &socialv1alpha1.PostApproval{ApprovedBy: "olivia", ApprovedAt: "2026-11-30T09:00:00Z"}
+		Expect(k8sClient.Create(ctx, p)).To(Succeed())
+		scheduled := expectPhase(p, socialv1alpha1.PostScheduled)
+		Expect(approvedCondition(scheduled).Status).To(Equal(metav1.ConditionTrue), "the review that merged it approved it")
+		Expect(scheduled.Status.Approval).NotTo(BeNil())
+		Expect(scheduled.Status.Approval.ContentDigest).To(Equal(post.ContentDigest(&scheduled.Spec)), "pinned to what it was first seen with")
+		Expect(scheduled.Spec.Approval.ContentDigest).To(BeEmpty(), "Herald does not write the spec Git owns")
+
+		// A later commit moves the post half an hour earlier and leaves the approval as it was.
+		sooner := fakeClock.Now().Add(30 * time.Minute)
+		scheduled.Spec.ScheduledAt = sooner.UTC().Format(time.RFC3339)
+		Expect(k8sClient.Update(ctx, scheduled)).To(Succeed())
+		withdrawn := expectPhase(p, socialv1alpha1.PostAwaitingApproval)
+		Expect(approvedCondition(withdrawn).Reason).To(Equal(post.ReasonApprovalWithdrawn))
+		Expect(approvedCondition(withdrawn).Message).To(ContainSubstring("changed after olivia approved it"))
+		fakeClock.Step(30 * time.Minute)
+		tick(withdrawn)
+		Consistently(func() socialv1alpha1.PostPhase { return getPost(Default, p).Status.Phase }, time.Second, interval).
+			Should(Equal(socialv1alpha1.PostAwaitingApproval), "due, and not published without an approval of the new time")
+		Expect(fake.StatusPosts()).To(BeEmpty())
+
+		// Another commit rewords it and approves it again.
+		again := getPost(Default, p)
+		again.Spec.Text = "Our autumn roast is here, reworded."
+		again.Spec.Approval.ApprovedAt = "2026-11-30T10:00:00Z"
+		Expect(k8sClient.Update(ctx, again)).To(Succeed())
+		published := expectPhase(p, socialv1alpha1.PostPublished)
+		Expect(approvedCondition(published).Message).To(ContainSubstring("approved by olivia at 2026-11-30T10:00:00Z"))
+		Expect(fake.StatusPosts()).To(HaveLen(1))
+		Expect(string(fake.StatusPosts()[0].Body)).To(ContainSubstring("reworded"))
+	})
+
 	It("miss a post still unapproved past maxLateness, saying why", func() {
 		fake := newFakeMastodon("tok-late")
 		mastodonProfile(ns, "masto", fake)

@@ -307,36 +307,45 @@ var _ = Describe("Publishing you can trust", func() {
 		Expect(fake.StatusPosts()).To(HaveLen(1))
 	})
 
-	It("retries only the deliveries a request takes: Failed and Missed by default, Unknown only by name", func() {
-		masto, disc := newFakeMastodon("tok-retry"), newFakeDiscord()
+	It("retries only the deliveries a request takes: Failed by default, Missed and Unknown only by name", func() {
+		masto, late, disc := newFakeMastodon("tok-retry"), newFakeMastodon("tok-retry-late"), newFakeDiscord()
 		mastodonProfile(ns, "masto", masto)
+		mastodonProfile(ns, "late", late)
 		discordProfile(ns, "disc", disc)
 		now := fakeClock.Now()
-		post := directPost(ns, "partly", now, "masto", "disc")
+		post := directPost(ns, "partly", now, "masto", "late", "disc")
 		Expect(k8sClient.Create(ctx, post)).To(Succeed())
 		withStatus(post,
 			socialv1alpha1.Delivery{Profile: "masto", Platform: socialv1alpha1.Platform("mastodon"), Phase: socialv1alpha1.DeliveryFailed, Attempts: 1, LastError: "refused"},
+			socialv1alpha1.Delivery{Profile: "late", Platform: socialv1alpha1.Platform("mastodon"), Phase: socialv1alpha1.DeliveryMissed, LastError: "not sent within maxLateness"},
 			socialv1alpha1.Delivery{Profile: "disc", Platform: socialv1alpha1.Platform("discord"), Phase: socialv1alpha1.DeliveryUnknown, Attempts: 1, Ambiguous: true, LastError: "timeout"})
+		// As kubectl annotate asks: a patch of the annotations alone, which
+		// leaves the spec (and so the generation) as it was.
 		requestRetry := func(token, profiles string) {
 			got := getPost(Default, post)
+			before := got.DeepCopy()
 			got.Annotations = map[string]string{socialv1alpha1.AnnotationRetryRequestedAt: token}
 			if profiles != "" {
 				got.Annotations[socialv1alpha1.AnnotationRetryProfiles] = profiles
 			}
-			Expect(k8sClient.Update(ctx, got)).To(Succeed())
+			Expect(k8sClient.Patch(ctx, got, client.MergeFrom(before))).To(Succeed())
+			Expect(got.Generation).To(Equal(before.Generation))
 		}
 		r := newDirect()
 		requestRetry("1", "")
 		r.run(post)
 		got := getPost(Default, post)
 		Expect(delivery(Default, got, "masto").Phase).To(Equal(socialv1alpha1.DeliveryPublished))
+		Expect(delivery(Default, got, "late").Phase).To(Equal(socialv1alpha1.DeliveryMissed), "its time passed: sent late only when named")
 		Expect(delivery(Default, got, "disc").Phase).To(Equal(socialv1alpha1.DeliveryUnknown), "it may be online: not sent again unnamed")
+		Expect(late.Statuses()).To(BeEmpty())
 		Expect(disc.Sent()).To(BeZero())
-		Expect(r.drained()).To(ContainElement(ContainSubstring("not retried: disc")))
+		Expect(r.drained()).To(ContainElement(And(ContainSubstring("not retried: late (it was Missed"), ContainSubstring("disc (it is Unknown"))))
 
-		requestRetry("2", "disc")
+		requestRetry("2", "late,disc")
 		r.run(post)
 		Expect(getPost(Default, post).Status.Phase).To(Equal(socialv1alpha1.PostPublished))
+		Expect(late.Statuses()).To(HaveLen(1))
 		Expect(disc.Sent()).To(Equal(1))
 		Expect(masto.Statuses()).To(HaveLen(1), "the copy that landed is not sent again")
 	})

@@ -84,6 +84,10 @@ func (r *RecurringPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 	}()
 
+	// An approval written without its digest is pinned to the series it
+	// was first seen with, before anything judges it.
+	recurrence.RecordApproval(rp)
+
 	// 2. Validate against the workspace's zone and the profiles that exist now.
 	spec, errs, err := r.check(ctx, rp)
 	if err != nil {
@@ -273,7 +277,7 @@ func (r *RecurringPostReconciler) occur(ctx context.Context, rp *socialv1alpha1.
 			p.Annotations[k] = v
 		}
 	}
-	if a := rp.Spec.Approval; a != nil && recurrence.SeriesApproved(&rp.Spec) {
+	if a := rp.Spec.Approval; a != nil && recurrence.SeriesApproved(rp) {
 		// The series was approved as it stands: so is this occurrence.
 		p.Spec.Approval = &socialv1alpha1.PostApproval{ApprovedBy: a.ApprovedBy, ApprovedAt: a.ApprovedAt}
 		p.Spec.Approval.ContentDigest = post.ContentDigest(&p.Spec)

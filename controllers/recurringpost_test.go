@@ -224,29 +224,41 @@ var _ = Describe("Recurring posts", func() {
 		Expect(rp.Status.Rotation[1].LastPublishedTime.Time).To(BeTemporally("==", first.AddDate(0, 0, 1)), "B's record outlives its post")
 	})
 
-	It("make each occurrence approved while the series is approved as it stands, and none once it changes", func() {
-		ns := scheduleNamespace()
-		created := time.Now()
-		first := nextAt(created, time.UTC, 9, 0)
-		rp := recurring(ns, "approved", socialv1alpha1.Recurrence{Frequency: socialv1alpha1.FrequencyDaily,
-			Times: []string{"09:00"}, TimeZone: "UTC", Start: first.Format(time.RFC3339)}, func(rp *socialv1alpha1.RecurringPost) {
-			rp.Spec.Approval = &socialv1alpha1.PostApproval{ApprovedBy: "ann", ApprovedAt: "2026-12-01T09:00:00Z", ContentDigest: recurrence.SeriesDigest(&rp.Spec)}
-		})
-		h := newRecurringHarness(created)
-		h.reconcileAt(rp, first.Add(-OccurrenceLead/2))
-		p := &socialv1alpha1.ScheduledPost{}
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: recurrence.OccurrenceName(rp.Name, first)}, p)).To(Succeed())
-		Expect(p.Spec.Approval).NotTo(BeNil())
-		Expect(p.Spec.Approval.ApprovedBy).To(Equal("ann"))
-		Expect(p.Spec.Approval.ContentDigest).To(Equal(post.ContentDigest(&p.Spec)), "the occurrence's approval covers what it publishes")
+	DescribeTable("make each occurrence approved while the series is approved as it stands, and none once it changes",
+		func(name string, withDigest bool) {
+			ns := scheduleNamespace()
+			created := time.Now()
+			first := nextAt(created, time.UTC, 9, 0)
+			rp := recurring(ns, name, socialv1alpha1.Recurrence{Frequency: socialv1alpha1.FrequencyDaily,
+				Times: []string{"09:00"}, TimeZone: "UTC", Start: first.Format(time.RFC3339)}, func(rp *socialv1alpha1.RecurringPost) {
+				rp.Spec.Approval = &socialv1alpha1.PostApproval{ApprovedBy: "ann", ApprovedAt: "2026-12-01T09:00:00Z"}
+				if withDigest {
+					rp.Spec.Approval.ContentDigest = recurrence.SeriesDigest(&rp.Spec)
+				}
+			})
+			h := newRecurringHarness(created)
+			h.reconcileAt(rp, first.Add(-OccurrenceLead/2))
+			p := &socialv1alpha1.ScheduledPost{}
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: recurrence.OccurrenceName(rp.Name, first)}, p)).To(Succeed())
+			Expect(p.Spec.Approval).NotTo(BeNil())
+			Expect(p.Spec.Approval.ApprovedBy).To(Equal("ann"))
+			Expect(p.Spec.Approval.ContentDigest).To(Equal(post.ContentDigest(&p.Spec)), "the occurrence's approval covers what it publishes")
 
-		rp.Spec.Post.Text = "A text no one approved"
-		Expect(k8sClient.Update(ctx, rp)).To(Succeed())
-		second := first.AddDate(0, 0, 1)
-		h.reconcileAt(rp, second.Add(-OccurrenceLead/2))
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: recurrence.OccurrenceName(rp.Name, second)}, p)).To(Succeed())
-		Expect(p.Spec.Approval).To(BeNil(), "the change withdrew the series' approval")
-	})
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
+			if !withDigest {
+				Expect(rp.Status.Approval).NotTo(BeNil())
+				Expect(rp.Status.Approval.ContentDigest).To(Equal(recurrence.SeriesDigest(&rp.Spec)), "pinned to the series it was first seen with")
+			}
+			rp.Spec.Post.Text = "A text no one approved"
+			Expect(k8sClient.Update(ctx, rp)).To(Succeed())
+			second := first.AddDate(0, 0, 1)
+			h.reconcileAt(rp, second.Add(-OccurrenceLead/2))
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: recurrence.OccurrenceName(rp.Name, second)}, p)).To(Succeed())
+			Expect(p.Spec.Approval).To(BeNil(), "the change withdrew the series' approval")
+		},
+		Entry("an approval carrying its digest, as ocoya_approve_post writes it", "approved", true),
+		Entry("an approval without a digest, as Git writes it: pinned to the series it came with", "approved-in-git", false),
+	)
 
 	It("refuse a spec that names missing profiles or no time, and explain each problem", func() {
 		ns := scheduleNamespace()

@@ -166,8 +166,10 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 
 	// 5. What the spec alone decides: one delivery per profile, deliveries
 	// made due again by a new time, stopped by a cancel; edits made after
-	// publishing began are noted.
+	// publishing began are noted; an approval written without its digest
+	// is pinned to the content it was first seen with.
 	s.noteAll(post.ApplySpec(p, now))
+	post.RecordApproval(p)
 	r.noteSpecChange(s)
 	r.applyDispatched(s, now)
 

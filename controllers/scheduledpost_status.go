@@ -192,7 +192,7 @@ func retryRequested(p *socialv1alpha1.ScheduledPost) bool {
 // handleRetryRequest makes the deliveries a retry request takes due now,
 // each as a new attempt (a new idempotency key: a person decided to send
 // again) with a fresh count of attempts. Without names it takes the Failed
-// and Missed deliveries; an Unknown one only when named.
+// deliveries; a Missed or Unknown one only when named.
 func (r *ScheduledPostReconciler) handleRetryRequest(s *postState, now time.Time) {
 	p := s.post
 	if !retryRequested(p) {
@@ -208,11 +208,12 @@ func (r *ScheduledPostReconciler) handleRetryRequest(s *postState, now time.Time
 			continue
 		}
 		ok, why := post.Retryable(d, isNamed)
+		whenNamed, _ := post.Retryable(d, true)
 		switch {
 		case ok:
 			post.Retry(d, now)
 			retried = append(retried, d.Profile)
-		case isNamed || d.Phase == socialv1alpha1.DeliveryUnknown:
+		case isNamed || whenNamed:
 			refused = append(refused, fmt.Sprintf("%s (%s)", d.Profile, why))
 		}
 	}
@@ -221,7 +222,7 @@ func (r *ScheduledPostReconciler) handleRetryRequest(s *postState, now time.Time
 			refused = append(refused, fmt.Sprintf("%s (the post has no delivery to it)", name))
 		}
 	}
-	msg := "retry requested, but no delivery is Failed or Missed"
+	msg := "retry requested, but no delivery is Failed"
 	if len(retried) > 0 {
 		msg = "retrying the deliveries to " + strings.Join(retried, ", ") + " as requested"
 	}
@@ -322,7 +323,7 @@ func (r *ScheduledPostReconciler) problemsMessage(ds []socialv1alpha1.Delivery) 
 
 // retryHow says how a person asks for a retry.
 func (r *ScheduledPostReconciler) retryHow() string {
-	how := fmt.Sprintf("retry by setting the annotation %s to a new value (with %s naming the profiles; an Unknown delivery is retried only when named)",
+	how := fmt.Sprintf("retry by setting the annotation %s to a new value (with %s naming the profiles; without it only Failed deliveries are retried, a Missed or Unknown one only when named)",
 		socialv1alpha1.AnnotationRetryRequestedAt, socialv1alpha1.AnnotationRetryProfiles)
 	if r.RetryHint != "" {
 		how += ", or with " + r.RetryHint

@@ -151,9 +151,21 @@ func (s *Server) updateFresh(ctx context.Context, obj client.Object, change func
 		if err := s.reader().Get(ctx, key, obj); err != nil {
 			return err
 		}
+		before := obj.DeepCopyObject().(client.Object)
 		if err := change(); err != nil {
 			return err
 		}
-		return s.writeSeen(ctx, obj, false, func() error { return s.client.Update(ctx, obj) })
+		return s.writeSeen(ctx, obj, false, func() error { return s.update(ctx, obj, before) })
 	})
+}
+
+// update writes what change made of obj since before, refused with a
+// conflict when obj changed since it was read, as Update is. It sends only
+// the fields that changed: a whole object re-spells what the API server
+// stored in another spelling (a defaulted maxLateness "15m" is sent back
+// as "15m0s"), which counts as a spec change and bumps the generation, so
+// an annotation-only request such as a retry would look like an edit to
+// the reconciler and make Missed deliveries due again.
+func (s *Server) update(ctx context.Context, obj, before client.Object) error {
+	return s.client.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 }

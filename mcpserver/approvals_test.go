@@ -70,6 +70,31 @@ var _ = Describe("Approval before publishing", func() {
 		Expect(edited["approval"]).To(ContainSubstring("changed after ann approved it"))
 	})
 
+	It("answer publish_post with the post as written: held for an approver, who can approve it and where", func() {
+		before := time.Now().UTC().Add(-time.Second)
+		for _, published := range []map[string]any{
+			ok(ed, "publish_post", review("text", "Right now, please", "profileIds", []string{"sandbox"}))["post"].(map[string]any),
+			ok(ed, "publish_post", review("postId", ok(ed, "create_post", review("text", "A draft, now", "profileIds", []string{"sandbox"}))["post"].(map[string]any)["id"]))["post"].(map[string]any),
+		} {
+			id := published["id"].(string)
+			Expect(published["phase"]).To(Equal("AwaitingApproval"), "held, not Publishing: %v", published)
+			Expect(published["draft"]).To(BeFalse())
+			Expect(published["approval"]).To(Equal("the post waits for approval by an owner or approver of workspace review (olivia, ann) before it is published"))
+			Expect(published["approvalUrl"]).To(Equal("https://herald.example.com/approve/review/" + id))
+			Expect(published["deliveries"]).To(ConsistOf(And(HaveKeyWithValue("profileId", "sandbox"), HaveKeyWithValue("phase", "Pending"))), "nothing was sent")
+
+			stored := &socialv1alpha1.ScheduledPost{}
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "review", Name: id}, stored)).To(Succeed())
+			Expect(stored.Spec.Approval).To(BeNil(), "publishing does not approve")
+			Expect(stored.Spec.Draft).To(BeFalse())
+			due, err := time.Parse(time.RFC3339, stored.Spec.ScheduledAt)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(due).To(BeTemporally(">=", before.Truncate(time.Second)), "due now: it publishes as soon as it is approved")
+			Expect(published["scheduledAt"]).To(Equal(stored.Spec.ScheduledAt))
+			Expect(published["revision"]).To(Equal(stored.ResourceVersion), "the answer is the object as written")
+		}
+	})
+
 	It("list the posts awaiting approval, and let an approver reject one with a reason", func() {
 		at := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 		id := ok(ed, "create_post", review("text", "Needs a look", "profileIds", []string{"sandbox"}, "scheduledAt", at))["post"].(map[string]any)["id"].(string)

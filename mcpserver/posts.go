@@ -64,7 +64,7 @@ type publishPostArgs struct {
 type retryPostArgs struct {
 	workspaceArg
 	PostID     string   `json:"postId" jsonschema:"id of the post whose deliveries to retry" minLength:"1"`
-	ProfileIDs []string `json:"profileIds,omitempty" jsonschema:"the profiles to retry; omit to retry every Failed and Missed delivery. An Unknown delivery is retried only when named here, after checking the account: it may already be online" maxItems:"50" maxLength:"253"`
+	ProfileIDs []string `json:"profileIds,omitempty" jsonschema:"the profiles to retry; omit to retry every Failed delivery. A Missed delivery is sent late only when named here; an Unknown one too, after checking the account: it may already be online" maxItems:"50" maxLength:"253"`
 }
 
 type deletePostArgs struct {
@@ -172,7 +172,7 @@ func postTools() []Tool {
 		}),
 		declare(Tool{
 			Name: "publish_post", Title: "Publish a post now", Scope: socialv1alpha1.ScopePostsPublish, Destructive: true,
-			Description: "Publishes a post immediately to all its profiles: a draft or scheduled post by postId, or (without postId) new text to profileIds. This posts publicly; confirm with the user first. Follow up with ocoya_get_post to see each delivery's URL.",
+			Description: "Publishes a post immediately to all its profiles: a draft or scheduled post by postId, or (without postId) new text to profileIds. This posts publicly; confirm with the user first. In a workspace that requires approval (see ocoya_get_me) the post is held instead: the answer has phase AwaitingApproval, who may approve it and the approvalUrl to give them; it publishes once approved. Follow up with ocoya_get_post to see each delivery's URL.",
 		}, func(ctx context.Context, s *toolCall, in publishPostArgs) (*PostResult, error) {
 			now := s.clock.Now().UTC().Format(time.RFC3339)
 			if in.PostID == "" {
@@ -221,7 +221,7 @@ func postTools() []Tool {
 		}),
 		declare(Tool{
 			Name: "retry_post", Title: "Retry failed deliveries", Scope: socialv1alpha1.ScopePostsPublish, Destructive: true,
-			Description: "Sends a post's deliveries again, each as a new attempt: without profileIds every Failed and Missed one. An Unknown delivery may already be online, so it is retried only when named in profileIds; check the account first, or the post may appear twice.",
+			Description: "Sends a post's deliveries again, each as a new attempt: without profileIds every Failed one, and only those. A Missed delivery (its time passed before it was sent) is sent now only when named in profileIds. An Unknown delivery may already be online, so it too is retried only when named; check the account first, or the post may appear twice.",
 		}, func(ctx context.Context, s *toolCall, in retryPostArgs) (*PostResult, error) {
 			return s.changePost(ctx, in.PostID, "", func(p *socialv1alpha1.ScheduledPost) error {
 				targets, err := retryTargets(p, in.ProfileIDs, s.toolName("retry_post"))
@@ -246,22 +246,23 @@ func postTools() []Tool {
 // the rule the reconciler applies (post.Retryable), and returns the
 // profiles it takes.
 func retryTargets(p *socialv1alpha1.ScheduledPost, named []string, tool string) ([]string, error) {
-	var targets, unknown, refused []string
+	var targets, onlyNamed, refused []string
 	if len(named) == 0 {
 		for i := range p.Status.Deliveries {
 			d := &p.Status.Deliveries[i]
-			if ok, _ := post.Retryable(d, false); ok {
+			ok, why := post.Retryable(d, false)
+			if ok {
 				targets = append(targets, d.Profile)
-			} else if d.Phase == socialv1alpha1.DeliveryUnknown {
-				unknown = append(unknown, d.Profile)
+			} else if whenNamed, _ := post.Retryable(d, true); whenNamed {
+				onlyNamed = append(onlyNamed, fmt.Sprintf("%s: %s", d.Profile, why))
 			}
 		}
 		if len(targets) > 0 {
 			return targets, nil
 		}
-		if len(unknown) > 0 {
-			return nil, invalidArgument("post %q has no Failed or Missed deliveries; its Unknown ones (%s) may already be online, so they are retried only when named: check each account, then call %s with profileIds naming those that are not there",
-				p.Name, strings.Join(unknown, ", "), tool)
+		if len(onlyNamed) > 0 {
+			return nil, invalidArgument("post %q has no Failed deliveries, the only ones a retry without profileIds takes (%s); call %s with profileIds naming those to send, and for an Unknown one check the account first: it may already be online",
+				p.Name, strings.Join(onlyNamed, "; "), tool)
 		}
 		return nil, invalidArgument("post %q has no Failed, Missed or Unknown deliveries to retry (phase %s)", p.Name, p.Status.Phase)
 	}
@@ -382,8 +383,9 @@ func (s *toolCall) changePost(ctx context.Context, id, expectedRevision string, 
 	if expectedRevision == "" {
 		err = s.updateFresh(ctx, p, change)
 	} else if err = s.reader().Get(ctx, client.ObjectKeyFromObject(p), p); err == nil {
+		before := p.DeepCopy()
 		if err = change(); err == nil {
-			err = s.writeSeen(ctx, p, false, func() error { return s.client.Update(ctx, p) })
+			err = s.writeSeen(ctx, p, false, func() error { return s.update(ctx, p, before) })
 		}
 	}
 	switch {

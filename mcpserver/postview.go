@@ -101,7 +101,7 @@ func viewPost(p *socialv1alpha1.ScheduledPost, workspace, prefix string, now tim
 		case socialv1alpha1.DeliveryUnknown:
 			v.NextSteps = append(v.NextSteps, fmt.Sprintf("Delivery to %s may or may not have been published (%s). Check the account on %s; if the post is not there, call %s with profileIds [%q] (Unknown deliveries are retried only when named).", d.Profile, d.LastError, d.Platform, prefixed(prefix, "retry_post"), d.Profile))
 		case socialv1alpha1.DeliveryMissed:
-			v.NextSteps = append(v.NextSteps, fmt.Sprintf("Delivery to %s was missed because Herald could not publish it within maxLateness. Give it a new time with %s, or call %s to publish it now, if it is still relevant.", d.Profile, prefixed(prefix, "schedule_post"), prefixed(prefix, "retry_post")))
+			v.NextSteps = append(v.NextSteps, fmt.Sprintf("Delivery to %s was missed because Herald could not publish it within maxLateness. Give it a new time with %s, or call %s with profileIds [%q] to publish it now, if it is still relevant.", d.Profile, prefixed(prefix, "schedule_post"), prefixed(prefix, "retry_post"), d.Profile))
 		}
 	}
 	return v

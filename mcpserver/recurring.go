@@ -77,7 +77,7 @@ func (s *toolCall) viewRecurring(rp *socialv1alpha1.RecurringPost) *RecurringPos
 		v.Evergreen = len(e.Posts)
 	}
 	switch a := rp.Spec.Approval; {
-	case a != nil && recurrence.SeriesApproved(&rp.Spec):
+	case a != nil && recurrence.SeriesApproved(rp):
 		v.Approval = "its occurrences are approved by " + a.ApprovedBy
 	case post.NeedsApproval(s.ws, seriesAsPost(rp)):
 		v.Approval = "each occurrence waits for approval by an owner or approver of workspace " + s.ws.Name + "; " + s.toolName("approve_post") + " with this id approves them all"

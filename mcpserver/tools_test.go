@@ -224,6 +224,27 @@ var _ = Describe("Post tools", func() {
 		Expect(stored.Annotations).To(HaveKey(socialv1alpha1.AnnotationRetryRequestedAt))
 	})
 
+	It("retries only Failed deliveries unnamed, a Missed one when named, and asks without touching the spec", func() {
+		id := ok(dev, "create_post", map[string]any{"workspaceId": "acme", "text": "Too late", "profileIds": []string{"sandbox"}, "scheduledAt": future()})["post"].(map[string]any)["id"].(string)
+		stored := &socialv1alpha1.ScheduledPost{}
+		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKey{Namespace: "acme", Name: id}, stored) }).Should(Succeed())
+		stored.Status = socialv1alpha1.ScheduledPostStatus{ObservedGeneration: stored.Generation, Phase: socialv1alpha1.PostMissed,
+			Deliveries: []socialv1alpha1.Delivery{{Profile: "sandbox", Platform: socialv1alpha1.Platform("sandbox"), Phase: socialv1alpha1.DeliveryMissed, LastError: "beyond maxLateness"}}}
+		Expect(k8sClient.Status().Update(ctx, stored)).To(Succeed())
+		Eventually(func() string {
+			return fails(dev, "retry_post", map[string]any{"workspaceId": "acme", "postId": id})
+		}, 10*time.Second, 50*time.Millisecond).Should(And(ContainSubstring("no Failed deliveries"), ContainSubstring("sandbox: it was Missed and never sent"), ContainSubstring("profileIds")))
+		Eventually(func() any {
+			return ok(dev, "get_post", map[string]any{"workspaceId": "acme", "postId": id})["post"].(map[string]any)["nextSteps"]
+		}, 10*time.Second, 50*time.Millisecond).Should(ContainElement(ContainSubstring(`ocoya_retry_post with profileIds ["sandbox"]`)))
+
+		generation := stored.Generation
+		ok(dev, "retry_post", map[string]any{"workspaceId": "acme", "postId": id, "profileIds": []string{"sandbox"}})
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "acme", Name: id}, stored)).To(Succeed())
+		Expect(stored.Annotations).To(HaveKeyWithValue(socialv1alpha1.AnnotationRetryProfiles, "sandbox"))
+		Expect(stored.Generation).To(Equal(generation), "a retry request is no edit: the reconciler must not take it for a new spec, which makes Missed deliveries due again")
+	})
+
 	It("explains times without an offset, in the past, and text over a platform's limit", func() {
 		Expect(fails(dev, "create_post", map[string]any{"workspaceId": "acme", "text": "t", "profileIds": []string{"sandbox"}, "scheduledAt": "2030-07-01T09:00:00"})).
 			To(ContainSubstring("Use an ISO datetime such as 2026-07-01T09:00:00Z"))

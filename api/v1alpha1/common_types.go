@@ -48,11 +48,11 @@ const (
 	// AnnotationRetryRequestedAt asks the controller to retry a post's
 	// deliveries; its value is any token that differs from the last one
 	// handled (a timestamp, as Flux's requestedAt). Without
-	// AnnotationRetryProfiles it retries the Failed and Missed ones.
+	// AnnotationRetryProfiles it retries the Failed ones only.
 	AnnotationRetryRequestedAt = "social.herald.dev/retry-requested-at"
 	// AnnotationRetryProfiles names, comma-separated, the profiles a retry
-	// request is for. Unknown deliveries (which may be online) are retried
-	// only when named here.
+	// request is for. Missed deliveries (their time passed) and Unknown ones
+	// (which may be online) are retried only when named here.
 	AnnotationRetryProfiles = "social.herald.dev/retry-profiles"
 	// AnnotationRejectedBy records who rejected a post awaiting approval
 	// (which cancels it); AnnotationRejectionReason says why.

@@ -268,6 +268,14 @@ type RecurringPostStatus struct {
 	// +listMapKey=index
 	Rotation []RotationEntry `json:"rotation,omitempty"`
 
+	// approval is spec.approval, when it carries no contentDigest, as Herald
+	// first saw it, with the digest of the recurrence and posts it then
+	// approved. While spec.approval stays the same, a change of them
+	// withdraws the approval; a new approvedAt or approvedBy approves the
+	// series as it then stands.
+	// +optional
+	Approval *PostApproval `json:"approval,omitempty"`
+
 	// conditions: Valid (the spec passed validation) and Ready.
 	// +optional
 	// +listType=map

@@ -169,8 +169,11 @@ type PostApproval struct {
 
 	// contentDigest is the digest of what was approved: text, variants,
 	// media, profiles, brand kit and scheduledAt. An edit that changes any of
-	// them withdraws the approval. Unset, the approval holds for the spec as
-	// it stands (a Git review approves the commit it merges).
+	// them withdraws the approval. Unset (as an approval written in Git or
+	// with kubectl usually is), the approval covers the content as Herald
+	// first sees it with this approval, recorded in status.approval: a later
+	// edit withdraws it just the same. To approve an edit, change approvedAt
+	// (or approvedBy) in the same change, or set contentDigest.
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
 	ContentDigest string `json:"contentDigest,omitempty"`
@@ -324,6 +327,14 @@ type ScheduledPostStatus struct {
 	// lastHandledRetry is the value of the retry-requested-at annotation last acted on.
 	// +optional
 	LastHandledRetry string `json:"lastHandledRetry,omitempty"`
+
+	// approval is spec.approval, when it carries no contentDigest, as Herald
+	// first saw it, with the digest of the content it then approved. While
+	// spec.approval stays the same, an edit of that content withdraws the
+	// approval; a new approvedAt or approvedBy approves the content as it
+	// then stands.
+	// +optional
+	Approval *PostApproval `json:"approval,omitempty"`
 
 	// conditions: Ready (the post is where it should be), Published, Reconciling,
 	// Stalled, SpecChangeIgnored and, while a DeleteRemote post is deleted,

@@ -925,6 +925,11 @@ func (in *RecurringPostStatus) DeepCopyInto(out *RecurringPostStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.Approval != nil {
+		in, out := &in.Approval, &out.Approval
+		*out = new(PostApproval)
+		**out = **in
+	}
 	if in.Conditions != nil {
 		in, out := &in.Conditions, &out.Conditions
 		*out = make([]v1.Condition, len(*in))
@@ -1086,6 +1091,11 @@ func (in *ScheduledPostStatus) DeepCopyInto(out *ScheduledPostStatus) {
 		for i := range *in {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
+	}
+	if in.Approval != nil {
+		in, out := &in.Approval, &out.Approval
+		*out = new(PostApproval)
+		**out = **in
 	}
 	if in.Conditions != nil {
 		in, out := &in.Conditions, &out.Conditions

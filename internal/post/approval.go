@@ -83,10 +83,56 @@ func ApprovalOf(ws *socialv1alpha1.Workspace, p *socialv1alpha1.ScheduledPost) (
 	switch {
 	case a == nil:
 		return false, ReasonAwaitingApproval, "waits for approval by " + who + " before it is published"
-	case a.ContentDigest != "" && a.ContentDigest != ContentDigest(&p.Spec):
+	case approvedDigest(p) != ContentDigest(&p.Spec):
 		return false, ReasonApprovalWithdrawn, fmt.Sprintf("was changed after %s approved it, which withdrew the approval; it waits for a new approval by %s", a.ApprovedBy, who)
 	}
 	return true, ReasonApproved, approvedMessage(a)
+}
+
+// approvedDigest is the digest of the content p's approval approved.
+func approvedDigest(p *socialv1alpha1.ScheduledPost) string {
+	return ApprovedDigest(p.Spec.Approval, p.Status.Approval, ContentDigest(&p.Spec))
+}
+
+// RecordApproval keeps p's status.approval (PinApproval). The reconciler
+// calls it on every pass, before anything judges the approval.
+func RecordApproval(p *socialv1alpha1.ScheduledPost) {
+	p.Status.Approval = PinApproval(p.Spec.Approval, p.Status.Approval, ContentDigest(&p.Spec))
+}
+
+// ApprovedDigest is the digest of the content approval a approved: the one
+// it carries or, for one written without (in Git, with kubectl), the one
+// pinned when it was first seen (recorded, from PinApproval). An approval
+// not seen before approves the content as it stands (current).
+func ApprovedDigest(a, recorded *socialv1alpha1.PostApproval, current string) string {
+	switch {
+	case a.ContentDigest != "":
+		return a.ContentDigest
+	case sameApproval(recorded, a):
+		return recorded.ContentDigest
+	}
+	return current
+}
+
+// PinApproval is what status.approval holds for approval a, given what it
+// held (recorded) and the digest of the content as it stands (current): for
+// an approval written without a contentDigest, the digest of the content it
+// was first seen with, so that an edit afterwards withdraws it as it
+// withdraws an approval that carries its digest. A different approvedBy or
+// approvedAt is a new approval, of the content as it then stands. An
+// approval with its digest needs no record.
+func PinApproval(a, recorded *socialv1alpha1.PostApproval, current string) *socialv1alpha1.PostApproval {
+	switch {
+	case a == nil || a.ContentDigest != "":
+		return nil
+	case sameApproval(recorded, a):
+		return recorded
+	}
+	return &socialv1alpha1.PostApproval{ApprovedBy: a.ApprovedBy, ApprovedAt: a.ApprovedAt, ContentDigest: current}
+}
+
+func sameApproval(recorded, a *socialv1alpha1.PostApproval) bool {
+	return recorded != nil && recorded.ApprovedBy == a.ApprovedBy && recorded.ApprovedAt == a.ApprovedAt
 }
 
 func approvedMessage(a *socialv1alpha1.PostApproval) string {

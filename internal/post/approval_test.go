@@ -49,13 +49,7 @@ func TestApprovalCoversWhatWasApproved(t *testing.T) {
 	if ok, _, msg := ApprovalOf(ws, p); !ok || msg != "approved by ann at 2029-12-31T09:00:00Z" {
 		t.Fatalf("approved: %v %q", ok, msg)
 	}
-	unrelated := p.DeepCopy()
-	unrelated.Spec.MaxLateness = &metav1.Duration{Duration: time.Hour}
-	unrelated.Spec.DeletionPolicy = socialv1alpha1.DeletionDeleteRemote
-	if ok, _, _ := ApprovalOf(ws, unrelated); !ok {
-		t.Error("changing maxLateness or deletionPolicy withdrew the approval")
-	}
-	for name, edit := range map[string]func(*socialv1alpha1.ScheduledPostSpec){
+	edits := map[string]func(*socialv1alpha1.ScheduledPostSpec){
 		"text":     func(s *socialv1alpha1.ScheduledPostSpec) { s.Text = "Hello!" },
 		"time":     func(s *socialv1alpha1.ScheduledPostSpec) { s.ScheduledAt = "2030-01-01T10:00:00Z" },
 		"profiles": func(s *socialv1alpha1.ScheduledPostSpec) { s.Profiles = append(s.Profiles, "x") },
@@ -66,17 +60,49 @@ func TestApprovalCoversWhatWasApproved(t *testing.T) {
 			s.Variants = []socialv1alpha1.PostVariant{{Platform: "x", Text: "Hi"}}
 		},
 		"brandKit": func(s *socialv1alpha1.ScheduledPostSpec) { s.BrandKit = "summer" },
-	} {
-		q := p.DeepCopy()
-		edit(&q.Spec)
-		if ok, reason, msg := ApprovalOf(ws, q); ok || reason != ReasonApprovalWithdrawn || !strings.Contains(msg, "changed after ann approved it") {
-			t.Errorf("changing the %s: %v %s %q, want the approval withdrawn", name, ok, reason, msg)
+	}
+	inGit := p.DeepCopy()
+	inGit.Spec.Approval = &socialv1alpha1.PostApproval{ApprovedBy: "ann", ApprovedAt: "2029-12-31T09:00:00Z"}
+	RecordApproval(inGit) // the reconciler's first pass that sees it
+	if inGit.Status.Approval == nil || inGit.Status.Approval.ContentDigest != ContentDigest(&inGit.Spec) {
+		t.Fatalf("an approval without a digest was not pinned to the content it was first seen with: %+v", inGit.Status.Approval)
+	}
+	for how, approved := range map[string]*socialv1alpha1.ScheduledPost{"with its digest": p, "without a digest, as Git writes it": inGit} {
+		unrelated := approved.DeepCopy()
+		unrelated.Spec.MaxLateness = &metav1.Duration{Duration: time.Hour}
+		unrelated.Spec.DeletionPolicy = socialv1alpha1.DeletionDeleteRemote
+		RecordApproval(unrelated)
+		if ok, _, _ := ApprovalOf(ws, unrelated); !ok {
+			t.Errorf("%s: changing maxLateness or deletionPolicy withdrew the approval", how)
+		}
+		for name, edit := range edits {
+			q := approved.DeepCopy()
+			edit(&q.Spec)
+			if ok, reason, msg := ApprovalOf(ws, q); ok || reason != ReasonApprovalWithdrawn || !strings.Contains(msg, "changed after ann approved it") {
+				t.Errorf("%s: changing the %s: %v %s %q, want the approval withdrawn", how, name, ok, reason, msg)
+			}
+			RecordApproval(q) // later passes keep the pin
+			if ok, _, _ := ApprovalOf(ws, q); ok {
+				t.Errorf("%s: changing the %s: the next pass approved the edit", how, name)
+			}
 		}
 	}
-	gitops := p.DeepCopy()
-	gitops.Spec.Approval = &socialv1alpha1.PostApproval{ApprovedBy: "reviewed in pull request 42"}
-	gitops.Spec.Text = "Anything the review merged"
-	if ok, _, _ := ApprovalOf(ws, gitops); !ok {
-		t.Error("an approval without a digest (a Git review) holds for the spec as it stands")
+
+	reapproved := inGit.DeepCopy()
+	reapproved.Spec.Text = "Reworded, and approved again in the same commit"
+	reapproved.Spec.Approval.ApprovedAt = "2030-01-01T08:00:00Z"
+	RecordApproval(reapproved)
+	if ok, _, _ := ApprovalOf(ws, reapproved); !ok {
+		t.Error("a new approvedAt did not approve the content as it then stood")
+	}
+	firstSeen := p.DeepCopy()
+	firstSeen.Spec.Approval = &socialv1alpha1.PostApproval{ApprovedBy: "reviewed in pull request 42"}
+	firstSeen.Spec.Text = "Anything the review merged"
+	if ok, _, _ := ApprovalOf(ws, firstSeen); !ok {
+		t.Error("an approval without a digest, not seen before, holds for the spec it arrived with")
+	}
+	RecordApproval(p)
+	if p.Status.Approval != nil {
+		t.Errorf("an approval carrying its digest needs no pin, got %+v", p.Status.Approval)
 	}
 }

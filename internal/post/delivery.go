@@ -291,14 +291,21 @@ func RetryProfiles(p *socialv1alpha1.ScheduledPost) []string {
 	return out
 }
 
-// Retryable says whether a retry may take d, and why not: a Failed or
-// Missed delivery never reached the platform; an Unknown one may be online,
-// so it is retried only when a person names it (named), having checked the
-// account first.
+// Retryable says whether a retry may take d, and why not. A retry without
+// names takes only Failed deliveries. A Missed one never reached the
+// platform, but its time passed: sending it late is a person's choice, made
+// by naming it (or by giving the post a new time). An Unknown one may be
+// online, so it too is retried only when named (named), the account checked
+// first.
 func Retryable(d *socialv1alpha1.Delivery, named bool) (bool, string) {
 	switch d.Phase {
-	case socialv1alpha1.DeliveryFailed, socialv1alpha1.DeliveryMissed:
+	case socialv1alpha1.DeliveryFailed:
 		return true, ""
+	case socialv1alpha1.DeliveryMissed:
+		if named {
+			return true, ""
+		}
+		return false, "it was Missed and never sent; name it to send it now, or give the post a new scheduledAt"
 	case socialv1alpha1.DeliveryUnknown:
 		if named {
 			return true, ""

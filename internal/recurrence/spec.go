@@ -85,11 +85,19 @@ func SeriesDigest(spec *socialv1alpha1.RecurringPostSpec) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// SeriesApproved reports whether spec carries an approval of itself as it
-// stands.
-func SeriesApproved(spec *socialv1alpha1.RecurringPostSpec) bool {
-	a := spec.Approval
-	return a != nil && (a.ContentDigest == "" || a.ContentDigest == SeriesDigest(spec))
+// SeriesApproved reports whether rp carries an approval of itself as it
+// stands; one written without a contentDigest covers the series as it was
+// first seen with it (status.approval, RecordApproval).
+func SeriesApproved(rp *socialv1alpha1.RecurringPost) bool {
+	a := rp.Spec.Approval
+	current := SeriesDigest(&rp.Spec)
+	return a != nil && post.ApprovedDigest(a, rp.Status.Approval, current) == current
+}
+
+// RecordApproval keeps rp's status.approval (post.PinApproval). The
+// reconciler calls it on every pass, before anything judges the approval.
+func RecordApproval(rp *socialv1alpha1.RecurringPost) {
+	rp.Status.Approval = post.PinApproval(rp.Spec.Approval, rp.Status.Approval, SeriesDigest(&rp.Spec))
 }
 
 // OccurrenceName is the name of the ScheduledPost of the occurrence at t:

@@ -55,3 +55,15 @@ func Chromium(parent context.Context, userDataDir string) (ctx context.Context, 
 	bctx, cancelBrowser := chromedp.NewContext(alloc)
 	return bctx, func() { cancelBrowser(); cancelAlloc() }
 }
+
+// SignIn is what a person does on Herald's sign-in page: types user and
+// password, submits, and waits for the page behind it to show selector.
+func SignIn(user, password, selector string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), user),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(selector)),
+	)
+}

@@ -60,11 +60,7 @@ var _ = Describe("a real browser", Label("browser"), func() {
 		step, cancelStep := context.WithTimeout(bctx, 60*time.Second)
 		DeferCleanup(cancelStep)
 		Expect(chromedp.Do(step,
-			chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
-			chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "dev"),
-			chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), devPassword),
-			chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`#approve`)),
+			testenv.SignIn("dev", devPassword, `#approve`),
 			chromedp.Click(chromedp.CSS(`input[name="workspace"][value="team"]`)),
 		)).To(Succeed())
 		consentText, err := chromedp.Run(step, chromedp.Text(chromedp.CSS(`body`)))
@@ -110,13 +106,7 @@ var _ = Describe("the approval page, in a real browser", Label("browser"), func(
 		Expect(chromedp.Do(bctx, chromedp.Navigate(page))).To(Succeed())
 		step, cancelStep := context.WithTimeout(bctx, 60*time.Second)
 		DeferCleanup(cancelStep)
-		Expect(chromedp.Do(step,
-			chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
-			chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "viewer"),
-			chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), viewPassword),
-			chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`#approve`)),
-		)).To(Succeed())
+		Expect(chromedp.Do(step, testenv.SignIn("viewer", viewPassword, `#approve`))).To(Succeed())
 		before, err := chromedp.Run(step, chromedp.Text(chromedp.CSS(`body`)))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(before).To(ContainSubstring("waits for approval by an owner or approver of workspace approvals-page (viewer)"))

@@ -223,7 +223,8 @@ type metadataDocument struct {
 
 // parse validates a document the way a registration is validated, plus
 // the rules of metadata documents: its client_id is the URL it was
-// fetched from, exactly, and it authenticates with PKCE alone.
+// fetched from, exactly, it has a client_name, and it authenticates with
+// PKCE alone.
 func (m *metadataDocuments) parse(id string, body []byte) (*v1alpha1.MCPClientSpec, error) {
 	var doc metadataDocument
 	if err := json.Unmarshal(body, &doc); err != nil {
@@ -231,6 +232,12 @@ func (m *metadataDocuments) parse(id string, body []byte) (*v1alpha1.MCPClientSp
 	}
 	if doc.ClientID != id {
 		return nil, metadataErrorf("the client's metadata document at %s names client_id %q; it must name its own URL, exactly", id, truncate(doc.ClientID, 200))
+	}
+	// A registration may leave its name out; MCP's authorization spec
+	// requires a document to carry one, and the consent page names the
+	// client by it.
+	if strings.TrimSpace(doc.ClientName) == "" {
+		return nil, metadataErrorf("the client's metadata document at %s has no client_name; it must name the client, as the consent page shows it", id)
 	}
 	if doc.TokenEndpointAuthMethod != "" && doc.TokenEndpointAuthMethod != "none" {
 		return nil, metadataErrorf("the client's metadata document at %s asks for token_endpoint_auth_method %q; Herald accepts metadata-document clients as public clients (none, with PKCE)", id, doc.TokenEndpointAuthMethod)

@@ -223,6 +223,22 @@ var _ = Describe("clients identified by a metadata document", func() {
 				id:   docs.document("/secret.json", "", func(_ string, d map[string]any) { d["token_endpoint_auth_method"] = "client_secret_basic" }),
 				want: "public clients (none, with PKCE)",
 			},
+			"no client_name": {
+				id:   docs.document("/nameless.json", "", func(_ string, d map[string]any) { delete(d, "client_name") }),
+				want: "has no client_name; it must name the client",
+			},
+			"a blank client_name": {
+				id:   docs.document("/blank.json", "", func(_ string, d map[string]any) { d["client_name"] = "  " }),
+				want: "has no client_name",
+			},
+			"a client_name with a line break": {
+				id:   docs.document("/twoline.json", "", func(_ string, d map[string]any) { d["client_name"] = "Claude Code\nverified by Herald" }),
+				want: "client_name contains the control character U&#43;000A", // the page escapes +
+			},
+			"a client_name too long to show": {
+				id:   docs.document("/long.json", "", func(_ string, d map[string]any) { d["client_name"] = strings.Repeat("x", 201) }),
+				want: "client_name has 201 characters; at most 200",
+			},
 			"no redirect URIs": {
 				id:   docs.document("/noredirect.json", "", func(_ string, d map[string]any) { delete(d, "redirect_uris") }),
 				want: "redirect_uris is required",

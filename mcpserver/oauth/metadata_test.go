@@ -164,6 +164,25 @@ var _ = Describe("dynamic client registration", func() {
 		Expect(body["error"]).To(Equal("invalid_client_metadata"))
 	})
 
+	It("names a client that gives no name, and refuses a name the consent page could not show plainly", func() {
+		h := newHarness("")
+		st, body := postJSON(h.base+"/oauth/register", map[string]any{"redirect_uris": []string{"http://127.0.0.1/cb"}})
+		Expect(st).To(Equal(http.StatusCreated), "%v", body)
+		Expect(body["client_name"]).To(Equal("Unnamed MCP client"), "client_name is optional in a registration")
+		for name, want := range map[string]string{
+			"Claude\nby Anthropic":   "control character U+000A",
+			"Claude\u202eedoC":       "control character U+202E",
+			strings.Repeat("é", 201): "has 201 characters; at most 200",
+		} {
+			st, body := postJSON(h.base+"/oauth/register", map[string]any{"client_name": name, "redirect_uris": []string{"http://127.0.0.1/cb"}})
+			Expect(st).To(Equal(http.StatusBadRequest), name)
+			Expect(body["error"]).To(Equal("invalid_client_metadata"), name)
+			Expect(body["error_description"]).To(ContainSubstring(want), name)
+		}
+		st, body = postJSON(h.base+"/oauth/register", map[string]any{"client_name": strings.Repeat("é", 200), "redirect_uris": []string{"http://127.0.0.1/cb"}})
+		Expect(st).To(Equal(http.StatusCreated), "%v", body)
+	})
+
 	It("registers confidential clients whose secret works only hashed", func() {
 		h := newHarness("")
 		redirect := "http://127.0.0.1:7100/cb"

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
@@ -196,11 +198,11 @@ func registrationSpec(req *registrationRequest) (*v1alpha1.MCPClientSpec, string
 		scopes = append(scopes, v1alpha1.Scope(sc))
 	}
 	name := strings.TrimSpace(req.ClientName)
+	if msg := clientNameProblem(name); msg != "" {
+		return nil, "invalid_client_metadata", msg
+	}
 	if name == "" {
 		name = "Unnamed MCP client"
-	}
-	if len(name) > 200 {
-		name = name[:200]
 	}
 	return &v1alpha1.MCPClientSpec{
 		ClientName: name, RedirectURIs: req.RedirectURIs,
@@ -210,6 +212,30 @@ func registrationSpec(req *registrationRequest) (*v1alpha1.MCPClientSpec, string
 		SoftwareID: truncate(req.SoftwareID, 256), SoftwareVersion: truncate(req.SoftwareVersion, 64),
 		Dynamic: true,
 	}, "", ""
+}
+
+// maxClientName bounds client_name, in characters: the consent page shows
+// it to the person who approves, where a longer one would crowd out the rest.
+const maxClientName = 200
+
+// clientNameProblem says what is wrong with a client_name, or "" when
+// nothing is (an absent name is for the caller to judge). Control and
+// bidirectional-override characters are refused because the consent page
+// shows the name to a person deciding whom to trust: a line break or a
+// right-to-left override would let a client dress itself up as another.
+func clientNameProblem(name string) string {
+	if !utf8.ValidString(name) {
+		return "client_name is not valid UTF-8"
+	}
+	if n := utf8.RuneCountInString(name); n > maxClientName {
+		return fmt.Sprintf("client_name has %d characters; at most %d are accepted", n, maxClientName)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return fmt.Sprintf("client_name contains the control character %U; give a plain name, as the consent page shows it", r)
+		}
+	}
+	return ""
 }
 
 func truncate(s string, n int) string {

@@ -44,13 +44,7 @@ func TestConnectMastodonInChromium(t *testing.T) {
 	g.Expect(chromedp.Do(bctx, chromedp.Navigate(link["url"].(string)))).To(Succeed())
 	step, cancelStep := context.WithTimeout(bctx, 60*time.Second)
 	defer cancelStep()
-	g.Expect(chromedp.Do(step,
-		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), devUser),
-		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), h.Password),
-		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#connect`)),
-	)).To(Succeed())
+	g.Expect(chromedp.Do(step, testenv.SignIn(devUser, h.Password, `#connect`))).To(Succeed())
 	prefilled, err := chromedp.Run(step, chromedp.Value(chromedp.CSS(`#instance`)))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(prefilled).To(Equal(instance.URL), "the instance the assistant passed")

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	. "github.com/onsi/gomega"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -303,6 +304,7 @@ func TestAsDeployed(t *testing.T) {
 	seedWorkspaces(t, NewWithT(t), d.admin, masto)
 	t.Run("every tool and the OAuth flow, refused nothing", func(t *testing.T) { everyTool(t, d, masto) })
 	t.Run("an editor's post waits for an approver, then publishes once", func(t *testing.T) { approvalGate(t, d, masto) })
+	t.Run("an approver decides on the approval page in Chromium: approved publishes once, rejected never", func(t *testing.T) { approvalPageInChromium(t, d, masto) })
 	t.Run("the service account may do what Herald needs and no more", func(t *testing.T) { canI(t, d) })
 	t.Run("a workspace's namespace is made, adopted and let go with the namespace verbs granted", func(t *testing.T) { namespaceLifecycle(t, d) })
 	t.Run("attacks refused", func(t *testing.T) { attacksRefused(t, d) }) // last: it spends the token endpoint's rate limit
@@ -314,24 +316,7 @@ func TestAsDeployed(t *testing.T) {
 // once.
 func approvalGate(t *testing.T, d *deployment, masto *mastodontest.Fake) {
 	g := NewWithT(t)
-	ctx := context.Background()
-	for user, pw := range map[string]string{"erin": "erin-password", "ann": "ann-password"} {
-		g.Expect(oauth.EnsureLocalUser(ctx, d.admin, installNS, user, pw)).To(Succeed())
-	}
-	ws := &socialv1alpha1.Workspace{}
-	g.Expect(d.admin.Get(ctx, client.ObjectKey{Name: "acme"}, ws)).To(Succeed())
-	ws.Spec.Approval = &socialv1alpha1.ApprovalPolicy{Required: socialv1alpha1.ApproveThroughMCP}
-	ws.Spec.Members = append(ws.Spec.Members, socialv1alpha1.WorkspaceMember{Subject: "erin", Role: socialv1alpha1.RoleEditor},
-		socialv1alpha1.WorkspaceMember{Subject: "ann", Role: socialv1alpha1.RoleApprover})
-	g.Expect(d.admin.Update(ctx, ws)).To(Succeed())
-	token := func(user, pw string) string {
-		res, err := signin.SignIn(ctx, signin.Options{BaseURL: d.baseURL, Username: user, Password: pw, Workspaces: []string{"acme"}})
-		g.Expect(err).NotTo(HaveOccurred(), user)
-		return res.Token.AccessToken
-	}
-	var erin string
-	g.Eventually(func() string { erin = token("erin", "erin-password"); return erin }, 10*time.Second, 250*time.Millisecond).ShouldNot(BeEmpty())
-	ann := token("ann", "ann-password")
+	erin, ann := approvalMembers(g, d)
 
 	before := len(masto.StatusPosts())
 	due := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
@@ -357,6 +342,109 @@ func approvalGate(t *testing.T, d *deployment, masto *mastodontest.Fake) {
 	g.Eventually(func(g Gomega) { g.Expect(get(g)["phase"]).To(Equal("Published")) }, time.Minute, 250*time.Millisecond).Should(Succeed())
 	g.Consistently(masto.StatusPosts, time.Second, 100*time.Millisecond).Should(HaveLen(before+1), "published once")
 	t.Logf("observed: post %s due %s, held back until ann approved it, then published once", id, due.Format(time.RFC3339))
+}
+
+// The approval test's people: erin, an editor of acme, and ann, who
+// approves there.
+const (
+	erinPassword = "erin-password"
+	annPassword  = "ann-password"
+)
+
+// approvalMembers makes workspace acme require approval for posts made
+// through MCP, with erin as an editor and ann as an approver (once, however
+// often it is called), and signs both in to acme through OAuth.
+func approvalMembers(g Gomega, d *deployment) (erin, ann string) {
+	ctx := context.Background()
+	for user, pw := range map[string]string{"erin": erinPassword, "ann": annPassword} {
+		g.Expect(oauth.EnsureLocalUser(ctx, d.admin, installNS, user, pw)).To(Succeed())
+	}
+	ws := &socialv1alpha1.Workspace{}
+	g.Expect(d.admin.Get(ctx, client.ObjectKey{Name: "acme"}, ws)).To(Succeed())
+	if ws.RoleOf("ann") != socialv1alpha1.RoleApprover {
+		ws.Spec.Approval = &socialv1alpha1.ApprovalPolicy{Required: socialv1alpha1.ApproveThroughMCP}
+		ws.Spec.Members = append(ws.Spec.Members, socialv1alpha1.WorkspaceMember{Subject: "erin", Role: socialv1alpha1.RoleEditor},
+			socialv1alpha1.WorkspaceMember{Subject: "ann", Role: socialv1alpha1.RoleApprover})
+		g.Expect(d.admin.Update(ctx, ws)).To(Succeed())
+	}
+	token := func(user, pw string) string {
+		res, err := signin.SignIn(ctx, signin.Options{BaseURL: d.baseURL, Username: user, Password: pw, Workspaces: []string{"acme"}})
+		g.Expect(err).NotTo(HaveOccurred(), user)
+		return res.Token.AccessToken
+	}
+	g.Eventually(func() string { erin = token("erin", erinPassword); return erin }, 10*time.Second, 250*time.Millisecond).ShouldNot(BeEmpty())
+	return erin, token("ann", annPassword)
+}
+
+// approvalPageInChromium: erin, an editor, schedules two posts through the
+// MCP tool in a workspace that requires approval; ann opens the approvalUrl
+// the tool gave in real Chromium, signs in to Herald there, approves the
+// first (which is then published, once) and rejects the second with a
+// reason (it is canceled, says who and why, and is never published).
+func approvalPageInChromium(t *testing.T, d *deployment, masto *mastodontest.Fake) {
+	g := NewWithT(t)
+	g.Expect(testenv.EnsureChromium()).To(Succeed())
+	erin, _ := approvalMembers(g, d)
+	before := len(masto.StatusPosts())
+	due := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
+	schedule := func(text string) (id, page string) {
+		p := tool(g, d.baseURL, erin, "ocoya_create_post", map[string]any{"workspaceId": "acme", "text": text, "profileIds": []string{"masto"},
+			"scheduledAt": due.Format(time.RFC3339)})["post"].(map[string]any)
+		g.Expect(p["phase"]).To(Equal("AwaitingApproval"))
+		g.Expect(p["approvalUrl"]).To(HavePrefix(d.baseURL+"/approve/acme/"), "the link to give an approver")
+		return p["id"].(string), p["approvalUrl"].(string)
+	}
+	get := func(g Gomega, id string) map[string]any {
+		return tool(g, d.baseURL, erin, "ocoya_get_post", map[string]any{"workspaceId": "acme", "postId": id})["post"].(map[string]any)
+	}
+	approveID, approvePage := schedule("Approved on the page, in Chromium")
+	rejectID, rejectPage := schedule("Rejected on the page, in Chromium")
+
+	bctx, stop := testenv.Chromium(context.Background(), t.TempDir())
+	defer stop()
+	g.Expect(chromedp.Do(bctx, chromedp.Navigate(approvePage))).To(Succeed())
+	step, cancelStep := context.WithTimeout(bctx, 90*time.Second)
+	defer cancelStep()
+	g.Expect(chromedp.Do(step, testenv.SignIn("ann", annPassword, `#approve`))).To(Succeed())
+	shown, err := chromedp.Run(step, chromedp.Text(chromedp.CSS(`body`)))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(shown).To(ContainSubstring("Approved on the page, in Chromium"), "the text as Mastodon would publish it")
+	g.Expect(shown).To(ContainSubstring("waits for approval by an owner or approver of workspace acme"))
+	g.Consistently(func(g Gomega) {
+		g.Expect(get(g, approveID)["phase"]).To(Equal("AwaitingApproval"))
+		g.Expect(masto.StatusPosts()).To(HaveLen(before))
+	}, time.Until(due.Add(time.Second)), 250*time.Millisecond).Should(Succeed(), "due, and not published before ann decides")
+
+	g.Expect(chromedp.Do(step, chromedp.Click(chromedp.CSS(`#approve`)), chromedp.WaitNotPresent(chromedp.CSS(`#approve`)))).To(Succeed())
+	decided, err := chromedp.Run(step, chromedp.Text(chromedp.CSS(`#status`)))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(decided).To(ContainSubstring("approved by ann"))
+	g.Eventually(func(g Gomega) { g.Expect(get(g, approveID)["phase"]).To(Equal("Published")) }, time.Minute, 250*time.Millisecond).Should(Succeed())
+	g.Consistently(masto.StatusPosts, time.Second, 100*time.Millisecond).Should(HaveLen(before+1), "published once")
+	g.Expect(masto.Statuses()[len(masto.Statuses())-1]).To(ContainSubstring("Approved on the page, in Chromium"))
+
+	g.Expect(chromedp.Do(step, chromedp.Navigate(rejectPage), chromedp.WaitVisible(chromedp.CSS(`#reject`)),
+		chromedp.Click(chromedp.CSS(`#reject`)), chromedp.WaitVisible(chromedp.CSS(`.err`)))).To(Succeed())
+	refused, err := chromedp.Run(step, chromedp.Text(chromedp.CSS(`.err`)))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(refused).To(ContainSubstring("Give a reason"), "a rejection says why, for the author")
+	g.Expect(chromedp.Do(step,
+		chromedp.SendKeys(chromedp.CSS(`#reason`), "Not on brand: no launch before Friday"),
+		chromedp.Click(chromedp.CSS(`#reject`)), chromedp.WaitNotPresent(chromedp.CSS(`#reject`)),
+	)).To(Succeed())
+	decided, err = chromedp.Run(step, chromedp.Text(chromedp.CSS(`#status`)))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(decided).To(Equal("The post was rejected by ann: Not on brand: no launch before Friday"))
+	g.Eventually(func(g Gomega) {
+		rejected := get(g, rejectID)
+		g.Expect(rejected["phase"]).To(Equal("Canceled"))
+		g.Expect(rejected["rejected"]).To(Equal("rejected by ann: Not on brand: no launch before Friday"), "the author sees who and why")
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Consistently(masto.StatusPosts, 2*time.Second, 100*time.Millisecond).Should(HaveLen(before+1), "a rejected post is never published")
+	for _, text := range masto.Statuses() {
+		g.Expect(text).NotTo(ContainSubstring("Rejected on the page"))
+	}
+	t.Logf("observed: ann approved %s on the page (published once) and rejected %s with a reason (never published)", approveID, rejectID)
 }
 
 func everyTool(t *testing.T, d *deployment, masto *mastodontest.Fake) {
@@ -611,11 +699,14 @@ func canI(t *testing.T, d *deployment) {
 		{"update", "scheduledposts.social.herald.dev", "acme", true},
 		{"delete", "scheduledposts.social.herald.dev", "acme", true},
 		{"patch", "scheduledposts.social.herald.dev/status", "acme", true},
+		{"patch", "scheduledposts.social.herald.dev", "acme", true},
 		{"create", "brandkits.social.herald.dev", "acme", true},
+		{"patch", "brandkits.social.herald.dev", "acme", true},
 		{"delete", "brandkits.social.herald.dev", "acme", true},
-		{"update", "workflows.social.herald.dev", "acme", true},
+		{"patch", "workflows.social.herald.dev", "acme", true},
 		{"create", "workflowruns.social.herald.dev", "acme", true},
 		{"create", "recurringposts.social.herald.dev", "acme", true},
+		{"patch", "recurringposts.social.herald.dev", "acme", true},
 		{"patch", "recurringposts.social.herald.dev/status", "acme", true},
 		{"update", "recurringposts.social.herald.dev/finalizers", "acme", true},
 		{"create", "mcpgrants.social.herald.dev", "", true},
