@@ -141,9 +141,9 @@ func run(ctx context.Context, cfg *rest.Config) error {
 		float64(full.list.P50)/float64(base.list.P50), float64(full.list.P99)/float64(base.list.P99), full.list.Rate/base.list.Rate)
 	extra := float64(full.posts - base.posts)
 	fmt.Printf("per post beyond the baseline: %.0f bytes of RSS, %.0f bytes of Go heap\n\n", float64(full.rss-base.rss)/extra, float64(full.heap-base.heap)/extra)
-	fmt.Println("API requests herald made while starting, by verb:")
+	fmt.Println("API requests herald made while starting, by verb, and reconciles by controller:")
 	for _, r := range []measured{base, full} {
-		fmt.Printf("- %s: %s\n", r.name, r.requests)
+		fmt.Printf("- %s: %s; reconciles: %s\n", r.name, r.requests, r.reconciles)
 	}
 	return nil
 }
@@ -352,6 +352,7 @@ type measured struct {
 	heap           int64
 	list           mcpload.Result
 	requests       string
+	reconciles     string
 }
 
 // measureRun starts herald on the posts that exist, measures it and stops it.
@@ -388,6 +389,7 @@ func measureRun(ctx context.Context, bin, kubeconfig, dir, heapProfile string, l
 		return m, err
 	}
 	m.requests = met.byLabel("rest_client_requests_total", "method")
+	m.reconciles = met.byLabel("controller_runtime_reconcile_total", "controller")
 
 	res, err := signin.SignIn(ctx, signin.Options{BaseURL: h.base, Username: user, Password: password, Workspaces: listed})
 	if err != nil {
