@@ -87,10 +87,6 @@ bench-mcp: controlplane ## MCP tool latency and throughput against a bare mcp-go
 soak: controlplane ## Two herald replicas, 1,000 posts over 3 minutes plus two bursts of 500 due at one instant, 30% of platform calls faulted, a replica killed or rolled every 10-20 s; prints the accounting (docs/reliability.md).
 	SOAK_DURATION=3m SOAK_POSTS=1000 SOAK_BURST=500 KUBEBUILDER_ASSETS="$(ASSETS)" go test ./test/soak -run TestSoak -count=1 -v -timeout 30m | grep -E '^(observed|--- |ok|FAIL|PASS)|soak_test.go'
 
-.PHONY: sizing
-sizing: controlplane ## Memory of Herald's process per 10,000 posts (docs/operations.md).
-	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/sizing
-
 .PHONY: bench-scale
 bench-scale: controlplane ## Start-up time, memory and list latency of the herald binary with 100,000 published posts in 100 workspaces, against one workspace's 1,000 in the same run.
 	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/bench/scale

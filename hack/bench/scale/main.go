@@ -59,6 +59,8 @@ var (
 	clients     = flag.Int("clients", 16, "MCP clients listing posts at once")
 	calls       = flag.Int("calls", 4000, "ocoya_list_posts calls per measurement")
 	heapProfile = flag.String("heapprofile", "", "write herald's live heap profile of the full run to this file")
+	memLimit    = flag.String("gomemlimit", "", "GOMEMLIMIT for herald, such as 460MiB: what it sets itself in a container limited to 512Mi")
+	cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the full run's first 20 seconds (its start-up) to this file")
 )
 
 func main() { testenv.Benchmark("bench-scale", run) }
@@ -90,7 +92,7 @@ func run(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("# bench-scale: %d workspaces × %d published posts, %d clients listing, %s\n\n", *workspaces, *perWS, *clients, time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("# bench-scale: %d workspaces × %d published posts, %d clients listing, GOMEMLIMIT %q, %s\n\n", *workspaces, *perWS, *clients, *memLimit, time.Now().UTC().Format(time.RFC3339))
 
 	// Herald creates the workspaces' namespaces and publishes the first
 	// workspace's posts; their statuses are the template for the rest.
@@ -463,6 +465,9 @@ func start(ctx context.Context, bin, kubeconfig, dir, name string) (*heraldProce
 		"--health-probe-bind-address", addrs[1], "--metrics-bind-address", addrs[2], "--metrics-secure=false",
 		"--pprof-bind-address", addrs[3], "--mcp-rate", "0")
 	h.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	if *memLimit != "" {
+		h.cmd.Env = append(h.cmd.Env, "GOMEMLIMIT="+*memLimit)
+	}
 	if *heapProfile != "" {
 		// Sample every 4 KiB allocated, not every 512 KiB, so the profile
 		// tells small per-post allocations apart.
@@ -474,6 +479,9 @@ func start(ctx context.Context, bin, kubeconfig, dir, name string) (*heraldProce
 		return nil, err
 	}
 	go func() { h.exited <- h.cmd.Wait() }()
+	if name == "full" && *cpuProfile != "" {
+		go h.profileStart(ctx, *cpuProfile)
+	}
 	err = waitFor(ctx, 5*time.Minute, func() bool {
 		select {
 		case err := <-h.exited:
@@ -500,6 +508,20 @@ func start(ctx context.Context, bin, kubeconfig, dir, name string) (*heraldProce
 		return nil, err
 	}
 	return h, nil
+}
+
+// profileStart writes a CPU profile of herald's first 20 seconds to file,
+// asking for it as soon as the profiling endpoint answers.
+func (h *heraldProcess) profileStart(ctx context.Context, file string) {
+	var prof []byte
+	_ = waitFor(ctx, time.Minute, func() bool {
+		b, err := h.get("/debug/pprof/profile?seconds=20", h.pprof)
+		prof = b
+		return err == nil
+	})
+	if err := os.WriteFile(file, prof, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "writing the CPU profile:", err)
+	}
 }
 
 // stop sends SIGTERM, as the kubelet does, and waits for the exit.
