@@ -92,7 +92,7 @@ bench-scale: controlplane ## Start-up time, memory and list latency of the heral
 	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/bench/scale
 
 .PHONY: bench-publish
-bench-publish: controlplane ## Publish lateness (10,000 posts over a minute; 200 and 10,000 at one instant) and status drain rate against the API server's raw update rate, in one run.
+bench-publish: controlplane ## Publish lateness (10,000 posts over a minute; 200 and 10,000 at one instant; rates held at multiples of R) and status drain rate against the API server's raw update rate R, in one run.
 	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/bench/publish
 
 ##@ Build and run

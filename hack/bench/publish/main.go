@@ -10,6 +10,9 @@
 //     and the time until every status is written, as a ratio to R, the API
 //     server's raw status-update rate measured in the same run by a plain
 //     client-go loop at the same concurrency.
+//   - sustained: steady rates as multiples of R (1, 1.5 and 2 by default),
+//     each held for 30 s; the highest whose p99 stays within a second is the
+//     rate Herald sustains.
 //
 // After each it prints the operator's requests and events per post and the
 // memory of this process, which is the operator (the manager, its cache
@@ -57,6 +60,8 @@ var (
 	latency        = flag.Duration("latency", 20*time.Millisecond, "the sandbox platform's artificial latency per call")
 	baselineWrites = flag.Int("baseline-writes", 3000, "status updates per measurement of R (at most -posts)")
 	instantPosts   = flag.Int("instant-posts", 200, "posts in the small instant scenario, all due at one instant")
+	sustained      = flag.String("sustained", "1,1.5,2", "sustained: steady rates to hold, as multiples of R, one after another; empty skips them")
+	sustainedFor   = flag.Duration("sustained-for", 30*time.Second, "sustained: how long each rate is held")
 	useLedger      = flag.Bool("ledger", true, "claim first attempts in the publishing ledger (herald --publish-ledger, same default)")
 	callsPerHost   = flag.Int("calls-per-host", controllers.DefaultLedger.CallsPerHost, "platform calls in flight to one host (herald --calls-per-host, same default)")
 	postWorkers    = flag.Int("post-workers", 20, "ScheduledPosts reconciled in parallel (herald --post-workers); also the baseline loop's concurrency")
@@ -179,6 +184,32 @@ func run(ctx context.Context, cfg *rest.Config) error {
 	}
 	r := (r1 + r2) / 2
 
+	// Sustained: steady rates as multiples of R, each held for
+	// -sustained-for; the highest whose p99 stays within a second is the
+	// rate Herald sustains. The posts of each are created ahead, at the
+	// pace the steady set-up showed.
+	type held struct {
+		mult float64
+		n    int
+		out  outcome
+	}
+	var holds []held
+	perPost := steady.setup / time.Duration(max(1, *posts))
+	for _, f := range strings.FieldsFunc(*sustained, func(c rune) bool { return c == ',' }) {
+		mult, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || mult <= 0 {
+			return fmt.Errorf("-sustained %q: give rates as multiples of R, such as 1,1.5,2", *sustained)
+		}
+		n := max(1, int(mult*r*sustainedFor.Seconds()))
+		begin := time.Now().Add(20*time.Second + perPost*time.Duration(n)*5/4).Truncate(time.Millisecond)
+		gap := *sustainedFor / time.Duration(n)
+		out, err := scenario(ctx, direct, cached, rec, fmt.Sprintf("sustained-%03.0f", mult*100), n, func(i int) time.Time { return begin.Add(time.Duration(i) * gap) })
+		if err != nil {
+			return err
+		}
+		holds = append(holds, held{mult, n, out})
+	}
+
 	fmt.Println("## Steady: posts due evenly over", *spread)
 	fmt.Println()
 	fmt.Println("| posts | spread | p50 lateness | p99 lateness | max lateness | target p99 | published | platform calls |")
@@ -208,6 +239,23 @@ func run(ctx context.Context, cfg *rest.Config) error {
 		*postWorkers, bursts.published, bursts.drain.Round(time.Millisecond), rate, rate/r)
 	fmt.Printf("Burst lateness (call time − scheduledAt): p50 %s, p99 %s, max %s (the last call); %d platform calls for %d posts.\n\n",
 		bursts.p50, bursts.p99, bursts.max, bursts.calls, bursts.published)
+
+	if len(holds) > 0 {
+		fmt.Println("## Sustained: steady rates as multiples of R, each held for", *sustainedFor)
+		fmt.Println()
+		fmt.Println("| rate ÷ R | posts/s | posts | p50 lateness | p99 lateness | max lateness | p99 ≤ 1 s | first due → every status written | statuses ÷ R |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|")
+		best := 0.0
+		for _, h := range holds {
+			ok := h.out.p99 <= time.Second
+			if ok && h.mult > best {
+				best = h.mult
+			}
+			fmt.Printf("| %.2f | %.0f | %d | %s | %s | %s | %s | %s | %.2f |\n", h.mult, float64(h.n)/sustainedFor.Seconds(), h.n, h.out.p50, h.out.p99, h.out.max,
+				mark(ok), h.out.drain.Round(time.Millisecond), float64(h.n)/h.out.drain.Seconds()/r)
+		}
+		fmt.Printf("\nHighest rate held with p99 ≤ 1 s: **%.2f R** (%.0f posts/s).\n\n", best, best*r)
+	}
 
 	fmt.Println("## The operator's API requests per post (scheduling, claim, outcome and events)")
 	fmt.Println()
