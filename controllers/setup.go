@@ -276,6 +276,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	if err := (&WorkflowReconciler{
 		InFlight:   o.InFlight,
 		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
 		Recorder:   mgr.GetEventRecorder("herald-workflow"),
 		Clock:      o.Clock,
 		FeedClient: feeds,

@@ -50,6 +50,11 @@ const (
 // for each new item of a feed-triggered workflow's feed.
 type WorkflowReconciler struct {
 	client.Client
+	// APIReader confirms, around the cache, that a feed workflow has never
+	// been read before it takes a fresh start: a cached copy older than the
+	// last status write would skip every item published since. Nil trusts
+	// the cache.
+	APIReader client.Reader
 	// InFlight records each reconcile under way, so a shutdown that
 	// overruns names it; nil records nothing.
 	InFlight *inflight.Tracker

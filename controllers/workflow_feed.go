@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/feed"
@@ -44,6 +45,17 @@ func (r *WorkflowReconciler) reconcileFeed(ctx context.Context, wf *socialv1alph
 		return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
 	}
 
+	// A workflow that looks never read may be a stale cached copy: the
+	// fresh one decides, so a start from the newest item skips nothing.
+	if wf.Status.LastFeedItem == "" && r.APIReader != nil {
+		fresh := &socialv1alpha1.Workflow{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(wf), fresh); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+		if fresh.Status.LastFeedItem != "" {
+			return ctrl.Result{RequeueAfter: time.Second}, nil // the cache will catch up
+		}
+	}
 	items, err := feed.Fetch(ctx, r.FeedClient, wf.Spec.Trigger.Feed.URL)
 	wf.Status.LastPollTime = &metav1.Time{Time: now}
 	wf.Status.NextRunTime = &metav1.Time{Time: now.Add(interval)}
