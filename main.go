@@ -58,6 +58,7 @@ type options struct {
 	postWorkers   int
 	ledger        bool
 	callsPerHost  int
+	publishShards int
 	publishTime   time.Duration
 	retryBackoff  time.Duration
 	shutdownGrace time.Duration
@@ -85,6 +86,7 @@ func main() {
 	flag.IntVar(&o.maxConcurrent, "max-concurrent-reconciles", 4, "Objects of one kind reconciled in parallel.")
 	flag.IntVar(&o.postWorkers, "post-workers", 20, "ScheduledPosts reconciled in parallel; each holds a worker for the length of its platform call, so this bounds the platform calls in flight.")
 	flag.BoolVar(&o.ledger, "publish-ledger", true, "Claim the first attempt of each delivery ahead of time in the publishing ledger (ConfigMaps in --namespace), many claims per write, and send it from memory at its due instant; outcomes are written to each post's status afterwards. False claims every attempt in its post's status, one write before each platform call.")
+	flag.IntVar(&o.publishShards, "publish-shards", 1, "Split publishing among the replicas by workspace: each namespace belongs to one of this many shards, each with its own Lease (herald-publish-shard-<i>) and ledger in --namespace, and every replica publishes the posts of about its share of them; a failed replica's shards move to the others when their Leases expire. Every replica must use the same number, fixed for the install (see docs/operations.md). 1 publishes everything from one replica at a time; 0 from the leader alone (not to be mixed with replicas that shard).")
 	flag.IntVar(&o.callsPerHost, "calls-per-host", controllers.DefaultLedger.CallsPerHost, "Platform calls the publishing ledger's dispatcher makes at once to one host (with --publish-ledger).")
 	flag.DurationVar(&o.publishTime, "publish-timeout", controllers.DefaultTiming.CallTimeout, "Longest one platform call may take, media uploads included. A call in flight at shutdown finishes within it, and a claim lasts twice it and its status writes, so another replica takes over an interrupted delivery after that.")
 	flag.DurationVar(&o.retryBackoff, "retry-backoff", controllers.DefaultRetryPolicy.Backoff, "Wait before the second attempt of a delivery that failed retryably; it doubles with each further attempt, up to 15 minutes.")
@@ -193,6 +195,7 @@ func run(ctx context.Context, o options) error {
 		MaxConcurrentReconciles: o.maxConcurrent,
 		PostWorkers:             o.postWorkers,
 		Ledger:                  ledgerOptions(o),
+		Shards:                  controllers.ShardOptions{Count: o.publishShards, Namespace: o.http.namespace},
 		Publishers:              publishers,
 		Timing:                  timing,
 		Retry:                   controllers.RetryPolicy{Backoff: o.retryBackoff},

@@ -132,7 +132,7 @@ func newDispatcher(mgr ctrl.Manager, r *ScheduledPostReconciler, o LedgerOptions
 		Identity: r.Identity, Leading: r.Leading, Clock: clk,
 		Window: o.Window, Tick: o.Tick, Fresh: o.Fresh, CallsPerHost: o.CallsPerHost,
 		r:        r,
-		wake:     make(chan event.GenericEvent, 4096),
+		wake:     r.wake,
 		secrets:  &secretCache{reader: mgr.GetAPIReader(), clock: clk, ttl: secretTTL},
 		entries:  map[string]*dispatchEntry{},
 		segments: map[string]map[string]bool{},

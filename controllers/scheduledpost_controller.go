@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -101,7 +102,14 @@ type ScheduledPostReconciler struct {
 	// Dispatch, when set, sends first attempts at their due instant under
 	// claims in the publishing ledger; nil claims every attempt in status.
 	Dispatch *Dispatcher
+	// Shards, when set, splits the posts among replicas by namespace: this
+	// process reconciles a post only while it holds its shard's Lease, and
+	// each shard has its own ledger. Nil: the leader reconciles every post.
+	Shards *postShards
 
+	// wake brings a post back from outside the watch: the dispatcher has
+	// sent it or given it back, or its shard was just acquired.
+	wake     chan event.GenericEvent
 	limiters profileLimiters
 	quota    quotaMemory
 	attempts localAttempts
@@ -118,7 +126,12 @@ type ScheduledPostReconciler struct {
 // Reconcile moves one post towards published: it waits for the due time,
 // then claims and publishes each delivery, writing every outcome at once.
 func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	// 1. Fetch the post from the cache; a deleted one needs nothing more.
+	// 1. A post of a shard another replica holds is that replica's. Fetch
+	// the post from the cache; a deleted one needs nothing more.
+	sh := r.shardOf(req.Namespace)
+	if sh == nil {
+		return ctrl.Result{}, nil
+	}
 	p := &socialv1alpha1.ScheduledPost{}
 	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -130,7 +143,7 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// the cache's lag, and a deletion the cache has not seen yet stops it.
 	// Posts far from due never get here.
 	now := r.Clock.Now()
-	if r.needsFreshRead(p, now) {
+	if r.needsFreshRead(sh, p, now) {
 		if err := r.APIReader.Get(ctx, req.NamespacedName, p); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
@@ -149,6 +162,7 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// is looked at again, never written over newer state. The write (and
 	// any outcome it carries) is made even when shutdown has begun.
 	s := newPostState(p)
+	s.shard = sh
 	defer func() {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.Timing.WriteTimeout)
 		defer cancel()
@@ -234,7 +248,7 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// status with its outcome.
 	if now.Before(due) && !post.AnyStarted(p) && !s.retrying() {
 		if r.armDispatch(ctx, s, due) {
-			s.unwritten = s.base.Status.ObservedGeneration == 0 && due.Sub(now) < 2*r.Dispatch.Window
+			s.unwritten = s.base.Status.ObservedGeneration == 0 && due.Sub(now) < 2*sh.dispatch.Window
 			return ctrl.Result{RequeueAfter: due.Sub(now) + dispatchFallback}, nil
 		}
 		return ctrl.Result{RequeueAfter: due.Sub(now)}, nil
@@ -247,14 +261,14 @@ func (r *ScheduledPostReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 // needsFreshRead reports whether this reconcile may call a platform or
 // settle an interrupted attempt: the post is due (or a retry was
 // requested) and some delivery is not final.
-func (r *ScheduledPostReconciler) needsFreshRead(p *socialv1alpha1.ScheduledPost, now time.Time) bool {
+func (r *ScheduledPostReconciler) needsFreshRead(sh *heldShard, p *socialv1alpha1.ScheduledPost, now time.Time) bool {
 	if retryRequested(p) {
 		return true
 	}
 	if p.Spec.Draft {
 		return false
 	}
-	if r.dispatchOnly(p) {
+	if sh.dispatch.only(p) {
 		return false
 	}
 	for _, d := range p.Status.Deliveries {
@@ -298,11 +312,6 @@ func (r *ScheduledPostReconciler) reconcileFinalizer(ctx context.Context, p *soc
 	return r.Update(ctx, p)
 }
 
-// leading reports whether this process may send now.
-func (r *ScheduledPostReconciler) leading() bool {
-	return r.Leading == nil || r.Leading()
-}
-
 // SetupWithManager registers the reconciler with workers parallel
 // reconciles. Only spec, annotation and deletion changes wake it: its own
 // status writes would otherwise come back as events for every post.
@@ -340,11 +349,14 @@ func (r *ScheduledPostReconciler) SetupWithManager(mgr ctrl.Manager, workers int
 		For(&socialv1alpha1.ScheduledPost{}, builder.WithPredicates(unsettled, predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deleting))).
 		Watches(&socialv1alpha1.Workspace{}, awaiting, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
-	if r.Dispatch != nil {
-		// The dispatcher wakes a post when it has sent it or given it back.
-		b = b.WatchesRawSource(source.Channel(r.Dispatch.wake, &handler.EnqueueRequestForObject{}))
+	if r.wake != nil {
+		b = b.WatchesRawSource(source.Channel(r.wake, &handler.EnqueueRequestForObject{}))
 	}
-	return b.WithOptions(controller.Options{MaxConcurrentReconciles: max(1, workers)}).
+	opts := controller.Options{MaxConcurrentReconciles: max(1, workers)}
+	if r.Shards != nil {
+		opts.NeedLeaderElection = ptr.To(false) // every replica reconciles the posts of its shards
+	}
+	return b.WithOptions(opts).
 		Named("scheduledpost").
 		Complete(r.InFlight.Reconciler("ScheduledPost", r))
 }

@@ -58,7 +58,7 @@ func (r *ScheduledPostReconciler) deliver(ctx context.Context, s *postState, due
 		}
 		switch d.Phase {
 		case socialv1alpha1.DeliveryPending, socialv1alpha1.DeliveryRetrying:
-			if w, left := r.waitForDispatch(s, d, due, now); left {
+			if w, left := s.shard.dispatch.waitFor(s, d, due, now); left {
 				soonest(w)
 				continue
 			}
@@ -334,7 +334,7 @@ func (r *ScheduledPostReconciler) attempt(ctx context.Context, s *postState, nam
 	// for the whole call and the outcome's write.
 	now = r.Clock.Now()
 	callFor := min(r.Timing.CallTimeout, expires.Sub(now)-r.Timing.WriteTimeout)
-	if !r.leading() || callFor <= 0 {
+	if !s.shard.leads() || callFor <= 0 {
 		r.attempts.forget(key)
 		return 0, r.releaseClaim(ctx, s, name, attemptID, *before)
 	}

@@ -19,7 +19,8 @@ const dispatchFallback = 10 * time.Second
 // armDispatch hands the dispatcher every delivery of a post not yet due
 // that it can send, and reports whether it took them all.
 func (r *ScheduledPostReconciler) armDispatch(ctx context.Context, s *postState, due time.Time) bool {
-	if r.Dispatch == nil || len(s.post.Status.Deliveries) == 0 {
+	dispatch := s.shard.dispatch
+	if dispatch == nil || len(s.post.Status.Deliveries) == 0 {
 		return false
 	}
 	all := true
@@ -31,30 +32,30 @@ func (r *ScheduledPostReconciler) armDispatch(ctx context.Context, s *postState,
 			continue
 		}
 		pub, err := r.Publishers.For(publish.Platform(profile.Spec.Platform))
-		if err != nil || !r.Dispatch.Takes(s.post, d, pub.Info()) {
+		if err != nil || !dispatch.Takes(s.post, d, pub.Info()) {
 			all = false
 			continue
 		}
-		r.Dispatch.Arm(s.post, d.Profile, due)
+		dispatch.Arm(s.post, d.Profile, due)
 	}
 	return all
 }
 
-// dispatchOnly reports whether every delivery of p still to be sent is the
+// only reports whether every delivery of p still to be sent is the
 // dispatcher's: the reconcile only writes what it answered, on the cached
 // copy (a stale one fails with a conflict), with no fresh read.
-func (r *ScheduledPostReconciler) dispatchOnly(p *socialv1alpha1.ScheduledPost) bool {
-	if r.Dispatch == nil {
+func (d *Dispatcher) only(p *socialv1alpha1.ScheduledPost) bool {
+	if d == nil {
 		return false
 	}
 	for _, name := range p.Spec.Profiles {
-		if d := post.Find(p.Status.Deliveries, name); d != nil && d.Phase != socialv1alpha1.DeliveryPending {
-			if d.Phase == socialv1alpha1.DeliveryPublishing || d.Phase == socialv1alpha1.DeliveryRetrying {
+		if dl := post.Find(p.Status.Deliveries, name); dl != nil && dl.Phase != socialv1alpha1.DeliveryPending {
+			if dl.Phase == socialv1alpha1.DeliveryPublishing || dl.Phase == socialv1alpha1.DeliveryRetrying {
 				return false
 			}
 			continue // final
 		}
-		if h, ok := r.Dispatch.Held(p.UID, name); !ok || h.state == dispatchReleased {
+		if h, ok := d.Held(p.UID, name); !ok || h.state == dispatchReleased {
 			return false
 		}
 	}
@@ -68,18 +69,19 @@ func (r *ScheduledPostReconciler) dispatchOnly(p *socialv1alpha1.ScheduledPost) 
 // (sent again with the same key where that is safe, otherwise Unknown).
 // Once written, the dispatcher forgets them.
 func (r *ScheduledPostReconciler) applyDispatched(s *postState, now time.Time) {
-	if r.Dispatch == nil {
+	dispatch := s.shard.dispatch
+	if dispatch == nil {
 		return
 	}
 	p := s.post
 	for i := range p.Status.Deliveries {
 		d := &p.Status.Deliveries[i]
-		h, ok := r.Dispatch.Held(p.UID, d.Profile)
+		h, ok := dispatch.Held(p.UID, d.Profile)
 		if !ok {
 			continue
 		}
 		uid, profile := p.UID, d.Profile
-		settled := func() { r.Dispatch.Settled(uid, profile) }
+		settled := func() { dispatch.Settled(uid, profile) }
 		if d.Phase != socialv1alpha1.DeliveryPending || d.Attempts != 0 {
 			// The status records the delivery already.
 			switch h.state {
@@ -120,23 +122,23 @@ func asClaimed(d *socialv1alpha1.Delivery, h held, at time.Time) {
 	d.LastError, d.NextAttemptAt, d.ClaimedBy, d.ClaimExpiresAt = "", nil, "", nil
 }
 
-// waitForDispatch reports whether a due delivery is left to the
+// waitFor reports whether a due delivery is left to the
 // dispatcher, and when to look again: while it holds the delivery, and
 // until it has read the ledger an earlier holder left. A delivery it
 // released is the reconciler's from now on.
-func (r *ScheduledPostReconciler) waitForDispatch(s *postState, d *socialv1alpha1.Delivery, due, now time.Time) (time.Duration, bool) {
-	if r.Dispatch == nil || d.Phase != socialv1alpha1.DeliveryPending || d.Attempts != 0 || now.Before(due) {
+func (d *Dispatcher) waitFor(s *postState, dl *socialv1alpha1.Delivery, due, now time.Time) (time.Duration, bool) {
+	if d == nil || dl.Phase != socialv1alpha1.DeliveryPending || dl.Attempts != 0 || now.Before(due) {
 		return 0, false
 	}
-	h, ok := r.Dispatch.Held(s.post.UID, d.Profile)
+	h, ok := d.Held(s.post.UID, dl.Profile)
 	switch {
-	case !ok && !r.Dispatch.Ready():
+	case !ok && !d.Ready():
 		return time.Second, true
 	case !ok:
 		return 0, false
 	case h.state == dispatchReleased:
-		uid, profile := s.post.UID, d.Profile
-		s.afterWrite(func() { r.Dispatch.Settled(uid, profile) })
+		uid, profile := s.post.UID, dl.Profile
+		s.afterWrite(func() { d.Settled(uid, profile) })
 		return 0, false
 	}
 	return dispatchFallback, true

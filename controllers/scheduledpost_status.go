@@ -34,6 +34,8 @@ type postState struct {
 	// unwritten skips the write: a post armed moments before its due time
 	// gets its first status with its outcome.
 	unwritten bool
+	// shard is what this process holds of the post's shard.
+	shard *heldShard
 }
 
 // announcement is an event, and the metrics that go with it, about a

@@ -9,10 +9,12 @@ import (
 	"time"
 
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/cachetrim"
@@ -22,6 +24,7 @@ import (
 	"github.com/herald-dev/herald/internal/metrics"
 	"github.com/herald-dev/herald/internal/publish"
 	"github.com/herald-dev/herald/internal/publish/registry"
+	"github.com/herald-dev/herald/internal/shard"
 )
 
 // Options tune every reconciler.
@@ -71,6 +74,46 @@ type Options struct {
 	// instant under claims in the publishing ledger kept there (see
 	// Dispatcher); otherwise every attempt is claimed in its post's status.
 	Ledger LedgerOptions
+	// Shards, when its Count is set, splits the ScheduledPosts among
+	// replicas by namespace, one Lease per shard (see ShardOptions);
+	// otherwise the leader publishes every post.
+	Shards ShardOptions
+}
+
+// ShardOptions split publishing among replicas. Each namespace belongs to
+// one of Count shards; every replica reconciles the posts of the shards
+// whose Lease it holds, each shard with its own ledger, and holds about
+// Count divided by the replicas alive.
+type ShardOptions struct {
+	// Count is the number of shards; 0 turns sharding off.
+	Count int
+	// Namespace holds the shard and member Leases: Herald's own.
+	Namespace string
+	// LeaseDuration, RenewDeadline and RetryPeriod time the shard Leases
+	// as they do the leader's; zero takes DefaultShards'.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+}
+
+// DefaultShards times the shard Leases as the leader's: a failed replica's
+// shards move within about 15 s.
+var DefaultShards = ShardOptions{LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
+
+// ShardLeasePrefix names the shard Leases (herald-publish-shard-0, …) and
+// the replicas' member Leases.
+const ShardLeasePrefix = "herald-publish-shard"
+
+func (o ShardOptions) withDefaults() ShardOptions {
+	orDefault(&o.LeaseDuration, DefaultShards.LeaseDuration)
+	orDefault(&o.RenewDeadline, DefaultShards.RenewDeadline)
+	orDefault(&o.RetryPeriod, DefaultShards.RetryPeriod)
+	return o
+}
+
+// orDefault sets *v to def when *v is not positive.
+func orDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // LedgerOptions place and tune the publishing ledger.
@@ -102,18 +145,10 @@ func (o LedgerOptions) withDefaults() LedgerOptions {
 	if o.Name == "" {
 		o.Name = DefaultLedgerName
 	}
-	if o.Window <= 0 {
-		o.Window = DefaultLedger.Window
-	}
-	if o.Tick <= 0 {
-		o.Tick = DefaultLedger.Tick
-	}
-	if o.Fresh <= 0 {
-		o.Fresh = DefaultLedger.Fresh
-	}
-	if o.CallsPerHost <= 0 {
-		o.CallsPerHost = DefaultLedger.CallsPerHost
-	}
+	orDefault(&o.Window, DefaultLedger.Window)
+	orDefault(&o.Tick, DefaultLedger.Tick)
+	orDefault(&o.Fresh, DefaultLedger.Fresh)
+	orDefault(&o.CallsPerHost, DefaultLedger.CallsPerHost)
 	return o
 }
 
@@ -260,11 +295,8 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Leading:    o.Leading,
 		RetryHint:  o.RetryHint,
 	}
-	if o.Ledger.Namespace != "" {
-		posts.Dispatch = newDispatcher(mgr, posts, o.Ledger.withDefaults())
-		if err := mgr.Add(posts.Dispatch); err != nil {
-			return fmt.Errorf("adding the dispatcher: %w", err)
-		}
+	if err := setupDispatch(mgr, posts, o); err != nil {
+		return err
 	}
 	if err := posts.SetupWithManager(mgr, o.PostWorkers); err != nil {
 		return fmt.Errorf("setting up the ScheduledPost reconciler: %w", err)
@@ -301,6 +333,48 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Workers:   o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the WorkflowRun reconciler: %w", err)
+	}
+	return nil
+}
+
+// setupDispatch gives the ScheduledPost reconciler its dispatcher (one for
+// the leader, or one per shard this process holds) and its shards.
+func setupDispatch(mgr ctrl.Manager, posts *ScheduledPostReconciler, o Options) error {
+	lo := o.Ledger.withDefaults()
+	var dispatcherFor func(name string) *Dispatcher
+	if o.Ledger.Namespace != "" {
+		dispatcherFor = func(name string) *Dispatcher {
+			named := lo
+			named.Name = name
+			return newDispatcher(mgr, posts, named)
+		}
+	}
+	if o.Ledger.Namespace != "" || o.Shards.Count > 0 {
+		posts.wake = make(chan event.GenericEvent, 4096)
+	}
+	if o.Shards.Count <= 0 {
+		if dispatcherFor == nil {
+			return nil
+		}
+		posts.Dispatch = dispatcherFor(lo.Name)
+		if err := mgr.Add(posts.Dispatch); err != nil {
+			return fmt.Errorf("adding the dispatcher: %w", err)
+		}
+		return nil
+	}
+	so := o.Shards.withDefaults()
+	cs, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("making the shard Leases' client: %w", err)
+	}
+	set := &shard.Set{N: so.Count, Namespace: so.Namespace, Prefix: ShardLeasePrefix, Identity: o.Identity,
+		Leases: cs.CoordinationV1(), LeaseDuration: so.LeaseDuration, RenewDeadline: so.RenewDeadline, RetryPeriod: so.RetryPeriod}
+	set.Run = func(ctx context.Context, i int, leading func() bool) {
+		posts.runShard(ctx, dispatcherFor, lo.Name, i, leading)
+	}
+	posts.Shards = &postShards{set: set}
+	if err := mgr.Add(set); err != nil {
+		return fmt.Errorf("adding the publishing shards: %w", err)
 	}
 	return nil
 }

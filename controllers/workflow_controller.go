@@ -85,6 +85,11 @@ func (r *WorkflowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if err := r.Get(ctx, req.NamespacedName, wf); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if stale, err := r.staleFeedCopy(ctx, wf); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	} else if stale {
+		return ctrl.Result{RequeueAfter: time.Second}, nil // the cache catches up
+	}
 	base := wf.DeepCopy()
 	defer func() {
 		wf.Status.ObservedGeneration = wf.Generation

@@ -29,6 +29,21 @@ const (
 	maxSummary = 2000
 )
 
+// staleFeedCopy reports whether wf is a feed workflow that looks never
+// read and is older than the API server's copy: starting from the newest
+// item on it would skip the items published since the read it has not
+// seen, and a status written from it would drop what that read recorded.
+func (r *WorkflowReconciler) staleFeedCopy(ctx context.Context, wf *socialv1alpha1.Workflow) (bool, error) {
+	if wf.Spec.Trigger.Type != socialv1alpha1.TriggerFeed || wf.Status.LastFeedItem != "" || r.APIReader == nil {
+		return false, nil
+	}
+	fresh := &socialv1alpha1.Workflow{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(wf), fresh); err != nil {
+		return false, err
+	}
+	return fresh.ResourceVersion != wf.ResourceVersion, nil
+}
+
 // reconcileFeed reads the feed when it is due (or the spec changed) and
 // queues a run for each item newer than the last one seen, oldest first.
 // Runs are named after the item, so a read repeated after a crash between
@@ -45,17 +60,6 @@ func (r *WorkflowReconciler) reconcileFeed(ctx context.Context, wf *socialv1alph
 		return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
 	}
 
-	// A workflow that looks never read may be a stale cached copy: the
-	// fresh one decides, so a start from the newest item skips nothing.
-	if wf.Status.LastFeedItem == "" && r.APIReader != nil {
-		fresh := &socialv1alpha1.Workflow{}
-		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(wf), fresh); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
-		if fresh.Status.LastFeedItem != "" {
-			return ctrl.Result{RequeueAfter: time.Second}, nil // the cache will catch up
-		}
-	}
 	items, err := feed.Fetch(ctx, r.FeedClient, wf.Spec.Trigger.Feed.URL)
 	wf.Status.LastPollTime = &metav1.Time{Time: now}
 	wf.Status.NextRunTime = &metav1.Time{Time: now.Add(interval)}

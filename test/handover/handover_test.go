@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -42,6 +44,7 @@ import (
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/internal/publish/registry"
 	"github.com/herald-dev/herald/internal/scheme"
+	"github.com/herald-dev/herald/internal/shard"
 	"github.com/herald-dev/herald/internal/signin"
 	"github.com/herald-dev/herald/internal/testenv"
 	"github.com/herald-dev/herald/mcpserver"
@@ -105,8 +108,9 @@ type replica struct {
 
 // startReplica starts a replica; withLedger claims first attempts in the
 // publishing ledger (as herald does by default) instead of in each post's
-// status.
-func startReplica(name string, withLedger bool) *replica {
+// status; shards, when not 0, splits the posts among the replicas by
+// namespace.
+func startReplica(name string, withLedger bool, shards int) *replica {
 	r := &replica{name: name, proc: &testenv.Process{}, done: make(chan struct{})}
 	conn := r.proc.Config(cfg)
 	cs, err := kubernetes.NewForConfig(conn)
@@ -135,6 +139,8 @@ func startReplica(name string, withLedger bool) *replica {
 		MaxConcurrentReconciles: 2, PostWorkers: 8, Publishers: publishers, Timing: timing,
 		Retry:    controllers.RetryPolicy{MaxAttempts: 5, Backoff: 500 * time.Millisecond, MaxBackoff: 2 * time.Second},
 		Identity: name, Leading: r.lock.Leading, Ledger: ledgerOpts,
+		Shards: controllers.ShardOptions{Count: shards, Namespace: heraldNS,
+			LeaseDuration: leaseDuration, RenewDeadline: renewDeadline, RetryPeriod: retryPeriod},
 	})).To(Succeed())
 
 	authz, err := oauth.New(oauth.Config{PublicURL: front.URL, Namespace: heraldNS, DevMode: true}, mgr.GetClient(), mgr.GetAPIReader())
@@ -375,12 +381,13 @@ var _ = Describe("Two replicas with leader election, claiming in each post's sta
 
 var _ = Describe("Two replicas with leader election, claiming in the publishing ledger", func() { handover(true) })
 
-// inFlightInLedger returns the posts whose Discord delivery the ledger
-// holds claimed without an outcome or a release: sent, maybe, by a holder
-// that died (in flight, or inside the window claimed ahead).
-func inFlightInLedger() map[string]bool {
+// inFlightInLedger returns the posts of namespace ns whose Discord
+// delivery the ledger named holds claimed without an outcome or a
+// release: sent, maybe, by a holder that died (in flight, or inside the
+// window claimed ahead).
+func inFlightInLedger(name, ns string) map[string]bool {
 	head := &corev1.ConfigMap{}
-	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: heraldNS, Name: controllers.DefaultLedgerName}, head)).To(Succeed())
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: heraldNS, Name: name}, head)).To(Succeed())
 	claimed, answered := map[string]bool{}, map[string]bool{}
 	for _, name := range strings.Fields(head.Data["segments"]) {
 		seg := &corev1.ConfigMap{}
@@ -388,7 +395,7 @@ func inFlightInLedger() map[string]bool {
 		for _, line := range strings.Split(strings.TrimSpace(seg.Data["records"]), "\n") {
 			var rec ledger.Record
 			Expect(json.Unmarshal([]byte(line), &rec)).To(Succeed())
-			if rec.Profile != "disc" {
+			if rec.Profile != "disc" || rec.Namespace != ns {
 				continue
 			}
 			if rec.Kind == ledger.Claim {
@@ -407,9 +414,9 @@ func inFlightInLedger() map[string]bool {
 func handover(withLedger bool) {
 	It("hand over on a graceful stop: every post published exactly once to both platforms", func() {
 		s := newScenario(scenarioName("graceful", withLedger))
-		a := startReplica(scenarioName("replica-a", withLedger), withLedger)
+		a := startReplica(scenarioName("replica-a", withLedger), withLedger, 0)
 		leaderIs(a)
-		b := startReplica(scenarioName("replica-b", withLedger), withLedger)
+		b := startReplica(scenarioName("replica-b", withLedger), withLedger, 0)
 		DeferCleanup(b.gracefulStop)
 		s.schedule()
 
@@ -437,64 +444,141 @@ func handover(withLedger bool) {
 
 	It("hand over on a hard stop: once on Mastodon, once or Unknown on Discord, Unknown only for calls in flight", func() {
 		s := newScenario(scenarioName("hard", withLedger))
-		a := startReplica(scenarioName("replica-c", withLedger), withLedger)
+		a := startReplica(scenarioName("replica-c", withLedger), withLedger, 0)
 		leaderIs(a)
-		b := startReplica(scenarioName("replica-d", withLedger), withLedger)
+		b := startReplica(scenarioName("replica-d", withLedger), withLedger, 0)
 		DeferCleanup(b.gracefulStop)
 		s.schedule()
 
 		s.waitPublished(posts / 3)
 		a.hardStop()
-		// In flight at the kill: replica-c had recorded its claim (the call
-		// may or may not have left) and never wrote the outcome.
-		inFlight, reached := map[string]bool{}, 0
-		written := s.deliveries(Default, "disc")
-		for name, d := range written {
-			if d.ClaimedBy == a.name && d.Phase != socialv1alpha1.DeliveryPublished {
-				inFlight[name] = true
-			}
-		}
-		if withLedger {
-			// Claimed in the ledger, answered nowhere: the holder's last
-			// ledger write is all it left.
-			for name := range inFlightInLedger() {
-				if d, ok := written[name]; !ok || d.Phase == socialv1alpha1.DeliveryPending {
-					inFlight[name] = true
-				}
-			}
-		}
-		for text := range s.discordTexts() {
-			if inFlight["p-"+text[len(text)-2:]] {
-				reached++
-			}
-		}
-		fmt.Printf("\nobserved: hard stop: %d Discord calls were in flight when %s was killed (%d had reached Discord)\n", len(inFlight), a.name, reached)
+		inFlight := s.inFlightAt(a, withLedger, controllers.DefaultLedgerName)
 		leaderIs(b)
-
-		masto, disc := s.settled()
-		for name, d := range masto {
-			Expect(d.Phase).To(Equal(socialv1alpha1.DeliveryPublished), "%s: Mastodon recognises the resend by its key", name)
-		}
-		Expect(s.masto.Statuses()).To(HaveLen(posts), "exactly one status per post")
-		texts := s.discordTexts()
-		unknown := 0
-		for name, d := range disc {
-			text := fmt.Sprintf("%s post %s", s.ns, strings.TrimPrefix(name, "p-"))
-			switch d.Phase {
-			case socialv1alpha1.DeliveryPublished:
-				Expect(texts[text]).To(Equal(1), "%s published once", name)
-			case socialv1alpha1.DeliveryUnknown:
-				unknown++
-				Expect(inFlight).To(HaveKey(name), "%s is Unknown, so its call must have been in flight at the kill", name)
-				Expect(texts[text]).To(BeNumerically("<=", 1), "%s was sent at most once, and never again", name)
-			default:
-				Fail(fmt.Sprintf("%s to Discord ended %s: %s", name, d.Phase, d.LastError))
-			}
-		}
-		for text, n := range texts {
-			Expect(n).To(Equal(1), "%q was sent %d times", text, n)
-		}
-		fmt.Printf("\nobserved: hard stop: %d of %d Discord deliveries Unknown, every one in flight at the kill; none lost, none twice\n", unknown, posts)
+		s.onceOrUnknown(inFlight)
 		mcpAnswers(s.ns)
 	})
 }
+
+// inFlightAt returns the posts whose Discord call may have been in flight
+// when r was killed: r had recorded its claim (the call may or may not
+// have left) and never wrote the outcome, in the post's status or, with
+// the ledger, in the ledger named.
+func (s *scenario) inFlightAt(r *replica, withLedger bool, ledgerName string) map[string]bool {
+	inFlight, reached := map[string]bool{}, 0
+	written := s.deliveries(Default, "disc")
+	for name, d := range written {
+		if d.ClaimedBy == r.name && d.Phase != socialv1alpha1.DeliveryPublished {
+			inFlight[name] = true
+		}
+	}
+	if withLedger {
+		// Claimed in the ledger, answered nowhere: the holder's last
+		// ledger write is all it left.
+		for name := range inFlightInLedger(ledgerName, s.ns) {
+			if d, ok := written[name]; !ok || d.Phase == socialv1alpha1.DeliveryPending {
+				inFlight[name] = true
+			}
+		}
+	}
+	for text := range s.discordTexts() {
+		if inFlight["p-"+text[len(text)-2:]] {
+			reached++
+		}
+	}
+	fmt.Printf("\nobserved: hard stop: %d Discord calls of %s were in flight when %s was killed (%d had reached Discord)\n", len(inFlight), s.ns, r.name, reached)
+	return inFlight
+}
+
+// onceOrUnknown waits until every delivery is final and checks the
+// outcome of a hard stop: every post once on Mastodon; on Discord once, or
+// Unknown and sent at most once where its call was in flight at the kill.
+func (s *scenario) onceOrUnknown(inFlight map[string]bool) {
+	masto, disc := s.settled()
+	for name, d := range masto {
+		Expect(d.Phase).To(Equal(socialv1alpha1.DeliveryPublished), "%s: Mastodon recognises the resend by its key", name)
+	}
+	Expect(s.masto.Statuses()).To(HaveLen(posts), "exactly one status per post")
+	texts := s.discordTexts()
+	unknown := 0
+	for name, d := range disc {
+		text := fmt.Sprintf("%s post %s", s.ns, strings.TrimPrefix(name, "p-"))
+		switch d.Phase {
+		case socialv1alpha1.DeliveryPublished:
+			Expect(texts[text]).To(Equal(1), "%s published once", name)
+		case socialv1alpha1.DeliveryUnknown:
+			unknown++
+			Expect(inFlight).To(HaveKey(name), "%s is Unknown, so its call must have been in flight at the kill", name)
+			Expect(texts[text]).To(BeNumerically("<=", 1), "%s was sent at most once, and never again", name)
+		default:
+			Fail(fmt.Sprintf("%s to Discord ended %s: %s", name, d.Phase, d.LastError))
+		}
+	}
+	for text, n := range texts {
+		Expect(n).To(Equal(1), "%q was sent %d times", text, n)
+	}
+	fmt.Printf("\nobserved: hard stop: %d of %d Discord deliveries of %s Unknown, every one in flight at the kill; none lost, none twice\n", unknown, posts, s.ns)
+}
+
+const shardCount = 2
+
+// shardHolders returns who holds each shard's Lease, by shard.
+func shardHolders() []string {
+	out := make([]string, shardCount)
+	for i := range shardCount {
+		l := &coordinationv1.Lease{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: heraldNS, Name: fmt.Sprintf("%s-%d", controllers.ShardLeasePrefix, i)}, l); err == nil && l.Spec.HolderIdentity != nil {
+			out[i] = *l.Spec.HolderIdentity
+		}
+	}
+	return out
+}
+
+// ledgerHolder returns the holder the ledger of shard i names.
+func ledgerHolder(i int) string {
+	head := &corev1.ConfigMap{}
+	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: heraldNS, Name: controllers.ShardLedgerName(i)}, head); err != nil {
+		return ""
+	}
+	return head.Data["holder"]
+}
+
+var _ = Describe("Two replicas splitting the posts into shards by namespace", func() {
+	It("publish in parallel, each its own shards; a killed replica's shard moves: once on Mastodon, once or Unknown on Discord", func() {
+		// One namespace in each shard.
+		var names [shardCount]string
+		for k := 0; names[0] == "" || names[1] == ""; k++ {
+			n := fmt.Sprintf("sharded-%d", k)
+			if i := shard.Of(n, shardCount); names[i] == "" {
+				names[i] = n
+			}
+		}
+		scenarios := []*scenario{newScenario(names[0]), newScenario(names[1])}
+		a := startReplica("replica-e", true, shardCount)
+		b := startReplica("replica-f", true, shardCount)
+		DeferCleanup(b.gracefulStop)
+		Eventually(shardHolders, 30*time.Second, 50*time.Millisecond).Should(ConsistOf(a.name, b.name), "each replica holds one shard")
+		for _, s := range scenarios {
+			s.schedule()
+		}
+		for _, s := range scenarios {
+			s.waitPublished(posts / 3)
+		}
+		// Each shard was published by the replica holding it, through its
+		// own ledger.
+		holders := shardHolders()
+		for i, h := range holders {
+			Expect(ledgerHolder(i)).To(Equal(h), "shard %d's ledger is held by its Lease's holder", i)
+		}
+		killed := slices.Index(holders, a.name)
+		Expect(killed).NotTo(Equal(-1))
+
+		a.hardStop()
+		inFlight := scenarios[killed].inFlightAt(a, true, controllers.ShardLedgerName(killed))
+		start := time.Now()
+		Eventually(shardHolders, 30*time.Second, 50*time.Millisecond).Should(ConsistOf(b.name, b.name), "the killed replica's shard moves")
+		fmt.Printf("\nobserved: sharded hard stop: %s took shard %d over %.1fs after %s was killed\n", b.name, killed, time.Since(start).Seconds(), a.name)
+		scenarios[killed].onceOrUnknown(inFlight)
+		scenarios[1-killed].onceOrUnknown(map[string]bool{})
+		mcpAnswers(scenarios[0].ns)
+	})
+})
