@@ -84,8 +84,11 @@ bench-mcp: controlplane ## MCP tool latency and throughput against a bare mcp-go
 	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/bench/mcp
 
 .PHONY: soak
-soak: controlplane ## Two herald replicas, 1,000 posts over 3 minutes plus two bursts of 500 due at one instant, 30% of platform calls faulted, a replica killed or rolled every 10-20 s; prints the accounting (docs/reliability.md).
-	SOAK_DURATION=3m SOAK_POSTS=1000 SOAK_BURST=500 KUBEBUILDER_ASSETS="$(ASSETS)" go test ./test/soak -run TestSoak -count=1 -v -timeout 30m | grep -E '^(observed|--- |ok|FAIL|PASS)|soak_test.go'
+soak: controlplane ## Two herald replicas, 1,000 posts over 3 minutes plus two bursts of 500 due at one instant, 30% of platform calls faulted, a replica killed or rolled every 10-20 s; once with one publishing shard, once with 4; prints the accounting (docs/reliability.md).
+	@for shards in 1 4; do \
+		echo ">> soak, $$shards publishing shard(s)"; \
+		SOAK_SHARDS=$$shards SOAK_DURATION=3m SOAK_POSTS=1000 SOAK_BURST=500 KUBEBUILDER_ASSETS="$(ASSETS)" go test ./test/soak -run TestSoak -count=1 -v -timeout 30m | grep -E '^(observed|--- |ok|FAIL|PASS)|soak_test.go'; \
+	done
 
 .PHONY: bench-scale
 bench-scale: controlplane ## Start-up time, memory and list latency of the herald binary with 100,000 published posts in 100 workspaces, against one workspace's 1,000 in the same run.

@@ -65,6 +65,13 @@ type Dispatcher struct {
 	Fresh time.Duration
 	// CallsPerHost bounds the platform calls in flight to one host.
 	CallsPerHost int
+	// Shard and Shards say which posts this dispatcher publishes: those of
+	// the namespaces in shard Shard of Shards (0 of 1: every post).
+	Shard, Shards int
+	// Old reports whether a ledger head in Ledger's namespace was left by
+	// another shard count; this dispatcher adopts its part of each such
+	// ledger when it takes its own over. Nil adopts none.
+	Old func(head string) bool
 
 	r       *ScheduledPostReconciler
 	wake    chan event.GenericEvent
@@ -299,6 +306,11 @@ func (d *Dispatcher) recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	adopted, err := d.adoptOld(ctx)
+	if err != nil {
+		return err
+	}
+	records = append(records, adopted...)
 	d.mu.Lock()
 	d.lastHead = d.Clock.Now()
 	d.mu.Unlock()

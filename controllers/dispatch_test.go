@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/clock"
@@ -22,6 +23,7 @@ import (
 	socialv1alpha1 "github.com/herald-dev/herald/api/v1alpha1"
 	"github.com/herald-dev/herald/internal/ledger"
 	"github.com/herald-dev/herald/internal/scheme"
+	"github.com/herald-dev/herald/internal/shard"
 )
 
 // The dispatcher tests run a manager of their own on the real clock (the
@@ -32,6 +34,12 @@ const ledgerLabel = "ledger"
 // startLedgerManager starts a manager with the publishing ledger in
 // ledgerNS under identity, and returns a function that stops it and waits.
 func startLedgerManager(ledgerNS, identity string, o LedgerOptions) func() {
+	return startShardedLedgerManager(ledgerNS, identity, o, 0)
+}
+
+// startShardedLedgerManager is startLedgerManager with publishing split in
+// shards (0: none, the leader publishes), every one held by this manager.
+func startShardedLedgerManager(ledgerNS, identity string, o LedgerOptions, shards int) func() {
 	cacheOpts := CacheOptions()
 	sel := labels.SelectorFromSet(labels.Set{LabelTestManager: ledgerLabel})
 	cacheOpts.ByObject = map[client.Object]cache.ByObject{&socialv1alpha1.ScheduledPost{}: {Label: sel},
@@ -43,7 +51,7 @@ func startLedgerManager(ledgerNS, identity string, o LedgerOptions) func() {
 	Expect(err).NotTo(HaveOccurred())
 	o.Namespace = ledgerNS
 	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 2, PostWorkers: 4, Clock: clock.RealClock{}, Publishers: testPublishers(),
-		Retry: testRetry, Identity: identity, Ledger: o})).To(Succeed())
+		Retry: testRetry, Identity: identity, Ledger: o, Shards: ShardOptions{Count: shards, Namespace: ledgerNS}})).To(Succeed())
 	mctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -64,6 +72,19 @@ func ledgerPost(ns, name string, due time.Time, profile string) *socialv1alpha1.
 // scheduledAt is written).
 func nextSecond(lead time.Duration) time.Time {
 	return time.Now().Add(lead).Truncate(time.Second).Add(time.Second)
+}
+
+// namespacePerShard makes a namespace in each of n publishing shards.
+func namespacePerShard(n int) []string {
+	out := make([]string, n)
+	for found := 0; found < n; {
+		ns := newNamespace("ledger-posts")
+		if i := shard.Of(ns, n); out[i] == "" {
+			out[i] = ns
+			found++
+		}
+	}
+	return out
 }
 
 // ledgerRecords reads every record of the segments the ledger's head
@@ -90,19 +111,23 @@ func ledgerRecords(g Gomega, ns string) []ledger.Record {
 // writeLedger leaves a ledger as a holder that died would: a head naming
 // one segment with records.
 func writeLedger(ns, holder string, records ...ledger.Record) {
+	writeNamedLedger(ns, DefaultLedgerName, holder, records...)
+}
+
+func writeNamedLedger(ns, name, holder string, records ...ledger.Record) {
 	var lines []string
 	for _, r := range records {
 		b, err := json.Marshal(r)
 		Expect(err).NotTo(HaveOccurred())
 		lines = append(lines, string(b))
 	}
-	seg := DefaultLedgerName + "-1-1"
+	seg := name + "-1-1"
 	Expect(k8sClient.Create(ctx, &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: seg, Labels: map[string]string{ledger.LabelPart: "segment"}},
 		Data:       map[string]string{"records": strings.Join(lines, "\n") + "\n"},
 	})).To(Succeed())
 	Expect(k8sClient.Create(ctx, &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: DefaultLedgerName, Labels: map[string]string{ledger.LabelPart: "head"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{ledger.LabelPart: "head"}},
 		Data:       map[string]string{"holder": holder, "epoch": "1", "segments": seg},
 	})).To(Succeed())
 }
@@ -111,6 +136,14 @@ func writeLedger(ns, holder string, records ...ledger.Record) {
 // on platform, and the ledger a dead holder left with records for its
 // attempt a1 (each given the post's identity and the claim's fields).
 func deadHolderPost(ledgerNS, ns, name, profile, platform string, kinds ...ledger.Kind) *socialv1alpha1.ScheduledPost {
+	p, recs := claimedPost(ns, name, profile, platform, kinds...)
+	writeLedger(ledgerNS, "herald-dead", recs...)
+	return p
+}
+
+// claimedPost creates a post that fell due two seconds ago to profile on
+// platform, and returns the records a holder made of its attempt a1.
+func claimedPost(ns, name, profile, platform string, kinds ...ledger.Kind) (*socialv1alpha1.ScheduledPost, []ledger.Record) {
 	due := time.Now().Add(-2 * time.Second).Truncate(time.Second)
 	p := ledgerPost(ns, name, due, profile)
 	Expect(k8sClient.Create(ctx, p)).To(Succeed())
@@ -124,8 +157,7 @@ func deadHolderPost(ledgerNS, ns, name, profile, platform string, kinds ...ledge
 		}
 		recs = append(recs, r)
 	}
-	writeLedger(ledgerNS, "herald-dead", recs...)
-	return p
+	return p, recs
 }
 
 var _ = Describe("The publishing ledger", func() {
@@ -245,6 +277,61 @@ var _ = Describe("The publishing ledger", func() {
 		got := expectPhase(p, socialv1alpha1.PostPublished)
 		Expect(delivery(Default, got, "chat").Attempts).To(BeEquivalentTo(1))
 		Expect(fake.Sent()).To(Equal(1))
+	})
+
+	It("adopts the ledger a one-shard install left when it runs with two shards: its claims are settled, none sent again, and the old ledger goes", func() {
+		ledgerNS := newNamespace("ledger")
+		nsOfShard := namespacePerShard(2)
+		fake := newFakeDiscord()
+		var posts []*socialv1alpha1.ScheduledPost
+		var recs []ledger.Record
+		for _, ns := range nsOfShard {
+			discordProfile(ns, "chat", fake)
+			p, r := claimedPost(ns, "in-flight", "chat", "discord", ledger.Claim)
+			posts, recs = append(posts, p), append(recs, r...)
+		}
+		answered, r := claimedPost(nsOfShard[1], "answered", "chat", "discord", ledger.Claim, ledger.Outcome)
+		writeNamedLedger(ledgerNS, DefaultLedgerName, "herald-one-shard", append(recs, r...)...)
+
+		stop := startShardedLedgerManager(ledgerNS, "herald-two-shards", LedgerOptions{}, 2)
+		defer stop()
+		for _, p := range posts {
+			d := delivery(Default, expectPhase(p, socialv1alpha1.PostUnknown), "chat")
+			Expect(d.LastError).To(ContainSubstring("interrupted"))
+			Expect(d.AttemptID).To(Equal("a1"))
+		}
+		Expect(delivery(Default, expectPhase(answered, socialv1alpha1.PostPublished), "chat").ExternalID).To(Equal("1234"))
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, objectKey(ledgerNS, DefaultLedgerName), &corev1.ConfigMap{}))
+		}, timeout).Should(BeTrue(), "the old ledger is deleted once both shards took their part")
+		Consistently(fake.Sent, "1s").Should(BeZero(), "every post was claimed by the old install")
+	})
+
+	It("adopts the ledgers of two shards when it runs as one, and publishes new posts as before", func() {
+		ledgerNS := newNamespace("ledger")
+		nsOfShard := namespacePerShard(2)
+		fake := newFakeDiscord()
+		var claimed []*socialv1alpha1.ScheduledPost
+		for i, ns := range nsOfShard {
+			discordProfile(ns, "chat", fake)
+			p, recs := claimedPost(ns, "in-flight", "chat", "discord", ledger.Claim)
+			writeNamedLedger(ledgerNS, ShardLedgerName(DefaultLedgerName, i, 2), "herald-shard", recs...)
+			claimed = append(claimed, p)
+		}
+		stop := startLedgerManager(ledgerNS, "herald-leader", LedgerOptions{})
+		defer stop()
+		for _, p := range claimed {
+			Expect(delivery(Default, expectPhase(p, socialv1alpha1.PostUnknown), "chat").LastError).To(ContainSubstring("interrupted"))
+		}
+		fresh := ledgerPost(nsOfShard[0], "new", nextSecond(1500*time.Millisecond), "chat")
+		Expect(k8sClient.Create(ctx, fresh)).To(Succeed())
+		expectPhase(fresh, socialv1alpha1.PostPublished)
+		Eventually(func(g Gomega) {
+			heads, err := ledger.Heads(ctx, k8sClient, ledgerNS)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(heads).To(Equal([]string{DefaultLedgerName}))
+		}, timeout).Should(Succeed())
+		Expect(fake.Sent()).To(Equal(1), "only the new post is sent")
 	})
 
 	It("leaves a post edited after its claim to the reconciler, which publishes it once", func() {

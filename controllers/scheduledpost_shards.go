@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"strconv"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -71,25 +70,15 @@ func (r *ScheduledPostReconciler) shardOf(namespace string) *heldShard {
 	return r.Shards.of(namespace)
 }
 
-// ShardLedgerName names shard i's ledger head when there are several
-// shards. It does not begin with DefaultLedgerName and a dash, the names of
-// that ledger's segments, so neither ledger takes the other's segments for
-// its own leftovers.
-func ShardLedgerName(i int) string { return "herald-ledger-shard-" + strconv.Itoa(i) }
-
 // runShard does shard i's publishing while this process holds its Lease:
 // it takes the shard's ledger over (if first attempts go through one),
 // has every unsettled post of the shard looked at, and on the way out
 // stops the dispatcher as a shutdown does, so nothing it claimed is left
 // ambiguous when the Lease passes on.
-func (r *ScheduledPostReconciler) runShard(ctx context.Context, newDispatcher func(name string) *Dispatcher, ledgerName string, i int, leading func() bool) {
+func (r *ScheduledPostReconciler) runShard(ctx context.Context, newDispatcher func(i, n int) *Dispatcher, i int, leading func() bool) {
 	h := &heldShard{leading: leading}
 	if newDispatcher != nil {
-		if r.Shards.set.N > 1 {
-			// One shard keeps the ledger a leader wrote before shards.
-			ledgerName = ShardLedgerName(i)
-		}
-		h.dispatch = newDispatcher(ledgerName)
+		h.dispatch = newDispatcher(i, r.Shards.set.N)
 		h.dispatch.Leading = leading
 	}
 	r.Shards.put(i, h)

@@ -341,12 +341,16 @@ func Setup(mgr ctrl.Manager, o Options) error {
 // the leader, or one per shard this process holds) and its shards.
 func setupDispatch(mgr ctrl.Manager, posts *ScheduledPostReconciler, o Options) error {
 	lo := o.Ledger.withDefaults()
-	var dispatcherFor func(name string) *Dispatcher
+	// The dispatcher of shard i of n; without shards, the leader's is
+	// shard 0 of 1.
+	var dispatcherFor func(i, n int) *Dispatcher
 	if o.Ledger.Namespace != "" {
-		dispatcherFor = func(name string) *Dispatcher {
+		dispatcherFor = func(i, n int) *Dispatcher {
 			named := lo
-			named.Name = name
-			return newDispatcher(mgr, posts, named)
+			named.Name = ShardLedgerName(lo.Name, i, n)
+			d := newDispatcher(mgr, posts, named)
+			d.Shard, d.Shards, d.Old = i, n, oldLedgers(lo.Name, n)
+			return d
 		}
 	}
 	if o.Ledger.Namespace != "" || o.Shards.Count > 0 {
@@ -356,7 +360,7 @@ func setupDispatch(mgr ctrl.Manager, posts *ScheduledPostReconciler, o Options) 
 		if dispatcherFor == nil {
 			return nil
 		}
-		posts.Dispatch = dispatcherFor(lo.Name)
+		posts.Dispatch = dispatcherFor(0, 1)
 		if err := mgr.Add(posts.Dispatch); err != nil {
 			return fmt.Errorf("adding the dispatcher: %w", err)
 		}
@@ -370,7 +374,7 @@ func setupDispatch(mgr ctrl.Manager, posts *ScheduledPostReconciler, o Options) 
 	set := &shard.Set{N: so.Count, Namespace: so.Namespace, Prefix: ShardLeasePrefix, Identity: o.Identity,
 		Leases: cs.CoordinationV1(), LeaseDuration: so.LeaseDuration, RenewDeadline: so.RenewDeadline, RetryPeriod: so.RetryPeriod}
 	set.Run = func(ctx context.Context, i int, leading func() bool) {
-		posts.runShard(ctx, dispatcherFor, lo.Name, i, leading)
+		posts.runShard(ctx, dispatcherFor, i, leading)
 	}
 	posts.Shards = &postShards{set: set}
 	if err := mgr.Add(set); err != nil {

@@ -6,12 +6,17 @@
 // of each; Transform makes posts share one, and drops managedFields, which
 // Herald never reads.
 //
-// Only strings are replaced, each by an equal one, and slices by copies
-// without spare room, so an object reads and writes back exactly as the API
-// server sent it.
+// Only strings are replaced, each by an equal one, small label and
+// annotation maps by one shared map of the same contents, equal delivery
+// times by one shared time, and slices by copies without spare room, so an
+// object reads and writes back exactly as the API server sent it. Sharing
+// is safe because the cache hands out deep copies, and Herald's readers
+// that skip the copy only read.
 package cachetrim
 
 import (
+	"sort"
+	"strings"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,6 +32,7 @@ import (
 type Interner struct {
 	mu      sync.RWMutex
 	strings map[string]string
+	maps    map[string]map[string]string
 	max     int
 }
 
@@ -36,7 +42,7 @@ const maxLen = 96
 
 // NewInterner remembers up to max strings at a time.
 func NewInterner(max int) *Interner {
-	return &Interner{strings: make(map[string]string), max: max}
+	return &Interner{strings: make(map[string]string), maps: make(map[string]map[string]string), max: max}
 }
 
 // Intern returns the shared copy of s.
@@ -109,13 +115,14 @@ func (in *Interner) post(p *socialv1alpha1.ScheduledPost) {
 		d.Profile, d.ClaimedBy, d.Progress = in.Intern(d.Profile), in.Intern(d.ClaimedBy), in.Intern(d.Progress)
 		d.Platform = socialv1alpha1.Platform(in.Intern(string(d.Platform)))
 		d.Phase = socialv1alpha1.DeliveryPhase(in.Intern(string(d.Phase)))
+		d.AttemptStartedAt, d.LastAttemptAt = sameTime(d.AttemptStartedAt, d.PublishedAt), sameTime(d.LastAttemptAt, d.PublishedAt)
 	}
 	in.conditions(st.Conditions)
 }
 
 // meta shares the keys of labels and annotations, and their short values.
 func (in *Interner) meta(m *metav1.ObjectMeta) {
-	m.Labels, m.Annotations = in.strMap(m.Labels), in.strMap(m.Annotations)
+	m.Labels, m.Annotations = in.sharedMap(m.Labels), in.sharedMap(m.Annotations)
 	in.all(m.Finalizers)
 	for i := range m.OwnerReferences {
 		r := &m.OwnerReferences[i]
@@ -131,6 +138,62 @@ func (in *Interner) conditions(cs []metav1.Condition) {
 	}
 }
 
+// maxShared is the most entries a map may have to be shared whole: posts
+// carry a few annotations (who asked, which workflow), repeated across
+// thousands of posts, while a map of many entries is rarely seen twice.
+const maxShared = 8
+
+// sharedMap returns the one map held for m's contents, or m with shared
+// keys and values when m is too large or holds a long value.
+func (in *Interner) sharedMap(m map[string]string) map[string]string {
+	key, ok := contentsOf(m)
+	if !ok {
+		return in.strMap(m)
+	}
+	in.mu.RLock()
+	shared, found := in.maps[key]
+	in.mu.RUnlock()
+	if found {
+		return shared
+	}
+	shared = in.strMap(m)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if prior, found := in.maps[key]; found {
+		return prior
+	}
+	if len(in.maps) >= in.max {
+		in.maps = make(map[string]map[string]string, in.max)
+	}
+	in.maps[key] = shared
+	return shared
+}
+
+// contentsOf spells m's entries in key order, NUL-separated (no key or value
+// of a label or annotation holds a NUL), or reports that m is not worth
+// sharing whole.
+func contentsOf(m map[string]string) (string, bool) {
+	if len(m) == 0 || len(m) > maxShared {
+		return "", false
+	}
+	keys := make([]string, 0, len(m))
+	for k, v := range m {
+		if len(k) > maxLen || len(v) > maxLen {
+			return "", false
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte(0)
+		b.WriteString(m[k])
+		b.WriteByte(0)
+	}
+	return b.String(), true
+}
+
 // strMap returns m with shared keys and values. Assigning to an existing
 // key would keep the map's own copy of the key, so it is a new map.
 func (in *Interner) strMap(m map[string]string) map[string]string {
@@ -142,6 +205,16 @@ func (in *Interner) strMap(m map[string]string) map[string]string {
 		out[in.Intern(k)] = in.Intern(v)
 	}
 	return out
+}
+
+// sameTime returns published in place of t when the two are equal: a
+// delivery that succeeded at its first attempt started, last tried and
+// published at one instant, and three copies of it cost 48 bytes a post.
+func sameTime(t, published *metav1.Time) *metav1.Time {
+	if t != nil && published != nil && t.Equal(published) {
+		return published
+	}
+	return t
 }
 
 // clip returns s in an array of its own length: decoding grows slices by

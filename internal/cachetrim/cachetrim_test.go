@@ -3,7 +3,10 @@ package cachetrim
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"reflect"
 	"testing"
+	"time"
 	"unsafe"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -105,5 +108,73 @@ func TestInternerStaysBounded(t *testing.T) {
 	long := string(make([]byte, maxLen+1))
 	if in.Intern(long); in.Len() > 10 || in.strings[long] != "" {
 		t.Error("a long string was remembered")
+	}
+}
+
+func sameMap(a, b map[string]string) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
+func TestSmallMapsAreSharedWhole(t *testing.T) {
+	transform := Transform(NewInterner(100))
+	a, b, c := decoded(t, 1), decoded(t, 2), decoded(t, 3)
+	c.Annotations["other"] = "value"
+	big := decoded(t, 4)
+	for i := range maxShared + 1 {
+		big.Annotations[fmt.Sprintf("k%d", i)] = "v"
+	}
+	wantBig := maps.Clone(big.Annotations)
+	for _, p := range []*socialv1alpha1.ScheduledPost{a, b, c, big} {
+		if _, err := transform(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !sameMap(a.Annotations, b.Annotations) {
+		t.Error("two posts with the same annotations hold two maps")
+	}
+	if sameMap(a.Annotations, c.Annotations) || len(c.Annotations) != 2 || c.Annotations["other"] != "value" {
+		t.Errorf("a post with other annotations shares a map, or lost one: %v", c.Annotations)
+	}
+	if !maps.Equal(big.Annotations, wantBig) {
+		t.Errorf("a map too large to share changed: %v", big.Annotations)
+	}
+	// What the cache hands out is a deep copy: changing it leaves the
+	// shared map alone.
+	copyOfA := a.DeepCopy()
+	copyOfA.Annotations["added"] = "x"
+	if _, ok := b.Annotations["added"]; ok {
+		t.Error("changing a copy changed the shared map")
+	}
+}
+
+func TestContentsOfTellsMapsApart(t *testing.T) {
+	x, _ := contentsOf(map[string]string{"a": "bc"})
+	y, _ := contentsOf(map[string]string{"ab": "c"})
+	if x == y {
+		t.Errorf("two different maps spell the same: %q", x)
+	}
+	if _, ok := contentsOf(map[string]string{"a": string(make([]byte, maxLen+1))}); ok {
+		t.Error("a map with a long value is shared whole")
+	}
+}
+
+func TestEqualDeliveryTimesShareOneTime(t *testing.T) {
+	p := decoded(t, 1)
+	d := &p.Status.Deliveries[0]
+	started, tried := *d.PublishedAt, metav1.NewTime(d.PublishedAt.Add(time.Hour))
+	d.AttemptStartedAt, d.LastAttemptAt = &started, &tried
+	want := p.DeepCopy()
+	want.ManagedFields = nil
+	if _, err := Transform(NewInterner(100))(p); err != nil {
+		t.Fatal(err)
+	}
+	if d.AttemptStartedAt != d.PublishedAt {
+		t.Error("an attempt start equal to the publish time is a copy of its own")
+	}
+	if d.LastAttemptAt == d.PublishedAt {
+		t.Error("a different last attempt time was replaced by the publish time")
+	}
+	if !equality.Semantic.DeepEqual(p, want) {
+		t.Errorf("sharing times changed the post:\n got %+v\nwant %+v", p.Status.Deliveries, want.Status.Deliveries)
 	}
 }

@@ -536,7 +536,7 @@ func shardHolders() []string {
 // ledgerHolder returns the holder the ledger of shard i names.
 func ledgerHolder(i int) string {
 	head := &corev1.ConfigMap{}
-	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: heraldNS, Name: controllers.ShardLedgerName(i)}, head); err != nil {
+	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: heraldNS, Name: controllers.ShardLedgerName(controllers.DefaultLedgerName, i, shardCount)}, head); err != nil {
 		return ""
 	}
 	return head.Data["holder"]
@@ -573,7 +573,7 @@ var _ = Describe("Two replicas splitting the posts into shards by namespace", fu
 		Expect(killed).NotTo(Equal(-1))
 
 		a.hardStop()
-		inFlight := scenarios[killed].inFlightAt(a, true, controllers.ShardLedgerName(killed))
+		inFlight := scenarios[killed].inFlightAt(a, true, controllers.ShardLedgerName(controllers.DefaultLedgerName, killed, shardCount))
 		start := time.Now()
 		Eventually(shardHolders, 30*time.Second, 50*time.Millisecond).Should(ConsistOf(b.name, b.name), "the killed replica's shard moves")
 		fmt.Printf("\nobserved: sharded hard stop: %s took shard %d over %.1fs after %s was killed\n", b.name, killed, time.Since(start).Seconds(), a.name)

@@ -11,6 +11,9 @@
 // make test runs a short soak; make soak runs the full one:
 //
 //	SOAK_DURATION=3m SOAK_POSTS=1000 SOAK_BURST=500 go test ./test/soak -run TestSoak -v
+//
+// and again with SOAK_SHARDS=4, where both replicas publish, each its
+// share of four namespaces' shards.
 package soak
 
 import (
@@ -46,6 +49,7 @@ import (
 	"github.com/herald-dev/herald/internal/publish/platformtest"
 	"github.com/herald-dev/herald/internal/publish/slack/slacktest"
 	"github.com/herald-dev/herald/internal/scheme"
+	"github.com/herald-dev/herald/internal/shard"
 )
 
 // Settings, from the environment.
@@ -55,7 +59,11 @@ var (
 	// burstCount bursts of burstSize posts due at one instant each.
 	burstCount = envInt("SOAK_BURSTS", 2)
 	burstSize  = envInt("SOAK_BURST", 40)
-	faultRate  = 0.3
+	// shards is the replicas' --publish-shards; with more than one, the
+	// profiles and their posts are spread over one namespace per shard, so
+	// both replicas publish at once and a kill moves shards.
+	shards    = envInt("SOAK_SHARDS", 1)
+	faultRate = 0.3
 	// callTimeout is the replicas' --publish-timeout; their claims last
 	// 2 × (it + 10 s), so a delivery interrupted by SIGKILL waits that long.
 	callTimeout = 3 * time.Second
@@ -215,6 +223,22 @@ func (r *replica) signal(sig syscall.Signal) {
 	}
 }
 
+// namespacePerShard names one namespace in each of n publishing shards.
+func namespacePerShard(n int) []string {
+	if n <= 1 {
+		return []string{"soak"}
+	}
+	byShard := make([]string, n)
+	for k, found := 0, 0; found < n; k++ {
+		ns := fmt.Sprintf("soak-%d", k)
+		if i := shard.Of(ns, n); byShard[i] == "" {
+			byShard[i] = ns
+			found++
+		}
+	}
+	return byShard
+}
+
 func freePort(t *testing.T) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -243,7 +267,8 @@ func TestSoak(t *testing.T) {
 	t.Cleanup(func() { _ = cluster.Stop() })
 	c, err := client.New(cluster.Config, client.Options{Scheme: scheme.New()})
 	g.Expect(err).NotTo(HaveOccurred())
-	for _, ns := range []string{"herald-system", "soak"} {
+	namespaces := namespacePerShard(shards)
+	for _, ns := range append([]string{"herald-system"}, namespaces...) {
 		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
 	}
 
@@ -281,7 +306,7 @@ func TestSoak(t *testing.T) {
 	// Twenty profiles: six on Mastodon, five each on Discord and Slack,
 	// four on Instagram.
 	var profiles []string
-	platformOf := map[string]*platform{}
+	platformOf, namespaceOf := map[string]*platform{}, map[string]string{}
 	perPlatform := []int{6, 5, 5, 4}
 	for i := range 20 {
 		p, n := platforms[0], i
@@ -293,13 +318,14 @@ func TestSoak(t *testing.T) {
 			n -= count
 		}
 		name := fmt.Sprintf("%s-%02d", p.name, i)
-		spec, data := p.profile("soak", name)
-		g.Expect(c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "soak", Name: name}, StringData: data})).To(Succeed())
+		ns := namespaces[i%len(namespaces)]
+		spec, data := p.profile(ns, name)
+		g.Expect(c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data})).To(Succeed())
 		spec.CredentialsSecretRef = &socialv1alpha1.LocalObjectReference{Name: name}
 		spec.PostsPerHour = ptr(int32(100000)) // the soak is about faults, not Herald's own rate limits
-		g.Expect(c.Create(ctx, &socialv1alpha1.SocialProfile{ObjectMeta: metav1.ObjectMeta{Namespace: "soak", Name: name}, Spec: spec})).To(Succeed())
+		g.Expect(c.Create(ctx, &socialv1alpha1.SocialProfile{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: spec})).To(Succeed())
 		profiles = append(profiles, name)
-		platformOf[name] = p
+		platformOf[name], namespaceOf[name] = p, ns
 	}
 
 	// Two replicas.
@@ -308,7 +334,7 @@ func TestSoak(t *testing.T) {
 		log, err := os.Create(filepath.Join(dir, "herald-"+name+".log"))
 		g.Expect(err).NotTo(HaveOccurred())
 		r := &replica{name: name, bin: bin, kubeconfig: cluster.KubeconfigPath, base: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), log: log,
-			args: []string{"--platform-api", "instagram=" + graph.URL}}
+			args: []string{"--platform-api", "instagram=" + graph.URL, "--publish-shards", strconv.Itoa(shards)}}
 		r.start(t)
 		replicas = append(replicas, r)
 	}
@@ -334,7 +360,7 @@ func TestSoak(t *testing.T) {
 	add := func(name string, i int, due time.Time) {
 		p := planned{name: name, profile: profiles[i%len(profiles)], due: due}
 		p.text = "soak post " + p.name
-		post := &socialv1alpha1.ScheduledPost{ObjectMeta: metav1.ObjectMeta{Namespace: "soak", Name: p.name},
+		post := &socialv1alpha1.ScheduledPost{ObjectMeta: metav1.ObjectMeta{Namespace: namespaceOf[p.profile], Name: p.name},
 			Spec: socialv1alpha1.ScheduledPostSpec{Text: p.text, Profiles: []string{p.profile}, ScheduledAt: due.UTC().Format(time.RFC3339Nano)}}
 		if platformOf[p.profile].name == "instagram" { // Instagram needs a photo, which it fetches itself
 			post.Spec.Media = []socialv1alpha1.PostMedia{{URL: "https://cdn.soak.example/" + p.name + ".jpg"}}
@@ -386,7 +412,7 @@ func TestSoak(t *testing.T) {
 	settle := 3*time.Minute + 2*(callTimeout+10*time.Second)
 	g.Eventually(func(g Gomega) {
 		list := &socialv1alpha1.ScheduledPostList{}
-		g.Expect(c.List(ctx, list, client.InNamespace("soak"))).To(Succeed())
+		g.Expect(c.List(ctx, list)).To(Succeed()) // every soak namespace
 		open := 0
 		for _, p := range list.Items {
 			for _, d := range p.Status.Deliveries {
@@ -503,8 +529,8 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	report := []string{
-		fmt.Sprintf("soak: %d posts over %s plus %d bursts of %d due at one instant, to %d profiles (%d Mastodon, %d Discord, %d Slack, %d Instagram), %.0f%% of calls faulted; %d SIGKILLs and %d SIGTERM rollouts of one of two replicas",
-			postCount, duration, burstCount, burstSize, len(profiles), perPlatform[0], perPlatform[1], perPlatform[2], perPlatform[3], 100*faultRate, kills, rolls),
+		fmt.Sprintf("soak: %d posts over %s plus %d bursts of %d due at one instant, to %d profiles (%d Mastodon, %d Discord, %d Slack, %d Instagram), %.0f%% of calls faulted; %d SIGKILLs and %d SIGTERM rollouts of one of two replicas, %d publishing shards",
+			postCount, duration, burstCount, burstSize, len(profiles), perPlatform[0], perPlatform[1], perPlatform[2], perPlatform[3], 100*faultRate, kills, rolls, shards),
 		fmt.Sprintf("published once %d | duplicates %d | Unknown %d (%d after an unclear platform answer, %d in flight at a SIGKILL, %d unexplained; by platform %v) | Missed %d | Failed %d %v | lost %d",
 			publishedOnce, duplicates, unknownAnswer+unknownKill+unexplained, unknownAnswer, unknownKill, unexplained, unknownOn, missed, sum(failed), failed, lost),
 		fmt.Sprintf("lateness of the %d posts no kill or fault touched: p50 %s, p99 %s", len(lateness), percentile(lateness, 50), percentile(lateness, 99)),
