@@ -81,6 +81,21 @@ type Set struct {
 
 	mu   sync.Mutex
 	held map[int]*holding
+	// seen is, per shard Lease, the resourceVersion this replica last saw
+	// and when it first saw it. A holder that died leaves its Lease
+	// unchanged; once it has been so for a whole lease duration by this
+	// replica's own clock, the Lease is free. client-go's elector judges
+	// the same way, but only from when it starts, and it starts once the
+	// dead replica's member Lease has run out, so judging from the first
+	// look moves the shard one lease duration after the death instead of
+	// two.
+	seen map[string]sighting
+}
+
+// sighting is a version of a Lease and when this replica first saw it.
+type sighting struct {
+	resourceVersion string
+	at              time.Time
 }
 
 // holding is one shard this replica holds or is trying to acquire.
@@ -144,7 +159,7 @@ func (s *Set) Start(ctx context.Context) error {
 		return fmt.Errorf("shards: N is %d; it must be at least 1", s.N)
 	}
 	s.mu.Lock()
-	s.held = map[int]*holding{}
+	s.held, s.seen = map[int]*holding{}, map[string]sighting{}
 	s.mu.Unlock()
 	log := ctrl.LoggerFrom(ctx).WithName("shards")
 	t := time.NewTicker(s.RetryPeriod)
@@ -201,6 +216,11 @@ func (s *Set) balance(ctx context.Context) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for name, l := range shards {
+		if s.seen[name].resourceVersion != l.ResourceVersion {
+			s.seen[name] = sighting{resourceVersion: l.ResourceVersion, at: now}
+		}
+	}
 	if disagree != nil {
 		for i := range s.held {
 			s.giveUp(i)
@@ -254,11 +274,53 @@ func (s *Set) balance(ctx context.Context) error {
 			if s.held[i] != nil || heldByOther(i) {
 				continue
 			}
+			if l := shards[s.ShardName(i)]; l != nil && holderOf(l) != "" && holderOf(l) != s.Identity {
+				// Its holder stopped renewing it: take it once it has been
+				// unrenewed a whole lease duration, so the elector starts
+				// as its holder instead of waiting one more.
+				if !s.unrenewed(l, now) || !s.takeOver(ctx, l) {
+					continue
+				}
+			}
 			s.try(ctx, i)
 			want--
 		}
 	}
 	return nil
+}
+
+func holderOf(l *coordinationv1.Lease) string {
+	if l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
+}
+
+// unrenewed reports whether l has not changed for a lease duration since
+// this replica first saw its current version; s.mu is held. Its holder's
+// last renewal landed before that first look, and a holder stops acting a
+// margin before its lease from that renewal runs out (internal/leader), so
+// it acts no more.
+func (s *Set) unrenewed(l *coordinationv1.Lease, now time.Time) bool {
+	seen, ok := s.seen[l.Name]
+	return ok && seen.resourceVersion == l.ResourceVersion && now.Sub(seen.at) >= s.LeaseDuration
+}
+
+// takeOver writes this replica as l's holder under l's resourceVersion, so
+// of two replicas taking it only one succeeds. It acts for the shard only
+// once its elector has renewed the lease.
+func (s *Set) takeOver(ctx context.Context, l *coordinationv1.Lease) bool {
+	l = l.DeepCopy()
+	now := metav1.NewMicroTime(s.now())
+	secs := int32(max(1, s.LeaseDuration/time.Second))
+	transitions := int32(1)
+	if l.Spec.LeaseTransitions != nil {
+		transitions = *l.Spec.LeaseTransitions + 1
+	}
+	l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &s.Identity, &secs
+	l.Spec.AcquireTime, l.Spec.RenewTime, l.Spec.LeaseTransitions = &now, &now, &transitions
+	_, err := s.Leases.Leases(s.Namespace).Update(ctx, l, metav1.UpdateOptions{})
+	return err == nil
 }
 
 // fresh reports whether l was renewed within times its duration.

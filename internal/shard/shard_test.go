@@ -171,9 +171,18 @@ func TestAKilledReplicasShardsMoveOnceTheirLeasesExpire(t *testing.T) {
 
 	// Killed: b reaches the API server no more and releases nothing. It
 	// stops counting itself the holder before a may take over.
+	cut := time.Now()
 	b.cut.cut.Store(true)
 	eventually(t, 20*time.Second, "b no longer holds its shards", func() bool { return len(b.set.Held()) == 0 }, a, b)
 	eventually(t, 30*time.Second, "a holds every shard", func() bool { return len(a.set.Held()) == n }, a, b)
+	// a has watched b's Leases all along: they move one lease duration
+	// (3 s) after b's last renewal, not a second one after b's member
+	// Lease ran out.
+	if took := time.Since(cut); took > a.set.LeaseDuration+2*time.Second {
+		t.Errorf("a took b's shards %s after b was cut off; want about one lease duration (%s)", took.Round(time.Millisecond), a.set.LeaseDuration)
+	} else {
+		t.Logf("a took b's shards %s after b was cut off", took.Round(time.Millisecond))
+	}
 	for _, i := range lost {
 		a.mu.Lock()
 		runs := a.ran[i]

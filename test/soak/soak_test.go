@@ -475,6 +475,11 @@ func TestSoak(t *testing.T) {
 	var publishedOnce, duplicates, unknownKill, unknownAnswer, unexplained, missed, lost int
 	failed, unknownOn := map[string]int{}, map[string]int{}
 	var lateness []time.Duration
+	type latePost struct {
+		planned
+		late time.Duration
+	}
+	var late []latePost
 	for _, p := range plan {
 		d := deliveries[p.name]
 		n := online(p)
@@ -493,6 +498,7 @@ func TestSoak(t *testing.T) {
 			publishedOnce++
 			if !touchedByKill(p) && !plat.wasFaulted(p.text) {
 				lateness = append(lateness, first[p.text].Sub(p.due))
+				late = append(late, latePost{p, first[p.text].Sub(p.due)})
 			}
 		case socialv1alpha1.DeliveryUnknown:
 			unknownOn[plat.name]++
@@ -535,6 +541,23 @@ func TestSoak(t *testing.T) {
 			publishedOnce, duplicates, unknownAnswer+unknownKill+unexplained, unknownAnswer, unknownKill, unexplained, unknownOn, missed, sum(failed), failed, lost),
 		fmt.Sprintf("lateness of the %d posts no kill or fault touched: p50 %s, p99 %s", len(lateness), percentile(lateness, 50), percentile(lateness, 99)),
 	}
+	// The latest of them, with the stop before each: what the p99 is made of.
+	slices.SortFunc(late, func(a, b latePost) int { return int(b.late - a.late) })
+	var latest []string
+	for _, l := range late[:min(5, len(late))] {
+		before := "no stop before it"
+		for _, s := range stops {
+			if s.at.Before(l.due) {
+				kind := "SIGTERM"
+				if s.kill {
+					kind = "SIGKILL"
+				}
+				before = fmt.Sprintf("%s %s before", kind, l.due.Sub(s.at).Round(100*time.Millisecond))
+			}
+		}
+		latest = append(latest, fmt.Sprintf("%s (%s) %s late, %s", l.name, platformOf[l.profile].name, l.late.Round(10*time.Millisecond), before))
+	}
+	report = append(report, "latest of those: "+strings.Join(latest, "; "))
 	for _, p := range platforms {
 		report = append(report, fmt.Sprintf("%s faults: %v", p.name, p.faults))
 	}

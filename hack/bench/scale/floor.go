@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -23,6 +24,7 @@ import (
 type floor struct {
 	list     time.Duration // a LIST of every post, paged as informers page it, bytes read and dropped
 	bytes    int64         // the JSON that LIST served
+	pages    int           // in how many pages
 	informer time.Duration // a bare controller-runtime cache with herald's transform, from start to synced
 }
 
@@ -35,7 +37,7 @@ func measureFloor(ctx context.Context, cfg *rest.Config) (floor, error) {
 	if err != nil {
 		return f, err
 	}
-	path := cfg.Host + "/apis/" + socialv1alpha1.GroupVersion.String() + "/scheduledposts"
+	path := strings.TrimSuffix(cfg.Host, "/") + "/apis/" + socialv1alpha1.GroupVersion.String() + "/scheduledposts"
 	start := time.Now()
 	for cont := ""; ; {
 		q := url.Values{"limit": {fmt.Sprint(listPage)}}
@@ -47,6 +49,7 @@ func measureFloor(ctx context.Context, cfg *rest.Config) (floor, error) {
 			return f, err
 		}
 		f.bytes += int64(len(body))
+		f.pages++
 		if cont = continueToken(body); cont == "" {
 			break
 		}

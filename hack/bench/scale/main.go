@@ -149,9 +149,9 @@ func run(ctx context.Context, cfg *rest.Config) error {
 		float64(full.list.P50)/float64(base.list.P50), float64(full.list.P99)/float64(base.list.P99), full.list.Rate/base.list.Rate)
 	extra := float64(full.posts - base.posts)
 	fmt.Printf("per post beyond the baseline: %.0f bytes of RSS, %.0f bytes of Go heap\n\n", float64(full.rss-base.rss)/extra, float64(full.heap-base.heap)/extra)
-	fmt.Printf("floor, the API server's own cost of serving every post once: a LIST paged %d at a time, %.0f MiB of JSON, read in %.1fs; "+
+	fmt.Printf("floor, the API server's own cost of serving every post once: a LIST paged %d at a time (%d pages), %.0f MiB of JSON, read in %.1fs; "+
 		"a bare controller-runtime cache with herald's transform synced in %.1fs; herald's start-up is %.2f× the bare cache's\n\n",
-		listPage, mib(fl.bytes), fl.list.Seconds(), fl.informer.Seconds(), full.ready.Seconds()/fl.informer.Seconds())
+		listPage, fl.pages, mib(fl.bytes), fl.list.Seconds(), fl.informer.Seconds(), full.ready.Seconds()/fl.informer.Seconds())
 	fmt.Println("API requests herald made while starting, by verb, and reconciles by controller:")
 	for _, r := range []measured{base, full} {
 		fmt.Printf("- %s: %s; reconciles: %s\n", r.name, r.requests, r.reconciles)
