@@ -102,6 +102,8 @@ type sighting struct {
 type holding struct {
 	lock     *leader.Lock
 	acquired bool
+	// since is when it was acquired.
+	since time.Time
 	// releasing is set once the shard is being given up.
 	releasing bool
 	stopRun   context.CancelFunc // ends Run's context
@@ -253,12 +255,15 @@ func (s *Set) balance(ctx context.Context) error {
 			trying = append(trying, i)
 		}
 	}
-	slices.Sort(acquired)
+	// The shard held longest goes first: one just taken over (from a
+	// replica that stopped, whose successor is back) would otherwise move
+	// twice in a few seconds, pausing its posts twice.
+	slices.SortFunc(acquired, func(a, b int) int { return s.held[a].since.Compare(s.held[b].since) })
 	slices.Sort(trying)
 	switch {
 	case len(acquired) > fair:
 		// One at a time: the others see the shard free before the next.
-		s.giveUp(acquired[len(acquired)-1])
+		s.giveUp(acquired[0])
 		for _, i := range trying {
 			s.giveUp(i)
 		}
@@ -377,7 +382,7 @@ func (s *Set) try(ctx context.Context, i int) {
 				rctx, stopRun := context.WithCancel(lctx)
 				defer stopRun()
 				s.mu.Lock()
-				h.acquired, h.stopRun = true, stopRun
+				h.acquired, h.since, h.stopRun = true, time.Now(), stopRun
 				giving := h.releasing
 				s.mu.Unlock()
 				if giving {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -285,4 +286,28 @@ func (l *cutLeases) Delete(ctx context.Context, name string, o metav1.DeleteOpti
 		return errCut
 	}
 	return l.LeaseInterface.Delete(ctx, name, o)
+}
+
+func TestAShardJustTakenOverIsNotTheOneGivenBack(t *testing.T) {
+	ns := namespace(t)
+	a := start(t, ns, "a")
+	b := start(t, ns, "b")
+	eventually(t, 30*time.Second, "a and b hold two shards each", func() bool {
+		return len(a.set.Held()) == n/2 && len(b.set.Held()) == n/2
+	}, a, b)
+	own, taken := a.set.Held(), b.set.Held()
+
+	// A rollout: b stops, a takes b's shards, b's successor starts and a
+	// gives two back. Those are the two a held longest, its own: b's just
+	// moved and do not move again.
+	b.stop()
+	<-b.done
+	eventually(t, 20*time.Second, "a holds every shard", func() bool { return len(a.set.Held()) == n }, a)
+	c := start(t, ns, "c")
+	eventually(t, 30*time.Second, "a and c hold two shards each", func() bool {
+		return len(a.set.Held()) == n/2 && len(c.set.Held()) == n/2
+	}, a, c)
+	if got := a.set.Held(); !slices.Equal(got, taken) {
+		t.Errorf("a kept shards %v and gave back %v; want it to keep %v, just taken over, and give back its own %v", got, c.set.Held(), taken, own)
+	}
 }

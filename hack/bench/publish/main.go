@@ -63,6 +63,7 @@ var (
 	sustained      = flag.String("sustained", "1,1.5,2", "sustained: steady rates to hold, as multiples of R, one after another; empty skips them")
 	sustainedFor   = flag.Duration("sustained-for", 30*time.Second, "sustained: how long each rate is held")
 	useLedger      = flag.Bool("ledger", true, "claim first attempts in the publishing ledger (herald --publish-ledger, same default)")
+	publishShards  = flag.Int("publish-shards", 1, "publishing shards (herald --publish-shards, same default); 0 publishes from the leader alone")
 	callsPerHost   = flag.Int("calls-per-host", controllers.DefaultLedger.CallsPerHost, "platform calls in flight to one host (herald --calls-per-host, same default)")
 	postWorkers    = flag.Int("post-workers", 20, "ScheduledPosts reconciled in parallel (herald --post-workers); also the baseline loop's concurrency")
 	qps            = flag.Float64("kube-api-qps", 2000, "the operator's client-side request rate (herald --kube-api-qps, same default)")
@@ -100,18 +101,21 @@ func run(ctx context.Context, cfg *rest.Config) error {
 	reg := registry.Default(&http.Client{Timeout: 30 * time.Second}, feed)
 	rec := &recorder{Publisher: reg[publish.Platform("sandbox")], first: map[string]time.Time{}}
 	reg[publish.Platform("sandbox")] = rec
+	const heraldNS = "herald-system"
+	if err := direct.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: heraldNS}}); err != nil {
+		return err
+	}
 	var ledger controllers.LedgerOptions
 	if *useLedger {
-		ledger = controllers.LedgerOptions{Namespace: "herald-system", CallsPerHost: *callsPerHost}
-		if err := direct.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ledger.Namespace}}); err != nil {
-			return err
-		}
+		ledger = controllers.LedgerOptions{Namespace: heraldNS, CallsPerHost: *callsPerHost}
 	}
 	if err := controllers.Setup(mgr, controllers.Options{
 		MaxConcurrentReconciles: 4,
 		PostWorkers:             *postWorkers,
 		Publishers:              reg,
 		Ledger:                  ledger,
+		Identity:                controllers.ProcessIdentity(),
+		Shards:                  controllers.ShardOptions{Count: *publishShards, Namespace: heraldNS},
 	}); err != nil {
 		return err
 	}
