@@ -161,13 +161,19 @@ func TestReplicasSplitTheShardsAndTakeOverOnGracefulStop(t *testing.T) {
 	}
 }
 
-func TestAKilledReplicasShardsMoveOnceTheirLeasesExpire(t *testing.T) {
-	ns := namespace(t)
-	a := start(t, ns, "a")
-	b := start(t, ns, "b")
+// startPair starts replicas a and b and waits until they hold half the
+// shards each.
+func startPair(t *testing.T, ns string) (a, b *replica) {
+	t.Helper()
+	a, b = start(t, ns, "a"), start(t, ns, "b")
 	eventually(t, 30*time.Second, "a and b hold two shards each", func() bool {
 		return len(a.set.Held()) == n/2 && len(b.set.Held()) == n/2
 	}, a, b)
+	return a, b
+}
+
+func TestAKilledReplicasShardsMoveOnceTheirLeasesExpire(t *testing.T) {
+	a, b := startPair(t, namespace(t))
 	lost := b.set.Held()
 
 	// Killed: b reaches the API server no more and releases nothing. It
@@ -290,11 +296,7 @@ func (l *cutLeases) Delete(ctx context.Context, name string, o metav1.DeleteOpti
 
 func TestAShardJustTakenOverIsNotTheOneGivenBack(t *testing.T) {
 	ns := namespace(t)
-	a := start(t, ns, "a")
-	b := start(t, ns, "b")
-	eventually(t, 30*time.Second, "a and b hold two shards each", func() bool {
-		return len(a.set.Held()) == n/2 && len(b.set.Held()) == n/2
-	}, a, b)
+	a, b := startPair(t, ns)
 	own, taken := a.set.Held(), b.set.Held()
 
 	// A rollout: b stops, a takes b's shards, b's successor starts and a
