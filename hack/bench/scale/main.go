@@ -62,6 +62,7 @@ var (
 	calls       = flag.Int("calls", 4000, "ocoya_list_posts calls per measurement")
 	heapProfile = flag.String("heapprofile", "", "write herald's live heap profile of the full run to this file")
 	memLimit    = flag.String("gomemlimit", "", "GOMEMLIMIT for herald, such as 460MiB: what it sets itself in a container limited to 512Mi")
+	heraldFlags = flag.String("herald-flags", "", "more flags for herald, space-separated, such as --publish-shards=0 to compare with another setting")
 	cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the full run's first 20 seconds (its start-up) to this file")
 )
 
@@ -94,7 +95,7 @@ func run(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("# bench-scale: %d workspaces × %d published posts, %d clients listing, GOMEMLIMIT %q, %s\n\n", *workspaces, *perWS, *clients, *memLimit, time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("# bench-scale: %d workspaces × %d published posts, %d clients listing, GOMEMLIMIT %q, herald flags %q, %s\n\n", *workspaces, *perWS, *clients, *memLimit, *heraldFlags, time.Now().UTC().Format(time.RFC3339))
 
 	// Herald creates the workspaces' namespaces and publishes the first
 	// workspace's posts; their statuses are the template for the rest.
@@ -475,6 +476,7 @@ func start(ctx context.Context, bin, kubeconfig, dir, name string) (*heraldProce
 	h.cmd = exec.Command(bin, "--namespace", heraldNS, "--listen", addrs[0], "--public-url", h.base,
 		"--health-probe-bind-address", addrs[1], "--metrics-bind-address", addrs[2], "--metrics-secure=false",
 		"--pprof-bind-address", addrs[3], "--mcp-rate", "0")
+	h.cmd.Args = append(h.cmd.Args, strings.Fields(*heraldFlags)...)
 	h.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	if *memLimit != "" {
 		h.cmd.Env = append(h.cmd.Env, "GOMEMLIMIT="+*memLimit)
