@@ -55,30 +55,16 @@ func (s *Store) Adopt(ctx context.Context, identity string, count, index int, ke
 			return nil, nil
 		}
 		head := decodeHead(cm)
-		var records []Record
-		for _, name := range head.Segments {
-			seg := &corev1.ConfigMap{}
-			if err := s.Reader.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: name}, seg); err != nil {
-				if apierrors.IsNotFound(err) {
-					continue
-				}
-				return nil, fmt.Errorf("reading old ledger segment %s: %w", name, err)
-			}
-			recs, err := decodeRecords(seg.Data[keyRecords])
-			if err != nil {
-				return nil, fmt.Errorf("old ledger segment %s: %w", name, err)
-			}
-			for _, r := range recs {
-				if keep(r) {
-					records = append(records, r)
-				}
-			}
+		all, err := s.readSegments(ctx, head.Segments)
+		if err != nil {
+			return nil, err
 		}
+		records := slices.DeleteFunc(all, func(r Record) bool { return !keep(r) })
 		// The fence: the old holder's next head write meets another
 		// holder and stops it; the head read above is the last it wrote.
 		head.Holder, head.Epoch = "adopting:"+identity, head.Epoch+1
 		encodeHead(cm, head)
-		err := s.Client.Update(ctx, cm)
+		err = s.Client.Update(ctx, cm)
 		if err == nil {
 			return records, nil
 		}

@@ -148,20 +148,9 @@ func (s *Store) Acquire(ctx context.Context, identity string) (Head, []Record, e
 	}
 	head := decodeHead(cm)
 	prior := head
-	var records []Record
-	for _, name := range head.Segments {
-		seg := &corev1.ConfigMap{}
-		if err := s.Reader.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: name}, seg); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue // dropped after the head was written without it
-			}
-			return Head{}, nil, fmt.Errorf("reading ledger segment %s: %w", name, err)
-		}
-		recs, err := decodeRecords(seg.Data[keyRecords])
-		if err != nil {
-			return Head{}, nil, fmt.Errorf("ledger segment %s: %w", name, err)
-		}
-		records = append(records, recs...)
+	records, err := s.readSegments(ctx, head.Segments)
+	if err != nil {
+		return Head{}, nil, err
 	}
 	head.Holder, head.Epoch = identity, head.Epoch+1
 	encodeHead(cm, head)
@@ -171,6 +160,26 @@ func (s *Store) Acquire(ctx context.Context, identity string) (Head, []Record, e
 	s.head, s.seq = cm, 0
 	s.collect(ctx, head.Segments)
 	return prior, records, nil
+}
+
+// readSegments reads the records of the named segments, in order.
+func (s *Store) readSegments(ctx context.Context, names []string) ([]Record, error) {
+	var records []Record
+	for _, name := range names {
+		seg := &corev1.ConfigMap{}
+		if err := s.Reader.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: name}, seg); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue // dropped after the head was written without it
+			}
+			return nil, fmt.Errorf("reading ledger segment %s: %w", name, err)
+		}
+		recs, err := decodeRecords(seg.Data[keyRecords])
+		if err != nil {
+			return nil, fmt.Errorf("ledger segment %s: %w", name, err)
+		}
+		records = append(records, recs...)
+	}
+	return records, nil
 }
 
 // collect deletes segments of this ledger that its head does not name:
