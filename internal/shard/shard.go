@@ -283,7 +283,7 @@ func (s *Set) balance(ctx context.Context) error {
 				// Its holder stopped renewing it: take it once it has been
 				// unrenewed a whole lease duration, so the elector starts
 				// as its holder instead of waiting one more.
-				if !s.unrenewed(l, now) || !s.takeOver(ctx, l) {
+				if !s.unrenewed(l, now, alive) || !s.takeOver(ctx, l) {
 					continue
 				}
 			}
@@ -301,14 +301,22 @@ func holderOf(l *coordinationv1.Lease) string {
 	return *l.Spec.HolderIdentity
 }
 
-// unrenewed reports whether l has not changed for a lease duration since
-// this replica first saw its current version; s.mu is held. Its holder's
-// last renewal landed before that first look, and a holder stops acting a
-// margin before its lease from that renewal runs out (internal/leader), so
-// it acts no more.
-func (s *Set) unrenewed(l *coordinationv1.Lease, now time.Time) bool {
-	seen, ok := s.seen[l.Name]
-	return ok && seen.resourceVersion == l.ResourceVersion && now.Sub(seen.at) >= s.LeaseDuration
+// unrenewed reports whether l's holder has stopped renewing it; s.mu is
+// held. Either l has not changed for a lease duration since this replica
+// first saw its current version: its holder's last renewal landed before
+// that first look, and a holder stops acting a margin before its lease from
+// that renewal runs out (internal/leader), so it acts no more. Or its holder
+// has no live member Lease and l's own renewal is a lease duration old,
+// which a replica started after the holder died can tell at once instead
+// of watching for a whole lease duration itself. That reading compares the
+// holder's clock with this one, as counting live replicas does; the margin
+// it leaves is the lease duration less the renew deadline, and the ledger
+// fences a holder that acts on regardless.
+func (s *Set) unrenewed(l *coordinationv1.Lease, now time.Time, alive map[string]bool) bool {
+	if seen, ok := s.seen[l.Name]; ok && seen.resourceVersion == l.ResourceVersion && now.Sub(seen.at) >= s.LeaseDuration {
+		return true
+	}
+	return !alive[holderOf(l)] && !fresh(l, now, 1)
 }
 
 // takeOver writes this replica as l's holder under l's resourceVersion, so

@@ -200,6 +200,29 @@ func TestAKilledReplicasShardsMoveOnceTheirLeasesExpire(t *testing.T) {
 	}
 }
 
+func TestAReplicaStartedAfterAHolderDiedTakesItsShardsOnTime(t *testing.T) {
+	ns := namespace(t)
+	b := start(t, ns, "b")
+	eventually(t, 20*time.Second, "b alone holds every shard", func() bool { return len(b.set.Held()) == n }, b)
+
+	// b is killed and its successor c starts only once b has stopped
+	// acting, most of a lease duration later: c never saw b's Leases
+	// renewed, yet they are due to move one lease duration after b's last
+	// renewal, not one after c first looked.
+	cut := time.Now()
+	b.cut.cut.Store(true)
+	eventually(t, 20*time.Second, "b no longer holds its shards", func() bool { return len(b.set.Held()) == 0 }, b)
+	started := time.Since(cut)
+	c := start(t, ns, "c")
+	eventually(t, 30*time.Second, "c holds every shard", func() bool { return len(c.set.Held()) == n && len(c.running()) == n }, b, c)
+	took := time.Since(cut)
+	if want := b.set.LeaseDuration + 1500*time.Millisecond; took > want {
+		t.Errorf("c, started %s after b was cut off, took its shards %s after; want within %s", started.Round(time.Millisecond), took.Round(time.Millisecond), want)
+	} else {
+		t.Logf("c, started %s after b was cut off, took its shards %s after", started.Round(time.Millisecond), took.Round(time.Millisecond))
+	}
+}
+
 func TestReplicasThatDisagreeOnTheCountHoldNothing(t *testing.T) {
 	ns := namespace(t)
 	a := start(t, ns, "a")

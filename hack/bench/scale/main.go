@@ -64,6 +64,7 @@ var (
 	memLimit    = flag.String("gomemlimit", "", "GOMEMLIMIT for herald, such as 460MiB: what it sets itself in a container limited to 512Mi")
 	heraldFlags = flag.String("herald-flags", "", "more flags for herald, space-separated, such as --publish-shards=0 to compare with another setting")
 	cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the full run's first 20 seconds (its start-up) to this file")
+	listProfile = flag.String("listprofile", "", "write a CPU profile of the full run's first 2 seconds of listing to this file")
 )
 
 func main() { testenv.Benchmark("bench-scale", run) }
@@ -411,12 +412,23 @@ func measureRun(ctx context.Context, bin, kubeconfig, dir, heapProfile string, l
 	}
 	var mu sync.Mutex
 	r := rand.New(rand.NewPCG(1, 2))
+	profiled := make(chan struct{})
+	if *listProfile != "" && m.name == "full" {
+		go func() {
+			defer close(profiled)
+			h.profileTo(*listProfile, 2)
+		}()
+	} else {
+		close(profiled)
+	}
 	m.list = mcpload.Measure(*clients, *calls, func(c *mcpload.Client) error {
 		mu.Lock()
 		ws := listed[r.IntN(len(listed))]
 		mu.Unlock()
 		return c.Call(h.base+"/mcp", res.Token.AccessToken, "ocoya_list_posts", map[string]any{"workspaceId": ws, "limit": 50})
 	})
+
+	<-profiled
 
 	// The heap after a collection: the profile endpoint collects first.
 	prof, err := h.get("/debug/pprof/heap?gc=1", h.pprof)
@@ -521,6 +533,17 @@ func start(ctx context.Context, bin, kubeconfig, dir, name string) (*heraldProce
 		return nil, err
 	}
 	return h, nil
+}
+
+// profileTo writes a CPU profile of herald's next seconds to file.
+func (h *heraldProcess) profileTo(file string, seconds int) {
+	prof, err := h.get(fmt.Sprintf("/debug/pprof/profile?seconds=%d", seconds), h.pprof)
+	if err == nil {
+		err = os.WriteFile(file, prof, 0o644)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "writing the CPU profile:", err)
+	}
 }
 
 // profileStart writes a CPU profile of herald's first 20 seconds to file,
